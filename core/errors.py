@@ -1,0 +1,84 @@
+"""Errors a user can act on.
+
+Every error the core raises for something the user can fix is a :class:`UserError`: a plain
+message plus a hint saying what to do. Neither ever contains row contents or found PII
+values, so they are safe to log, show and put in the events table.
+"""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """Something the user can fix: bad input, a wrong path, a locked or full disk."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def one_line(self) -> str:
+        """The message and hint as the single line the CLI prints."""
+        return f"{self.message} — {self.hint}" if self.hint else self.message
+
+
+class ProjectError(UserError):
+    """The folder is not a usable project."""
+
+
+class NotAProjectError(ProjectError):
+    """The folder has no Stillroom store."""
+
+
+class SchemaTooNewError(ProjectError):
+    """The store was written by a newer Stillroom."""
+
+
+class StoreError(UserError):
+    """The database cannot be read or written right now."""
+
+
+class DatabaseLockedError(StoreError):
+    """Another process holds the write lock for longer than the busy timeout."""
+
+
+class DiskFullError(StoreError):
+    """The disk (or the database's size limit) is full."""
+
+
+class ReadOnlyError(StoreError):
+    """The project folder or database cannot be written."""
+
+
+class DataFileError(UserError):
+    """An input file cannot be read as a dataset."""
+
+
+class ColumnError(DataFileError):
+    """A column is missing, misspelt, empty or unusable."""
+
+
+class DuplicateImportError(DataFileError):
+    """The same file (by SHA-256) was already imported into this project."""
+
+
+class RunError(UserError):
+    """A run cannot be started, resumed or cancelled."""
+
+
+class EgressBlocked(OSError):
+    """An outgoing connection to a host that is not on the allow-list.
+
+    Subclasses ``OSError`` because that is what socket code expects from ``connect``; the
+    message names the host and port only, never a payload.
+    """
+
+    def __init__(self, host: str, port: int | None) -> None:
+        where = host if port is None else f"{host}:{port}"
+        super().__init__(
+            f"outgoing connection to {where} blocked: Stillroom is air-gapped and only talks "
+            "to loopback and the teacher endpoint you configured"
+        )
+        self.host = host
+        self.port = port

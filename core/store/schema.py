@@ -1,0 +1,141 @@
+"""The project store's schema, as numbered migrations (DESIGN §3).
+
+``PRAGMA user_version`` holds the number of the last migration applied. A migration is
+never edited once released: a change to the schema is a new entry at the end of
+:data:`MIGRATIONS`.
+"""
+
+from __future__ import annotations
+
+# "STRM": marks a SQLite file as a Stillroom store, so a random .db is not mistaken for one.
+APPLICATION_ID = 0x5354524D
+
+_V1 = """
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL                      -- JSON
+);
+
+CREATE TABLE datasets (
+    id                 INTEGER PRIMARY KEY,
+    name               TEXT NOT NULL,
+    source_path        TEXT NOT NULL,
+    source_sha256      TEXT NOT NULL UNIQUE,
+    source_bytes       INTEGER NOT NULL,
+    format             TEXT NOT NULL,
+    encoding           TEXT,
+    row_count          INTEGER NOT NULL,
+    rows_read          INTEGER NOT NULL,
+    duplicates_dropped INTEGER NOT NULL DEFAULT 0,
+    conflicting_labels INTEGER NOT NULL DEFAULT 0,
+    empty_dropped      INTEGER NOT NULL DEFAULT 0,
+    oversize_dropped   INTEGER NOT NULL DEFAULT 0,
+    column_map         TEXT NOT NULL,        -- JSON: {"text": ..., "label": ..., "flag": ...}
+    split_config       TEXT NOT NULL,        -- JSON: {"fractions": [...], "seed": ...}
+    imported_at        TEXT NOT NULL
+);
+
+CREATE TABLE records (
+    id          INTEGER PRIMARY KEY,
+    dataset_id  INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+    source_row  INTEGER NOT NULL,            -- 1-based data row in the source file
+    split       TEXT NOT NULL DEFAULT 'unassigned'
+                CHECK (split IN ('unassigned', 'train', 'validation', 'test', 'edge')),
+    text        TEXT NOT NULL,
+    text_sha256 BLOB NOT NULL UNIQUE,        -- exact-duplicate key, project-wide
+    label       TEXT,                        -- human label, if the data has one
+    user_flag   INTEGER NOT NULL DEFAULT 0,
+    edge_reason TEXT                         -- why the record is in the edge-case set
+);
+CREATE INDEX records_dataset_split ON records(dataset_id, split);
+
+CREATE TABLE anonymized (
+    record_id     INTEGER PRIMARY KEY REFERENCES records(id) ON DELETE CASCADE,
+    text          TEXT NOT NULL,
+    entity_counts TEXT NOT NULL,             -- JSON {"PERSON": 2, ...}; never the values found
+    config_hash   TEXT NOT NULL,
+    needs_review  INTEGER NOT NULL DEFAULT 0,
+    created_at    TEXT NOT NULL
+);
+
+CREATE TABLE vault (
+    id                 INTEGER PRIMARY KEY,
+    entity_type        TEXT NOT NULL,
+    original_digest    TEXT NOT NULL,        -- keyed hash, for lookup without decrypting
+    surrogate          TEXT NOT NULL,
+    original_encrypted BLOB NOT NULL,
+    UNIQUE (entity_type, original_digest)
+);
+
+CREATE TABLE runs (
+    id            TEXT PRIMARY KEY,
+    stage         TEXT NOT NULL,
+    config        TEXT NOT NULL,             -- JSON
+    status        TEXT NOT NULL CHECK (status IN
+                  ('pending', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted')),
+    pid           INTEGER,
+    created       TEXT NOT NULL,
+    started       TEXT,
+    finished      TEXT,
+    error_class   TEXT,
+    error_message TEXT,
+    result        TEXT                       -- JSON
+);
+
+CREATE TABLE teacher_outputs (
+    id                INTEGER PRIMARY KEY,
+    record_id         INTEGER NOT NULL REFERENCES records(id) ON DELETE CASCADE,
+    teacher_id        TEXT NOT NULL,
+    prompt_version    TEXT NOT NULL DEFAULT '',
+    label             TEXT,
+    probabilities     TEXT,                  -- JSON list, in the project's label order
+    soft_label_source TEXT,                  -- logits | logprobs | samples | parsed | human
+    text              TEXT,
+    token_logprobs    TEXT,                  -- JSON
+    latency_ms        REAL,
+    input_tokens      INTEGER,
+    output_tokens     INTEGER,
+    cost              REAL,
+    attempts          INTEGER NOT NULL DEFAULT 1,
+    created_at        TEXT NOT NULL,
+    UNIQUE (record_id, teacher_id, prompt_version)
+);
+
+CREATE TABLE events (
+    id      INTEGER PRIMARY KEY,
+    run_id  TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    time    TEXT NOT NULL,
+    kind    TEXT NOT NULL,
+    payload TEXT NOT NULL                    -- JSON
+);
+CREATE INDEX events_run ON events(run_id, id);
+
+CREATE TABLE metrics (
+    id     INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    split  TEXT NOT NULL DEFAULT '',
+    name   TEXT NOT NULL,
+    value  REAL NOT NULL,
+    step   INTEGER
+);
+CREATE INDEX metrics_run ON metrics(run_id, name);
+
+CREATE TABLE audit (
+    id        INTEGER PRIMARY KEY,
+    time      TEXT NOT NULL,
+    os_user   TEXT NOT NULL,
+    action    TEXT NOT NULL,
+    details   TEXT NOT NULL,                 -- canonical JSON
+    prev_hash TEXT NOT NULL,
+    hash      TEXT NOT NULL UNIQUE
+);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1,)
+"""``MIGRATIONS[i]`` takes the store from version ``i`` to ``i + 1``."""
+
+SCHEMA_VERSION = len(MIGRATIONS)
