@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import TracebackType
@@ -197,3 +198,21 @@ def _validate_settings(task: str, labels: tuple[str, ...], floor: QualityFloor) 
         if len(labels) < 2:
             raise UserError("a classification task needs at least two labels")
     floor.validate()
+
+
+def egress_audit_listener(path: Path) -> Callable[[str, int | None], None]:
+    """A netguard listener that writes one audit row per blocked connection.
+
+    It opens its own short-lived connection: the attempt may come from any thread, and
+    while the main connection holds a transaction.
+    """
+    db_path = Path(path) / DB_NAME
+
+    def listener(host: str, port: int | None) -> None:
+        store = Store(db_path, busy_timeout_s=2.0)
+        try:
+            audit.append(store, "egress.blocked", {"host": host, "port": port})
+        finally:
+            store.close()
+
+    return listener

@@ -53,3 +53,10 @@ class RecordingReporter:
 
     def cancel_requested(self) -> bool:
         return self.cancel_after is not None and len(self.progress_calls) >= self.cancel_after
+
+
+class StageCancelled(Exception):
+    """Raised by a stage that stopped because the reporter asked it to.
+
+    The stage has saved whatever lets it resume; nothing half-written is left behind.
+    """

@@ -50,9 +50,7 @@ def os_user() -> str:
         return "unknown"
 
 
-def row_hash(
-    row_id: int, time: str, user: str, action: str, details_json: str, prev: str
-) -> str:
+def row_hash(row_id: int, time: str, user: str, action: str, details_json: str, prev: str) -> str:
     """The chain hash of one row, over exactly the stored strings."""
     payload = canonical_json([row_id, time, user, action, details_json, prev])
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
@@ -110,6 +108,4 @@ def entries(store: Store, limit: int = 50) -> list[AuditEntry]:
         "SELECT id, time, os_user, action, details, hash FROM audit ORDER BY id DESC LIMIT ?",
         (limit,),
     ).fetchall()
-    return [
-        AuditEntry(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in reversed(rows)
-    ]
+    return [AuditEntry(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in reversed(rows)]

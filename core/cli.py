@@ -1,0 +1,77 @@
+"""The ``stillroom`` console script (DESIGN §6): a stable interface for scripts and tests.
+
+Every command has ``--help`` and ``--json``, exits 0 on success and 2 with one actionable
+line on bad input. Heavy modules are imported inside the command that needs them, so
+``stillroom --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import core
+from core import netguard
+from core.commands import add_commands
+from core.errors import UserError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv``, run the command, print its result; return the exit code."""
+    netguard.install()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        result = args.handler(args)
+    except UserError as exc:
+        return _report_error(args, exc)
+    except KeyboardInterrupt:
+        print("stillroom: interrupted; the project is unchanged past its last commit",
+              file=sys.stderr)
+        return 130
+    if result.get("quiet"):
+        pass
+    elif args.json:
+        printable = {key: value for key, value in result.items() if key != "lines"}
+        print(json.dumps(printable, indent=2, default=str))
+    else:
+        _print_human(result)
+    return int(result.get("exit_code", 0))
+
+
+def _report_error(args: argparse.Namespace, exc: UserError) -> int:
+    print(f"stillroom: error: {exc.one_line()}", file=sys.stderr)
+    if getattr(args, "json", False):
+        error = {"error": type(exc).__name__, "message": exc.message, "hint": exc.hint}
+        print(json.dumps(error, indent=2))
+    return exc.exit_code
+
+
+def _print_human(result: dict[str, Any]) -> None:
+    for line in result.get("lines", []):
+        print(line)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (also used to render docs and tests of ``--help``)."""
+    parser = argparse.ArgumentParser(
+        prog="stillroom",
+        description="Distil a large teacher model into a small student model, on-prem "
+        "and air-gapped. Stages: init → import → anonymize → teach → train → evaluate → "
+        "export.",
+    )
+    parser.add_argument("--version", action="version", version=f"stillroom {core.__version__}")
+    parser.set_defaults(json=False)
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    add_commands(sub)
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

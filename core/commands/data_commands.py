@@ -1,0 +1,128 @@
+"""``stillroom import``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from core.errors import UserError
+from core.project import Project
+
+
+def add(sub: Any, common: argparse.ArgumentParser) -> None:
+    imp = sub.add_parser(
+        "import",
+        parents=[common],
+        help="import a CSV, TSV, JSONL, Parquet or Excel file into a project",
+        description="Import a local file (optionally .gz or .bz2 compressed): detect its "
+        "format and encoding, drop empty rows and exact duplicates, split it into "
+        "train/validation/test with a seeded stratified split, and set aside an edge-case "
+        "set (rare labels, longest/shortest, non-ASCII-heavy and flagged rows). Nothing is "
+        "written if anything is wrong.",
+    )
+    imp.add_argument("dir", type=Path, metavar="DIR", help="the project folder")
+    imp.add_argument("file", type=Path, metavar="FILE", help="the data file")
+    imp.add_argument("--text", required=True, metavar="COL", help="the column with the input")
+    imp.add_argument("--label", metavar="COL", help="the column with a human label (optional)")
+    imp.add_argument(
+        "--flag", metavar="COL", help="a column whose truthy rows (1/true/yes/x) are edge cases"
+    )
+    imp.add_argument(
+        "--split",
+        default="0.8,0.1,0.1",
+        metavar="T,V,T",
+        help="train,validation,test fractions (default 0.8,0.1,0.1)",
+    )
+    imp.add_argument("--seed", type=int, default=13, help="seed of the split (default 13)")
+    imp.add_argument(
+        "--format",
+        choices=("csv", "tsv", "jsonl", "parquet", "excel"),
+        help="the file format, if detection from content and extension is not wanted",
+    )
+    imp.add_argument("--encoding", help="the text encoding, if detection is not wanted")
+    imp.add_argument("--sheet", help="the Excel sheet to read (default: the first)")
+    imp.add_argument(
+        "--max-chars",
+        type=int,
+        default=100_000,
+        help="longest text accepted, in characters (default 100000)",
+    )
+    imp.add_argument(
+        "--skip-oversize",
+        action="store_true",
+        help="drop and count rows longer than --max-chars instead of refusing the file",
+    )
+    imp.add_argument("--name", help="a name for the dataset (default: the file name)")
+    imp.set_defaults(handler=import_command)
+
+
+def parse_split(text: str) -> tuple[float, float, float]:
+    """``"0.8,0.1,0.1"`` → a 3-tuple of floats.
+
+    Raises:
+        UserError: not three numbers.
+    """
+    try:
+        parts = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 3:
+        raise UserError(
+            f"--split must be three numbers, got {text!r}", "for example --split 0.8,0.1,0.1"
+        )
+    return parts[0], parts[1], parts[2]
+
+
+def import_command(args: argparse.Namespace) -> dict[str, Any]:
+    from core.commands.progress import TerminalProgress
+    from core.data.importer import ImportConfig
+    from core.data.stage import import_config_to_dict
+    from core.jobs.execute import execute_run
+    from core.jobs.runs import create_run
+
+    config = ImportConfig(
+        source=args.file.expanduser().resolve(),
+        text_column=args.text,
+        label_column=args.label,
+        flag_column=args.flag,
+        split=parse_split(args.split),
+        seed=args.seed,
+        format=args.format,
+        encoding=args.encoding,
+        sheet=args.sheet,
+        max_chars=args.max_chars,
+        skip_oversize=args.skip_oversize,
+        name=args.name,
+    )
+    with Project.open(args.dir) as project:
+        run_id = create_run(project, "import", import_config_to_dict(config))
+        outcome = execute_run(project, run_id, TerminalProgress())
+    if outcome.error is not None:
+        raise outcome.error
+    if outcome.status == "cancelled":
+        raise UserError("the import was cancelled; nothing was imported")
+    return {**outcome.result, "lines": render_import(outcome.result)}
+
+
+def render_import(result: dict[str, Any]) -> list[str]:
+    """An import result as lines for a terminal (counts only, never contents)."""
+    splits = result["split_counts"]
+    lines = [
+        f"imported {result['rows_imported']:,} records into dataset #{result['dataset_id']} "
+        f"{result['name']!r} ({result['format']}, {result['encoding'] or 'binary format'})",
+        f"  read {result['rows_read']:,} rows; dropped {result['duplicates_dropped']:,} exact "
+        f"duplicates ({result['conflicting_labels']:,} with a different label), "
+        f"{result['empty_dropped']:,} empty, {result['oversize_dropped']:,} oversize",
+        "  split: " + ", ".join(f"{name} {count:,}" for name, count in splits.items()),
+    ]
+    if result["label_distribution"]:
+        shown = ", ".join(f"{k} {v:,}" for k, v in result["label_distribution"].items())
+        lines.append(f"  labels: {shown}")
+    if result["labels_added"]:
+        lines.append(f"  label set taken from the data: {', '.join(result['labels_added'])}")
+    if result["edge_reasons"]:
+        shown = ", ".join(f"{k} {v:,}" for k, v in result["edge_reasons"].items())
+        lines.append(f"  edge cases: {shown}")
+    lines.append(f"  sha256 {result['sha256']}")
+    return lines

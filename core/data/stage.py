@@ -1,0 +1,39 @@
+"""The data import as a job stage, so the CLI and the GUI's worker run it the same way."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from core.data.importer import ImportConfig, run_import
+from core.project import Project
+from core.reporter import Reporter
+
+
+def import_config_from_dict(values: dict[str, Any]) -> ImportConfig:
+    """Build an :class:`ImportConfig` from its JSON form (as stored in ``runs.config``)."""
+    fields = {f.name for f in dataclasses.fields(ImportConfig)}
+    kwargs = {key: value for key, value in values.items() if key in fields}
+    kwargs["source"] = Path(kwargs["source"])
+    if "split" in kwargs:
+        kwargs["split"] = tuple(float(x) for x in kwargs["split"])
+    return ImportConfig(**kwargs)
+
+
+def import_config_to_dict(config: ImportConfig) -> dict[str, Any]:
+    values = dataclasses.asdict(config)
+    values["source"] = str(config.source)
+    values["split"] = list(config.split)
+    return values
+
+
+def run_import_stage(
+    project: Project, run_id: str, config: dict[str, Any], reporter: Reporter
+) -> dict[str, Any]:
+    """Run :func:`run_import` for the run's stored config; the result as plain data."""
+    result = run_import(project, import_config_from_dict(config), reporter=reporter)
+    values = dataclasses.asdict(result)
+    values["run_id"] = run_id
+    values["labels_added"] = list(result.labels_added)
+    return values

@@ -1,0 +1,123 @@
+"""What ``stillroom status`` (and the GUI's project page) shows: a read of the whole store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.jobs.runs import list_runs, reconcile_runs
+from core.project import Project
+from core.store import audit
+
+SPLITS = ("train", "validation", "test", "edge")
+
+
+def project_status(project: Project) -> dict[str, Any]:
+    """Settings, datasets, splits, label distribution, runs and audit state, as plain data.
+
+    Runs whose process died are marked ``interrupted`` first, so the answer is current.
+    """
+    reconcile_runs(project)
+    settings = project.settings
+    store = project.store
+    datasets = store.query(
+        "SELECT id, name, source_path, source_sha256, format, encoding, row_count, rows_read, "
+        "duplicates_dropped, conflicting_labels, empty_dropped, oversize_dropped, imported_at "
+        "FROM datasets ORDER BY id"
+    )
+    splits = {
+        row["split"]: row["n"]
+        for row in store.query("SELECT split, COUNT(*) AS n FROM records GROUP BY split")
+    }
+    labels: dict[str, dict[str, int]] = {}
+    for row in store.query(
+        "SELECT split, label, COUNT(*) AS n FROM records WHERE label IS NOT NULL "
+        "GROUP BY split, label ORDER BY split, label"
+    ):
+        labels.setdefault(row["split"], {})[row["label"]] = row["n"]
+    if settings.task == "generation":
+        labels = {}
+    verification = audit.verify(store)
+    return {
+        "project": str(project.path),
+        "task": settings.task,
+        "labels": list(settings.labels),
+        "floor": {
+            "min_retention": settings.floor.min_retention,
+            "min_metric": settings.floor.min_metric,
+            "max_ece": settings.floor.max_ece,
+        },
+        "datasets": datasets,
+        "records": sum(splits.values()),
+        "splits": {name: splits.get(name, 0) for name in SPLITS},
+        "label_distribution": labels,
+        "edge_reasons": _edge_reasons(project),
+        "runs": [
+            {
+                "id": r.id,
+                "stage": r.stage,
+                "status": r.status,
+                "started": r.started,
+                "finished": r.finished,
+                "error": r.error_message,
+            }
+            for r in list_runs(project)
+        ],
+        "audit": {
+            "rows": verification.rows_checked,
+            "ok": verification.ok,
+            "head": verification.head_hash,
+            "first_broken_id": verification.first_broken_id,
+        },
+    }
+
+
+def _edge_reasons(project: Project) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for row in project.store.query(
+        "SELECT edge_reason, COUNT(*) AS n FROM records WHERE edge_reason IS NOT NULL "
+        "GROUP BY edge_reason"
+    ):
+        for reason in str(row["edge_reason"]).split(","):
+            counts[reason] = counts.get(reason, 0) + row["n"]
+    return dict(sorted(counts.items()))
+
+
+def render_status(status: dict[str, Any]) -> list[str]:
+    """The status as lines for a terminal."""
+    floor = status["floor"]
+    lines = [
+        f"project {status['project']}",
+        f"  task {status['task']}; labels: {', '.join(status['labels']) or '(none yet)'}",
+        f"  quality floor: retention >= {floor['min_retention']:g}"
+        + (f", metric >= {floor['min_metric']:g}" if floor["min_metric"] is not None else "")
+        + (f", ECE <= {floor['max_ece']:g}" if floor["max_ece"] is not None else ""),
+        f"datasets: {len(status['datasets'])}",
+    ]
+    for ds in status["datasets"]:
+        lines.append(
+            f"  #{ds['id']} {ds['name']}: {ds['row_count']:,} records from "
+            f"{ds['rows_read']:,} rows ({ds['format']}, {ds['encoding'] or 'binary'}; "
+            f"{ds['duplicates_dropped']:,} duplicates, {ds['empty_dropped']:,} empty dropped)"
+        )
+    splits = status["splits"]
+    lines.append(
+        f"records: {status['records']:,} — "
+        + ", ".join(f"{name} {count:,}" for name, count in splits.items())
+    )
+    for split, counts in status["label_distribution"].items():
+        shown = ", ".join(f"{label} {n:,}" for label, n in counts.items())
+        lines.append(f"  {split:<10} {shown}")
+    if status["edge_reasons"]:
+        reasons = ", ".join(f"{k} {v}" for k, v in status["edge_reasons"].items())
+        lines.append(f"edge cases by reason: {reasons}")
+    lines.append(f"runs: {len(status['runs'])}")
+    for run in status["runs"][-10:]:
+        error = f" — {run['error']}" if run["error"] else ""
+        lines.append(f"  {run['id']}  {run['status']}{error}")
+    state = "intact" if status["audit"]["ok"] else (
+        f"BROKEN at row {status['audit']['first_broken_id']}"
+    )
+    lines.append(f"audit: {status['audit']['rows']} rows, {state}, head {status['audit']['head']}")
+    return lines
+
+
