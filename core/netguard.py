@@ -41,8 +41,8 @@ def install() -> None:
     with _lock:
         if _installed:
             return
-        socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
-        socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+        socket.socket.connect = _guarded_connect  # type: ignore[method-assign,assignment]
+        socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign,assignment]
         socket.socket.sendto = _guarded_sendto  # type: ignore[assignment]
         socket.getaddrinfo = _guarded_getaddrinfo
         _installed = True
@@ -140,7 +140,7 @@ def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
 
 def _guarded_sendto(self: socket.socket, data: Any, *args: Any) -> int:
     _check_address(self, args[-1])
-    return _original_sendto(self, data, *args)  # type: ignore[no-any-return]
+    return _original_sendto(self, data, *args)
 
 
 def _guarded_getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:

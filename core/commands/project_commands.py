@@ -125,5 +125,5 @@ def audit_show_command(args: argparse.Namespace) -> dict[str, Any]:
         {"id": e.id, "time": e.time, "user": e.os_user, "action": e.action, "details": e.details}
         for e in found
     ]
-    lines = [f"{r['id']:>5}  {r['time'][:19]}  {r['user']:<10} {r['action']}" for r in rows]
+    lines = [f"{e.id:>5}  {e.time[:19]}  {e.os_user:<10} {e.action}" for e in found]
     return {"entries": rows, "lines": lines}

@@ -60,10 +60,13 @@ def get_run(project: Project, run_id: str) -> RunRecord:
 
 def list_runs(project: Project, stage: str | None = None) -> list[RunRecord]:
     """All runs, oldest first, optionally of one stage."""
-    sql, params = "SELECT * FROM runs ORDER BY created, id", ()
-    if stage is not None:
-        sql, params = "SELECT * FROM runs WHERE stage = ? ORDER BY created, id", (stage,)
-    return [_record(row) for row in project.store.query(sql, params)]
+    if stage is None:
+        rows = project.store.query("SELECT * FROM runs ORDER BY created, id")
+    else:
+        rows = project.store.query(
+            "SELECT * FROM runs WHERE stage = ? ORDER BY created, id", (stage,)
+        )
+    return [_record(row) for row in rows]
 
 
 def mark_running(project: Project, run_id: str, pid: int) -> None:
