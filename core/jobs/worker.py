@@ -32,33 +32,13 @@ def worker_main(project_dir: Path, run_id: str, out: IO[str] | None = None) -> i
 
     try:
         project = Project.open(project_dir)
+        add_block_listener(egress_audit_listener(project.path))
+        with project, _sigterm_requests_cancel(project, run_id):
+            return execute_run(project, run_id, sink).exit_code
     except UserError as exc:
-        sink(
-            {
-                "run": run_id,
-                "kind": "error",
-                "error_class": type(exc).__name__,
-                "message": exc.message,
-                "hint": exc.hint,
-            }
-        )
+        error = {"error_class": type(exc).__name__, "message": exc.message, "hint": exc.hint}
+        sink({"run": run_id, "kind": "error", **error})
         return protocol.EXIT_USER_ERROR
-    add_block_listener(egress_audit_listener(project.path))
-    with project, _sigterm_requests_cancel(project, run_id):
-        try:
-            outcome = execute_run(project, run_id, sink)
-        except UserError as exc:
-            sink(
-                {
-                    "run": run_id,
-                    "kind": "error",
-                    "error_class": type(exc).__name__,
-                    "message": exc.message,
-                    "hint": exc.hint,
-                }
-            )
-            return protocol.EXIT_USER_ERROR
-    return outcome.exit_code
 
 
 @contextlib.contextmanager
