@@ -32,8 +32,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         return _report_error(args, exc)
     except KeyboardInterrupt:
-        print("stillroom: interrupted; the project is unchanged past its last commit",
-              file=sys.stderr)
+        print(
+            "stillroom: interrupted; the project is unchanged past its last commit", file=sys.stderr
+        )
         return 130
     if result.get("quiet"):
         pass

@@ -63,6 +63,17 @@ class DuplicateImportError(DataFileError):
     """The same file (by SHA-256) was already imported into this project."""
 
 
+class StageCancelled(Exception):
+    """Raised by a stage that stopped because the reporter asked it to.
+
+    The stage has saved whatever lets it resume; nothing half-written is left behind.
+    """
+
+
+class ImportCancelled(StageCancelled):
+    """The user cancelled an import; it was rolled back and nothing was written."""
+
+
 class RunError(UserError):
     """A run cannot be started, resumed or cancelled."""
 

@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from core.errors import StageCancelled
+
+__all__ = ["NullReporter", "RecordingReporter", "Reporter", "StageCancelled"]
+
 
 @runtime_checkable
 class Reporter(Protocol):
@@ -53,10 +57,3 @@ class RecordingReporter:
 
     def cancel_requested(self) -> bool:
         return self.cancel_after is not None and len(self.progress_calls) >= self.cancel_after
-
-
-class StageCancelled(Exception):
-    """Raised by a stage that stopped because the reporter asked it to.
-
-    The stage has saved whatever lets it resume; nothing half-written is left behind.
-    """

@@ -31,9 +31,10 @@ def project_status(project: Project) -> dict[str, Any]:
     labels: dict[str, dict[str, int]] = {}
     for row in store.query(
         "SELECT split, label, COUNT(*) AS n FROM records WHERE label IS NOT NULL "
-        "GROUP BY split, label ORDER BY split, label"
+        "GROUP BY split, label ORDER BY label"
     ):
         labels.setdefault(row["split"], {})[row["label"]] = row["n"]
+    labels = {name: labels[name] for name in SPLITS if name in labels}
     if settings.task == "generation":
         labels = {}
     verification = audit.verify(store)
@@ -114,10 +115,10 @@ def render_status(status: dict[str, Any]) -> list[str]:
     for run in status["runs"][-10:]:
         error = f" — {run['error']}" if run["error"] else ""
         lines.append(f"  {run['id']}  {run['status']}{error}")
-    state = "intact" if status["audit"]["ok"] else (
-        f"BROKEN at row {status['audit']['first_broken_id']}"
+    state = (
+        "intact"
+        if status["audit"]["ok"]
+        else (f"BROKEN at row {status['audit']['first_broken_id']}")
     )
     lines.append(f"audit: {status['audit']['rows']} rows, {state}, head {status['audit']['head']}")
     return lines
-
-

@@ -3,29 +3,38 @@
 from __future__ import annotations
 
 import sys
+import time
 from typing import IO, Any
 
 
 class TerminalProgress:
     """An event sink for :func:`core.jobs.execute.execute_run` that draws progress on stderr.
 
-    Nothing is drawn for runs that finish in one go (small imports); a bar appears once a
-    stage reports partial progress.
+    Nothing is drawn for work that finishes within ``delay_s`` (a small import): a bar that
+    flashes for a moment only hides the result.
     """
 
-    def __init__(self, stream: IO[str] | None = None, width: int = 30) -> None:
+    def __init__(
+        self, stream: IO[str] | None = None, *, width: int = 30, delay_s: float = 0.75
+    ) -> None:
         self._stream = stream or sys.stderr
         self._tty = self._stream.isatty()
-        self._width = width
+        self._width, self._delay = width, delay_s
+        self._started: float | None = None
         self._last_decile = -1
         self._drawn = False
 
     def __call__(self, event: dict[str, Any]) -> None:
         if event["kind"] != "progress":
             return
-        fraction, message = float(event["fraction"]), str(event.get("message", ""))
-        if fraction >= 1.0 and not self._drawn:
+        now = time.monotonic()
+        if self._started is None:
+            self._started = now
+        if not self._drawn and now - self._started < self._delay:
             return
+        self._draw(float(event["fraction"]), str(event.get("message", "")))
+
+    def _draw(self, fraction: float, message: str) -> None:
         if self._tty:
             filled = int(fraction * self._width)
             bar = "#" * filled + "-" * (self._width - filled)

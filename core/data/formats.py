@@ -126,7 +126,7 @@ def content_kind(head: bytes, path: Path | None = None) -> str:
     """
     for magic, kind in _MAGIC:
         if head.startswith(magic):
-            if kind == "parquet" and path is not None and not _has_parquet_footer(path):
+            if kind == "parquet" and _plain_text_starting_par1(head, path):
                 break
             return kind
     if head.startswith(b"BZh") and head[3:4].isdigit():
@@ -171,10 +171,13 @@ def _read_head(path: Path, compression: str | None, size: int) -> bytes:
     return head
 
 
-def _has_parquet_footer(path: Path) -> bool:
+def _plain_text_starting_par1(head: bytes, path: Path | None) -> bool:
+    """True for a text file whose first cell happens to be "PAR1" (no NULs, no footer)."""
+    if b"\x00" in head or path is None:
+        return False
     with read_errors(path, None), path.open("rb") as handle:
         handle.seek(-4, 2)
-        return handle.read(4) == b"PAR1"
+        return handle.read(4) != b"PAR1"
 
 
 def _format_for(kind: str, head: bytes, path: Path, expected: str | None) -> str:

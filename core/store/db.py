@@ -15,8 +15,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from core.errors import (
     DatabaseLockedError,
     DiskFullError,
@@ -112,8 +110,14 @@ class Store:
         self._depth = 0
 
     @property
-    def db(self) -> sqlite_utils.Database:
-        """A sqlite-utils view of the same connection, for reads and simple row access."""
+    def db(self) -> Any:
+        """A ``sqlite_utils.Database`` over the same connection, for ad-hoc row access.
+
+        Imported on first use: sqlite-utils pulls in pandas when it is installed, which
+        would cost every CLI command half a second.
+        """
+        import sqlite_utils
+
         return sqlite_utils.Database(self.conn)
 
     @contextlib.contextmanager
@@ -147,7 +151,9 @@ class Store:
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """All rows of a query, as dicts."""
         with user_errors():
-            return list(self.db.query(sql, params))
+            cursor = self.conn.execute(sql, params)
+            names = [column[0] for column in cursor.description or ()]
+            return [dict(zip(names, row, strict=True)) for row in cursor]
 
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """The first column of the first row, or None."""

@@ -12,8 +12,16 @@ import pytest
 
 from core.cli import build_parser, main
 
-COMMANDS = [["init"], ["import"], ["status"], ["audit"], ["audit", "verify"],
-            ["audit", "show"], ["worker"], ["demo"]]
+COMMANDS = [
+    ["init"],
+    ["import"],
+    ["status"],
+    ["audit"],
+    ["audit", "verify"],
+    ["audit", "show"],
+    ["worker"],
+    ["demo"],
+]
 
 
 def run(capsys, *argv):
@@ -38,8 +46,18 @@ def test_every_leaf_command_takes_json():
 
 def test_init_then_status_as_json(capsys, tmp_path):
     target = tmp_path / "proj"
-    code, out, _ = run(capsys, "init", str(target), "--labels", "urgent,routine",
-                       "--floor", "0.95", "--max-ece", "0.1", "--json")
+    code, out, _ = run(
+        capsys,
+        "init",
+        str(target),
+        "--labels",
+        "urgent,routine",
+        "--floor",
+        "0.95",
+        "--max-ece",
+        "0.1",
+        "--json",
+    )
     assert code == 0
     created = json.loads(out)
     assert created["labels"] == ["urgent", "routine"]
@@ -114,7 +132,8 @@ def test_console_script_starts_fast_without_heavy_imports():
         "'PySide6', 'pyarrow', 'openpyxl')))"
     )
     start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert out[1] == "False"
     assert time.perf_counter() - start < 10

@@ -9,8 +9,12 @@ from core.project import Project, QualityFloor
 
 
 def test_create_makes_an_owner_only_folder_and_store(tmp_path):
-    with Project.create(tmp_path / "p", task="classification", labels=("a", "b"),
-                        floor=QualityFloor(0.9, min_metric=0.7, max_ece=0.1)) as project:
+    with Project.create(
+        tmp_path / "p",
+        task="classification",
+        labels=("a", "b"),
+        floor=QualityFloor(0.9, min_metric=0.7, max_ece=0.1),
+    ) as project:
         assert stat.S_IMODE(project.path.stat().st_mode) == 0o700
         assert stat.S_IMODE((project.path / "stillroom.db").stat().st_mode) == 0o600
         assert (project.path / "runs").is_dir()

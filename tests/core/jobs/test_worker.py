@@ -15,9 +15,7 @@ from core.jobs.worker import WorkerProcess
 
 
 def _steps_done(project, run_id):
-    rows = project.store.query(
-        "SELECT step FROM metrics WHERE run_id = ? ORDER BY step", (run_id,)
-    )
+    rows = project.store.query("SELECT step FROM metrics WHERE run_id = ? ORDER BY step", (run_id,))
     return [r["step"] for r in rows]
 
 

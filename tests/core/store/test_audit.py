@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import sqlite3
 
 import pytest
@@ -31,7 +32,7 @@ def test_each_row_links_to_the_one_before(project):
     project.audit("b", {})
     rows = project.store.query("SELECT prev_hash, hash FROM audit ORDER BY id")
     assert rows[0]["prev_hash"] == audit.GENESIS_HASH
-    for before, after in zip(rows, rows[1:], strict=False):
+    for before, after in itertools.pairwise(rows):
         assert after["prev_hash"] == before["hash"]
 
 
@@ -75,8 +76,9 @@ def test_rewritten_row_with_recomputed_hash_breaks_the_next_link(project):
     for i in range(3):
         project.audit("test.step", {"i": i})
     row = project.store.query("SELECT * FROM audit WHERE id = 2")[0]
-    forged = audit.row_hash(2, row["time"], "mallory", row["action"], row["details"],
-                            row["prev_hash"])
+    forged = audit.row_hash(
+        2, row["time"], "mallory", row["action"], row["details"], row["prev_hash"]
+    )
     _tamper(project, "UPDATE audit SET os_user = 'mallory', hash = ? WHERE id = 2", (forged,))
     result = audit.verify(project.store)
     assert result.first_broken_id == 3

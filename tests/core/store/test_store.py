@@ -33,8 +33,18 @@ def test_new_store_is_wal_at_latest_version_with_foreign_keys(project):
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     tables = set(project.store.db.table_names())
-    expected = {"datasets", "records", "anonymized", "vault", "teacher_outputs", "runs",
-                "events", "metrics", "audit", "settings"}
+    expected = {
+        "datasets",
+        "records",
+        "anonymized",
+        "vault",
+        "teacher_outputs",
+        "runs",
+        "events",
+        "metrics",
+        "audit",
+        "settings",
+    }
     assert expected <= tables
 
 
@@ -94,23 +104,34 @@ def test_locked_database_gives_a_clear_error(project):
     holder = sqlite3.connect(project.store.path, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
     try:
-        with pytest.raises(DatabaseLockedError, match="locked by another process") as info:
-            store = open_store(project.store.path, busy_timeout_s=0.2)
-            with contextlib.closing(store.conn), store.transaction() as conn:
-                conn.execute("INSERT INTO settings VALUES ('k', '1')")
+        store = open_store(project.store.path, busy_timeout_s=0.2)
+        with (
+            contextlib.closing(store.conn),
+            pytest.raises(DatabaseLockedError, match="locked by another process") as info,
+        ):
+            _insert_setting(store)
         assert "close other Stillroom" in info.value.hint
     finally:
         holder.execute("ROLLBACK")
         holder.close()
 
 
+def _insert_setting(store) -> None:
+    with store.transaction() as conn:
+        conn.execute("INSERT INTO settings VALUES ('k', '1')")
+
+
+def _fill(store, rows: int, size: int) -> None:
+    with store.transaction() as conn:
+        for i in range(rows):
+            conn.execute("INSERT INTO settings VALUES (?, ?)", (f"k{i}", "x" * size))
+
+
 def test_full_database_rolls_back_and_says_so(project):
     pages = project.store.scalar("PRAGMA page_count")
     project.store.conn.execute(f"PRAGMA max_page_count = {pages + 1}")
-    with pytest.raises(DiskFullError, match="full"), project.store.transaction() as conn:
-        conn.executemany(
-            "INSERT INTO settings VALUES (?, ?)", ((f"k{i}", "x" * 2000) for i in range(200))
-        )
+    with pytest.raises(DiskFullError, match="full"):
+        _fill(project.store, 200, 2000)
     assert project.store.scalar("SELECT COUNT(*) FROM settings WHERE key LIKE 'k%'") == 0
 
 
@@ -129,12 +150,18 @@ def _mounted(target, *options: str):
 
 
 def test_a_really_full_disk_is_reported(tmp_path):
-    with _mounted(tmp_path / "small", "-t", "tmpfs", "-o", "size=512k", "tmpfs") as small:
-        with Project.create(small / "p", task="classification", floor=QualityFloor(0.9)) as p:
-            with pytest.raises(DiskFullError), p.store.transaction() as conn:
-                for i in range(2000):
-                    conn.execute("INSERT INTO settings VALUES (?, ?)", (f"k{i}", "y" * 4000))
-            assert p.store.scalar("SELECT COUNT(*) FROM settings WHERE key LIKE 'k%'") == 0
+    with (
+        _mounted(tmp_path / "small", "-t", "tmpfs", "-o", "size=512k", "tmpfs") as small,
+        Project.create(small / "p", task="classification", floor=QualityFloor(0.9)) as p,
+    ):
+        with pytest.raises(DiskFullError):
+            _fill(p.store, 2000, 4000)
+        assert p.store.scalar("SELECT COUNT(*) FROM settings WHERE key LIKE 'k%'") == 0
+
+
+def _open_and_write(path) -> None:
+    with Project.open(path) as p:
+        p.audit("write.attempt", {})
 
 
 def test_a_read_only_disk_is_reported(tmp_path):
@@ -143,6 +170,5 @@ def test_a_read_only_disk_is_reported(tmp_path):
     with _mounted(tmp_path / "ro", "--bind", str(source)) as ro:
         subprocess.run(["mount", "-o", "remount,bind,ro", str(ro)], check=True)
         with pytest.raises((ReadOnlyError, NotAProjectError)) as info:
-            with Project.open(ro / "p") as p:
-                p.audit("write.attempt", {})
+            _open_and_write(ro / "p")
         assert "writable" in info.value.hint or "cannot" in info.value.message
