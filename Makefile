@@ -60,6 +60,7 @@ test-slow: setup
 
 bench: setup
 	$(PY) bench/import_bench.py
+	$(PY) bench/teacher_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info

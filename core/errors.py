@@ -93,3 +93,27 @@ class EgressBlocked(OSError):
         )
         self.host = host
         self.port = port
+
+
+class TeacherError(UserError):
+    """The teacher cannot be loaded, reached or used as configured."""
+
+
+class TeacherModelError(TeacherError):
+    """A local teacher folder is not a usable model."""
+
+
+class EndpointError(TeacherError):
+    """An OpenAI-compatible endpoint is unreachable, refuses us, or keeps failing."""
+
+
+class AnonymizeError(UserError):
+    """The anonymize stage cannot run as configured (a model, a rule, the vault key)."""
+
+
+class ModelNotInstalledError(AnonymizeError):
+    """The spaCy model named for the anonymize stage is not installed; nothing downloads it."""
+
+
+class VaultKeyError(AnonymizeError):
+    """The pseudonym vault's key is missing, unreadable or does not match the vault."""

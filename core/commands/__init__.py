@@ -7,7 +7,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from core.commands import data_commands, job_commands, project_commands
+from core.commands import (
+    data_commands,
+    job_commands,
+    project_commands,
+    teach_commands,
+)
 
 
 def common_options() -> argparse.ArgumentParser:
@@ -24,4 +29,5 @@ def add_commands(sub: Any) -> None:
     common = common_options()
     project_commands.add(sub, common)
     data_commands.add(sub, common)
+    teach_commands.add(sub, common)
     job_commands.add(sub, common)

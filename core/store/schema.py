@@ -50,19 +50,24 @@ CREATE TABLE records (
 CREATE INDEX records_dataset_split ON records(dataset_id, split);
 
 CREATE TABLE anonymized (
-    record_id     INTEGER PRIMARY KEY REFERENCES records(id) ON DELETE CASCADE,
-    text          TEXT NOT NULL,
-    entity_counts TEXT NOT NULL,             -- JSON {"PERSON": 2, ...}; never the values found
-    config_hash   TEXT NOT NULL,
-    needs_review  INTEGER NOT NULL DEFAULT 0,
-    created_at    TEXT NOT NULL
+    record_id      INTEGER PRIMARY KEY REFERENCES records(id) ON DELETE CASCADE,
+    text           TEXT NOT NULL,
+    entity_counts  TEXT NOT NULL,            -- JSON {"PERSON": 2, ...}; never the values found
+    spans          TEXT NOT NULL DEFAULT '[]',
+                   -- JSON [{start, end, source_start, source_end, entity_type, operator,
+                   --        score}]: offsets only, never the values found
+    config_hash    TEXT NOT NULL,
+    needs_review   INTEGER NOT NULL DEFAULT 0,
+    review_reasons TEXT NOT NULL DEFAULT '[]', -- JSON list: low_confidence, non_english, ...
+    created_at     TEXT NOT NULL
 );
+CREATE INDEX anonymized_config ON anonymized(config_hash);
 
 CREATE TABLE vault (
     id                 INTEGER PRIMARY KEY,
     entity_type        TEXT NOT NULL,
     original_digest    TEXT NOT NULL,        -- keyed hash, for lookup without decrypting
-    surrogate          TEXT NOT NULL,
+    surrogate          TEXT NOT NULL COLLATE NOCASE UNIQUE,  -- one original per surrogate
     original_encrypted BLOB NOT NULL,
     UNIQUE (entity_type, original_digest)
 );
@@ -86,12 +91,16 @@ CREATE TABLE teacher_outputs (
     id                INTEGER PRIMARY KEY,
     record_id         INTEGER NOT NULL REFERENCES records(id) ON DELETE CASCADE,
     teacher_id        TEXT NOT NULL,
-    prompt_version    TEXT NOT NULL DEFAULT '',
+    prompt_version    TEXT NOT NULL DEFAULT '',  -- '' for teachers that take no prompt
+    run_id            TEXT,                  -- the run that stored it (lineage)
+    valid             INTEGER NOT NULL DEFAULT 1,  -- 0: answered outside the label set
+    flag              TEXT,                  -- strict_retry | outside_label_set | ...
     label             TEXT,
     probabilities     TEXT,                  -- JSON list, in the project's label order
     soft_label_source TEXT,                  -- logits | logprobs | samples | parsed | human
+    label_mass        REAL,                  -- mass on the label tokens before renormalising
     text              TEXT,
-    token_logprobs    TEXT,                  -- JSON
+    token_logprobs    TEXT,                  -- JSON [{"token", "logprob", "top": {...}}]
     latency_ms        REAL,
     input_tokens      INTEGER,
     output_tokens     INTEGER,

@@ -1,0 +1,193 @@
+"""What the teach stage is asked to do, and what it reports back."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from core.errors import TeacherError
+
+TeacherKind = Literal["hf", "openai", "labels"]
+MAX_TOP_LOGPROBS = 20  # the OpenAI API's (and vLLM's default) ceiling
+
+_SPEC_HINT = (
+    "use --teacher hf:PATH (a local model folder or .gguf file, never a hub id), "
+    "--teacher openai:BASE_URL --model NAME, or --teacher labels"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TeachConfig:
+    """The teach stage's settings (DESIGN §6 ``stillroom teach``).
+
+    Attributes:
+        teacher: ``hf:PATH``, ``openai:BASE_URL`` or ``labels``.
+        model: the endpoint's model name (``openai:`` only).
+        mode: ``chat`` or ``completions`` (``openai:`` only).
+        api_key_env: the environment variable holding the API key; the OS keyring
+            (service ``stillroom``, user = the endpoint host) is asked if it is unset.
+        concurrency: requests in flight at once.
+        rate: most requests per second (None: unlimited).
+        timeout_s: seconds to wait for one answer.
+        connect_timeout_s: seconds to wait for a connection.
+        max_attempts: tries per request on 429, 5xx, timeouts and broken answers.
+        backoff_s: the first retry's base delay; doubled each retry, with full jitter.
+        breaker_threshold: consecutive failures that open the circuit breaker.
+        breaker_cooldown_s: first pause of an open breaker; doubled while failures go on.
+        breaker_trips: breaker openings without a success in between before giving up.
+        price_in: currency per 1M input tokens, for the cost estimate.
+        price_out: currency per 1M output tokens.
+        samples: answers sampled per record when the endpoint has no logprobs.
+        temperature: soft-label temperature for local models (default 1), sampling
+            temperature for endpoints (default 0, or 1 when sampling).
+        prompt_file: an edited prompt template (default: the task's built-in one).
+        label_tokens: ``auto``, ``names`` or ``letters``: how labels are answered.
+        use_logprobs: ask endpoints for logprobs.
+        top_logprobs: alternatives per token (≤ 20).
+        max_new_tokens: longest generation (generation task).
+        batch_size: records per forward pass (local) and per store transaction.
+        limit: label at most this many new records in this run.
+    """
+
+    teacher: str
+    model: str | None = None
+    mode: Literal["chat", "completions"] = "chat"
+    api_key_env: str = "STILLROOM_TEACHER_API_KEY"
+    concurrency: int = 8
+    rate: float | None = None
+    timeout_s: float = 60.0
+    connect_timeout_s: float = 5.0
+    max_attempts: int = 8
+    backoff_s: float = 0.5
+    breaker_threshold: int = 8
+    breaker_cooldown_s: float = 1.0
+    breaker_trips: int = 5
+    price_in: float = 0.0
+    price_out: float = 0.0
+    samples: int = 1
+    temperature: float | None = None
+    prompt_file: Path | None = None
+    label_tokens: Literal["auto", "names", "letters"] = "auto"
+    use_logprobs: bool = True
+    top_logprobs: int = MAX_TOP_LOGPROBS
+    max_new_tokens: int = 256
+    batch_size: int = 16
+    limit: int | None = None
+
+    @property
+    def kind(self) -> TeacherKind:
+        return parse_spec(self.teacher)[0]
+
+    def validate(self) -> None:
+        """Check the numbers and the teacher spec.
+
+        Raises:
+            TeacherError: a value is out of range or the spec is malformed.
+        """
+        kind, _ = parse_spec(self.teacher)
+        if kind == "openai" and not self.model:
+            raise TeacherError("an endpoint teacher needs a model name", "add --model NAME")
+        checks = [
+            (self.concurrency >= 1, "--concurrency must be at least 1"),
+            (self.rate is None or self.rate > 0, "--rate must be positive"),
+            (self.timeout_s > 0 and self.connect_timeout_s > 0, "--timeout must be positive"),
+            (self.max_attempts >= 1, "max attempts must be at least 1"),
+            (self.price_in >= 0 and self.price_out >= 0, "prices cannot be negative"),
+            (1 <= self.samples <= 64, "--samples must be between 1 and 64"),
+            (self.temperature is None or self.temperature >= 0, "--temperature must be >= 0"),
+            (1 <= self.top_logprobs <= MAX_TOP_LOGPROBS, "top logprobs must be 1..20"),
+            (self.batch_size >= 1 and self.max_new_tokens >= 1, "sizes must be positive"),
+            (self.limit is None or self.limit >= 1, "--limit must be at least 1"),
+            (self.mode in ("chat", "completions"), "--mode must be chat or completions"),
+            (self.label_tokens in ("auto", "names", "letters"), "bad --label-tokens"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise TeacherError(message)
+
+
+@dataclass(frozen=True, slots=True)
+class TeachResult:
+    """What a teach run did; counts and numbers only, never record contents.
+
+    ``accuracy`` maps a split (and ``all``) to the teacher's agreement with the human
+    labels over its valid outputs, and ``accuracy_n`` to how many records that is.
+    """
+
+    teacher_id: str
+    teacher_kind: str
+    prompt_version: str
+    task: str
+    eligible: int
+    already_stored: int
+    labelled: int
+    invalid: int
+    failed: int
+    cost: float
+    cost_total: float
+    input_tokens: int
+    output_tokens: int
+    attempts: int
+    seconds: float
+    records_per_s: float
+    soft_label_sources: dict[str, int] = field(default_factory=dict)
+    accuracy: dict[str, float] = field(default_factory=dict)
+    accuracy_n: dict[str, int] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+
+def parse_spec(spec: str) -> tuple[TeacherKind, str]:
+    """``hf:PATH`` / ``openai:URL`` / ``labels`` → (kind, path or URL).
+
+    Raises:
+        TeacherError: anything else, a hub id included.
+    """
+    spec = spec.strip()
+    if spec == "labels":
+        return "labels", ""
+    prefix, _, rest = spec.partition(":")
+    if prefix == "hf" and rest:
+        return "hf", rest
+    if prefix == "openai" and rest:
+        parts = urlsplit(rest)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise TeacherError(
+                f"{rest!r} is not an http(s) base URL",
+                "for example --teacher openai:http://gpu-box:8000/v1",
+            )
+        return "openai", rest.rstrip("/")
+    raise TeacherError(f"unknown teacher {spec!r}", _SPEC_HINT)
+
+
+def endpoint_host(config: TeachConfig) -> str | None:
+    """The host an endpoint teacher talks to (for the egress allow-list), else None."""
+    kind, rest = parse_spec(config.teacher)
+    return urlsplit(rest).hostname if kind == "openai" else None
+
+
+def config_to_dict(config: TeachConfig) -> dict[str, Any]:
+    """The JSON form stored in ``runs.config`` (it never holds an API key)."""
+    values = dataclasses.asdict(config)
+    values["prompt_file"] = None if config.prompt_file is None else str(config.prompt_file)
+    return values
+
+
+def config_from_dict(values: dict[str, Any]) -> TeachConfig:
+    """Rebuild a :class:`TeachConfig` from its JSON form, ignoring unknown keys.
+
+    Raises:
+        TeacherError: the values do not make a valid config.
+    """
+    names = {f.name for f in dataclasses.fields(TeachConfig)}
+    kwargs = {key: value for key, value in values.items() if key in names}
+    if kwargs.get("prompt_file") is not None:
+        kwargs["prompt_file"] = Path(kwargs["prompt_file"])
+    try:
+        config = TeachConfig(**kwargs)
+    except TypeError as exc:
+        raise TeacherError("the stored teach config is incomplete", "start a new run") from exc
+    config.validate()
+    return config

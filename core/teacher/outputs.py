@@ -1,0 +1,188 @@
+"""The ``teacher_outputs`` table: what is left to label, storing a batch, agreement.
+
+Outputs are keyed by (record, teacher id, prompt version): whatever is stored is never asked
+again, and a record's cost is added exactly when its output row is inserted, so a retry, a
+resumed run or a second process racing on the same project cannot bill it twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from core.project import Project
+from core.store.db import utc_now
+from core.teacher.base import TeachBatch, TeacherOutput, TeachItem
+
+_PAGE = 256
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBatch:
+    """What one committed batch added (rows a parallel run stored first are not counted)."""
+
+    stored: int
+    invalid: int
+    cost: float
+    input_tokens: int
+    output_tokens: int
+    attempts: int
+    sources: dict[str, int]
+
+
+def _source_sql(need_text: bool, labels: Sequence[str]) -> tuple[str, list[object]]:
+    """The eligible records: anonymized ones, or (for existing labels) human-labelled ones."""
+    if need_text:
+        return (
+            "SELECT r.id, r.split, r.label, a.text FROM records r "
+            "JOIN anonymized a ON a.record_id = r.id",
+            [],
+        )
+    marks = ", ".join("?" for _ in labels)
+    return (
+        f"SELECT r.id, r.split, r.label, NULL AS text FROM records r WHERE r.label IN ({marks})",
+        list(labels),
+    )
+
+
+def count_eligible(project: Project, *, need_text: bool, labels: Sequence[str]) -> int:
+    """How many records this teacher may see at all."""
+    sql, params = _source_sql(need_text, labels)
+    return int(project.store.scalar(f"SELECT COUNT(*) FROM ({sql})", params) or 0)
+
+
+def count_stored(project: Project, teacher_id: str, prompt_version: str) -> int:
+    return int(
+        project.store.scalar(
+            "SELECT COUNT(*) FROM teacher_outputs WHERE teacher_id = ? AND prompt_version = ?",
+            (teacher_id, prompt_version),
+        )
+        or 0
+    )
+
+
+def pending_items(
+    project: Project,
+    teacher_id: str,
+    prompt_version: str,
+    *,
+    need_text: bool,
+    labels: Sequence[str],
+    limit: int | None = None,
+) -> Iterator[TeachItem]:
+    """Eligible records with no stored output yet, in id order, read a page at a time.
+
+    Keyset paging (``id > last``) rather than one open cursor, because batches are committed
+    on the same connection while this is being read.
+    """
+    sql, params = _source_sql(need_text, labels)
+    where = " AND " if "WHERE" in sql else " WHERE "
+    query = (
+        f"{sql}{where}r.id > ? AND NOT EXISTS (SELECT 1 FROM teacher_outputs t WHERE "
+        "t.record_id = r.id AND t.teacher_id = ? AND t.prompt_version = ?) "
+        "ORDER BY r.id LIMIT ?"
+    )
+    last, left = -1, limit
+    while left is None or left > 0:
+        page = _PAGE if left is None else min(_PAGE, left)
+        rows = project.store.conn.execute(
+            query, [*params, last, teacher_id, prompt_version, page]
+        ).fetchall()
+        if not rows:
+            return
+        for record_id, split, label, text in rows:
+            yield TeachItem(int(record_id), str(split), label, "" if text is None else text)
+        last = int(rows[-1][0])
+        left = None if left is None else left - len(rows)
+
+
+def cost_of(output: TeacherOutput, price_in: float, price_out: float) -> float:
+    """The estimated cost of one output, from its token counts and prices per 1M tokens."""
+    return (output.input_tokens * price_in + output.output_tokens * price_out) / 1_000_000
+
+
+def write_batch(
+    project: Project,
+    batch: TeachBatch,
+    *,
+    teacher_id: str,
+    prompt_version: str,
+    run_id: str | None,
+    prices: tuple[float, float],
+) -> StoredBatch:
+    """Insert a batch's outputs in one transaction; count only the rows really inserted."""
+    stored = invalid = tokens_in = tokens_out = attempts = 0
+    cost, sources = 0.0, dict[str, int]()
+    now = utc_now()
+    with project.store.transaction() as conn:
+        for out in batch.outputs:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO teacher_outputs (record_id, teacher_id, prompt_version, "
+                "run_id, valid, flag, label, probabilities, soft_label_source, label_mass, "
+                "text, token_logprobs, latency_ms, input_tokens, output_tokens, cost, "
+                "attempts, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                "?, ?, ?)",
+                _row(out, teacher_id, prompt_version, run_id, prices, now),
+            )
+            if cursor.rowcount != 1:
+                continue
+            stored += 1
+            invalid += 0 if out.valid else 1
+            cost += cost_of(out, *prices)
+            tokens_in, tokens_out = tokens_in + out.input_tokens, tokens_out + out.output_tokens
+            attempts += out.attempts
+            source = out.soft_label_source or "invalid"
+            sources[source] = sources.get(source, 0) + 1
+    return StoredBatch(stored, invalid, cost, tokens_in, tokens_out, attempts, sources)
+
+
+def _row(
+    out: TeacherOutput,
+    teacher_id: str,
+    prompt_version: str,
+    run_id: str | None,
+    prices: tuple[float, float],
+    now: str,
+) -> tuple[object, ...]:
+    probabilities = None if out.probabilities is None else json.dumps(list(out.probabilities))
+    logprobs = None if out.token_logprobs is None else json.dumps(out.token_logprobs)
+    return (
+        out.record_id, teacher_id, prompt_version, run_id, int(out.valid), out.flag,
+        out.label, probabilities, out.soft_label_source, out.label_mass, out.text, logprobs,
+        out.latency_ms, out.input_tokens, out.output_tokens, cost_of(out, *prices),
+        out.attempts, now,
+    )  # fmt: skip
+
+
+def cost_total(project: Project, teacher_id: str, prompt_version: str) -> float:
+    """Everything this teacher and prompt have cost in this project, across runs."""
+    value = project.store.scalar(
+        "SELECT SUM(cost) FROM teacher_outputs WHERE teacher_id = ? AND prompt_version = ?",
+        (teacher_id, prompt_version),
+    )
+    return float(value or 0.0)
+
+
+def agreement(
+    project: Project, teacher_id: str, prompt_version: str
+) -> tuple[dict[str, float], dict[str, int]]:
+    """The teacher's accuracy against the human labels, per split and over ``all``.
+
+    Only valid outputs of records with a human label count; invalid answers count as
+    wrong, since a teacher that cannot answer is not good enough either.
+    """
+    rows = project.store.conn.execute(
+        "SELECT r.split, SUM(CASE WHEN t.valid = 1 AND t.label = r.label THEN 1 ELSE 0 END), "
+        "COUNT(*) FROM teacher_outputs t JOIN records r ON r.id = t.record_id "
+        "WHERE t.teacher_id = ? AND t.prompt_version = ? AND r.label IS NOT NULL "
+        "GROUP BY r.split ORDER BY r.split",
+        (teacher_id, prompt_version),
+    ).fetchall()
+    accuracy = {split: right / n for split, right, n in rows if n}
+    counts = {split: int(n) for split, _, n in rows if n}
+    total = sum(counts.values())
+    if total:
+        accuracy["all"] = sum(right for _, right, _ in rows) / total
+        counts["all"] = total
+    return accuracy, counts

@@ -1,0 +1,350 @@
+"""The teach stage: anonymized records in, stored teacher outputs out (DESIGN §4).
+
+``run_teach`` picks the source, labels every eligible record that has no stored output for
+this teacher and prompt version yet, writes each batch in one transaction (so a kill loses
+at most the batch in flight), and reports the teacher's accuracy against the human labels.
+``run_teach_stage`` is the same as a job stage (``preview.py`` holds the dry run).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core import netguard
+from core.errors import TeacherError, UserError
+from core.project import Project
+from core.reporter import Reporter, StageCancelled
+from core.teacher import outputs as store
+from core.teacher.base import Teacher
+from core.teacher.config import (
+    TeachConfig,
+    TeachResult,
+    config_from_dict,
+    endpoint_host,
+    parse_spec,
+)
+from core.teacher.prompts import PromptTemplate, load_template
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    kind: str  # labels | hf-classifier | hf-causal | endpoint
+    location: str  # model folder or base URL; "" for labels
+
+    @property
+    def needs_text(self) -> bool:
+        return self.kind != "labels"
+
+    @property
+    def needs_prompt(self) -> bool:
+        return self.kind in ("hf-causal", "endpoint")
+
+
+@dataclass
+class _Tally:
+    labelled: int = 0
+    invalid: int = 0
+    failed: int = 0
+    cost: float = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    attempts: int = 0
+    sources: dict[str, int] = dataclasses.field(default_factory=dict)
+
+
+def run_teach(
+    project: Project, config: TeachConfig, *, reporter: Reporter, run_id: str | None = None
+) -> TeachResult:
+    """Label the project's anonymized records with the configured teacher.
+
+    Re-running skips what is stored, so a killed or cancelled run resumes where it stopped.
+
+    Raises:
+        TeacherError: the teacher cannot be loaded, reached or used (one actionable line).
+        UserError: the project has no anonymized records, or no label set.
+        StageCancelled: the reporter asked to stop; finished batches are stored.
+    """
+    config.validate()
+    task, labels = task_and_labels(project)
+    source = resolve_source(config)
+    check_inputs(project, config, source, labels)
+    template = load_template(project, task, config.prompt_file) if source.needs_prompt else None
+    with netguard.allowed(endpoint_host(config)):
+        teacher = build_teacher(config, source, task=task, labels=labels, template=template)
+        try:
+            return _label_all(project, config, teacher, template, labels, reporter, run_id)
+        finally:
+            teacher.close()
+
+
+def _label_all(
+    project: Project,
+    config: TeachConfig,
+    teacher: Teacher,
+    template: PromptTemplate | None,
+    labels: tuple[str, ...],
+    reporter: Reporter,
+    run_id: str | None,
+) -> TeachResult:
+    version = "" if template is None else template.version
+    ident = {"teacher_id": teacher.teacher_id, "prompt_version": version}
+    need_text = teacher.kind != "labels"
+    eligible = store.count_eligible(project, need_text=need_text, labels=labels)
+    already = store.count_stored(project, teacher.teacher_id, version)
+    todo = max(eligible - already, 0)
+    todo = todo if config.limit is None else min(todo, config.limit)
+    project.audit("teach.start", {**ident, "run": run_id, "eligible": eligible,
+                                  "already_stored": already})  # fmt: skip
+    items = store.pending_items(
+        project, teacher.teacher_id, version, need_text=need_text, labels=labels,
+        limit=config.limit,
+    )  # fmt: skip
+    tally, start = _Tally(), time.perf_counter()
+    for batch in teacher.outputs(items):
+        added = store.write_batch(
+            project, batch, teacher_id=teacher.teacher_id, prompt_version=version,
+            run_id=run_id, prices=(config.price_in, config.price_out),
+        )  # fmt: skip
+        _add(tally, added, len(batch.failed))
+        done = tally.labelled + tally.failed
+        reporter.progress(
+            min(done / todo, 0.999) if todo else 0.999,
+            f"{done:,}/{todo:,} records, cost so far {tally.cost:.4f}",
+        )
+        if reporter.cancel_requested():
+            project.audit("teach.cancel", {**ident, "run": run_id, **_audit_counts(tally)})
+            raise StageCancelled
+    seconds = time.perf_counter() - start
+    result = _result(project, config, teacher, version, tally, eligible, already, seconds)
+    _report(project, reporter, result, run_id)
+    return result
+
+
+def _add(tally: _Tally, added: store.StoredBatch, failed: int) -> None:
+    tally.labelled += added.stored
+    tally.invalid += added.invalid
+    tally.failed += failed
+    tally.cost += added.cost
+    tally.input_tokens += added.input_tokens
+    tally.output_tokens += added.output_tokens
+    tally.attempts += added.attempts
+    for name, count in added.sources.items():
+        tally.sources[name] = tally.sources.get(name, 0) + count
+
+
+def _audit_counts(tally: _Tally) -> dict[str, Any]:
+    return {"labelled": tally.labelled, "invalid": tally.invalid, "failed": tally.failed,
+            "cost": round(tally.cost, 6)}  # fmt: skip
+
+
+def _result(
+    project: Project,
+    config: TeachConfig,
+    teacher: Teacher,
+    version: str,
+    tally: _Tally,
+    eligible: int,
+    already: int,
+    seconds: float,
+) -> TeachResult:
+    accuracy, counts = store.agreement(project, teacher.teacher_id, version)
+    warnings = list(dict.fromkeys(teacher.warnings))
+    warnings += _quality_warnings(project, accuracy, tally)
+    return TeachResult(
+        teacher_id=teacher.teacher_id,
+        teacher_kind=teacher.kind,
+        prompt_version=version,
+        task=project.settings.task,
+        eligible=eligible,
+        already_stored=already,
+        labelled=tally.labelled,
+        invalid=tally.invalid,
+        failed=tally.failed,
+        cost=round(tally.cost, 6),
+        cost_total=round(store.cost_total(project, teacher.teacher_id, version), 6),
+        input_tokens=tally.input_tokens,
+        output_tokens=tally.output_tokens,
+        attempts=tally.attempts,
+        seconds=round(seconds, 3),
+        records_per_s=round(tally.labelled / seconds, 2) if seconds > 0 else 0.0,
+        soft_label_sources=tally.sources,
+        accuracy={k: round(v, 4) for k, v in accuracy.items()},
+        accuracy_n=counts,
+        warnings=tuple(warnings),
+    )
+
+
+def _quality_warnings(project: Project, accuracy: dict[str, float], tally: _Tally) -> list[str]:
+    settings, notes = project.settings, []
+    if tally.failed:
+        notes.append(
+            f"{tally.failed:,} records got no answer after every retry; run the same command "
+            "again to retry just those"
+        )
+    if tally.invalid:
+        notes.append(
+            f"{tally.invalid:,} answers were outside the label set even with a stricter "
+            "prompt; they are stored flagged (valid = 0) and training skips them — edit the "
+            "prompt (--prompt FILE) to fix them"
+        )
+    if settings.task == "classification" and "all" not in accuracy:
+        notes.append(
+            "no record has a human label, so the teacher's accuracy is unknown; label a "
+            "sample to check that the teacher is good enough before distilling it"
+        )
+    floor = settings.floor.min_metric
+    if floor is not None and accuracy.get("all", 1.0) < floor:
+        notes.append(
+            f"the teacher's accuracy ({accuracy['all']:.3f}) is below the project's metric "
+            f"floor ({floor:g}): a student distilled from it cannot pass"
+        )
+    return notes
+
+
+def _report(project: Project, reporter: Reporter, result: TeachResult, run_id: str | None) -> None:
+    for split, value in result.accuracy.items():
+        reporter.metric(f"teacher_accuracy/{split}", value)
+    reporter.metric("teacher_cost", result.cost)
+    if run_id is not None:
+        with project.store.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO metrics (run_id, split, name, value) VALUES (?, ?, ?, ?)",
+                [(run_id, split, "teacher_accuracy", value)
+                 for split, value in result.accuracy.items()]
+                + [(run_id, "", "teacher_cost", result.cost),
+                   (run_id, "", "teacher_records_per_s", result.records_per_s)],
+            )  # fmt: skip
+    project.audit("teach.finish", {
+        "run": run_id, "teacher_id": result.teacher_id, "prompt_version": result.prompt_version,
+        "labelled": result.labelled, "invalid": result.invalid, "failed": result.failed,
+        "cost": result.cost, "cost_total": result.cost_total, "accuracy": result.accuracy,
+    })  # fmt: skip
+    reporter.progress(1.0, f"labelled {result.labelled:,} records, cost {result.cost:.4f}")
+
+
+def task_and_labels(project: Project) -> tuple[str, tuple[str, ...]]:
+    settings = project.settings
+    if settings.task == "classification" and len(settings.labels) < 2:
+        raise UserError(
+            "the project has no label set yet",
+            "import data with a label column (--label COL) or create the project with "
+            "--labels a,b,c",
+        )
+    return settings.task, settings.labels
+
+
+def resolve_source(config: TeachConfig) -> Source:
+    kind, location = parse_spec(config.teacher)
+    if kind == "labels":
+        return Source("labels", "")
+    if kind == "openai":
+        return Source("endpoint", location)
+    from core.teacher.models import model_kind, resolve_model_folder
+
+    folder = resolve_model_folder(location)
+    return Source(f"hf-{model_kind(folder)}", str(folder))
+
+
+def check_inputs(
+    project: Project, config: TeachConfig, source: Source, labels: tuple[str, ...]
+) -> None:
+    """Refuse combinations that cannot work, before any model is loaded.
+
+    Raises:
+        TeacherError: the source cannot serve this task, or --prompt would be ignored.
+        UserError: nothing to label (no anonymized records, or no human labels).
+    """
+    task = project.settings.task
+    if config.prompt_file is not None and not source.needs_prompt:
+        raise TeacherError(
+            f"--prompt applies only to LLM teachers, not to a {source.kind} teacher",
+            "drop --prompt, or use a causal LM (hf:PATH) or an endpoint (openai:BASE_URL)",
+        )
+    if source.kind == "labels" and task == "generation":
+        raise TeacherError("a generation project has no labels to copy",
+                           "use --teacher hf:PATH or openai:BASE_URL")  # fmt: skip
+    if source.kind == "hf-classifier" and task == "generation":
+        raise TeacherError("a sequence classifier cannot teach a generation task",
+                           "use a causal LM (hf:PATH) or an endpoint")  # fmt: skip
+    if store.count_eligible(project, need_text=source.needs_text, labels=labels) == 0:
+        if source.needs_text:
+            raise UserError(
+                "no anonymized records: the teacher only ever sees anonymized text",
+                f"run `stillroom anonymize {project.path}` first",
+            )
+        raise UserError(
+            "no record has a human label from the project's label set",
+            "import data with --label COL, or use a model teacher",
+        )
+
+
+def build_teacher(
+    config: TeachConfig,
+    source: Source,
+    *,
+    task: str,
+    labels: tuple[str, ...],
+    template: PromptTemplate | None,
+) -> Teacher:
+    """The teacher object for a resolved source (endpoints are checked before use).
+
+    Raises:
+        TeacherError: the model cannot be loaded or the endpoint cannot be used.
+    """
+    if source.kind == "labels":
+        from core.teacher.labels_teacher import ExistingLabelsTeacher
+
+        return ExistingLabelsTeacher(labels)
+    if source.kind == "hf-classifier":
+        from core.teacher.local_hf import LocalClassifierTeacher
+
+        return LocalClassifierTeacher(
+            Path(source.location), labels, batch_size=config.batch_size,
+            temperature=1.0 if config.temperature is None else config.temperature,
+        )  # fmt: skip
+    assert template is not None
+    if source.kind == "hf-causal":
+        from core.teacher.local_causal import LocalCausalTeacher
+
+        return LocalCausalTeacher(
+            Path(source.location), task=task, labels=labels, template=template,
+            label_tokens=config.label_tokens, temperature=config.temperature,
+            batch_size=config.batch_size, max_new_tokens=config.max_new_tokens,
+            top_logprobs=config.top_logprobs,
+        )  # fmt: skip
+    return _endpoint_teacher(config, source.location, task, labels, template)
+
+
+def _endpoint_teacher(
+    config: TeachConfig, base_url: str, task: str, labels: tuple[str, ...], template: PromptTemplate
+) -> Teacher:
+    from urllib.parse import urlsplit
+
+    from core.teacher.credentials import api_key
+    from core.teacher.endpoint import OpenAICompatibleTeacher
+    from core.teacher.endpoint_client import preflight
+
+    key = api_key(config.api_key_env, urlsplit(base_url).hostname or "")
+    base_url = preflight(base_url, config, key)
+    return OpenAICompatibleTeacher(
+        base_url, config, task=task, labels=labels, template=template, api_key=key
+    )
+
+
+def run_teach_stage(
+    project: Project, run_id: str, config: dict[str, Any], reporter: Reporter
+) -> dict[str, Any]:
+    """:func:`run_teach` as a job stage: the stored JSON config in, the result as plain data.
+
+    Raises:
+        TeacherError: as :func:`run_teach`.
+    """
+    result = run_teach(project, config_from_dict(config), reporter=reporter, run_id=run_id)
+    values = dataclasses.asdict(result)
+    values["warnings"] = list(result.warnings)
+    values["run_id"] = run_id
+    return values
