@@ -60,6 +60,7 @@ test-slow: setup
 
 bench: setup
 	$(PY) bench/import_bench.py
+	$(PY) bench/anonymize_bench.py --n 2000 --seed 42
 	$(PY) bench/teacher_bench.py
 
 clean:

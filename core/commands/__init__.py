@@ -8,6 +8,7 @@ import argparse
 from typing import Any
 
 from core.commands import (
+    anonymize_commands,
     data_commands,
     job_commands,
     project_commands,
@@ -29,5 +30,6 @@ def add_commands(sub: Any) -> None:
     common = common_options()
     project_commands.add(sub, common)
     data_commands.add(sub, common)
+    anonymize_commands.add(sub, common)
     teach_commands.add(sub, common)
     job_commands.add(sub, common)

@@ -20,6 +20,7 @@ StageFunction = Callable[[Project, str, dict[str, Any], Reporter], dict[str, Any
 _STAGES: dict[str, str] = {
     "selftest": "core.jobs.selftest:run_selftest_stage",
     "import": "core.data.stage:run_import_stage",
+    "anonymize": "core.anonymize.stage:run_anonymize_stage",
     "teach": "core.teacher.stage:run_teach_stage",
 }
 
