@@ -280,6 +280,34 @@ def check_inputs(
             "no record has a human label from the project's label set",
             "import data with --label COL, or use a model teacher",
         )
+    if source.needs_text:
+        _check_anonymization_complete(project)
+
+
+def _check_anonymization_complete(project: Project) -> None:
+    """Refuse a half-finished anonymization: the teacher would see two versions of the data.
+
+    An interrupted re-run with new settings leaves some records under the old settings and
+    some not anonymized at all; labelling that mix would silently train on both.
+    """
+    missing = int(
+        project.store.scalar(
+            "SELECT COUNT(*) FROM records r LEFT JOIN anonymized a ON a.record_id = r.id "
+            "WHERE a.record_id IS NULL"
+        )
+        or 0
+    )
+    settings = int(project.store.scalar("SELECT COUNT(DISTINCT config_hash) FROM anonymized") or 0)
+    if missing or settings > 1:
+        detail = (
+            f"{missing:,} records are not anonymized"
+            if missing
+            else (f"records were anonymized under {settings} different settings")
+        )
+        raise TeacherError(
+            f"the anonymization is incomplete: {detail}",
+            f"finish it with `stillroom anonymize {project.path}` (it resumes), then teach",
+        )
 
 
 def build_teacher(

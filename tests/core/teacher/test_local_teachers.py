@@ -60,14 +60,25 @@ def test_temperature_softens_classifier_labels(teach_project, tiny_classifier):
     assert max(by_t["5"]) < max(by_t["1"])
 
 
-def test_only_anonymized_text_reaches_the_teacher(tmp_path, tiny_classifier):
+def test_a_half_finished_anonymization_is_refused(tmp_path, tiny_classifier):
     with Project.create(tmp_path / "p", task="classification", labels=("billing", "clinical",
                         "other"), floor=QualityFloor(0.9)) as project:  # fmt: skip
         fill_records(project, 10, anonymized=4)
-        result = run_teach(project, TeachConfig(teacher=f"hf:{tiny_classifier}"),
-                           reporter=NullReporter())  # fmt: skip
-        assert (result.eligible, result.labelled) == (4, 4)
-        assert {r["record_id"] for r in _stored(project)} == {1, 2, 3, 4}
+        with pytest.raises(TeacherError, match="6 records are not anonymized") as info:
+            run_teach(project, TeachConfig(teacher=f"hf:{tiny_classifier}"),
+                      reporter=NullReporter())  # fmt: skip
+        assert "stillroom anonymize" in info.value.hint
+        assert _stored(project) == []
+
+
+def test_settings_mixed_by_an_interrupted_re_run_are_refused(tmp_path, tiny_classifier):
+    with Project.create(tmp_path / "p", task="classification", labels=("billing", "clinical",
+                        "other"), floor=QualityFloor(0.9)) as project:  # fmt: skip
+        fill_records(project, 6)
+        project.store.conn.execute("UPDATE anonymized SET config_hash = 'new' WHERE record_id < 3")
+        with pytest.raises(TeacherError, match="2 different settings"):
+            run_teach(project, TeachConfig(teacher=f"hf:{tiny_classifier}"),
+                      reporter=NullReporter())  # fmt: skip
 
 
 def test_no_anonymized_records_says_to_anonymize_first(tmp_path, tiny_classifier):
