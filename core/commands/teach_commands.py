@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.errors import UserError
 from core.project import Project
 
 if TYPE_CHECKING:
@@ -105,22 +104,12 @@ def teach_command(args: argparse.Namespace) -> dict[str, Any]:
     config = config_from_args(args)
     if args.preview:
         return _preview(args.dir, config)
-    from core.commands.progress import TerminalProgress
-    from core.jobs.execute import execute_run
-    from core.jobs.runs import create_run
+    from core.commands.progress import run_stage
     from core.teacher.config import config_to_dict
 
     with Project.open(args.dir) as project:
-        run_id = create_run(project, "teach", config_to_dict(config))
-        outcome = execute_run(project, run_id, TerminalProgress())
-    if outcome.error is not None:
-        raise outcome.error
-    if outcome.status == "cancelled":
-        raise UserError(
-            "the teach run was cancelled; every finished batch is stored",
-            "run the same command again to continue",
-        )
-    return {**outcome.result, "lines": render_teach(outcome.result)}
+        result = run_stage(project, "teach", config_to_dict(config))
+    return {**result, "lines": render_teach(result)}
 
 
 def _preview(folder: Path, config: TeachConfig) -> dict[str, Any]:
