@@ -117,3 +117,29 @@ class ModelNotInstalledError(AnonymizeError):
 
 class VaultKeyError(AnonymizeError):
     """The pseudonym vault's key is missing, unreadable or does not match the vault."""
+
+
+class TrainError(UserError):
+    """The train stage cannot run as configured: the student, the data or an option."""
+
+
+class StudentModelError(TrainError):
+    """A student folder cannot be loaded, derived from, or used for the project's task."""
+
+
+class TrainOutOfMemoryError(TrainError):
+    """Training ran out of GPU or host memory; the hint names what to change.
+
+    Exits with the worker protocol's out-of-memory code (3) rather than 2, so a caller can
+    offer the retry at half the batch size that ``suggested_batch_size`` holds.
+    """
+
+    exit_code = 3
+
+    def __init__(self, message: str, hint: str, *, suggested_batch_size: int) -> None:
+        super().__init__(message, hint)
+        self.suggested_batch_size = suggested_batch_size
+
+
+class EvaluateError(UserError):
+    """The evaluate stage cannot run: no student yet, unusable test data, a mismatched model."""
