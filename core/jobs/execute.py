@@ -104,7 +104,7 @@ def execute_run(project: Project, run_id: str, sink: EventSink) -> RunOutcome:
     except StageCancelled:
         return _finish(project, reporter, run_id, "cancelled", {"resumable": True})
     except UserError as exc:
-        return _fail(project, reporter, run_id, exc, protocol.EXIT_USER_ERROR)
+        return _fail(project, reporter, run_id, exc, exc.exit_code)
     except Exception as exc:  # noqa: BLE001 — the worker's boundary: every crash is recorded
         if _is_out_of_memory(exc):
             error = UserError("the stage ran out of memory", _OOM_HINT)

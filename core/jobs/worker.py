@@ -43,7 +43,8 @@ def worker_main(project_dir: Path, run_id: str, out: IO[str] | None = None) -> i
 
 @contextlib.contextmanager
 def _sigterm_requests_cancel(project: Project, run_id: str) -> Iterator[None]:
-    """SIGTERM (what a service manager or a window closing sends) asks for a clean cancel."""
+    """SIGTERM (what a service manager or a window closing sends) asks for a clean cancel;
+    so does SIGINT, which a Ctrl-C in the terminal that started the worker sends it too."""
     run_dir = project.run_dir(run_id)
 
     def handler(signum: int, frame: FrameType | None) -> None:
@@ -52,11 +53,12 @@ def _sigterm_requests_cancel(project: Project, run_id: str) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, handler)
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def worker_command(project_dir: Path, run_id: str) -> list[str]:

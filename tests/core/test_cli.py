@@ -19,6 +19,8 @@ COMMANDS = [
     ["audit"],
     ["audit", "verify"],
     ["audit", "show"],
+    ["train"],
+    ["models"],
     ["worker"],
     ["demo"],
 ]

@@ -1,0 +1,326 @@
+"""``stillroom train`` (distil a student) and ``stillroom models`` (the local catalogue)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from core.errors import RunError, TrainError, TrainOutOfMemoryError, UserError
+from core.project import Project
+
+if TYPE_CHECKING:
+    from core.jobs.execute import RunOutcome
+    from core.train.config import TrainConfig
+
+# Option → TrainConfig field; all default to None so that only what was typed is applied.
+_OPTIONS: dict[str, str] = {
+    "student": "student", "derive": "derive", "layers": "layers", "teacher_id": "teacher_id",
+    "prompt_version": "prompt_version", "lora": "lora", "lora_rank": "lora_rank",
+    "lora_alpha": "lora_alpha", "lora_targets": "lora_targets", "epochs": "epochs",
+    "alpha": "alpha", "temperature": "temperature", "hard_labels": "hard_labels", "lr": "lr",
+    "batch_size": "batch_size", "grad_accum": "grad_accum", "max_length": "max_length",
+    "checkpoint_every": "checkpoint_every", "eval_every": "eval_every",
+    "early_stopping": "early_stopping", "seed": "seed", "device": "device",
+    "precision": "precision", "gradient_checkpointing": "gradient_checkpointing",
+    "allow_raw_text": "allow_raw_text", "auto_retry_oom": "auto_retry_oom",
+}  # fmt: skip
+MULTI_GPU = (
+    "Several GPUs: run the stored run under torchrun, one process per GPU: "
+    "`torchrun --nproc_per_node N -m core.train.launch DIR RUN_ID` (or `accelerate launch "
+    "-m core.train.launch DIR RUN_ID`); create the run with --create-only."
+)
+
+
+def add(sub: Any, common: argparse.ArgumentParser) -> None:
+    train = sub.add_parser(
+        "train", parents=[common], help="distil a student model from the teacher's outputs",
+        description="Train a student on the anonymized train split with the teacher's soft "
+        "labels (classification: alpha*T^2*KL + (1-alpha)*CE on the human label) or text "
+        "(generation: SFT plus token-level KL when the tokenizers match), validating on the "
+        "validation split. Checkpoints every N steps and on cancel (Ctrl-C); the same "
+        "command resumes a stopped run exactly. The merged student lands in "
+        "DIR/runs/RUN/student with lineage.json. " + MULTI_GPU,
+    )  # fmt: skip
+    train.add_argument("dir", type=Path, metavar="DIR", help="the project folder")
+    _student_options(train)
+    _loss_options(train)
+    _run_options(train)
+    train.set_defaults(handler=train_command)
+
+    models = sub.add_parser(
+        "models", parents=[common], help="list local models: size, parameters, memory, tasks",
+        description="Scan folders for local Hugging Face model folders and .gguf files and "
+        "list their parameter count, size on disk, estimated memory (inference, full "
+        "fine-tune, LoRA; before activations) and the tasks they can be a student for. "
+        "Without folders: the offline models installed as packages.",
+    )  # fmt: skip
+    models.add_argument("paths", type=Path, nargs="*", metavar="DIR", help="folders to scan")
+    models.add_argument("--project", type=Path, help="also list a project's trained students")
+    models.set_defaults(handler=models_command)
+
+
+def _student_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--student", metavar="PATH", help="a local model folder or .gguf")
+    parser.add_argument("--derive", metavar="PATH", help="a larger local model to shrink")
+    parser.add_argument("--layers", type=int, metavar="K", help="layers kept by --derive")
+    parser.add_argument("--teacher-id", help="whose outputs to learn from (default: latest)")
+    parser.add_argument("--prompt-version", help="that teacher's prompt version (default: latest)")
+    parser.add_argument("--lora", action="store_true", default=None, help="train LoRA adapters")
+    parser.add_argument("--lora-rank", type=int, help="LoRA rank (default 8)")
+    parser.add_argument("--lora-alpha", type=int, help="LoRA alpha (default 16)")
+    parser.add_argument(
+        "--lora-targets",
+        type=lambda s: tuple(s.split(",")),
+        help="modules to adapt, comma-separated (default: per architecture)",
+    )
+
+
+def _loss_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--epochs", type=float, help="passes over the data (default 3)")
+    parser.add_argument("--alpha", type=float, help="weight of the soft term (default 0.5)")
+    parser.add_argument("--temperature", type=float, help="distillation T (default 1)")
+    parser.add_argument(
+        "--hard-labels",
+        choices=("human", "teacher"),
+        help="CE target: the human label (default) or the teacher's",
+    )
+    parser.add_argument("--lr", type=float, help="learning rate (default 5e-5; LoRA 2e-4)")
+    parser.add_argument("--batch-size", type=int, help="inputs per step per device (16)")
+    parser.add_argument("--grad-accum", type=int, help="steps accumulated per update (1)")
+    parser.add_argument("--max-length", type=int, help="longest input in tokens (128/512)")
+
+
+def _run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (100)")
+    parser.add_argument("--eval-every", type=int, help="steps between validations")
+    parser.add_argument(
+        "--early-stopping",
+        type=int,
+        metavar="N",
+        help="stop after N validations without improvement (3; 0 = never)",
+    )
+    parser.add_argument("--seed", type=int, help="seed (default 42), recorded in the lineage")
+    parser.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
+    parser.add_argument("--precision", choices=("auto", "fp32", "fp16", "bf16"))
+    parser.add_argument("--gradient-checkpointing", action="store_true", default=None)
+    parser.add_argument(
+        "--allow-raw-text",
+        action="store_true",
+        default=None,
+        help="also train on records that were not anonymized (audited)",
+    )
+    parser.add_argument(
+        "--auto-retry-oom",
+        action="store_true",
+        default=None,
+        help="on out of memory, retry once at half the batch size",
+    )
+    parser.add_argument("--resume", metavar="RUN_ID", help="resume this stopped train run")
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start a new run even if a stopped one has the same settings",
+    )
+    parser.add_argument(
+        "--worker",
+        action="store_true",
+        help="train in a background worker process, showing its events",
+    )
+    parser.add_argument(
+        "--create-only",
+        action="store_true",
+        help="only record the run and print its id (for torchrun)",
+    )
+
+
+def given_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The TrainConfig fields the user typed."""
+    return {field: getattr(args, name) for name, field in _OPTIONS.items()
+            if getattr(args, name, None) is not None}  # fmt: skip
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The stage config for a new run.
+
+    Raises:
+        TrainError: the options are invalid or contradict each other.
+    """
+    from core.train.config import TrainConfig, resolve_path
+
+    values = given_options(args)
+    for key in ("student", "derive"):
+        if key in values:
+            values[key] = str(resolve_path(values[key]))
+    config = TrainConfig(**values)
+    config.validate()
+    return config
+
+
+def train_command(args: argparse.Namespace) -> dict[str, Any]:
+    with Project.open(args.dir) as project:
+        run_id, note = _pick_run(project, args)
+        if args.create_only:
+            return {"run_id": run_id, "lines": [run_id]}
+        outcome = _run_in_worker(project, run_id) if args.worker else _run_here(project, run_id)
+    if outcome.error is not None:
+        raise outcome.error
+    if outcome.status == "cancelled":
+        raise UserError(
+            f"the train run {run_id} was cancelled; its last step is checkpointed",
+            f"run the same command again (or add --resume {run_id}) to continue",
+        )
+    lines = ([note] if note else []) + render_train(outcome.result)
+    return {**outcome.result, "lines": lines}
+
+
+def _pick_run(project: Project, args: argparse.Namespace) -> tuple[str, str]:
+    """The run to execute: the one named, a stopped one with the same settings, or new."""
+    from core.jobs.runs import RESUMABLE, create_run, get_run, reconcile_runs
+    from core.train.config import config_from_dict, config_to_dict
+    from core.train.session import store_config
+    from core.train.stage import resumable_run, with_overrides
+
+    reconcile_runs(project)
+    if args.resume:
+        run = get_run(project, args.resume)
+        if run.stage != "train" or run.status not in ("pending", *RESUMABLE):
+            raise RunError(f"run {run.id} is a {run.stage} run that is {run.status}",
+                           "pass a stopped train run (see `stillroom status DIR`)")  # fmt: skip
+        given = {k: v for k, v in given_options(args).items() if k not in ("student", "derive")}
+        config = with_overrides(config_from_dict(run.config), given)
+        if config_to_dict(config) != run.config:
+            store_config(project, run.id, config, "resume options")
+        return run.id, f"resuming {run.id}"
+    config = config_from_args(args)
+    found = None if args.fresh else resumable_run(project, config)
+    if found is None:
+        return create_run(project, "train", config_to_dict(config)), ""
+    if config_to_dict(config) != get_run(project, found).config:
+        store_config(project, found, config, "resume options")
+    return found, f"resuming the stopped run {found} (same settings; --fresh starts anew)"
+
+
+def _run_here(project: Project, run_id: str) -> RunOutcome:
+    from core.jobs.execute import execute_run
+    from core.jobs.protocol import request_cancel
+
+    run_dir = project.run_dir(run_id)
+    pressed: list[bool] = []
+
+    def cancel() -> None:
+        if pressed:
+            raise KeyboardInterrupt
+        pressed.append(True)
+        request_cancel(run_dir)
+
+    with _ctrl_c_calls(cancel):
+        return execute_run(project, run_id, TrainProgress())
+
+
+@contextlib.contextmanager
+def _ctrl_c_calls(action: Callable[[], None]) -> Iterator[None]:
+    """Ctrl-C calls ``action`` (a cancel request: the run checkpoints, then stops)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        sys.stderr.write("\nstopping at the next step (checkpointing); Ctrl-C again to abort\n")
+        action()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _run_in_worker(project: Project, run_id: str) -> RunOutcome:
+    from core.jobs import protocol
+    from core.jobs.execute import RunOutcome
+    from core.jobs.runs import get_run
+    from core.jobs.worker import WorkerProcess
+
+    worker = WorkerProcess(project.path, run_id)
+    render, last_error = TrainProgress(), None
+    with _ctrl_c_calls(worker.cancel):  # first: checkpoint and stop; second: kill
+        for event in worker.events():
+            render(event)
+            last_error = event if event["kind"] == "error" else last_error
+        code = worker.wait()
+    run = get_run(project, run_id)
+    error: UserError | None = None
+    if code != protocol.EXIT_OK:
+        message = (last_error or {}).get("message") or f"the worker exited with code {code}"
+        hint = (last_error or {}).get("hint", "")
+        error = (TrainOutOfMemoryError(message, hint, suggested_batch_size=0)
+                 if code == protocol.EXIT_OUT_OF_MEMORY else TrainError(message, hint))  # fmt: skip
+        error.exit_code = code if code > 0 else 1
+    return RunOutcome(run_id, run.status, code, run.result or {}, error)
+
+
+class TrainProgress:
+    """Progress bar plus one line per validation (loss and accuracy), on stderr."""
+
+    def __init__(self) -> None:
+        from core.commands.progress import TerminalProgress
+
+        self._bar = TerminalProgress()
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        self._bar(event)
+        if event["kind"] == "metric" and str(event["name"]).startswith("train/eval_"):
+            name = str(event["name"]).removeprefix("train/")
+            sys.stderr.write(f"  step {event.get('step')}: {name} {event['value']:.4f}\n")
+        elif event["kind"] == "progress" and event.get("fraction") == 0.0 and event["message"]:
+            sys.stderr.write(f"note: {event['message']}\n")
+
+
+def render_train(result: dict[str, Any]) -> list[str]:
+    """A train result as terminal lines (numbers and paths, never record contents)."""
+    best = result["best_val_metric"]
+    shown = "n/a" if best is None else f"{best:.4f}"
+    skipped = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in result["skipped"].items())
+    lines = [
+        f"trained student: {result['model_dir']}",
+        f"  run {result['run_id']}"
+        + (f", resumed from step {result['resumed_from_step']:,}" if result["resumed"] else ""),
+        f"  teacher {result['teacher_id']}; {result['train_examples']:,} train / "
+        f"{result['validation_examples']:,} validation examples"
+        + (f"; skipped: {skipped}" if skipped else ""),
+        f"  {result['global_step']:,} steps ({result['epochs_run']:g} epochs); best "
+        f"validation {result['val_metric_name']} {shown}"
+        + ("; stopped early" if result["stopped_early"] else ""),
+        f"  {result['samples_per_s']:.1f} samples/s on {result['device']}, peak memory "
+        f"{result['peak_memory_mb']:.0f} MB; batch {result['batch_size']} x "
+        f"{result['grad_accum']} accumulation",
+    ]
+    if result.get("token_kl") is not None:
+        lines.append(f"  token-level KL: {'yes' if result['token_kl'] else 'no (SFT only)'}")
+    lines += [f"  note: {note}" for note in result["notes"]]
+    lines.append(f"  curves: {result['curves_path']}; lineage: {result['lineage_path']}")
+    return lines
+
+
+def models_command(args: argparse.Namespace) -> dict[str, Any]:
+    from core.train.catalogue import catalogue, default_roots, render_catalogue
+
+    roots = [path.expanduser() for path in args.paths] or default_roots()
+    if args.project is not None:
+        with Project.open(args.project) as project:
+            roots.append(project.runs_dir)
+    missing = [str(path) for path in roots if not path.exists()]
+    if missing:
+        raise UserError(f"no such folder: {missing[0]}", "pass folders that exist")
+    entries = catalogue(roots)
+    as_data = [{"path": str(e.path), "model_type": e.model_type, "architecture": e.architecture,
+                "layers": e.layers, "parameters": e.parameters, "size_bytes": e.size_bytes,
+                "tasks": list(e.tasks), "memory_bytes": e.memory_bytes,
+                "derived_from": e.derived_from} for e in entries]  # fmt: skip
+    return {"models": as_data, "lines": render_catalogue(entries)}

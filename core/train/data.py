@@ -1,0 +1,238 @@
+"""What the student learns from: records of the train and validation splits joined with one
+teacher's stored outputs (DESIGN §3, §4).
+
+The student reads the anonymized text, as the teacher did: a student trained on raw text
+could memorise personal data and the bundle leaves the workstation. Records without an
+anonymized form are skipped unless ``allow_raw_text`` (audited by the stage). Test and edge
+records are never read here; they belong to the evaluate stage.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.errors import TrainError
+from core.project import Project
+from core.train.losses import IGNORE_INDEX
+
+_HELD_OUT_SHARE = 0.1
+_REORDERED_SHARE = 0.2  # argmax/label disagreements beyond this mean the label set changed
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """One input with its targets. ``hard_label`` is -100 where there is none to learn."""
+
+    record_id: int
+    text: str
+    probabilities: tuple[float, ...] | None = None
+    hard_label: int = IGNORE_INDEX
+    eval_label: int = IGNORE_INDEX
+    teacher_text: str | None = None
+    token_logprobs: list[dict[str, Any]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingData:
+    teacher_id: str
+    prompt_version: str
+    train: list[Example]
+    validation: list[Example]
+    skipped: dict[str, int] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    raw_text_used: int = 0
+    held_out: int = 0
+
+
+def pick_teacher(
+    project: Project, teacher_id: str | None, prompt_version: str | None
+) -> tuple[str, str]:
+    """The teacher (and prompt version) to learn from: as asked, or the most recent one.
+
+    Raises:
+        TrainError: no teacher outputs at all, or none for the asked teacher.
+    """
+    where, params = "", []
+    if teacher_id is not None:
+        where, params = "WHERE teacher_id = ?", [teacher_id]
+        if prompt_version is not None:
+            where, params = where + " AND prompt_version = ?", [teacher_id, prompt_version]
+    row = project.store.conn.execute(
+        f"SELECT teacher_id, prompt_version FROM teacher_outputs {where} "
+        "GROUP BY teacher_id, prompt_version ORDER BY MAX(created_at) DESC, MAX(id) DESC LIMIT 1",
+        params,
+    ).fetchone()
+    if row is not None:
+        return str(row[0]), str(row[1])
+    if teacher_id is None:
+        raise TrainError(
+            "the project has no teacher outputs to learn from",
+            f"run `stillroom teach {project.path} --teacher ...` first",
+        )
+    known = [r[0] for r in project.store.conn.execute(
+        "SELECT DISTINCT teacher_id FROM teacher_outputs ORDER BY teacher_id LIMIT 5")]  # fmt: skip
+    raise TrainError(
+        f"no outputs of teacher {teacher_id!r} in this project",
+        f"known teachers: {', '.join(known) or 'none'}",
+    )
+
+
+def load_data(
+    project: Project, task: str, teacher: tuple[str, str], *, allow_raw_text: bool,
+    hard_labels: str, alpha: float, seed: int,
+) -> TrainingData:  # fmt: skip
+    """Read the train and validation examples for one teacher.
+
+    Raises:
+        TrainError: the label set changed since teaching, or nothing is left to train on.
+    """
+    labels = project.settings.labels
+    tally: dict[str, int] = {"no_teacher_output": 0, "invalid_teacher_output": 0,
+                             "not_anonymized": 0, "no_hard_label": 0}  # fmt: skip
+    splits: dict[str, list[Example]] = {"train": [], "validation": []}
+    raw_used = 0
+    rows = _rows(project, teacher, allow_raw_text)
+    if task == "classification":
+        _check_label_set(project, rows, labels)
+    for row in rows:
+        reason = _skip_reason(row, task)
+        if reason is not None:
+            tally[reason] += row["split"] == "train"
+            continue
+        raw_used += row["anon"] is None
+        example = _example(row, task, labels, hard_labels)
+        unlabelled = task == "classification" and example.hard_label == IGNORE_INDEX
+        if row["split"] == "train" and alpha == 0 and unlabelled:
+            tally["no_hard_label"] += 1  # with alpha = 0 it has nothing to teach
+            continue
+        splits[row["split"]].append(example)
+    return _finish(project, teacher, splits, tally, raw_used, seed)
+
+
+def _rows(project: Project, teacher: tuple[str, str], allow_raw: bool) -> list[dict[str, Any]]:
+    # Raw text is not even read unless it may be used.
+    return project.store.query(
+        "SELECT r.id, r.split, r.label AS human, CASE WHEN ? THEN r.text END AS raw, "
+        "a.text AS anon, t.id AS output_id, t.valid, t.label AS teacher_label, "
+        "t.probabilities, t.text AS teacher_text, t.token_logprobs FROM records r "
+        "LEFT JOIN anonymized a ON a.record_id = r.id "
+        "LEFT JOIN teacher_outputs t ON t.record_id = r.id AND t.teacher_id = ? "
+        "AND t.prompt_version = ? WHERE r.split IN ('train', 'validation') ORDER BY r.id",
+        (int(allow_raw), *teacher),
+    )
+
+
+def _skip_reason(row: dict[str, Any], task: str) -> str | None:
+    if row["output_id"] is None:
+        return "no_teacher_output"
+    if not row["valid"] or (task == "generation" and row["teacher_text"] is None):
+        return "invalid_teacher_output"
+    if task == "classification" and row["probabilities"] is None:
+        return "invalid_teacher_output"
+    if row["anon"] is None and row["raw"] is None:
+        return "not_anonymized"
+    return None
+
+
+def _example(row: dict[str, Any], task: str, labels: tuple[str, ...], hard: str) -> Example:
+    text = row["anon"] if row["anon"] is not None else row["raw"]
+    if task == "generation":
+        logprobs = json.loads(row["token_logprobs"]) if row["token_logprobs"] else None
+        return Example(int(row["id"]), text, teacher_text=row["teacher_text"],
+                       token_logprobs=logprobs)  # fmt: skip
+    index = {label: i for i, label in enumerate(labels)}
+    human = index.get(row["human"], IGNORE_INDEX)
+    by_teacher = index.get(row["teacher_label"], IGNORE_INDEX)
+    return Example(
+        record_id=int(row["id"]),
+        text=text,
+        probabilities=tuple(float(p) for p in json.loads(row["probabilities"])),
+        hard_label=human if hard == "human" else by_teacher,
+        # Validation is scored against people where they labelled, else the teacher.
+        eval_label=human if human != IGNORE_INDEX else by_teacher,
+    )
+
+
+def _check_label_set(project: Project, rows: list[dict[str, Any]], labels: tuple[str, ...]) -> None:
+    """Refuse outputs taught under another label set: their vectors would be misread."""
+    valid = [r for r in rows if r["output_id"] is not None and r["valid"] and r["probabilities"]]
+    hint = f"re-run `stillroom teach {project.path} ...` so the teacher uses the current labels"
+    mismatched = 0
+    for row in valid:
+        vector = json.loads(row["probabilities"])
+        if len(vector) != len(labels) or row["teacher_label"] not in labels:
+            raise TrainError(
+                f"the label set changed since teaching: the teacher's outputs have "
+                f"{len(vector)} classes, the project now has {len(labels)} "
+                f"({', '.join(labels)})",
+                hint,
+            )
+        mismatched += vector[labels.index(row["teacher_label"])] < max(vector) - 1e-6
+    if valid and mismatched / len(valid) > _REORDERED_SHARE:
+        raise TrainError(
+            f"the label set changed since teaching: for {mismatched:,} of {len(valid):,} "
+            "outputs the stored label is not the most probable one in the current label order",
+            hint,
+        )
+
+
+def _finish(
+    project: Project,
+    teacher: tuple[str, str],
+    splits: dict[str, list[Example]],
+    tally: dict[str, int],
+    raw_used: int,
+    seed: int,
+) -> TrainingData:
+    train, validation = splits["train"], splits["validation"]
+    notes = _skip_notes(project, tally, len(train))
+    if not train:
+        raise TrainError(
+            "no training example is left: " + ("; ".join(notes) or "the train split is empty"),
+            f"check `stillroom status {project.path}`; import data or run the teacher first",
+        )
+    held_out = 0
+    if not validation:
+        if len(train) < 10:
+            raise TrainError(
+                f"the validation split is empty and only {len(train)} training examples remain",
+                "import more data, or re-import with a validation share (--split 0.8,0.1,0.1)",
+            )
+        order = list(range(len(train)))
+        random.Random(seed).shuffle(order)
+        held_out = max(1, int(len(train) * _HELD_OUT_SHARE))
+        picked = set(order[:held_out])
+        validation = [e for i, e in enumerate(train) if i in picked]
+        train = [e for i, e in enumerate(train) if i not in picked]
+        notes.append(
+            f"the validation split is empty: held out {held_out:,} training examples (10%, "
+            f"seed {seed}) to validate on; re-import with --split to have a real one"
+        )
+    return TrainingData(teacher[0], teacher[1], train, validation,
+                        {k: v for k, v in tally.items() if v}, tuple(notes), raw_used,
+                        held_out)  # fmt: skip
+
+
+def _skip_notes(project: Project, tally: dict[str, int], kept: int) -> list[str]:
+    notes = []
+    missing = tally["no_teacher_output"] + tally["invalid_teacher_output"]
+    if missing:
+        notes.append(
+            f"{missing:,} training records have no usable teacher output "
+            f"({tally['no_teacher_output']:,} missing, {tally['invalid_teacher_output']:,} "
+            f"invalid); trained on the other {kept:,} — run `stillroom teach` again to fill them"
+        )
+    if tally["not_anonymized"]:
+        notes.append(
+            f"{tally['not_anonymized']:,} training records are not anonymized and were left "
+            f"out; run `stillroom anonymize {project.path}` (or pass --allow-raw-text, audited)"
+        )
+    if tally["no_hard_label"]:
+        notes.append(
+            f"{tally['no_hard_label']:,} training records have no human label; with --alpha 0 "
+            "they have nothing to teach and were left out"
+        )
+    return notes

@@ -1,0 +1,97 @@
+"""The trained student as a plain Hugging Face folder, with the lineage a reviewer needs.
+
+``lineage.json`` (DESIGN §7) records the student's base and where it was derived from, the
+teacher and prompt version, the datasets' and the training examples' SHA-256, the full
+config and seed, and the library versions; never record contents.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from core.project import Project
+from core.store import audit
+from core.store.db import utc_now
+from core.train.data import Example
+
+LINEAGE_FILE = "lineage.json"
+STUDENT_DIR = "student"
+_PACKAGES = ("torch", "transformers", "tokenizers", "accelerate", "peft", "safetensors")
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    try:
+        versions["stillroom"] = metadata.version("stillroom")
+    except metadata.PackageNotFoundError:
+        versions["stillroom"] = "source"
+    return versions
+
+
+def examples_sha256(examples: Sequence[Example]) -> str:
+    """One digest over what was learnt: record ids, input texts and teacher targets."""
+    digest = hashlib.sha256()
+    for example in sorted(examples, key=lambda e: e.record_id):
+        target = example.probabilities if example.teacher_text is None else example.teacher_text
+        digest.update(json.dumps([example.record_id, example.text, target, example.hard_label],
+                                 ensure_ascii=False).encode("utf-8"))  # fmt: skip
+    return digest.hexdigest()
+
+
+def dataset_hashes(project: Project, record_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """The source files (name, SHA-256) the training records came from."""
+    ids = sorted(set(record_ids))
+    used: set[int] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        used.update(int(r[0]) for r in project.store.conn.execute(
+            f"SELECT DISTINCT dataset_id FROM records WHERE id IN ({marks})", chunk))  # fmt: skip
+    rows = project.store.query("SELECT id, name, source_sha256 FROM datasets ORDER BY id")
+    return [{"id": r["id"], "name": r["name"], "sha256": r["source_sha256"]}
+            for r in rows if r["id"] in used]  # fmt: skip
+
+
+def save_student(model: Any, tokenizer: Any, run_dir: Path, lineage: dict[str, Any]) -> Path:
+    """Write the (merged) student and its lineage to ``<run_dir>/student`` atomically."""
+    target = run_dir / STUDENT_DIR
+    scratch = Path(tempfile.mkdtemp(prefix=".student-", dir=run_dir))
+    try:
+        model.save_pretrained(scratch, safe_serialization=True)
+        tokenizer.save_pretrained(scratch)
+        (scratch / LINEAGE_FILE).write_text(json.dumps(lineage, indent=2, default=str),
+                                            encoding="utf-8")  # fmt: skip
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(scratch, target)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return target
+
+
+def build_lineage(project: Project, run_id: str, **parts: Any) -> dict[str, Any]:
+    """The lineage record: the given parts plus time, user, versions and the audit head."""
+    return {
+        "run_id": run_id,
+        "created": utc_now(),
+        "os_user": audit.os_user(),
+        "task": project.settings.task,
+        "labels": list(project.settings.labels),
+        **parts,
+        "versions": library_versions(),
+        "audit_head_before_save": audit.head(project.store),
+    }

@@ -1,0 +1,153 @@
+"""Everything a training attempt needs, checked before any weight is loaded: the device, the
+teacher, the examples, the student folder (derived if asked) and the token ids."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.errors import TrainError
+from core.project import Project
+from core.train.config import TrainConfig
+from core.train.data import TrainingData, load_data, pick_teacher
+from core.train.derive import DerivedStudent, derive_student
+from core.train.device import DeviceChoice, choose_device
+from core.train.features import (
+    Features,
+    classification_features,
+    generation_features,
+    tokenizer_matches,
+)
+from core.train.students import (
+    check_task_fit,
+    load_tokenizer,
+    read_config,
+    resolve_student_folder,
+)
+
+DERIVED_DIR = "derived"
+_TRUNCATION_WARNING = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    task: str
+    labels: tuple[str, ...]
+    data: TrainingData
+    student: Path
+    derived: DerivedStudent | None
+    model_type: str
+    tokenizer: Any
+    train: Features
+    validation: Features
+    device: DeviceChoice
+    max_length: int
+    token_kl: bool | None
+    truncated_share: float
+    prompt_template: str | None
+    notes: list[str]
+
+
+def prepare(project: Project, config: TrainConfig, run_dir: Path, *, main: bool) -> Prepared:
+    """Check and load everything but the model weights.
+
+    Raises:
+        TrainError: no label set, no teacher outputs, a changed label set, no examples.
+        StudentModelError: the student cannot be found, derived or used for the task.
+    """
+    task, labels = _task(project)
+    # First: pinning a GPU must happen before anything asks torch about CUDA.
+    device = choose_device(config.device, config.precision)
+    source = resolve_student_folder(config.student or config.derive or "")
+    check_task_fit(source, task)
+    teacher = pick_teacher(project, config.teacher_id, config.prompt_version)
+    data = load_data(
+        project, task, teacher, allow_raw_text=config.allow_raw_text,
+        hard_labels=config.hard_labels, alpha=config.alpha_for(task), seed=config.seed,
+    )  # fmt: skip
+    student, derived = source, None
+    if config.layers is not None:  # only with --derive (validate() checked)
+        derived = derive_student(source, config.layers, run_dir / DERIVED_DIR)
+        student = derived.folder
+    tokenizer = load_tokenizer(student)
+    max_length = config.max_length_for(task)
+    notes = list(data.notes)
+    template: str | None = None
+    token_kl: bool | None = None
+    if task == "classification":
+        train = classification_features(data.train, tokenizer, max_length, for_eval=False)
+        validation = classification_features(data.validation, tokenizer, max_length,
+                                              for_eval=True)  # fmt: skip
+    else:
+        template, token_kl, note = _generation_setup(project, data, tokenizer, config)
+        notes += [note] if note else []
+        train, validation = _generation_features(data, tokenizer, template, max_length, token_kl)
+    share = train.truncated / max(len(train.items), 1)
+    if share >= _TRUNCATION_WARNING:
+        notes.append(
+            f"{share:.0%} of the training inputs ({train.truncated:,} of {len(train.items):,}) "
+            f"are longer than --max-length {max_length} tokens and were truncated; raise "
+            "--max-length if the end of an input matters"
+        )
+    model_type = str(read_config(student).get("model_type", ""))
+    return Prepared(task, labels, data, student, derived, model_type, tokenizer, train,
+                    validation, device, max_length, token_kl, share, template, notes)  # fmt: skip
+
+
+def _task(project: Project) -> tuple[str, tuple[str, ...]]:
+    settings = project.settings
+    if settings.task == "classification" and len(settings.labels) < 2:
+        raise TrainError(
+            "the project has no label set yet",
+            "import data with a label column (--label COL) or create it with --labels a,b,c",
+        )
+    return settings.task, settings.labels
+
+
+def _generation_setup(
+    project: Project, data: TrainingData, tokenizer: Any, config: TrainConfig
+) -> tuple[str, bool, str | None]:
+    """The teacher's prompt template, and whether token-level KL can be used (with why not)."""
+    from core.teacher.prompts import default_template, stored_templates
+
+    known = stored_templates(project).get(data.prompt_version)
+    template = (known or default_template("generation")).text
+    matches = tokenizer_matches(tokenizer, data.train)
+    alpha = config.alpha_for("generation")
+    if alpha == 0:
+        return template, False, None
+    if matches is None:
+        return (
+            template,
+            False,
+            (
+                "the teacher stored no token log-probabilities (an endpoint without logprobs?): "
+                "trained with SFT on its text only, no token-level KL"
+            ),
+        )
+    if not matches:
+        return (
+            template,
+            False,
+            (
+                "the student's tokenizer differs from the teacher's, so the teacher's top-k "
+                "tokens cannot be matched: trained with SFT on its text only, no token-level KL "
+                "(use a student with the teacher's tokenizer, e.g. --derive TEACHER --layers K)"
+            ),
+        )
+    return template, True, None
+
+
+def _generation_features(
+    data: TrainingData, tokenizer: Any, template: str, max_length: int, token_kl: bool | None
+) -> tuple[Features, Features]:
+    from core.teacher.prompts import PromptTemplate, render
+
+    prompt = PromptTemplate("generation", template)
+    built = []
+    for examples in (data.train, data.validation):
+        prompts = [render(prompt, e.text, None) for e in examples]
+        built.append(generation_features(examples, tokenizer, prompts, max_length,
+                                         use_teacher_ids=bool(token_kl)))  # fmt: skip
+    return built[0], built[1]

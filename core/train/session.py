@@ -1,0 +1,196 @@
+"""One training session: load the student, run the Trainer (resuming from a checkpoint),
+handle out of memory, and save the merged student with its lineage."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.project import Project
+from core.reporter import Reporter
+from core.train import checkpoints
+from core.train.config import TrainConfig, config_to_dict
+from core.train.device import (
+    is_out_of_memory,
+    out_of_memory_error,
+    peak_memory_mb,
+    release_memory,
+    reset_peak_memory,
+)
+from core.train.lineage import build_lineage, dataset_hashes, examples_sha256, save_student
+from core.train.prepare import Prepared
+
+
+@dataclass
+class Attempt:
+    cancelled: bool
+    global_step: int
+    epochs_run: float
+    best_metric: float | None
+    stopped_early: bool
+    samples_per_s: float
+    peak_memory_mb: float
+    batch_size: int
+    grad_accum: int
+    oom_retries: int = 0
+    model_dir: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def train_with_retry(
+    project: Project, config: TrainConfig, run_id: str, prepared: Prepared,
+    checkpoint: Path | None, reporter: Reporter, callbacks: Sequence[Any], *, main: bool,
+) -> Attempt:  # fmt: skip
+    """Train; on out of memory retry once at half the batch (if allowed), else explain.
+
+    Raises:
+        TrainOutOfMemoryError: memory ran out and no retry is left (or allowed).
+    """
+    run_dir = project.run_dir(run_id)
+    batch, accum, retries = config.batch_size, config.grad_accum, 0
+    notes: list[str] = []
+    while True:
+        try:
+            attempt = _attempt(project, config, run_id, prepared, checkpoint, reporter,
+                               callbacks, batch, accum, main=main)  # fmt: skip
+        except (MemoryError, RuntimeError) as exc:
+            if not is_out_of_memory(exc):
+                raise
+            release_memory(prepared.device.kind)
+            error = out_of_memory_error(
+                kind=prepared.device.kind, project=str(project.path), run_id=run_id,
+                batch_size=batch, grad_accum=accum, max_length=prepared.max_length,
+                lora=config.lora, precision=prepared.device.precision, retried=bool(retries),
+            )  # fmt: skip
+            if main:
+                project.audit("train.out_of_memory", {"run": run_id, "batch_size": batch,
+                                                      "grad_accum": accum})  # fmt: skip
+            if not config.auto_retry_oom or retries or batch == 1:
+                raise error from exc
+            retries, batch, accum = retries + 1, batch // 2, accum * 2
+            checkpoint = checkpoints.latest_checkpoint(run_dir, remove_incomplete=main)
+            notes.append(
+                f"ran out of memory at batch size {batch * 2}; retried from step "
+                f"{checkpoints.checkpoint_step(checkpoint)} at batch size {batch} with "
+                f"{accum} accumulation steps (the same effective batch)"
+            )
+            reporter.progress(0.0, notes[-1])
+            if main:
+                store_config(project, run_id, _replace(config, batch, accum), "out of memory")
+            continue
+        attempt.oom_retries, attempt.notes = retries, notes
+        return attempt
+
+
+def _replace(config: TrainConfig, batch: int, accum: int) -> TrainConfig:
+    import dataclasses
+
+    return dataclasses.replace(config, batch_size=batch, grad_accum=accum)
+
+
+def store_config(project: Project, run_id: str, config: TrainConfig, reason: str) -> None:
+    """Replace the run's stored config (an OOM retry or a resume override); audited."""
+    with project.store.transaction() as conn:
+        conn.execute("UPDATE runs SET config = ? WHERE id = ?",
+                     (json.dumps(config_to_dict(config)), run_id))  # fmt: skip
+        project.audit("train.config_change", {"run": run_id, "reason": reason,
+                                              "batch_size": config.batch_size,
+                                              "grad_accum": config.grad_accum})  # fmt: skip
+
+
+def _attempt(
+    project: Project, config: TrainConfig, run_id: str, prepared: Prepared,
+    checkpoint: Path | None, reporter: Reporter, callbacks: Sequence[Any], batch: int,
+    accum: int, *, main: bool,
+) -> Attempt:  # fmt: skip
+    from transformers import set_seed
+
+    from core.train.features import Collator
+    from core.train.students import load_student, wrap_lora
+    from core.train.trainer import LossSettings, StageCallback, build_trainer, training_arguments
+
+    run_dir, device = project.run_dir(run_id), prepared.device
+    set_seed(config.seed)  # the new head and LoRA weights start the same on every attempt
+    model = load_student(prepared.student, prepared.task, prepared.labels, prepared.tokenizer)
+    if config.lora:
+        model = wrap_lora(model, prepared.task, config.lora_rank, config.lora_alpha,
+                          config.lora_targets)  # fmt: skip
+    args = training_arguments(
+        run_dir / checkpoints.CHECKPOINTS, config=config, task=prepared.task, batch_size=batch,
+        grad_accum=accum, train_size=len(prepared.train.items), device=device.kind,
+        precision=device.precision, world_size=device.world_size,
+    )  # fmt: skip
+    if device.world_size == 1 and args.n_gpu > 1:
+        args._n_gpu = 1  # one GPU unless launched by torchrun: never nn.DataParallel
+    stage = StageCallback(reporter, run_dir / checkpoints.CURVES,
+                          batch * accum * device.world_size, main=main)  # fmt: skip
+    trainer = build_trainer(
+        model, args, loss=LossSettings(prepared.task, config.alpha_for(prepared.task),
+                                       config.temperature),
+        train=prepared.train.items, validation=prepared.validation.items,
+        collator=Collator(int(prepared.tokenizer.pad_token_id), prepared.task),
+        tokenizer=prepared.tokenizer, lengths=prepared.train.lengths,
+        group_by_length=config.group_by_length, callbacks=[stage, *callbacks],
+        early_stopping=config.early_stopping,
+    )  # fmt: skip
+    reset_peak_memory(device.kind)
+    trainer.train(resume_from_checkpoint=None if checkpoint is None else str(checkpoint))
+    attempt = _outcome(trainer, stage, device.kind, batch, accum)
+    if not attempt.cancelled and main:
+        attempt.model_dir = _save(project, config, run_id, prepared, trainer, attempt)
+    return attempt
+
+
+def _outcome(trainer: Any, stage: Any, kind: str, batch: int, accum: int) -> Attempt:
+    state = trainer.state
+    return Attempt(
+        cancelled=stage.cancelled, global_step=state.global_step,
+        epochs_run=float(state.epoch or 0.0), best_metric=state.best_metric,
+        stopped_early=not stage.cancelled and state.global_step < state.max_steps,
+        samples_per_s=stage.samples_per_s, peak_memory_mb=peak_memory_mb(kind),
+        batch_size=batch, grad_accum=accum,
+    )  # fmt: skip
+
+
+def _save(
+    project: Project, config: TrainConfig, run_id: str, prepared: Prepared, trainer: Any,
+    attempt: Attempt,
+) -> Path:  # fmt: skip
+    model = trainer.model
+    lora = None
+    if config.lora:
+        peft_config = model.peft_config["default"]
+        lora = {"rank": peft_config.r, "alpha": peft_config.lora_alpha,
+                "targets": sorted(peft_config.target_modules or [])}  # fmt: skip
+        model = model.merge_and_unload()
+    data = prepared.data
+    derived = prepared.derived
+    lineage = build_lineage(
+        project, run_id,
+        student={
+            "base": str(prepared.student), "model_type": prepared.model_type,
+            "source": config.student or config.derive,
+            "derived_from": None if derived is None else {
+                "source": str(derived.source), "source_layers": derived.source_layers,
+                "kept_layers": list(derived.kept_layers)},
+            "parameters": sum(p.numel() for p in model.parameters()),
+        },
+        teacher={"teacher_id": data.teacher_id, "prompt_version": data.prompt_version,
+                 "prompt_template": prepared.prompt_template},
+        data={"datasets": dataset_hashes(project, [e.record_id for e in data.train]),
+              "train_examples": len(data.train), "validation_examples": len(data.validation),
+              "held_out_from_train": data.held_out, "skipped": data.skipped,
+              "raw_text_records": data.raw_text_used,
+              "train_sha256": examples_sha256(data.train),
+              "validation_sha256": examples_sha256(data.validation)},
+        training={"config": config_to_dict(config), "seed": config.seed, "lora": lora,
+                  "device": prepared.device.name, "precision": prepared.device.precision,
+                  "batch_size": attempt.batch_size, "grad_accum": attempt.grad_accum,
+                  "global_step": attempt.global_step, "epochs_run": attempt.epochs_run,
+                  "best_val_metric": attempt.best_metric, "token_kl": prepared.token_kl,
+                  "stopped_early": attempt.stopped_early, "max_length": prepared.max_length},
+    )  # fmt: skip
+    return save_student(model, prepared.tokenizer, project.run_dir(run_id), lineage)
