@@ -1,0 +1,144 @@
+"""What the evaluate stage is asked to do, and what it reports back."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.errors import EvaluateError
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluateConfig:
+    """The evaluate stage's settings (DESIGN §6 ``stillroom evaluate``).
+
+    Attributes:
+        student: the student model folder (default: the latest succeeded train run's).
+        teacher_id: the teacher to compare with (default: the student's, else the latest).
+        hardware_cost_per_hour: what an hour of the serving hardware costs, for the student's
+            cost per million requests and the break-even (currency of the teacher's prices).
+        latency_runs: timed batch-1 requests per model and device.
+        measure_latency: time the models at all (off: no speed or student cost figures).
+        quantize_baseline: score the teacher quantized to INT8, where it is a local classifier.
+        batch_size: texts per forward pass when scoring.
+        max_new_tokens: longest student generation (generation task).
+        payback_days: the horizon of the break-even estimate.
+        strict_edge: an edge-case failure fails the gate too (it is always shown).
+        extra_columns: also score the plugged-in columns (the student exported to ONNX INT8
+            as the export stage ships it), where they can be built.
+        threads: CPU threads for PyTorch while scoring and timing (default: its own choice,
+            usually one per core; fewer is faster on a machine other work keeps busy).
+    """
+
+    student: Path | None = None
+    teacher_id: str | None = None
+    hardware_cost_per_hour: float = 1.0
+    latency_runs: int = 30
+    measure_latency: bool = True
+    quantize_baseline: bool = True
+    batch_size: int = 32
+    max_new_tokens: int = 32
+    payback_days: int = 30
+    strict_edge: bool = False
+    threads: int | None = None
+    extra_columns: bool = True
+
+    def validate(self) -> None:
+        """Check the numbers.
+
+        Raises:
+            EvaluateError: a value is out of range.
+        """
+        checks = [
+            (self.hardware_cost_per_hour >= 0, "--hardware-cost-per-hour cannot be negative"),
+            (1 <= self.latency_runs <= 10_000, "--latency-runs must be between 1 and 10000"),
+            (1 <= self.batch_size <= 4096, "the batch size must be between 1 and 4096"),
+            (1 <= self.max_new_tokens <= 4096, "max new tokens must be between 1 and 4096"),
+            (1 <= self.payback_days <= 3650, "the payback horizon must be 1..3650 days"),
+            (self.threads is None or 1 <= self.threads <= 1024, "--threads must be at least 1"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise EvaluateError(message)
+
+
+@dataclass(frozen=True, slots=True)
+class HeadlineRow:
+    """One model's headline figures on one set (None: not measured or not applicable)."""
+
+    split: str
+    model: str
+    title: str
+    metric: float | None
+    retention: float | None
+    agreement: float | None
+    ece: float | None
+    ece_calibrated: float | None
+    p50_ms: float | None
+    throughput_per_s: float | None
+    size_mb: float | None
+    cost_per_million: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluateResult:
+    """What an evaluate run found; paths and numbers, never record contents.
+
+    ``passed`` is the ship decision (the test set's verdict, and the edge set's when
+    ``strict_edge``); ``edge_passed`` is None when there is no edge-case set.
+    """
+
+    run_id: str | None
+    task: str
+    primary_metric: str
+    reference: str
+    student_dir: Path
+    teacher_id: str | None
+    passed: bool
+    test_passed: bool
+    edge_passed: bool | None
+    failures: tuple[str, ...]
+    temperature: float | None
+    calibration_file: Path | None
+    report_html: Path
+    report_pdf: Path | None
+    headline: tuple[HeadlineRow, ...]
+    notes: tuple[str, ...]
+
+
+def config_to_dict(config: EvaluateConfig) -> dict[str, Any]:
+    """The JSON form stored in ``runs.config``."""
+    values = dataclasses.asdict(config)
+    values["student"] = None if config.student is None else str(config.student)
+    return values
+
+
+def config_from_dict(values: dict[str, Any]) -> EvaluateConfig:
+    """Rebuild an :class:`EvaluateConfig` from its JSON form, ignoring unknown keys.
+
+    Raises:
+        EvaluateError: the values do not make a valid config.
+    """
+    names = {f.name for f in dataclasses.fields(EvaluateConfig)}
+    kwargs = {key: value for key, value in values.items() if key in names}
+    if kwargs.get("student") is not None:
+        kwargs["student"] = Path(kwargs["student"])
+    try:
+        config = EvaluateConfig(**kwargs)
+    except TypeError as exc:
+        raise EvaluateError("the stored evaluate config is invalid", "start a new run") from exc
+    config.validate()
+    return config
+
+
+def result_to_dict(result: EvaluateResult) -> dict[str, Any]:
+    """The result as JSON-able data (paths as strings)."""
+    values = dataclasses.asdict(result)
+    for key in ("student_dir", "calibration_file", "report_html", "report_pdf"):
+        values[key] = None if values[key] is None else str(values[key])
+    values["failures"] = list(result.failures)
+    values["notes"] = list(result.notes)
+    values["headline"] = [dataclasses.asdict(row) for row in result.headline]
+    return values

@@ -1,0 +1,312 @@
+"""What the evaluate stage reads: the student to score, the teacher it learnt from, and the
+held-out sets with their human labels and stored teacher answers.
+
+The student is scored on the text the teacher saw (the anonymized text), unless the train
+run's lineage says it was trained on the raw text.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.errors import EvaluateError
+from core.evaluate.metrics import FloatArray, IntArray
+from core.jobs.runs import RunRecord, list_runs
+from core.project import Project
+
+LINEAGE_FILE = "lineage.json"
+_RAW_MARKERS = {"raw", "records", "records.text", "original"}
+_TEXT_SQL = {
+    "anonymized": ("a.text", "JOIN anonymized a ON a.record_id = r.id"),
+    "mixed": ("COALESCE(a.text, r.text)", "LEFT JOIN anonymized a ON a.record_id = r.id"),
+    "raw": ("r.text", ""),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StudentSource:
+    """The model folder to score, the train run that made it (if known) and its lineage."""
+
+    model_dir: Path
+    train_run: RunRecord | None
+    lineage: dict[str, Any]
+
+    @property
+    def text_source(self) -> str:
+        """``anonymized`` (what the teacher saw); ``mixed`` when the lineage says training
+        fell back to the raw text of records that had no anonymized form; ``raw`` when it
+        says the student was trained on raw text throughout."""
+        for key in ("text_source", "input_text"):
+            value = self.lineage.get(key)
+            if isinstance(value, str) and value.lower() in _RAW_MARKERS:
+                return "raw"
+        raw_used = lineage_value(self.lineage, "data", "raw_text_records")
+        return "mixed" if isinstance(raw_used, int) and raw_used > 0 else "anonymized"
+
+    @property
+    def max_length(self) -> int:
+        """The input length the student was trained with (truncation), else 512 tokens."""
+        value = lineage_value(self.lineage, "training", "max_length")
+        return value if isinstance(value, int) and value > 0 else 512
+
+    def teacher_value(self, key: str) -> Any:
+        """``teacher.<key>`` of the lineage (or a top-level ``<key>``), if recorded."""
+        value = lineage_value(self.lineage, "teacher", key)
+        return self.lineage.get(key) if value is None else value
+
+
+def lineage_value(lineage: dict[str, Any], *path: str) -> Any:
+    """The value at a nested ``path`` of a lineage dict, or None."""
+    node: Any = lineage
+    for key in path:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(key)
+    return node
+
+
+@dataclass(frozen=True, slots=True)
+class TeacherRef:
+    teacher_id: str
+    prompt_version: str
+
+
+@dataclass
+class EvalSet:
+    """One split's rows, aligned: text, human label, the teacher's answer.
+
+    ``human`` is -1 where a row has no human label in the label set. ``teacher`` is -1 where
+    the teacher has no stored answer and ``len(labels)`` where it answered outside the set.
+    """
+
+    split: str
+    texts: list[str]
+    human: IntArray
+    teacher: IntArray
+    teacher_probs: FloatArray
+    human_text: list[str | None] = field(default_factory=list)
+    teacher_text: list[str | None] = field(default_factory=list)
+    unknown_labels: int = 0
+    without_text: int = 0
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+def find_student(project: Project, student: Path | None) -> StudentSource:
+    """The student folder: the one given, or the latest succeeded train run's model.
+
+    Raises:
+        EvaluateError: nothing has been trained yet, or the folder is not a model.
+    """
+    if student is not None:
+        folder = Path(student).expanduser().resolve()
+        train_run = _train_run_for(project, folder)
+    else:
+        train_run = _latest_train_run(project)
+        folder = _model_dir(project, train_run)
+    if not (folder / "config.json").is_file():
+        raise EvaluateError(
+            f"{folder} is not a model folder (no config.json)",
+            "pass the folder the train stage wrote (runs/<train run>/student) with --student",
+        )
+    return StudentSource(folder, train_run, _read_lineage(folder))
+
+
+def _latest_train_run(project: Project) -> RunRecord:
+    done = [run for run in list_runs(project, "train") if run.status == "succeeded"]
+    if not done:
+        raise EvaluateError(
+            "there is no trained student to evaluate yet",
+            f"run `stillroom train {project.path} --student PATH` first, or pass --student DIR",
+        )
+    return done[-1]
+
+
+def _model_dir(project: Project, run: RunRecord) -> Path:
+    result = run.result or {}
+    named = result.get("model_dir") or result.get("student_dir")
+    folder = Path(named) if named else project.runs_dir / run.id / "student"
+    if not folder.is_dir():
+        raise EvaluateError(
+            f"the model of train run {run.id} is missing ({folder})",
+            "re-run the train stage, or pass the model folder with --student DIR",
+        )
+    return folder.resolve()
+
+
+def _train_run_for(project: Project, folder: Path) -> RunRecord | None:
+    """The train run whose folder holds ``folder``, if it is one of this project's."""
+    for run in reversed(list_runs(project, "train")):
+        if run.status != "succeeded":
+            continue
+        try:
+            if _model_dir(project, run) == folder:
+                return run
+        except EvaluateError:
+            continue
+    return None
+
+
+def _read_lineage(folder: Path) -> dict[str, Any]:
+    path = folder / LINEAGE_FILE
+    if not path.is_file():
+        return {}
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise EvaluateError(
+            f"{path} cannot be read as JSON", "restore it, or re-run the train stage"
+        ) from exc
+    return value if isinstance(value, dict) else {}
+
+
+def check_label_set(student: StudentSource, labels: tuple[str, ...]) -> None:
+    """Refuse a student whose lineage names another label set than the project's.
+
+    Raises:
+        EvaluateError: the lineage's labels differ from the project's.
+    """
+    named = student.lineage.get("labels")
+    if isinstance(named, list) and named and sorted(map(str, named)) != sorted(labels):
+        raise EvaluateError(
+            f"the student was trained on the labels {', '.join(map(str, named))} but the "
+            f"project's label set is {', '.join(labels)}",
+            "evaluate a student trained in this project (or on this label set)",
+        )
+
+
+def resolve_teacher(
+    project: Project, teacher_id: str | None, student: StudentSource
+) -> TeacherRef | None:
+    """The teacher to compare with: the one asked for, the student's own, or the latest.
+
+    Returns:
+        None when the project has no teacher outputs at all.
+
+    Raises:
+        EvaluateError: the teacher asked for has no stored outputs.
+    """
+    trained_on = student.teacher_value("teacher_id")
+    wanted = teacher_id or trained_on
+    if wanted:
+        version = student.teacher_value("prompt_version") if wanted == trained_on else None
+        row = project.store.query(
+            "SELECT prompt_version FROM teacher_outputs WHERE teacher_id = ? "
+            "AND (? IS NULL OR prompt_version = ?) ORDER BY created_at DESC, id DESC LIMIT 1",
+            (wanted, version, version),
+        )
+        if row:
+            return TeacherRef(str(wanted), str(row[0]["prompt_version"]))
+        if teacher_id:
+            known = [
+                r["teacher_id"]
+                for r in project.store.query(
+                    "SELECT DISTINCT teacher_id FROM teacher_outputs ORDER BY teacher_id"
+                )
+            ]
+            raise EvaluateError(
+                f"the teacher {teacher_id} has no stored outputs in this project",
+                f"known teachers: {', '.join(known)}" if known else "run `stillroom teach` first",
+            )
+    latest = project.store.query(
+        "SELECT teacher_id, prompt_version FROM teacher_outputs "
+        "ORDER BY created_at DESC, id DESC LIMIT 1"
+    )
+    if not latest:
+        return None
+    return TeacherRef(str(latest[0]["teacher_id"]), str(latest[0]["prompt_version"]))
+
+
+def load_set(
+    project: Project,
+    split: str,
+    labels: tuple[str, ...],
+    teacher: TeacherRef | None,
+    text_source: str,
+) -> EvalSet:
+    """One split's rows in record order, with the text the student was trained on."""
+    text, join = _TEXT_SQL.get(text_source, _TEXT_SQL["anonymized"])
+    rows = project.store.conn.execute(
+        f"SELECT r.label, {text}, t.id, t.valid, t.label, t.probabilities, t.text "
+        f"FROM records r {join} LEFT JOIN teacher_outputs t ON t.record_id = r.id "
+        "AND t.teacher_id = ? AND t.prompt_version = ? WHERE r.split = ? ORDER BY r.id",
+        (
+            teacher.teacher_id if teacher else None,
+            teacher.prompt_version if teacher else None,
+            split,
+        ),
+    ).fetchall()
+    human, answer, probs = _label_arrays(rows, labels)
+    index = {label: i for i, label in enumerate(labels)}
+    k = len(labels)
+    unknown = sum(1 for row in rows if row[0] is not None and row[0] not in index)
+    without = _without_text(project, split) if text_source == "anonymized" else 0
+    return EvalSet(
+        split=split,
+        texts=[str(row[1]) for row in rows],
+        human=human,
+        teacher=answer,
+        teacher_probs=probs,
+        human_text=[row[0] for row in rows],
+        teacher_text=[row[6] if row[2] is not None and row[3] else None for row in rows],
+        unknown_labels=unknown if k else 0,
+        without_text=without,
+    )
+
+
+def _label_arrays(
+    rows: list[Any], labels: tuple[str, ...]
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """Human label index, teacher answer index (k: invalid) and soft labels, per row."""
+    index = {label: i for i, label in enumerate(labels)}
+    k = len(labels)
+    human = np.full(len(rows), -1, dtype=np.int64)
+    answer = np.full(len(rows), -1, dtype=np.int64)
+    probs = np.full((len(rows), max(k, 1)), np.nan)
+    for i, (label, _, out_id, valid, t_label, t_probs, _) in enumerate(rows):
+        human[i] = index.get(label, -1) if label is not None else -1
+        if out_id is None:
+            continue
+        answer[i] = index.get(t_label, k) if valid else k
+        vector = json.loads(t_probs) if t_probs and valid else None
+        if isinstance(vector, list) and len(vector) == k:
+            probs[i] = vector
+    return human, answer, probs
+
+
+def _without_text(project: Project, split: str) -> int:
+    return int(
+        project.store.scalar(
+            "SELECT COUNT(*) FROM records r LEFT JOIN anonymized a ON a.record_id = r.id "
+            "WHERE r.split = ? AND a.record_id IS NULL",
+            (split,),
+        )
+        or 0
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TeacherCost:
+    """What the teacher's stored outputs cost, over every split (recorded at teach time)."""
+
+    outputs: int
+    total_cost: float
+    mean_latency_ms: float | None
+
+
+def teacher_cost(project: Project, teacher: TeacherRef) -> TeacherCost:
+    """Totals over the teacher's stored outputs (every split: the cost was paid for all)."""
+    row = project.store.query(
+        "SELECT COUNT(*) AS n, COALESCE(SUM(cost), 0) AS cost, "
+        "AVG(CASE WHEN latency_ms > 0 THEN latency_ms END) AS ms FROM teacher_outputs "
+        "WHERE teacher_id = ? AND prompt_version = ?",
+        (teacher.teacher_id, teacher.prompt_version),
+    )[0]
+    ms = row["ms"]
+    return TeacherCost(int(row["n"]), float(row["cost"]), None if ms is None else float(ms))

@@ -1,0 +1,290 @@
+"""The evaluate stage: score, calibrate, time, cost, gate, report (DESIGN §4).
+
+``run_evaluate`` reads the held-out sets and stored teacher answers, runs the student (and
+the quantize-only baseline), decides pass or fail against the project's floor per set,
+writes every figure to the ``metrics`` table, ``calibration.json`` next to the model and
+``report.html`` into the run folder. ``run_evaluate_stage`` is the same as a job stage.
+Re-running is safe: nothing it writes depends on an earlier evaluate run.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from core.errors import EvaluateError
+from core.evaluate import gate, inputs
+from core.evaluate.compare import PRIMARY, TEACHER, SetResult
+from core.evaluate.config import (
+    EvaluateConfig,
+    EvaluateResult,
+    config_from_dict,
+    result_to_dict,
+)
+from core.evaluate.cost import CostEstimate, estimate
+from core.evaluate.latency import torch_threads
+from core.evaluate.report import ReportData, render_html, write_report
+from core.evaluate.scoring import (
+    STUDENT,
+    Job,
+    Scored,
+    checkpoint,
+    require_test_set,
+    score_classification,
+    score_generation,
+)
+from core.evaluate.summary import headline, metric_rows
+from core.project import Project
+from core.reporter import Reporter
+from core.store.db import user_errors
+
+_SPLITS = ("validation", "test", "edge")
+
+
+def run_evaluate(
+    project: Project, config: EvaluateConfig, *, reporter: Reporter, run_id: str | None = None
+) -> EvaluateResult:
+    """Evaluate the student against the teacher and the project's quality floor.
+
+    Without a ``run_id`` the report goes to a fresh ``runs/evaluate-…`` folder and nothing
+    is written to the metrics table (it needs a run to belong to).
+
+    Raises:
+        EvaluateError: nothing trained yet, a student of another label set, or a test split
+            that cannot support a verdict (one actionable line).
+        StageCancelled: the reporter asked to stop; nothing was written.
+    """
+    config.validate()
+    job = _prepare(project, config, reporter, run_id)
+    project.audit(
+        "evaluate.start",
+        {
+            "run": run_id,
+            "student": str(job.student.model_dir),
+            "teacher_id": job.teacher.teacher_id if job.teacher else None,
+            "rows": {split: len(s) for split, s in job.sets.items()},
+        },
+    )
+    task = project.settings.task
+    with torch_threads(config.threads):
+        scored = score_classification(job) if task == "classification" else score_generation(job)
+    if "test" not in scored.sets:
+        raise EvaluateError(
+            "nothing to compare the student with on the test set: no human labels and no "
+            "teacher answers",
+            f"run `stillroom teach {project.path}` first, or import labelled data",
+        )
+    checkpoint(reporter, 0.92, "writing the report")
+    return _conclude(job, scored)
+
+
+def _prepare(
+    project: Project, config: EvaluateConfig, reporter: Reporter, run_id: str | None
+) -> Job:
+    settings = project.settings
+    if settings.task == "classification" and len(settings.labels) < 2:
+        raise EvaluateError("the project has no label set yet", "import labelled data first")
+    student = inputs.find_student(project, config.student)
+    inputs.check_label_set(student, settings.labels)
+    teacher = inputs.resolve_teacher(project, config.teacher_id, student)
+    sets = {
+        split: inputs.load_set(project, split, settings.labels, teacher, student.text_source)
+        for split in _SPLITS
+    }
+    require_test_set(sets, len(settings.labels), settings.task)
+    return Job(project, config, student, teacher, sets, settings.labels, reporter, run_id)
+
+
+def _conclude(job: Job, scored: Scored) -> EvaluateResult:
+    project, config = job.project, job.config
+    floor = project.settings.floor
+    verdicts = {split: _judge(split, result, floor) for split, result in scored.sets.items()}
+    passed = gate.ships(verdicts["test"], verdicts.get("edge"), strict_edge=config.strict_edge)
+    cost = _cost(job, scored)
+    _teacher_notes(job, scored)
+    rows = headline(scored, cost)
+    folder = project.run_dir(job.run_id or _adhoc_run_name())
+    data = _report_data(job, scored, verdicts, passed, rows, cost)
+    with user_errors():
+        html_path, pdf_path, pdf_note = write_report(render_html(data), folder)
+    notes = [*scored.notes, *([pdf_note] if pdf_note else [])]
+    result = _result(job, scored, verdicts, passed, rows, html_path, pdf_path, notes)
+    _record(job, scored, verdicts, cost, result)
+    job.reporter.progress(1.0, "evaluation " + ("passed" if passed else "FAILED the floor"))
+    return result
+
+
+def _teacher_notes(job: Job, scored: Scored) -> None:
+    if job.teacher is None:
+        scored.notes.append(
+            "the project has no teacher outputs: evaluated against the human "
+            "labels only; retention cannot be computed"
+        )
+    elif job.teacher.teacher_id.startswith("labels:"):
+        scored.titles[TEACHER] = "teacher (human labels)"
+        scored.notes.append(
+            "the teacher is the human labels themselves: it scores 1 against them by "
+            "definition, so retention is the student's own metric"
+        )
+
+
+def _judge(split: str, result: SetResult, floor: Any) -> gate.SetVerdict:
+    student = result.models[STUDENT]
+    missing = "no teacher answers on this set"
+    if result.has_teacher and student.retention is None:
+        missing = "the teacher scores 0 on this set"
+    calibrated = student.reliability_calibrated or student.reliability
+    return gate.judge(
+        split,
+        floor,
+        retention=student.retention,
+        metric=student.primary,
+        ece=None if calibrated is None else calibrated.ece,
+        retention_missing=missing,
+    )
+
+
+def _cost(job: Job, scored: Scored) -> CostEstimate:
+    def throughput(model: str) -> float | None:
+        speed = [x for x in scored.latencies if x.model == model and x.device == "cpu"]
+        return speed[0].throughput_per_s if speed else None
+
+    train = job.student.train_run
+    hours = None
+    if train is not None and train.started and train.finished:
+        started, finished = (datetime.fromisoformat(t) for t in (train.started, train.finished))
+        hours = max((finished - started).total_seconds(), 0.0) / 3600
+    return estimate(
+        teacher=inputs.teacher_cost(job.project, job.teacher) if job.teacher else None,
+        teacher_throughput=throughput(TEACHER),
+        student_throughput=throughput(STUDENT),
+        hardware_cost_per_hour=job.config.hardware_cost_per_hour,
+        train_hours=hours,
+        payback_days=job.config.payback_days,
+    )
+
+
+def _adhoc_run_name() -> str:
+    return "evaluate-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+
+
+def _report_data(
+    job: Job,
+    scored: Scored,
+    verdicts: dict[str, gate.SetVerdict],
+    passed: bool,
+    rows: list[Any],
+    cost: CostEstimate,
+) -> ReportData:
+    settings = job.project.settings
+    return ReportData(
+        project=job.project.path,
+        run_id=job.run_id,
+        created=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        task=settings.task,
+        labels=settings.labels,
+        floor=settings.floor,
+        student_dir=job.student.model_dir,
+        train_run=job.student.train_run.id if job.student.train_run else None,
+        text_source=job.student.text_source,
+        teacher_id=job.teacher.teacher_id if job.teacher else None,
+        primary_metric=PRIMARY[settings.task],
+        sets=scored.sets,
+        verdicts=verdicts,
+        passed=passed,
+        strict_edge=job.config.strict_edge,
+        titles=scored.titles,
+        headline=rows,
+        temperature=scored.fit,
+        calibration_file=scored.calibration_file,
+        latencies=scored.latencies,
+        cost=cost,
+        baseline_reason=scored.baseline_reason,
+        notes=list(scored.notes),
+    )
+
+
+def _result(
+    job: Job,
+    scored: Scored,
+    verdicts: dict[str, gate.SetVerdict],
+    passed: bool,
+    rows: list[Any],
+    html_path: Path,
+    pdf_path: Path | None,
+    notes: list[str],
+) -> EvaluateResult:
+    failures = [f"{split}: {c.describe()}" for split, v in verdicts.items() for c in v.failures]
+    edge = verdicts.get("edge")
+    return EvaluateResult(
+        run_id=job.run_id,
+        task=job.project.settings.task,
+        primary_metric=PRIMARY[job.project.settings.task],
+        reference=scored.sets["test"].reference,
+        student_dir=job.student.model_dir,
+        teacher_id=job.teacher.teacher_id if job.teacher else None,
+        passed=passed,
+        test_passed=verdicts["test"].passed,
+        edge_passed=None if edge is None else edge.passed,
+        failures=tuple(failures),
+        temperature=scored.fit.temperature if scored.fit else None,
+        calibration_file=scored.calibration_file,
+        report_html=html_path,
+        report_pdf=pdf_path,
+        headline=tuple(rows),
+        notes=tuple(
+            dict.fromkeys(
+                [*notes, *(f"{r.split}: {n}" for r in scored.sets.values() for n in r.notes)]
+            )
+        ),
+    )
+
+
+def _record(
+    job: Job,
+    scored: Scored,
+    verdicts: dict[str, gate.SetVerdict],
+    cost: CostEstimate,
+    result: EvaluateResult,
+) -> None:
+    """Metrics rows and the audit entry, in one transaction."""
+    rows = metric_rows(scored, verdicts, cost, job.labels, result.passed)
+    for row in result.headline:
+        if row.model == STUDENT and row.metric is not None:
+            job.reporter.metric(f"{row.split}/student_{result.primary_metric}", row.metric)
+    with job.project.store.transaction() as conn:
+        if job.run_id is not None:
+            # A resumed run replaces its figures rather than doubling them.
+            conn.execute("DELETE FROM metrics WHERE run_id = ?", (job.run_id,))
+            conn.executemany(
+                "INSERT INTO metrics (run_id, split, name, value) VALUES (?, ?, ?, ?)",
+                [(job.run_id, split, name, value) for split, name, value in rows],
+            )
+        job.project.audit(
+            "evaluate.finish",
+            {
+                "run": job.run_id,
+                "passed": result.passed,
+                "test_passed": result.test_passed,
+                "edge_passed": result.edge_passed,
+                "failures": list(result.failures),
+                "temperature": result.temperature,
+                "report": str(result.report_html),
+            },
+        )
+
+
+def run_evaluate_stage(
+    project: Project, run_id: str, config: dict[str, Any], reporter: Reporter
+) -> dict[str, Any]:
+    """:func:`run_evaluate` as a job stage: the stored JSON config in, plain data out.
+
+    Raises:
+        EvaluateError: as :func:`run_evaluate`.
+    """
+    result = run_evaluate(project, config_from_dict(config), reporter=reporter, run_id=run_id)
+    return result_to_dict(result)
+
+
+__all__ = ["EvaluateConfig", "EvaluateResult", "run_evaluate", "run_evaluate_stage"]

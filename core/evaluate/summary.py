@@ -1,0 +1,167 @@
+"""Flattening an evaluation into the headline rows and the ``metrics`` table's rows.
+
+Metric names are ``<model>.<metric>`` (``student.macro_f1``, ``teacher_int8.retention``),
+``<model>.human.<metric>`` against the human labels, per-class and confusion figures as
+``student.f1.<label>`` and ``student.confusion.<reference>.<predicted>``; speed and cost sit
+under the split ``''`` with the device in the name (``student.latency_p50_ms.cpu``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from core.evaluate.compare import TEACHER, ModelResult, Scores
+from core.evaluate.config import HeadlineRow
+from core.evaluate.cost import CostEstimate, per_million
+from core.evaluate.gate import SetVerdict
+from core.evaluate.latency import Latency
+from core.evaluate.metrics import ClassificationScores
+from core.evaluate.scoring import STUDENT, Scored
+
+MetricRow = tuple[str, str, float]  # split, name, value
+
+
+def _cpu(latencies: Sequence[Latency], model: str) -> Latency | None:
+    return next((x for x in latencies if x.model == model and x.device == "cpu"), None)
+
+
+def headline(scored: Scored, cost: CostEstimate | None) -> list[HeadlineRow]:
+    """Every model on every set, with its speed, size and cost."""
+    rows = []
+    for split, result in scored.sets.items():
+        for name, model in result.models.items():
+            speed = _cpu(scored.latencies, name)
+            rows.append(
+                HeadlineRow(
+                    split=split,
+                    model=name,
+                    title=scored.titles.get(name, name),
+                    metric=model.primary,
+                    retention=model.retention,
+                    agreement=model.agreement,
+                    ece=None if model.reliability is None else model.reliability.ece,
+                    ece_calibrated=(
+                        None
+                        if model.reliability_calibrated is None
+                        else model.reliability_calibrated.ece
+                    ),
+                    p50_ms=None if speed is None else speed.p50_ms,
+                    throughput_per_s=None if speed is None else speed.throughput_per_s,
+                    size_mb=scored.sizes_mb.get(name),
+                    cost_per_million=_cost(name, cost, speed),
+                )
+            )
+    return rows
+
+
+def _cost(model: str, cost: CostEstimate | None, speed: Latency | None) -> float | None:
+    if cost is None:
+        return None
+    if model == TEACHER:
+        return cost.teacher_per_million
+    if model == STUDENT:
+        return cost.student_per_million
+    if speed is None:
+        return None
+    return per_million(cost.hardware_cost_per_hour, speed.throughput_per_s)
+
+
+def _score_rows(prefix: str, scores: Scores, labels: Sequence[str]) -> Iterator[tuple[str, float]]:
+    yield f"{prefix}.n", float(scores.n)
+    if not isinstance(scores, ClassificationScores):
+        yield f"{prefix}.rouge_l", scores.rouge_l
+        yield f"{prefix}.exact_match", scores.exact_match
+        yield f"{prefix}.length_ratio", scores.length_ratio
+        return
+    yield f"{prefix}.accuracy", scores.accuracy
+    yield f"{prefix}.macro_f1", scores.macro_f1
+    yield f"{prefix}.invalid", float(scores.invalid)
+
+
+def _per_class_rows(
+    prefix: str, scores: Scores, labels: Sequence[str]
+) -> Iterator[tuple[str, float]]:
+    if not isinstance(scores, ClassificationScores):
+        return
+    for i, label in enumerate(labels):
+        yield f"{prefix}.precision.{label}", float(scores.precision[i])
+        yield f"{prefix}.recall.{label}", float(scores.recall[i])
+        yield f"{prefix}.f1.{label}", float(scores.f1[i])
+        yield f"{prefix}.support.{label}", float(scores.support[i])
+        for j, predicted in enumerate(labels):
+            yield f"{prefix}.confusion.{label}.{predicted}", float(scores.confusion[i, j])
+
+
+def _model_rows(model: ModelResult, labels: Sequence[str]) -> Iterator[tuple[str, float]]:
+    name = model.model
+    yield from _score_rows(name, model.scores, labels)
+    yield from _per_class_rows(name, model.scores, labels)
+    if model.human is not None:
+        yield from _score_rows(f"{name}.human", model.human, labels)
+    optional = {
+        "retention": model.retention,
+        "agreement": model.agreement,
+        "ece": model.reliability.ece if model.reliability else None,
+        "ece_calibrated": (
+            model.reliability_calibrated.ece if model.reliability_calibrated else None
+        ),
+    }
+    for key, value in optional.items():
+        if value is not None:
+            yield f"{name}.{key}", float(value)
+
+
+def metric_rows(
+    scored: Scored,
+    verdicts: dict[str, SetVerdict],
+    cost: CostEstimate | None,
+    labels: Sequence[str],
+    passed: bool,
+) -> list[MetricRow]:
+    """Every figure of the report as (split, name, value)."""
+    rows: list[MetricRow] = []
+    for split, result in scored.sets.items():
+        rows += [
+            (split, "set.rows", float(result.rows)),
+            (split, "set.compared", float(result.compared)),
+        ]
+        for model in result.models.values():
+            rows += [(split, name, value) for name, value in _model_rows(model, labels)]
+    for split, verdict in verdicts.items():
+        rows.append((split, "gate.passed", float(verdict.passed)))
+    if scored.fit is not None:
+        rows += [
+            ("validation", "student.temperature", scored.fit.temperature),
+            ("validation", "student.nll", scored.fit.nll_before),
+            ("validation", "student.nll_calibrated", scored.fit.nll_after),
+            ("validation", "student.n", float(scored.fit.n)),
+        ]
+    rows += list(_speed_rows(scored))
+    rows += list(_cost_rows(cost))
+    rows.append(("", "gate.passed", float(passed)))
+    return rows
+
+
+def _speed_rows(scored: Scored) -> Iterator[MetricRow]:
+    for name, size in scored.sizes_mb.items():
+        yield "", f"{name}.size_mb", size
+    for x in scored.latencies:
+        yield "", f"{x.model}.latency_p50_ms.{x.device}", x.p50_ms
+        yield "", f"{x.model}.latency_p95_ms.{x.device}", x.p95_ms
+        yield "", f"{x.model}.throughput_per_s.{x.device}", x.throughput_per_s
+        yield "", f"{x.model}.threads.{x.device}", float(x.threads)
+
+
+def _cost_rows(cost: CostEstimate | None) -> Iterator[MetricRow]:
+    if cost is None:
+        return
+    figures = {
+        "teacher.cost_per_million": cost.teacher_per_million,
+        "student.cost_per_million": cost.student_per_million,
+        "hardware_cost_per_hour": cost.hardware_cost_per_hour,
+        "one_off_cost": cost.one_off_cost,
+        "breakeven_requests_per_day": cost.breakeven_per_day,
+    }
+    for name, value in figures.items():
+        if value is not None:
+            yield "", name, float(value)
