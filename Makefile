@@ -62,6 +62,8 @@ bench: setup
 	$(PY) bench/import_bench.py
 	$(PY) bench/anonymize_bench.py --n 2000 --seed 42
 	$(PY) bench/teacher_bench.py
+	$(PY) bench/train_bench.py --sweep --threads 1
+	$(PY) bench/export_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info

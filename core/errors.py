@@ -143,3 +143,33 @@ class TrainOutOfMemoryError(TrainError):
 
 class EvaluateError(UserError):
     """The evaluate stage cannot run: no student yet, unusable test data, a mismatched model."""
+
+
+class ExportError(UserError):
+    """The export stage cannot run as configured: no student, an unusable model or option."""
+
+
+class ExportRefusedError(ExportError):
+    """The student failed a gate (quality floor or INT8 parity) and no override was given."""
+
+
+class OutputExistsError(ExportError):
+    """The bundle's output path already exists and ``--force`` was not given."""
+
+
+class BundleError(UserError):
+    """A path is not a readable Stillroom bundle (missing, not a folder or zip, no manifest)."""
+
+
+class BundleVerifyError(BundleError):
+    """A bundle does not match its manifest; ``file`` names the first file that differs.
+
+    Exits 1 (a failed check), not 2 (bad input): ``stillroom bundle verify`` is a check.
+    """
+
+    exit_code = 1
+
+    def __init__(self, file: str, problem: str, hint: str = "") -> None:
+        super().__init__(f"bundle verification failed: {file}: {problem}", hint)
+        self.file = file
+        self.problem = problem

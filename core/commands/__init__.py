@@ -10,9 +10,12 @@ from typing import Any
 from core.commands import (
     anonymize_commands,
     data_commands,
+    evaluate_commands,
+    export_commands,
     job_commands,
     project_commands,
     teach_commands,
+    train_commands,
 )
 
 
@@ -32,4 +35,7 @@ def add_commands(sub: Any) -> None:
     data_commands.add(sub, common)
     anonymize_commands.add(sub, common)
     teach_commands.add(sub, common)
+    train_commands.add(sub, common)
+    evaluate_commands.add(sub, common)
+    export_commands.add(sub, common)
     job_commands.add(sub, common)

@@ -22,6 +22,9 @@ _STAGES: dict[str, str] = {
     "import": "core.data.stage:run_import_stage",
     "anonymize": "core.anonymize.stage:run_anonymize_stage",
     "teach": "core.teacher.stage:run_teach_stage",
+    "evaluate": "core.evaluate.stage:run_evaluate_stage",
+    "train": "core.train.stage:run_train_stage",
+    "export": "core.export.stage:run_export_stage",
 }
 
 

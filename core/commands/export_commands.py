@@ -1,0 +1,252 @@
+"""``stillroom export``, ``stillroom bundle verify`` and ``stillroom predict``.
+
+``predict`` and ``bundle verify`` are the serving side: they import only the light modules
+of ``core.export`` (numpy, tokenizers, onnxruntime), never torch or transformers.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from core.errors import BundleError
+
+
+def add(sub: Any, common: argparse.ArgumentParser) -> None:
+    _add_export(sub, common)
+    bundle = sub.add_parser(
+        "bundle", help="check an exported bundle", description="Work with an exported bundle."
+    )
+    bundle_sub = bundle.add_subparsers(title="bundle commands", metavar="COMMAND")
+    verify = bundle_sub.add_parser(
+        "verify",
+        parents=[common],
+        help="recompute checksums and self-test a bundle",
+        description="Recompute every file's SHA-256 and size against manifest.json, check the "
+        "manifest's schema, load the model with ONNX Runtime, check the Triton config against "
+        "the graph, and re-run the stored anonymized probe inputs against their expected "
+        "outputs. Exits 0 when everything matches, 1 naming the first file that does not, "
+        "2 when BUNDLE is not a bundle. A zip with '..', absolute or link entries is refused.",
+    )
+    verify.add_argument("bundle", type=Path, metavar="BUNDLE", help="a bundle folder or .zip")
+    verify.set_defaults(handler=verify_command)
+    predict = sub.add_parser(
+        "predict",
+        parents=[common],
+        help="label texts with a bundle (ONNX Runtime, no torch)",
+        description="Tokenize with the bundle's tokenizer.json and run its model with ONNX "
+        "Runtime (CUDA when onnxruntime-gpu is installed): prints each text's label and "
+        "calibrated probabilities (generation bundles: the greedy continuation).",
+    )
+    predict.add_argument("bundle", type=Path, metavar="BUNDLE", help="a bundle folder or .zip")
+    source = predict.add_mutually_exclusive_group(required=True)
+    source.add_argument("--text", action="append", metavar="T", help="a text (repeatable)")
+    source.add_argument("--file", type=Path, metavar="F", help="a UTF-8 file, one text a line")
+    predict.add_argument("--batch-size", type=int, default=32, help="texts per forward pass")
+    predict.add_argument("--max-new-tokens", type=int, default=32, help="generation length")
+    predict.set_defaults(handler=predict_command)
+
+
+def _add_export(sub: Any, common: argparse.ArgumentParser) -> None:
+    export = sub.add_parser(
+        "export",
+        parents=[common],
+        help="write a verified, quantized ONNX bundle",
+        description="Export the evaluated student to ONNX (optimum), quantize it to dynamic "
+        "per-channel INT8, check PyTorch/ONNX fp32/INT8 parity on the test split, and write "
+        "a bundle (manifest with checksums and lineage, tokenizer, labels, model card, "
+        "report, Triton repository) atomically. Refuses a student without a passing "
+        "evaluation, or INT8 below --min-agreement, unless overridden with a reason (audited).",
+    )
+    export.add_argument("dir", type=Path, metavar="DIR", help="the project folder")
+    export.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="BUNDLE",
+        help="the bundle folder (or .zip with --format zip) to write",
+    )
+    export.add_argument(
+        "--student",
+        type=Path,
+        metavar="DIR",
+        help="the student folder (default: the latest succeeded train run's model)",
+    )
+    export.add_argument("--quantize", choices=("int8", "none"), default="int8")
+    export.add_argument("--format", choices=("dir", "zip"), default="dir")
+    export.add_argument("--force", action="store_true", help="replace an existing BUNDLE")
+    export.add_argument(
+        "--override-floor",
+        metavar="REASON",
+        help="export although the evaluation failed or is missing; the reason is audited",
+    )
+    export.add_argument(
+        "--override-parity",
+        metavar="REASON",
+        help="export although INT8 agreement is below --min-agreement; audited",
+    )
+    export.add_argument(
+        "--min-agreement",
+        type=float,
+        default=0.99,
+        metavar="X",
+        help="least INT8/PyTorch argmax agreement on the test split (0.99)",
+    )
+    _add_tuning(export)
+    export.set_defaults(handler=export_command)
+
+
+def _add_tuning(export: Any) -> None:
+    """Options most exports leave at their defaults."""
+    export.add_argument(
+        "--isa",
+        choices=("auto", "avx2", "avx512", "avx512_vnni", "arm64"),
+        default="auto",
+        help="CPU instruction set the INT8 kernels target",
+    )
+    export.add_argument("--fp16", action="store_true", help="add model_fp16.onnx (GPU)")
+    export.add_argument("--keep-fp32", action="store_true", help="add model_fp32.onnx")
+    export.add_argument("--exporter", choices=("auto", "optimum", "torch"), default="auto")
+    export.add_argument("--opset", type=int, help="ONNX opset (default: the exporter's)")
+    export.add_argument("--max-length", type=int, help="longest input in tokens")
+    export.add_argument("--probes", type=int, default=8, help="self-test inputs stored (8)")
+    export.add_argument(
+        "--parity-limit",
+        type=int,
+        default=2000,
+        metavar="N",
+        help="most test inputs in the parity check (2000)",
+    )
+    export.add_argument("--name", help="the Triton model name")
+
+
+def export_command(args: argparse.Namespace) -> dict[str, Any]:
+    from core.commands.progress import run_stage
+    from core.export.config import ExportConfig, config_to_dict
+    from core.project import Project
+
+    config = ExportConfig(
+        out=args.out.expanduser().absolute(),
+        student=None if args.student is None else args.student.expanduser().resolve(),
+        quantize=args.quantize,
+        format=args.format,
+        force=args.force,
+        override_floor=args.override_floor,
+        override_parity=args.override_parity,
+        min_agreement=args.min_agreement,
+        isa=args.isa,
+        fp16=args.fp16,
+        keep_fp32=args.keep_fp32,
+        exporter=args.exporter,
+        opset=args.opset,
+        max_length=args.max_length,
+        probes=args.probes,
+        parity_limit=args.parity_limit,
+        name=args.name,
+    )
+    config.validate()
+    with Project.open(args.dir) as project:
+        result = run_stage(project, "export", config_to_dict(config))
+    return {**result, "lines": render_export(result)}
+
+
+def render_export(result: dict[str, Any]) -> list[str]:
+    """An export result for a terminal: where, what, parity, gates."""
+    parity = result["parity"]
+    lines = [
+        f"bundle written to {result['bundle']} ({result['files']} files, "
+        f"{result['bundle_bytes'] / 1e6:.1f} MB; model {result['model_bytes'] / 1e6:.1f} MB "
+        f"{result['quantize']}, fp32 {result['fp32_bytes'] / 1e6:.1f} MB)",
+        f"  exporter: {result['exporter']}; INT8 target: {result['isa'] or '—'}; "
+        f"temperature {result['temperature']:.3f} ({result['temperature_source']})",
+        f"  parity on {parity['n']:,} test inputs (reference {parity['reference']}, PyTorch "
+        f"{parity['metric_name']} {_num(parity['pytorch_metric'])}):",
+    ]
+    for v in parity["variants"]:
+        lines.append(
+            f"    {v['variant']:<10} agreement {v['agreement']:.4f}  max |Δlogit| "
+            f"{v['max_abs_diff']:.4f}  {parity['metric_name']} {_num(v['metric'])} "
+            f"(Δ {_num(v['metric_delta'])})"
+            + (
+                ""
+                if v.get("batched_agreement") is None
+                else f"; in batches {v['batched_agreement']:.4f}"
+            )
+        )
+    if result["floor_overridden"]:
+        lines.append(
+            f"  WARNING: exported over a {result['verdict']} evaluation (override audited)"
+        )
+    if result["parity_overridden"]:
+        lines.append("  WARNING: exported below the parity threshold (override audited)")
+    lines += [f"  note: {note}" for note in result["notes"]]
+    return lines
+
+
+def _num(value: Any) -> str:
+    return "—" if value is None else f"{value:+.4f}" if value < 0 else f"{value:.4f}"
+
+
+def verify_command(args: argparse.Namespace) -> dict[str, Any]:
+    from core.export.verify import verify_bundle
+
+    report = verify_bundle(args.bundle)
+    lines = [
+        f"bundle OK: {report.files_checked} files match their checksums; the model loads "
+        f"({report.provider}); {report.probes_checked} probe inputs reproduce their "
+        "outputs; the Triton config matches the graph"
+    ]
+    lines += [f"  note: {note}" for note in report.notes]
+    return {
+        "ok": True,
+        "bundle": str(report.bundle),
+        "task": report.task,
+        "files_checked": report.files_checked,
+        "probes_checked": report.probes_checked,
+        "provider": report.provider,
+        "notes": list(report.notes),
+        "lines": lines,
+    }
+
+
+def predict_command(args: argparse.Namespace) -> dict[str, Any]:
+    from core.export.predict import predict
+
+    texts = args.text or _read_lines(args.file)
+    result = predict(
+        args.bundle,
+        texts,
+        batch_size=max(args.batch_size, 1),
+        max_new_tokens=max(args.max_new_tokens, 1),
+    )
+    if result.task == "generation":
+        return {
+            "task": "generation",
+            "provider": result.provider,
+            "generations": list(result.generations),
+            "lines": list(result.generations),
+        }
+    lines = [
+        f"{p.label}\t" + " ".join(f"{k}={v:.4f}" for k, v in p.probabilities.items())
+        for p in result.predictions
+    ]
+    return {
+        "task": "classification",
+        "provider": result.provider,
+        "temperature": result.temperature,
+        "predictions": [
+            {"label": p.label, "probabilities": p.probabilities} for p in result.predictions
+        ],
+        "lines": lines,
+    }
+
+
+def _read_lines(path: Path) -> list[str]:
+    try:
+        text = path.expanduser().read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BundleError(
+            f"{path} cannot be read as UTF-8 text", "pass a UTF-8 file with one text per line"
+        ) from exc
+    return [line for line in text.splitlines() if line.strip()]

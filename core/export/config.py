@@ -1,0 +1,213 @@
+"""What the export stage is asked to do, and what it reports back (DESIGN §6, §8)."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from core.errors import ExportError
+
+Quantize = Literal["int8", "none"]
+BundleFormat = Literal["dir", "zip"]
+Isa = Literal["auto", "avx2", "avx512", "avx512_vnni", "arm64"]
+Exporter = Literal["auto", "optimum", "torch"]
+
+DEFAULT_MIN_AGREEMENT = 0.99
+ISAS = ("auto", "avx2", "avx512", "avx512_vnni", "arm64")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+@dataclass(frozen=True, slots=True)
+class ExportConfig:
+    """The export stage's settings (``stillroom export``).
+
+    Attributes:
+        out: the bundle to write: a folder, or a ``.zip`` file with ``format="zip"``.
+        student: the student model folder (default: the latest succeeded train run's).
+        quantize: ``int8`` (dynamic, per-channel; the shipped ``model.onnx``) or ``none``.
+        format: ``dir`` (a folder) or ``zip`` (one file).
+        force: replace an existing ``out`` (atomically: the old one stays until the new
+            one is complete).
+        override_floor: ship although the evaluation failed or is missing; the reason is
+            audited and written to the manifest and model card.
+        override_parity: ship although INT8 agreement is below ``min_agreement``; audited.
+        min_agreement: the least share of test inputs on which INT8 and the PyTorch
+            student must pick the same class (generation: the same next token).
+        isa: the CPU instruction set the INT8 kernels target (``auto``: this machine's).
+        fp16: also write ``model_fp16.onnx`` for GPU serving.
+        keep_fp32: also ship ``model_fp32.onnx`` (INT8 export only).
+        exporter: ``auto`` (optimum's ``main_export``, ``torch.onnx.export`` if it cannot),
+            ``optimum`` or ``torch``.
+        opset: ONNX opset (default: the exporter's choice for the architecture).
+        max_length: longest input in tokens (default: the training length).
+        probes: anonymized test inputs stored for ``bundle verify``'s self-test.
+        parity_limit: most test inputs compared in the parity check (None: all).
+        batch_size: inputs per forward pass in the parity check.
+        name: the Triton model name (default: from the project folder's name).
+        max_batch_size: Triton's ``max_batch_size``.
+    """
+
+    out: Path
+    student: Path | None = None
+    quantize: Quantize = "int8"
+    format: BundleFormat = "dir"
+    force: bool = False
+    override_floor: str | None = None
+    override_parity: str | None = None
+    min_agreement: float = DEFAULT_MIN_AGREEMENT
+    isa: Isa = "auto"
+    fp16: bool = False
+    keep_fp32: bool = False
+    exporter: Exporter = "auto"
+    opset: int | None = None
+    max_length: int | None = None
+    probes: int = 8
+    parity_limit: int | None = 2000
+    batch_size: int = 32
+    name: str | None = None
+    max_batch_size: int = 64
+
+    def validate(self) -> None:
+        """Check the options before anything is loaded.
+
+        Raises:
+            ExportError: a value is out of range or two options contradict each other.
+        """
+        for ok, message in _checks(self):
+            if not ok:
+                raise ExportError(message)
+        for reason in (self.override_floor, self.override_parity):
+            if reason is not None and not reason.strip():
+                raise ExportError(
+                    "an override needs a reason", 'for example --override-floor "signed off"'
+                )
+        if self.name is not None and not _NAME.match(self.name):
+            raise ExportError(
+                f"the model name {self.name!r} is not usable as a Triton model name",
+                "use letters, digits, '_', '-' or '.', starting with a letter or digit",
+            )
+
+
+def _checks(config: ExportConfig) -> list[tuple[bool, str]]:
+    return [
+        (config.quantize in ("int8", "none"), "--quantize must be int8 or none"),
+        (config.format in ("dir", "zip"), "--format must be dir or zip"),
+        (0.0 <= config.min_agreement <= 1.0, "--min-agreement must be between 0 and 1"),
+        (config.isa in ISAS, f"--isa must be one of {', '.join(ISAS)}"),
+        (config.exporter in ("auto", "optimum", "torch"), "--exporter: auto, optimum, torch"),
+        (config.opset is None or 11 <= config.opset <= 25, "--opset must be 11..25"),
+        (config.max_length is None or config.max_length >= 8, "--max-length must be >= 8"),
+        (0 <= config.probes <= 256, "--probes must be between 0 and 256"),
+        (config.parity_limit is None or config.parity_limit >= 1, "--parity-limit >= 1"),
+        (1 <= config.batch_size <= 4096, "the batch size must be between 1 and 4096"),
+        (1 <= config.max_batch_size <= 65536, "--max-batch-size must be at least 1"),
+        (not (config.keep_fp32 and config.quantize == "none"), "--keep-fp32 needs int8"),
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class VariantParity:
+    """One ONNX variant against the PyTorch student on the test inputs.
+
+    ``agreement`` is the share of inputs where both pick the same class (generation: the
+    same greedy next token); ``metric_delta`` is the variant's metric minus PyTorch's.
+    INT8 is run one input at a time, as ``predict`` and the batch-1 latency figures run it:
+    dynamic quantization scales activations per batch, so padded batches give slightly
+    different outputs; ``batched_agreement`` is the agreement in batches of the parity
+    batch size, for reference.
+    """
+
+    variant: str  # onnx_fp32 | onnx_int8
+    agreement: float
+    max_abs_diff: float
+    metric: float | None
+    metric_delta: float | None
+    batched_agreement: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParityReport:
+    """PyTorch against ONNX fp32 and INT8 on the same test inputs."""
+
+    n: int
+    reference: str  # human | teacher | none
+    metric_name: str  # accuracy | next_token_accuracy
+    pytorch_metric: float | None
+    variants: tuple[VariantParity, ...]
+    int8_vs_fp32_agreement: float | None
+
+    def variant(self, name: str) -> VariantParity | None:
+        return next((v for v in self.variants if v.variant == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    """What an export wrote; paths and numbers, never record contents."""
+
+    run_id: str | None
+    bundle: Path
+    format: str
+    task: str
+    quantize: str
+    isa: str | None
+    exporter: str
+    fallback_reason: str | None
+    files: int
+    bundle_bytes: int
+    model_bytes: int
+    fp32_bytes: int
+    parity: ParityReport
+    temperature: float
+    temperature_source: str
+    verdict: str  # passed | failed | none
+    floor_overridden: bool
+    parity_overridden: bool
+    manifest_sha256: str
+    seconds: float
+    notes: tuple[str, ...] = ()
+
+
+def config_to_dict(config: ExportConfig) -> dict[str, Any]:
+    """The JSON form stored in ``runs.config``."""
+    values = dataclasses.asdict(config)
+    for key in ("out", "student"):
+        values[key] = None if values[key] is None else str(values[key])
+    return values
+
+
+def config_from_dict(values: dict[str, Any]) -> ExportConfig:
+    """Rebuild an :class:`ExportConfig` from its JSON form, ignoring unknown keys.
+
+    Raises:
+        ExportError: the values do not make a valid config.
+    """
+    names = {f.name for f in dataclasses.fields(ExportConfig)}
+    kwargs = {key: value for key, value in values.items() if key in names}
+    for key in ("out", "student"):
+        if kwargs.get(key) is not None:
+            kwargs[key] = Path(kwargs[key])
+    try:
+        config = ExportConfig(**kwargs)
+    except TypeError as exc:
+        raise ExportError("the stored export config is incomplete", "start a new export") from exc
+    config.validate()
+    return config
+
+
+def parity_to_dict(parity: ParityReport) -> dict[str, Any]:
+    """The JSON form of a parity report (manifest, result, metrics)."""
+    values = dataclasses.asdict(parity)
+    values["variants"] = [dataclasses.asdict(v) for v in parity.variants]
+    return values
+
+
+def result_to_dict(result: ExportResult) -> dict[str, Any]:
+    """The result as JSON-able data (paths as strings)."""
+    values = dataclasses.asdict(result)
+    values["bundle"] = str(result.bundle)
+    values["parity"] = parity_to_dict(result.parity)
+    values["notes"] = list(result.notes)
+    return values

@@ -1,0 +1,176 @@
+"""Generation students: the prompt wrapper and the greedy next-token parity check.
+
+The prompt is built as the train and evaluate stages build it (the teacher's template, then
+the chat template as the user turn); here it is rendered once around a placeholder and
+split into a prefix and suffix for the bundle. Parity feeds the same token ids to PyTorch
+and to each ONNX variant: next-token argmax agreement, the largest logit difference, and
+the share of prompts whose first ``GREEDY_TOKENS`` greedy tokens match PyTorch's exactly
+(which exercises the exported KV cache).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from core.evaluate.inputs import StudentSource
+from core.export.config import ExportConfig, ParityReport, VariantParity
+from core.export.onnx_export import load_local
+from core.export.runtime import TokenizerSettings
+from core.export.runtime_causal import OnnxCausalLM, PromptWrapper
+from core.project import Project
+
+if TYPE_CHECKING:
+    from core.export.build import Built, Step
+
+GREEDY_TOKENS = 8
+PROBE_TOKENS = 4
+MAX_PROMPTS = 64
+_PLACEHOLDER = "\u2063STILLROOM_TEXT\u2063"
+
+
+def prompt_wrapper(model_dir: Path, template: str | None) -> tuple[PromptWrapper, str | None]:
+    """The prefix and suffix around a text, and a note when the template could not be split."""
+
+    from core.teacher.prompts import PromptTemplate, render
+
+    tokenizer = load_local("AutoTokenizer", model_dir)
+    text = _PLACEHOLDER
+    with contextlib.suppress(KeyError, IndexError, ValueError):
+        text = render(PromptTemplate("generation", template or "{text}"), _PLACEHOLDER, None)
+    chat = bool(getattr(tokenizer, "chat_template", None))
+    if chat:
+        text = str(
+            tokenizer.apply_chat_template(
+                [{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True
+            )
+        )
+    eos = tokenizer.eos_token_id
+    eos_ids = tuple(eos if isinstance(eos, list) else [] if eos is None else [eos])
+    if text.count(_PLACEHOLDER) != 1:
+        note = "the prompt template could not be stored: predict feeds the bare text"
+        return PromptWrapper(add_special_tokens=not chat, eos_ids=eos_ids), note
+    prefix, suffix = text.split(_PLACEHOLDER)
+    return PromptWrapper(prefix, suffix, not chat, eos_ids), None
+
+
+def generation_parity(
+    model_dir: Path,
+    variants: dict[str, Path],
+    tokenizer: Path,
+    settings: TokenizerSettings,
+    prompt: PromptWrapper,
+    texts: Sequence[str],
+    progress: Callable[[str], None],
+) -> ParityReport:
+    """PyTorch against each ONNX variant on up to ``MAX_PROMPTS`` test prompts."""
+    model = load_local("AutoModelForCausalLM", model_dir).eval()
+    runners = {name: OnnxCausalLM.open(path, tokenizer, prompt, settings)
+               for name, path in variants.items()}  # fmt: skip
+    prompts = [next(iter(runners.values())).encode(t) for t in texts[:MAX_PROMPTS]]
+    reference = [_torch_reference(model, ids, prompt.eos_ids) for ids in prompts]
+    progress(f"compared {len(prompts):,} prompts with PyTorch")
+    results = [_variant(name, runner, prompts, reference) for name, runner in runners.items()]
+    return ParityReport(
+        n=len(prompts), reference="pytorch", metric_name=f"greedy_match_{GREEDY_TOKENS}",
+        pytorch_metric=1.0, variants=tuple(results), int8_vs_fp32_agreement=None,
+    )  # fmt: skip
+
+
+def _torch_reference(model: Any, ids: list[int], eos: Sequence[int]) -> tuple[Any, list[int]]:
+    """PyTorch's next-token logits after ``ids`` and its greedy continuation."""
+    import torch
+
+    with torch.inference_mode():
+        tensor = torch.tensor([ids])
+        logits = model(input_ids=tensor).logits[0, -1].float().numpy()
+        out = model.generate(tensor, attention_mask=torch.ones_like(tensor), do_sample=False,
+                             max_new_tokens=GREEDY_TOKENS, pad_token_id=_pad(model))  # fmt: skip
+    return logits, _until_eos(out[0, len(ids) :].tolist(), eos)
+
+
+def _pad(model: Any) -> int | None:
+    value = model.generation_config.pad_token_id
+    value = value if value is not None else model.generation_config.eos_token_id
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return None if value is None else int(value)
+
+
+def _until_eos(tokens: list[int], eos: Sequence[int]) -> list[int]:
+    for i, token in enumerate(tokens):
+        if token in eos:
+            return tokens[: i + 1]
+    return tokens
+
+
+def _variant(
+    name: str,
+    runner: OnnxCausalLM,
+    prompts: list[list[int]],
+    reference: list[tuple[Any, list[int]]],
+) -> VariantParity:
+    agree, diff, match = 0, 0.0, 0
+    for ids, (ref_next, ref_greedy) in zip(prompts, reference, strict=True):
+        logits = np.asarray(runner.next_logits(ids), dtype=np.float64)
+        agree += int(np.argmax(logits) == np.argmax(ref_next))
+        diff = max(diff, float(np.max(np.abs(logits - ref_next))))
+        match += int(runner.generate_ids(ids, GREEDY_TOKENS) == ref_greedy)
+    n = max(len(prompts), 1)
+    return VariantParity(name, agree / n, diff, match / n, match / n - 1.0)
+
+
+def parity_step(
+    project: Project, config: ExportConfig, student: StudentSource, built: Built, step: Step
+) -> None:
+    """Fill ``built.prompt`` and ``built.parity`` for a causal LM student."""
+    from core.export.build import settings_of
+    from core.export.sources import test_inputs
+
+    template = (student.lineage.get("teacher") or {}).get("prompt_template")
+    prompt, note = prompt_wrapper(built.source, template if isinstance(template, str) else None)
+    if note:
+        built.notes.append(note)
+    built.prompt = dataclasses.asdict(prompt)
+    texts = test_inputs(project, student, config.parity_limit, None).texts
+    step(0.45, f"parity check on {min(len(texts), MAX_PROMPTS):,} test prompts")
+    variants = {"onnx_fp32": built.fp32}
+    if built.shipped != built.fp32:
+        variants["onnx_int8"] = built.shipped
+    built.parity = generation_parity(
+        built.source,
+        variants,
+        built.folder / "tokenizer.json",
+        settings_of(built),
+        prompt,
+        texts,
+        lambda message: step(0.5, message),
+    )
+
+
+def probes_step(project: Project, config: ExportConfig, built: Built) -> None:
+    """Fill ``built.probes``: anonymized (or synthetic) prompts and the shipped model's
+    greedy tokens on each."""
+    from core.export.build import settings_of, synthetic_probe
+    from core.export.sources import probe_texts
+
+    texts = [(t, "anonymized test text") for t in probe_texts(project, config.probes, ())]
+    texts += [(synthetic_probe(i, []), "synthetic") for i in range(config.probes - len(texts))]
+    prompt = PromptWrapper.from_dict(built.prompt or {})
+    runner = OnnxCausalLM.open(
+        built.shipped, built.folder / "tokenizer.json", prompt, settings_of(built)
+    )
+    inputs = [
+        {
+            "text": text,
+            "source": source,
+            "tokens": runner.generate_ids(runner.encode(text), PROBE_TOKENS),
+        }
+        for text, source in texts
+    ]
+    built.probes = {"task": "generation", "atol": 0.0, "inputs": inputs}

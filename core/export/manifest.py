@@ -1,0 +1,149 @@
+"""The manifest's contents: model, tokenizer, calibration, parity, lineage, quality, who/when.
+
+Only settings, counts, metrics, hashes and ids: never a record, never a prompt template.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from core.evaluate.inputs import StudentSource
+from core.export import bundle_format as fmt
+from core.export.build import Built
+from core.export.config import ExportConfig, parity_to_dict
+from core.export.sources import Evaluation, lineage_summary
+from core.project import Project
+from core.store import audit
+from core.store.db import utc_now
+
+_PACKAGES = (
+    "torch",
+    "transformers",
+    "tokenizers",
+    "optimum",
+    "optimum-onnx",
+    "onnx",
+    "onnxruntime",
+    "onnxruntime-gpu",
+    "numpy",
+    "peft",
+    "stillroom",
+)
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of everything that shaped the exported model, at export time."""
+    versions = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            if name != "onnxruntime-gpu":
+                versions[name] = "not installed"
+    return versions
+
+
+def opset_of(model: Path) -> int | None:
+    """The default-domain opset of an ONNX file (read without loading its weights)."""
+    import onnx
+
+    proto = onnx.load(str(model), load_external_data=False)
+    return next((int(o.version) for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Gates:
+    """How the export got past its two gates."""
+
+    floor_override: str | None
+    parity_override: str | None
+    threshold: float
+
+
+def build_manifest(project: Project, config: ExportConfig, student: StudentSource,
+                   evaluation: Evaluation, built: Built, calibration: tuple[float, str],
+                   gates: Gates, *, name: str, run_id: str | None) -> dict[str, Any]:  # fmt: skip
+    """Every manifest field except ``files`` (the bundle writer adds it)."""
+    return {
+        "format": fmt.FORMAT,
+        "format_version": fmt.FORMAT_VERSION,
+        "name": name,
+        "task": project.settings.task,
+        "labels": built.labels,
+        "model": _model(built, config),
+        "tokenizer": built.tokenizer,
+        "max_length": built.max_length,
+        "calibration": {"temperature": calibration[0], "source": calibration[1]},
+        "parity": _parity(built, gates),
+        "probes": {
+            "file": fmt.PROBES,
+            "count": len(built.probes.get("inputs", [])),
+            "atol": built.probes.get("atol", 0.0),
+            "text": "anonymized or synthetic",
+        },
+        "triton": {
+            "model_name": name,
+            "config": f"{fmt.TRITON_DIR}/{name}/config.pbtxt",
+            "model_file": f"{fmt.TRITON_DIR}/{name}/1/{fmt.MODEL}",
+            "max_batch_size": config.max_batch_size,
+        },
+        "lineage": lineage_summary(project, student),
+        "metrics": evaluation.metrics,
+        "quality": _quality(project, evaluation, gates),
+        "versions": library_versions(),
+        "audit_head": audit.head(project.store),
+        "exported_by": audit.os_user(),
+        "exported_at": utc_now(),
+        "export_run": run_id,
+        "notes": list(dict.fromkeys(built.notes)),
+    }
+
+
+def _model(built: Built, config: ExportConfig) -> dict[str, Any]:
+    variants = {fmt.MODEL: "int8" if built.quantization else "fp32"}
+    if config.keep_fp32 and built.quantization:
+        variants[fmt.MODEL_FP32] = "fp32"
+    if built.fp16 is not None:
+        variants[fmt.MODEL_FP16] = "fp16 (GPU serving)"
+    return {
+        "file": fmt.MODEL,
+        "precision": "int8" if built.quantization else "fp32",
+        "inputs": [t.as_dict() for t in built.inputs],
+        "outputs": [t.as_dict() for t in built.outputs],
+        "opset": opset_of(built.shipped),
+        "exporter": built.exporter,
+        "fallback_reason": built.fallback_reason,
+        "merged_lora": built.merged_lora,
+        "quantization": built.quantization,
+        "fp16": built.fp16_settings,
+        "variants": variants,
+    }
+
+
+def _parity(built: Built, gates: Gates) -> dict[str, Any]:
+    assert built.parity is not None
+    values = parity_to_dict(built.parity)
+    values["threshold"] = gates.threshold
+    values["override"] = (
+        None if gates.parity_override is None else {"reason": gates.parity_override}
+    )
+    return values
+
+
+def _quality(project: Project, evaluation: Evaluation, gates: Gates) -> dict[str, Any]:
+    result = evaluation.result
+    return {
+        "floor": dataclasses.asdict(project.settings.floor),
+        "verdict": evaluation.verdict,
+        "evaluate_run": evaluation.run_id,
+        "test_passed": result.get("test_passed"),
+        "edge_passed": result.get("edge_passed"),
+        "failures": list(result.get("failures") or []),
+        "primary_metric": result.get("primary_metric"),
+        "reference": result.get("reference"),
+        "override": None if gates.floor_override is None else {"reason": gates.floor_override},
+    }

@@ -1,0 +1,286 @@
+"""What the export reads from the project: the student, its evaluation and verdict, its
+calibration, the test inputs for the parity check, the probe inputs, and the lineage.
+
+Probe inputs are always anonymized text (the ``anonymized`` table), never ``records.text``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.errors import ExportError, ExportRefusedError
+from core.evaluate.inputs import StudentSource
+from core.jobs.runs import RunRecord, list_runs
+from core.project import Project
+
+CALIBRATION_FILE = "calibration.json"
+LINEAGE_FILE = "lineage.json"
+_TEXT_SQL = {
+    "anonymized": ("a.text", "JOIN anonymized a ON a.record_id = r.id"),
+    "mixed": ("COALESCE(a.text, r.text)", "LEFT JOIN anonymized a ON a.record_id = r.id"),
+    "raw": ("r.text", ""),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """The newest finished evaluation of the student being exported (``none``: there is none)."""
+
+    run_id: str | None
+    verdict: str  # passed | failed | none
+    result: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TestInputs:
+    """The test split's texts (as the student was trained on them) and reference labels."""
+
+    texts: list[str]
+    reference: list[str | None]
+    reference_kind: str  # human | teacher | none
+
+
+def find_student(project: Project, student: Path | None) -> StudentSource:
+    """The student folder: the one given, or the latest succeeded train run's model.
+
+    Raises:
+        ExportError: nothing has been trained yet, or the folder is not a model.
+    """
+    train_run: RunRecord | None = None
+    if student is not None:
+        folder = Path(student).expanduser().resolve()
+        train_run = next((r for r in _trains(project) if _model_dir(project, r) == folder), None)
+    else:
+        done = _trains(project)
+        if not done:
+            raise ExportError(
+                "there is no trained student to export yet",
+                f"run `stillroom train {project.path} ...` first, or pass --student DIR",
+            )
+        train_run = done[-1]
+        folder = _model_dir(project, train_run)
+    if not (folder / "config.json").is_file():
+        raise ExportError(
+            f"{folder} is not a model folder (no config.json)",
+            "pass the folder the train stage wrote (runs/<train run>/student) with --student",
+        )
+    return StudentSource(folder, train_run, read_json(folder / LINEAGE_FILE))
+
+
+def _trains(project: Project) -> list[RunRecord]:
+    return [r for r in list_runs(project, "train") if r.status == "succeeded"]
+
+
+def _model_dir(project: Project, run: RunRecord) -> Path:
+    result = run.result or {}
+    named = result.get("model_dir") or result.get("student_dir")
+    return Path(named or project.runs_dir / run.id / "student").resolve()
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """A JSON object from a file, or ``{}`` when it is missing.
+
+    Raises:
+        ExportError: the file exists but is not a JSON object.
+    """
+    if not path.is_file():
+        return {}
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ExportError(
+            f"{path} cannot be read as JSON", "restore it or re-run its stage"
+        ) from exc
+    return value if isinstance(value, dict) else {}
+
+
+def latest_evaluation(project: Project, student_dir: Path) -> Evaluation:
+    """The newest succeeded evaluate run of ``student_dir`` and its verdict and metrics."""
+    for run in reversed(list_runs(project, "evaluate")):
+        result = run.result or {}
+        named = result.get("student_dir")
+        if run.status != "succeeded" or not named or Path(named).resolve() != student_dir:
+            continue
+        rows = project.store.query(
+            "SELECT split, name, value FROM metrics WHERE run_id = ? ORDER BY id", (run.id,)
+        )
+        metrics: dict[str, dict[str, float]] = {}
+        for row in rows:
+            metrics.setdefault(row["split"] or "all", {})[row["name"]] = float(row["value"])
+        verdict = "passed" if result.get("passed") else "failed"
+        return Evaluation(run.id, verdict, result, metrics)
+    return Evaluation(None, "none")
+
+
+def check_gate(
+    project: Project, evaluation: Evaluation, reason: str | None, run: str | None
+) -> bool:
+    """Refuse a student without a passing evaluation unless overridden (audited).
+
+    Returns:
+        True when the gate was overridden.
+
+    Raises:
+        ExportRefusedError: the evaluation failed or is missing, and there is no reason.
+    """
+    if evaluation.verdict == "passed":
+        return False
+    if reason is None:
+        what = (
+            "the student has not been evaluated"
+            if evaluation.verdict == "none"
+            else f"the student FAILED the quality floor (evaluate run {evaluation.run_id})"
+        )
+        raise ExportRefusedError(
+            f"{what}; refusing to export it",
+            f"run `stillroom evaluate {project.path}` and fix what it reports, or pass "
+            '--override-floor "why it may ship anyway" (audited)',
+        )
+    project.audit(
+        "export.override_floor",
+        {
+            "run": run,
+            "evaluate_run": evaluation.run_id,
+            "verdict": evaluation.verdict,
+            "reason": reason,
+        },
+    )
+    return True
+
+
+def calibration(student_dir: Path, evaluation: Evaluation) -> tuple[float, str]:
+    """The fitted temperature and where it came from (1.0 when none was fitted)."""
+    for path in (student_dir / CALIBRATION_FILE, _named(evaluation.result.get("calibration_file"))):
+        if path is not None and path.is_file():
+            value = read_json(path).get("temperature")
+            if isinstance(value, int | float) and value > 0:
+                return float(value), CALIBRATION_FILE
+    value = evaluation.result.get("temperature")
+    if isinstance(value, int | float) and value > 0:
+        return float(value), f"evaluate run {evaluation.run_id}"
+    return 1.0, "default: no temperature was fitted (run `stillroom evaluate`)"
+
+
+def _named(value: Any) -> Path | None:
+    return Path(value) if isinstance(value, str) and value else None
+
+
+def test_inputs(
+    project: Project, student: StudentSource, limit: int | None, teacher_id: str | None
+) -> TestInputs:
+    """The test split as the student reads it, with human (else teacher) labels."""
+    text, join = _TEXT_SQL.get(student.text_source, _TEXT_SQL["anonymized"])
+    rows = project.store.conn.execute(
+        f"SELECT r.label, {text}, t.label FROM records r {join} "
+        "LEFT JOIN teacher_outputs t ON t.record_id = r.id AND t.teacher_id = ? AND t.valid = 1 "
+        "WHERE r.split = 'test' GROUP BY r.id ORDER BY r.id"
+        + ("" if limit is None else f" LIMIT {int(limit)}"),
+        (teacher_id,),
+    ).fetchall()
+    texts = [str(row[1]) for row in rows]
+    if any(row[0] is not None for row in rows):
+        return TestInputs(texts, [row[0] for row in rows], "human")
+    if any(row[2] is not None for row in rows):
+        return TestInputs(texts, [row[2] for row in rows], "teacher")
+    return TestInputs(texts, [None] * len(rows), "none")
+
+
+def probe_texts(project: Project, count: int, labels: tuple[str, ...]) -> list[str]:
+    """Up to ``count`` anonymized test texts, spread over the labels, never a raw text.
+
+    A text identical to some record's raw text is skipped: it would put the original
+    wording into a file that leaves the project.
+    """
+    if count <= 0:
+        return []
+    rows = project.store.conn.execute(
+        "SELECT r.label, a.text FROM records r JOIN anonymized a ON a.record_id = r.id "
+        "WHERE r.split = 'test' AND a.text <> r.text ORDER BY r.id LIMIT ?",
+        (count * 20,),
+    ).fetchall()
+    by_label: dict[str | None, list[str]] = {}
+    for label, text in rows:
+        by_label.setdefault(label if label in labels else None, []).append(str(text))
+    picked: list[str] = []
+    while len(picked) < count and any(by_label.values()):
+        for texts in by_label.values():
+            if texts and len(picked) < count:
+                candidate = texts.pop(0)
+                if not _is_raw_text(project, candidate):
+                    picked.append(candidate)
+    return picked
+
+
+def _is_raw_text(project: Project, text: str) -> bool:
+    return project.store.scalar("SELECT 1 FROM records WHERE text = ? LIMIT 1", (text,)) is not None
+
+
+def lineage_summary(project: Project, student: StudentSource) -> dict[str, Any]:
+    """The lineage a model-risk reviewer needs; counts, hashes, ids and settings only."""
+    lineage = _without_templates(student.lineage)
+    datasets = project.store.query(
+        "SELECT id, name, source_sha256 AS sha256, row_count AS rows FROM datasets ORDER BY id"
+    )
+    return {
+        "source_data": datasets,
+        "anonymization": anonymization_summary(project),
+        "teacher": lineage.get("teacher") or {},
+        "student": lineage.get("student") or {"base": str(student.model_dir)},
+        "training": lineage.get("training") or {},
+        "training_data": lineage.get("data") or {},
+        "train_run": student.train_run.id if student.train_run else lineage.get("run_id"),
+        "training_versions": lineage.get("versions") or {},
+        "text_source": student.text_source,
+    }
+
+
+def _without_templates(value: Any) -> Any:
+    """Prompt templates are user-written and may quote records: keep their hash only."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if key == "prompt_template" and isinstance(item, str):
+                out["prompt_template_sha256"] = hashlib.sha256(item.encode()).hexdigest()
+            else:
+                out[key] = _without_templates(item)
+        return out
+    if isinstance(value, list):
+        return [_without_templates(item) for item in value]
+    return value
+
+
+def anonymization_summary(project: Project) -> dict[str, Any]:
+    """Which anonymization settings produced the text, with counts of what was replaced."""
+    hashes = {
+        str(row["config_hash"]): int(row["n"])
+        for row in project.store.query(
+            "SELECT config_hash, COUNT(*) AS n FROM anonymized GROUP BY config_hash"
+        )
+    }
+    starts = project.store.query(
+        "SELECT details FROM audit WHERE action = 'anonymize.start' ORDER BY id"
+    )
+    settings = {}
+    for row in starts:
+        details = json.loads(row["details"])
+        if details.get("config_hash") in hashes:
+            settings[details["config_hash"]] = details
+    runs = [r for r in list_runs(project, "anonymize") if r.status == "succeeded"]
+    entities: dict[str, int] = {}
+    for (counts,) in project.store.conn.execute("SELECT entity_counts FROM anonymized"):
+        for entity, n in json.loads(counts or "{}").items():
+            entities[entity] = entities.get(entity, 0) + int(n)
+    total = int(project.store.scalar("SELECT COUNT(*) FROM records") or 0)
+    return {
+        "config_hashes": hashes,
+        "settings": list(settings.values()),
+        "latest_run_config": runs[-1].config if runs else None,
+        "entities_replaced": dict(sorted(entities.items())),
+        "records": total,
+        "records_anonymized": sum(hashes.values()),
+    }

@@ -1,0 +1,297 @@
+"""The export stage (DESIGN §4, §8): a verified, quantized ONNX bundle for on-prem serving.
+
+``run_export`` refuses a student without a passing evaluation (unless overridden, audited),
+exports it to ONNX, quantizes it to INT8, checks PyTorch/fp32/INT8 parity on the test split
+(refusing INT8 below the agreement threshold unless overridden, audited), and writes the
+bundle atomically: a failure leaves no half bundle. ``run_export_stage`` is the job stage.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.anonymize.vault import SECRET_FILES
+from core.errors import ExportError, ExportRefusedError, StageCancelled
+from core.evaluate.inputs import StudentSource
+from core.export import bundle_format as fmt
+from core.export import generation
+from core.export.build import (
+    Built,
+    classification_parity,
+    classification_probes,
+    export_and_quantize,
+)
+from core.export.bundle import BundleParts, check_target, json_bytes, write_bundle
+from core.export.card import render_card
+from core.export.config import (
+    ExportConfig,
+    ExportResult,
+    ParityReport,
+    config_from_dict,
+    result_to_dict,
+)
+from core.export.manifest import Gates, build_manifest
+from core.export.runtime_causal import PROMPT_FILE
+from core.export.sources import Evaluation, calibration, check_gate, find_student, latest_evaluation
+from core.project import Project
+from core.reporter import Reporter
+from core.store.db import user_errors
+
+
+def run_export(
+    project: Project, config: ExportConfig, *, reporter: Reporter, run_id: str | None = None
+) -> ExportResult:
+    """Export the student as a bundle at ``config.out``.
+
+    Without ``run_id`` the scratch files go to a fresh ``runs/export-…`` folder and no
+    metrics rows are written (they need a run to belong to).
+
+    Raises:
+        ExportError: no student, an unusable model or option, or an output inside the project.
+        OutputExistsError: ``out`` exists and ``force`` is off.
+        ExportRefusedError: no passing evaluation, or INT8 agreement below the threshold,
+            and no override reason.
+        DiskFullError: the disk filled up; no half bundle is left behind.
+        StageCancelled: the reporter asked to stop; nothing was written.
+    """
+    started = time.perf_counter()
+    job = _prepare(project, config, reporter, run_id)
+    with user_errors():
+        work = Path(tempfile.mkdtemp(prefix="export-work-", dir=project.run_dir(job.run_dir)))
+    try:
+        built = _build(job, work)
+        gates = Gates(config.override_floor, _parity_gate(job, built), config.min_agreement)
+        _step(reporter, 0.9, "writing the bundle")
+        name = config.name or triton_name(project.path.name)
+        manifest = build_manifest(project, config, job.student, job.evaluation, built,
+                                  job.temperature, gates, name=name, run_id=run_id)  # fmt: skip
+        parts = _parts(config, built, manifest, job.evaluation, name)
+        written = write_bundle(job.out, parts, manifest, form=config.format, force=config.force)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    result = _result(job, built, written, gates, time.perf_counter() - started)
+    _record(project, result, reporter)
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """One export's inputs, once the gate has let it through."""
+
+    project: Project
+    config: ExportConfig
+    reporter: Reporter
+    run_id: str | None
+    out: Path
+    student: StudentSource
+    evaluation: Evaluation
+    floor_overridden: bool
+    temperature: tuple[float, str]
+
+    @property
+    def run_dir(self) -> str:
+        return self.run_id or "export-" + time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+
+
+def _prepare(project: Project, config: ExportConfig, reporter: Reporter,
+             run_id: str | None) -> _Job:  # fmt: skip
+    """Check the options and the output, find the student, apply the evaluation gate."""
+    config.validate()
+    out = _check_out(project, config)
+    student = find_student(project, config.student)
+    evaluation = latest_evaluation(project, student.model_dir)
+    overridden = check_gate(project, evaluation, config.override_floor, run_id)
+    project.audit("export.start", {
+        "run": run_id, "student": str(student.model_dir), "out": str(out),
+        "evaluate_run": evaluation.run_id, "verdict": evaluation.verdict,
+        "quantize": config.quantize, "format": config.format,
+    })  # fmt: skip
+    return _Job(project, config, reporter, run_id, out, student, evaluation, overridden,
+                calibration(student.model_dir, evaluation))  # fmt: skip
+
+
+def _step(reporter: Reporter, fraction: float, message: str) -> None:
+    reporter.progress(fraction, message)
+    if reporter.cancel_requested():
+        raise StageCancelled(message)
+
+
+def _check_out(project: Project, config: ExportConfig) -> Path:
+    out = Path(config.out).expanduser().absolute()
+    if config.format == "zip" and out.suffix.lower() != ".zip":
+        raise ExportError(f"{out} does not end in .zip", "name the zip BUNDLE.zip")
+    exports = project.path / "exports"
+    if project.path.is_relative_to(out) or (
+        out.is_relative_to(project.path) and not out.is_relative_to(exports)
+    ):
+        raise ExportError(
+            f"{out} is the project folder, holds it, or is inside it outside exports/",
+            f"write bundles elsewhere, or under {exports}",
+        )
+    check_target(out, config.force)
+    return out
+
+
+def triton_name(folder_name: str) -> str:
+    """A Triton model name from the project folder's name (letters, digits, _ . -)."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", folder_name).strip("._-")[:48]
+    return f"stillroom_{cleaned or 'model'}"
+
+
+def _build(job: _Job, work: Path) -> Built:
+    project, config, student = job.project, job.config, job.student
+
+    def step(fraction: float, message: str) -> None:
+        _step(job.reporter, fraction, message)
+
+    with user_errors():
+        labels = project.settings.labels
+        built = export_and_quantize(config, student, project.settings.task, work, labels, step)
+        if project.settings.task == "classification":
+            classification_parity(project, config, student, built, step)
+            step(0.85, "computing the probe outputs for the self-test")
+            classification_probes(project, config, built, job.temperature[0], labels)
+        else:
+            generation.parity_step(project, config, student, built, step)
+            step(0.85, "computing the probe outputs for the self-test")
+            generation.probes_step(project, config, built)
+    return built
+
+
+def _parity_gate(job: _Job, built: Built) -> str | None:
+    """Refuse INT8 that agrees with PyTorch less often than the threshold, unless overridden.
+
+    Raises:
+        ExportRefusedError: agreement is below the threshold (or unmeasured) and no reason.
+    """
+    config, parity = job.config, built.parity
+    shipped = "onnx_int8" if built.quantization else "onnx_fp32"
+    variant = None if parity is None or parity.n == 0 else parity.variant(shipped)
+    if variant is not None and variant.agreement >= config.min_agreement:
+        return None
+    measured = "not measured (no test inputs)" if variant is None else f"{variant.agreement:.2%}"
+    if config.override_parity is None:
+        raise ExportRefusedError(
+            f"the {shipped} model agrees with the PyTorch student on {measured} of the test "
+            f"inputs, below the {config.min_agreement:.0%} threshold; refusing to write the bundle",
+            'export with --quantize none, or pass --override-parity "why" (audited)',
+        )
+    job.project.audit(
+        "export.override_parity",
+        {
+            "run": job.run_id,
+            "variant": shipped,
+            "agreement": None if variant is None else variant.agreement,
+            "threshold": config.min_agreement,
+            "reason": config.override_parity,
+        },
+    )
+    return config.override_parity
+
+
+def _parts(
+    config: ExportConfig, built: Built, manifest: dict[str, Any], evaluation: Evaluation, name: str
+) -> BundleParts:
+    variants: dict[str, Path] = {}
+    if config.keep_fp32 and built.quantization:
+        variants[fmt.MODEL_FP32] = built.fp32
+    if built.fp16 is not None:
+        variants[fmt.MODEL_FP16] = built.fp16
+    for secret in SECRET_FILES:  # never in a bundle, whatever the model folder holds
+        (built.folder / secret).unlink(missing_ok=True)
+    report = evaluation.result.get("report_html")
+    return BundleParts(
+        model=built.shipped,
+        model_folder=built.folder,
+        labels=built.labels,
+        probes=built.probes,
+        triton_name=name,
+        inputs=built.inputs,
+        outputs=built.outputs,
+        max_batch_size=config.max_batch_size,
+        card=render_card({**manifest, "files": {}}),
+        report=Path(report) if isinstance(report, str) else None,
+        variants=variants,
+        extra_json={PROMPT_FILE: built.prompt} if built.prompt is not None else {},
+    )
+
+
+def _result(job: _Job, built: Built, written: dict[str, Any], gates: Gates,
+            seconds: float) -> ExportResult:  # fmt: skip
+    import hashlib
+
+    files, out = written["files"], job.out
+    size = out.stat().st_size if out.is_file() else sum(e["size"] for e in files.values())
+    return ExportResult(
+        run_id=job.run_id, bundle=out, format=job.config.format, task=written["task"],
+        quantize=job.config.quantize, isa=built.isa, exporter=built.exporter,
+        fallback_reason=built.fallback_reason, files=len(files) + 1, bundle_bytes=size,
+        model_bytes=files[fmt.MODEL]["size"], fp32_bytes=built.fp32_bytes,
+        parity=built.parity or ParityReport(0, "none", "accuracy", None, (), None),
+        temperature=job.temperature[0], temperature_source=job.temperature[1],
+        verdict=job.evaluation.verdict, floor_overridden=job.floor_overridden,
+        parity_overridden=gates.parity_override is not None,
+        manifest_sha256=hashlib.sha256(json_bytes(written)).hexdigest(),
+        seconds=round(seconds, 2), notes=tuple(written.get("notes", [])),
+    )  # fmt: skip
+
+
+def _record(project: Project, result: ExportResult, reporter: Reporter) -> None:
+    rows = [
+        (f"{v.variant}.{k}", value)
+        for v in result.parity.variants
+        for k, value in (
+            ("agreement", v.agreement),
+            ("max_abs_diff", v.max_abs_diff),
+            ("metric", v.metric),
+            ("metric_delta", v.metric_delta),
+        )
+        if value is not None
+    ]
+    rows += [
+        ("bundle_bytes", float(result.bundle_bytes)),
+        ("model_bytes", float(result.model_bytes)),
+    ]
+    with project.store.transaction() as conn:
+        if result.run_id is not None:
+            conn.execute("DELETE FROM metrics WHERE run_id = ?", (result.run_id,))
+            conn.executemany(
+                "INSERT INTO metrics (run_id, split, name, value) VALUES (?, ?, ?, ?)",
+                [(result.run_id, "test", n, float(v)) for n, v in rows],
+            )
+        project.audit(
+            "export.finish",
+            {
+                "run": result.run_id,
+                "bundle": str(result.bundle),
+                "format": result.format,
+                "manifest_sha256": result.manifest_sha256,
+                "files": result.files,
+                "floor_overridden": result.floor_overridden,
+                "parity_overridden": result.parity_overridden,
+            },
+        )
+    for name, value in rows:
+        reporter.metric(f"export/{name}", float(value))
+    reporter.progress(1.0, f"bundle written to {result.bundle}")
+
+
+def run_export_stage(
+    project: Project, run_id: str, config: dict[str, Any], reporter: Reporter
+) -> dict[str, Any]:
+    """:func:`run_export` as a job stage: the stored JSON config in, plain data out.
+
+    Raises:
+        ExportError: as :func:`run_export`.
+    """
+    result = run_export(project, config_from_dict(config), reporter=reporter, run_id=run_id)
+    return result_to_dict(result)
+
+
+__all__ = ["ExportConfig", "ExportResult", "run_export", "run_export_stage"]

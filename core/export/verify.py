@@ -1,0 +1,169 @@
+"""``stillroom bundle verify``: is this bundle exactly what was exported, and does it run?
+
+Checks, in order, stopping at the first mismatch and naming its file: the manifest's
+schema; every file's size and SHA-256 (and that no file was added); the model loads in ONNX
+Runtime with the inputs and outputs the manifest records; ``labels.json``; the Triton
+config against the graph; and a self-test on the stored anonymized probe inputs, whose
+expected outputs were computed with the shipped model at export time.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+
+from core.errors import BundleVerifyError
+from core.export import bundle_format as fmt
+from core.export.reader import load_classifier, open_bundle, read_manifest
+from core.export.runtime import softmax
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    """What ``verify_bundle`` checked; any mismatch raises instead."""
+
+    bundle: Path
+    task: str
+    files_checked: int
+    probes_checked: int
+    triton_checked: bool
+    provider: str
+    notes: tuple[str, ...] = ()
+
+
+def verify_bundle(path: Path) -> VerifyReport:
+    """Verify a bundle folder or zip.
+
+    Raises:
+        BundleError: nothing readable as a bundle is at ``path``.
+        BundleVerifyError: a check failed; ``.file`` names the file (exit code 1).
+    """
+    with open_bundle(path) as root:
+        manifest = read_manifest(root)
+        problems = fmt.schema_problems(manifest)
+        if problems:
+            raise BundleVerifyError(fmt.MANIFEST, "schema: " + "; ".join(problems[:5]))
+        files = check_files(root, manifest["files"])
+        _check_labels(root, manifest)
+        if manifest["task"] == "generation":
+            from core.export.runtime_causal import verify_generation_probes
+
+            provider, probes = verify_generation_probes(root, manifest)
+        else:
+            provider, probes = _check_classifier(root, manifest)
+        _check_triton(root, manifest)
+    notes = () if probes else ("the bundle stores no probe inputs: no self-test was run",)
+    return VerifyReport(Path(path), manifest["task"], files, probes, True, provider, notes)
+
+
+def check_files(root: Path, listed: dict[str, Any]) -> int:
+    """Recompute every listed file's size and checksum; refuse unlisted files.
+
+    Raises:
+        BundleVerifyError: a file is missing, differs, escapes the bundle, or is not listed.
+    """
+    for name, entry in sorted(listed.items()):
+        parts = PurePosixPath(name).parts
+        if PurePosixPath(name).is_absolute() or ".." in parts or "\\" in name:
+            raise BundleVerifyError(name, "the manifest lists a path outside the bundle")
+        path = root.joinpath(*parts)
+        if path.is_symlink() or not path.is_file():
+            raise BundleVerifyError(name, "missing (or not a plain file)")
+        if path.stat().st_size != entry["size"]:
+            raise BundleVerifyError(
+                name,
+                f"size {path.stat().st_size:,} bytes, the manifest says {entry['size']:,}",
+                "the file was changed or damaged after export; get the bundle again",
+            )
+        if fmt.sha256_file(path) != entry["sha256"]:
+            raise BundleVerifyError(
+                name,
+                "checksum mismatch (SHA-256 differs from the manifest)",
+                "the file was changed or damaged after export; get the bundle again",
+            )
+    for name in fmt.bundle_files(root):
+        if name not in listed:
+            raise BundleVerifyError(name, "not listed in the manifest (added after export)")
+    return len(listed)
+
+
+def _check_labels(root: Path, manifest: dict[str, Any]) -> None:
+    if manifest["task"] != "classification":
+        return
+    try:
+        labels = json.loads((root / fmt.LABELS).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BundleVerifyError(fmt.LABELS, "missing or not valid JSON") from exc
+    if labels != manifest["labels"]:
+        raise BundleVerifyError(fmt.LABELS, "differs from the manifest's label list")
+
+
+def check_io(session: Any, manifest: dict[str, Any], file: str) -> None:
+    from core.export.triton import graph_io
+
+    inputs, outputs = graph_io(session)
+    for kind, graph in (("inputs", inputs), ("outputs", outputs)):
+        recorded = [(t["name"], t["dtype"]) for t in manifest["model"][kind]]
+        if [(t.name, t.type) for t in graph] != recorded:
+            raise BundleVerifyError(file, f"its {kind} differ from the manifest's")
+
+
+def _check_classifier(root: Path, manifest: dict[str, Any]) -> tuple[str, int]:
+    model = load_classifier(root, manifest)
+    check_io(model.session, manifest, manifest["model"]["file"])
+    probes = _read_probes(root, manifest)
+    temperature = float(manifest["calibration"]["temperature"])
+    atol = float(manifest["probes"]["atol"])
+    for index, probe in enumerate(probes):
+        probs = softmax(model.run([probe["text"]]), temperature)[0]
+        label = manifest["labels"][int(np.argmax(probs))]
+        expected = np.asarray(probe["probabilities"], dtype=np.float64)
+        if expected.shape != probs.shape:
+            raise BundleVerifyError(fmt.PROBES, f"probe {index} has the wrong number of classes")
+        diff = float(np.max(np.abs(probs - expected)))
+        if label != probe["label"] or diff > atol:
+            raise BundleVerifyError(
+                manifest["model"]["file"],
+                f"self-test failed on probe {index}: predicted {label} (expected "
+                f"{probe['label']}), probabilities differ by {diff:.2e} (tolerance {atol:.0e})",
+                "the model does not reproduce its export-time outputs here; check the "
+                "onnxruntime version and CPU against the manifest",
+            )
+    return model.provider, len(probes)
+
+
+def _read_probes(root: Path, manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    try:
+        payload = json.loads((root / manifest["probes"]["file"]).read_text(encoding="utf-8"))
+        probes = list(payload["inputs"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BundleVerifyError(fmt.PROBES, "missing or not readable") from exc
+    if len(probes) != manifest["probes"]["count"]:
+        raise BundleVerifyError(fmt.PROBES, "holds another number of probes than the manifest")
+    return probes
+
+
+def _check_triton(root: Path, manifest: dict[str, Any]) -> None:
+    from core.export.triton import TensorSpec, config_problems, parse_pbtxt
+
+    triton = manifest["triton"]
+    config_file, model_file = triton["config"], triton["model_file"]
+    try:
+        parsed = parse_pbtxt((root / config_file).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BundleVerifyError(config_file, f"not a readable Triton config ({exc})") from exc
+    shipped = manifest["files"].get(manifest["model"]["file"], {}).get("sha256")
+    if manifest["files"].get(model_file, {}).get("sha256") != shipped:
+        raise BundleVerifyError(model_file, "is not the bundle's shipped model")
+    # Same bytes as the shipped model, whose graph was checked against the manifest.
+    inputs, outputs = (
+        [TensorSpec(t["name"], t["dtype"], tuple(t["shape"])) for t in manifest["model"][kind]]
+        for kind in ("inputs", "outputs")
+    )
+    problems = config_problems(parsed, triton["model_name"], inputs, outputs)
+    if problems:
+        raise BundleVerifyError(config_file, "; ".join(problems[:3]))

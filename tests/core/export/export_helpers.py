@@ -1,0 +1,122 @@
+"""Projects for the export tests: the evaluate tests' tiny trained student, records with
+planted PII in their raw text, and a real or faked evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from core.project import Project
+from core.store.db import utc_now
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "evaluate"))
+
+from evaluate_helpers import add_teacher_outputs, fake_train_run, fill_records, make_project
+
+PLANTED = ("Jane Roe", "jane.roe{i}@example.com", "078-05-{i:04d}")
+
+
+def planted_strings(count: int) -> list[str]:
+    """Every PII-looking string planted in the raw text of ``count`` records."""
+    return ["Jane Roe"] + [p.format(i=i) for p in PLANTED[1:] for i in range(count)]
+
+
+def build_project(tmp_path: Path, student: Path, name: str = "exp", rows: int = 90) -> Project:
+    """A classification project (floor: retention 0.5) with a succeeded train run.
+
+    Each raw text names a person and carries an e-mail address and an SSN; the anonymized
+    text has placeholders instead, as the anonymize stage leaves it.
+    """
+    project = make_project(tmp_path, name, min_retention=0.5)
+    ids = fill_records(project, rows)
+    with project.store.transaction() as conn:
+        for i, record in enumerate(ids):
+            pii = f" contact {PLANTED[1].format(i=i)} ssn {PLANTED[2].format(i=i)}"
+            conn.execute("UPDATE records SET text = text || ? WHERE id = ?", (pii, record))
+            conn.execute(
+                "UPDATE anonymized SET text = text || ' contact <EMAIL_ADDRESS> ssn <US_SSN>' "
+                "WHERE record_id = ?",
+                (record,),
+            )
+    add_teacher_outputs(project)
+    fake_train_run(project, student)
+    return project
+
+
+def student_dir(project: Project) -> Path:
+    row = project.store.query(
+        "SELECT result FROM runs WHERE stage = 'train' AND status = 'succeeded' "
+        "ORDER BY created DESC LIMIT 1"
+    )
+    return Path(json.loads(row[0]["result"])["model_dir"])
+
+
+def fake_evaluate_run(project: Project, *, passed: bool = True, temperature: float = 1.5) -> str:
+    """A finished evaluate run of the project's student, as the evaluate stage records it."""
+    student = student_dir(project)
+    run_id = f"evaluate-{utc_now()[:19].replace(':', '').replace('-', '')}-{os.urandom(3).hex()}"
+    report = project.run_dir(run_id) / "report.html"
+    report.write_text("<html><body>figures only</body></html>", encoding="utf-8")
+    (student / "calibration.json").write_text(json.dumps({"temperature": temperature}))
+    result = {
+        "passed": passed,
+        "test_passed": passed,
+        "edge_passed": passed,
+        "student_dir": str(student),
+        "temperature": temperature,
+        "report_html": str(report),
+        "failures": [] if passed else ["test: retention 0.4 >= 0.5 FAIL"],
+        "primary_metric": "macro_f1",
+        "reference": "human",
+    }
+    with project.store.transaction() as conn:
+        conn.execute(
+            "INSERT INTO runs (id, stage, config, status, created, started, finished, result) "
+            "VALUES (?, 'evaluate', '{}', 'succeeded', ?, ?, ?, ?)",
+            (run_id, utc_now(), utc_now(), utc_now(), json.dumps(result)),
+        )
+        conn.execute(
+            "INSERT INTO metrics (run_id, split, name, value) VALUES (?, 'test', "
+            "'student.accuracy', 0.8), (?, 'test', 'student.retention', 0.9)",
+            (run_id, run_id),
+        )
+    return run_id
+
+
+def raw_texts(project: Project) -> list[str]:
+    return [str(r["text"]) for r in project.store.query("SELECT text FROM records")]
+
+
+def bundle_blobs(bundle: Path) -> Iterator[tuple[str, bytes]]:
+    """(name, bytes) of every file of a bundle folder or zip, zip entries decompressed."""
+    if bundle.is_file():
+        with zipfile.ZipFile(bundle) as archive:
+            yield bundle.name, bundle.read_bytes()
+            for info in archive.infolist():
+                yield info.filename, archive.read(info)
+        return
+    for path in sorted(bundle.rglob("*")):
+        if path.is_file():
+            yield str(path.relative_to(bundle)), path.read_bytes()
+
+
+def forms(text: str) -> list[bytes]:
+    """The ways a string can appear in a file: UTF-8, JSON-escaped, UTF-16."""
+    escaped = json.dumps(text)[1:-1]
+    return [text.encode(), escaped.encode(), text.encode("utf-16-le")]
+
+
+def copy_bundle(bundle: Path, target: Path) -> Path:
+    shutil.copytree(bundle, target)
+    return target
+
+
+def read_manifest(bundle: Path) -> dict[str, Any]:
+    return json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
