@@ -26,11 +26,13 @@ class Check:
     detail: str = ""
 
     def describe(self) -> str:
-        """``retention 0.962 >= 0.95 ok`` style, or why it could not be checked."""
+        """``retention 0.9620 >= 0.95: ok`` or ``retention 0.9000 is below the floor 0.95``."""
         if self.value is None:
             return f"{self.name} not measurable ({self.detail}) — fails"
-        verdict = "ok" if self.passed else "FAIL"
-        return f"{self.name} {self.value:.4f} {self.op} {self.bound:g} {verdict}"
+        if self.passed:
+            return f"{self.name} {self.value:.4f} {self.op} {self.bound:g}: ok"
+        side = "below the floor" if self.op == ">=" else "above the ceiling"
+        return f"{self.name} {self.value:.4f} is {side} {self.bound:g}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ def test_gate_fails_on_retention():
     verdict = judge("test", FLOOR, retention=0.90, metric=0.8, ece=0.05)
     assert not verdict.passed
     assert [c.name for c in verdict.failures] == ["retention"]
-    assert "retention 0.9000 >= 0.95 FAIL" in verdict.failures[0].describe()
+    assert "retention 0.9000 is below the floor 0.95" in verdict.failures[0].describe()
 
 
 def test_gate_fails_on_ece():

@@ -72,7 +72,7 @@ def fake_evaluate_run(project: Project, *, passed: bool = True, temperature: flo
         "student_dir": str(student),
         "temperature": temperature,
         "report_html": str(report),
-        "failures": [] if passed else ["test: retention 0.4 >= 0.5 FAIL"],
+        "failures": [] if passed else ["test: retention 0.4000 is below the floor 0.5"],
         "primary_metric": "macro_f1",
         "reference": "human",
     }
