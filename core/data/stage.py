@@ -3,29 +3,24 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any
 
+from core.configs import config_from_json, config_to_json
 from core.data.importer import ImportConfig, run_import
+from core.errors import UserError
 from core.project import Project
 from core.reporter import Reporter
 
 
 def import_config_from_dict(values: dict[str, Any]) -> ImportConfig:
     """Build an :class:`ImportConfig` from its JSON form (as stored in ``runs.config``)."""
-    fields = {f.name for f in dataclasses.fields(ImportConfig)}
-    kwargs = {key: value for key, value in values.items() if key in fields}
-    kwargs["source"] = Path(kwargs["source"])
-    if "split" in kwargs:
-        kwargs["split"] = tuple(float(x) for x in kwargs["split"])
-    return ImportConfig(**kwargs)
+    return config_from_json(
+        ImportConfig, values, lambda: UserError("the stored import config is incomplete")
+    )
 
 
 def import_config_to_dict(config: ImportConfig) -> dict[str, Any]:
-    values = dataclasses.asdict(config)
-    values["source"] = str(config.source)
-    values["split"] = list(config.split)
-    return values
+    return config_to_json(config)
 
 
 def run_import_stage(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.configs import config_from_json, config_to_json
 from core.errors import EvaluateError
 
 
@@ -110,9 +111,7 @@ class EvaluateResult:
 
 def config_to_dict(config: EvaluateConfig) -> dict[str, Any]:
     """The JSON form stored in ``runs.config``."""
-    values = dataclasses.asdict(config)
-    values["student"] = None if config.student is None else str(config.student)
-    return values
+    return config_to_json(config)
 
 
 def config_from_dict(values: dict[str, Any]) -> EvaluateConfig:
@@ -121,14 +120,11 @@ def config_from_dict(values: dict[str, Any]) -> EvaluateConfig:
     Raises:
         EvaluateError: the values do not make a valid config.
     """
-    names = {f.name for f in dataclasses.fields(EvaluateConfig)}
-    kwargs = {key: value for key, value in values.items() if key in names}
-    if kwargs.get("student") is not None:
-        kwargs["student"] = Path(kwargs["student"])
-    try:
-        config = EvaluateConfig(**kwargs)
-    except TypeError as exc:
-        raise EvaluateError("the stored evaluate config is invalid", "start a new run") from exc
+    config = config_from_json(
+        EvaluateConfig,
+        values,
+        lambda: EvaluateError("the stored evaluate config is invalid", "start a new run"),
+    )
     config.validate()
     return config
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from core.configs import config_from_json, config_to_json
 from core.errors import ExportError
 
 Quantize = Literal["int8", "none"]
@@ -172,10 +173,7 @@ class ExportResult:
 
 def config_to_dict(config: ExportConfig) -> dict[str, Any]:
     """The JSON form stored in ``runs.config``."""
-    values = dataclasses.asdict(config)
-    for key in ("out", "student"):
-        values[key] = None if values[key] is None else str(values[key])
-    return values
+    return config_to_json(config)
 
 
 def config_from_dict(values: dict[str, Any]) -> ExportConfig:
@@ -184,15 +182,11 @@ def config_from_dict(values: dict[str, Any]) -> ExportConfig:
     Raises:
         ExportError: the values do not make a valid config.
     """
-    names = {f.name for f in dataclasses.fields(ExportConfig)}
-    kwargs = {key: value for key, value in values.items() if key in names}
-    for key in ("out", "student"):
-        if kwargs.get(key) is not None:
-            kwargs[key] = Path(kwargs[key])
-    try:
-        config = ExportConfig(**kwargs)
-    except TypeError as exc:
-        raise ExportError("the stored export config is incomplete", "start a new export") from exc
+    config = config_from_json(
+        ExportConfig,
+        values,
+        lambda: ExportError("the stored export config is incomplete", "start a new export"),
+    )
     config.validate()
     return config
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from core.configs import config_from_json, config_to_json
 from core.errors import TeacherError
 
 TeacherKind = Literal["hf", "openai", "labels"]
@@ -170,9 +170,7 @@ def endpoint_host(config: TeachConfig) -> str | None:
 
 def config_to_dict(config: TeachConfig) -> dict[str, Any]:
     """The JSON form stored in ``runs.config`` (it never holds an API key)."""
-    values = dataclasses.asdict(config)
-    values["prompt_file"] = None if config.prompt_file is None else str(config.prompt_file)
-    return values
+    return config_to_json(config)
 
 
 def config_from_dict(values: dict[str, Any]) -> TeachConfig:
@@ -181,13 +179,10 @@ def config_from_dict(values: dict[str, Any]) -> TeachConfig:
     Raises:
         TeacherError: the values do not make a valid config.
     """
-    names = {f.name for f in dataclasses.fields(TeachConfig)}
-    kwargs = {key: value for key, value in values.items() if key in names}
-    if kwargs.get("prompt_file") is not None:
-        kwargs["prompt_file"] = Path(kwargs["prompt_file"])
-    try:
-        config = TeachConfig(**kwargs)
-    except TypeError as exc:
-        raise TeacherError("the stored teach config is incomplete", "start a new run") from exc
+    config = config_from_json(
+        TeachConfig,
+        values,
+        lambda: TeacherError("the stored teach config is incomplete", "start a new run"),
+    )
     config.validate()
     return config

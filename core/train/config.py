@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from core.configs import config_from_json, config_to_json
 from core.errors import TrainError
 
 Precision = Literal["auto", "fp32", "fp16", "bf16"]
@@ -202,10 +203,7 @@ class TrainResult:
 
 def config_to_dict(config: TrainConfig) -> dict[str, Any]:
     """The JSON form stored in ``runs.config``."""
-    values = dataclasses.asdict(config)
-    if config.lora_targets is not None:
-        values["lora_targets"] = list(config.lora_targets)
-    return values
+    return config_to_json(config)
 
 
 def config_from_dict(values: dict[str, Any]) -> TrainConfig:
@@ -214,14 +212,11 @@ def config_from_dict(values: dict[str, Any]) -> TrainConfig:
     Raises:
         TrainError: the values do not make a valid config.
     """
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    kwargs = {key: value for key, value in values.items() if key in names}
-    if kwargs.get("lora_targets") is not None:
-        kwargs["lora_targets"] = tuple(kwargs["lora_targets"])
-    try:
-        config = TrainConfig(**kwargs)
-    except TypeError as exc:
-        raise TrainError("the stored train config is incomplete", "start a new run") from exc
+    config = config_from_json(
+        TrainConfig,
+        values,
+        lambda: TrainError("the stored train config is incomplete", "start a new run"),
+    )
     config.validate()
     return config
 
