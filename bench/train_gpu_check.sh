@@ -38,10 +38,10 @@ for n in ('torch', 'transformers', 'accelerate', 'peft', 'tokenizers', 'safetens
     except Exception as e:
         print(n, 'MISSING', type(e).__name__)
 " > "$OUT/versions.txt" 2>&1
-    timeout 130 "$PY" -m pytest -q -p no:cacheprovider -m gpu tests/core/train/test_cuda.py \
+    timeout 100 "$PY" -m pytest -q -p no:cacheprovider -m gpu tests/core/train/test_cuda.py \
         > "$OUT/pytest.txt" 2>&1
     echo "pytest rc $?" >> "$OUT/pytest.txt"
-    timeout 200 "$PY" bench/train_bench.py --quick --device cuda --batch-size 64 --repeats 3 \
+    timeout 165 "$PY" bench/train_bench.py --quick --device cuda --batch-size 64 --repeats 2 \
         --child-steps 100 --data build/gpu/rotten_tomatoes_corpus_full.csv.bz2 \
         --teacher-base build/gpu/minilm-fp16 --work /tmp/bench-gpu --json "$OUT/bench.json" \
         > "$OUT/bench.txt" 2>&1
