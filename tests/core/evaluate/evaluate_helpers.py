@@ -8,23 +8,20 @@ leaves it: a succeeded ``runs`` row whose result names ``runs/<id>/student``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
 import shutil
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from core.project import Project, QualityFloor
 from core.store.db import utc_now
-from core.teacher.models import cache_dir
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "teacher"))
 
-from tiny_models import LABELS, anonymized_text, build_classifier, raw_text
+from tiny_models import LABELS, anonymized_text, build_classifier, cached_model, raw_text
 
 # 10-long cycle against a 3-long label cycle: every split sees every class.
 SPLITS = (
@@ -52,24 +49,7 @@ def make_project(tmp_path: Path, name: str = "eval", **floor: float | None) -> P
 
 def cached(name: str, build: Callable[[Path], Path]) -> Path:
     """Build a model once per version of this file and the tiny-model recipe."""
-    import tokenizers
-    import torch
-    import transformers
-
-    recipe = Path(__file__).read_bytes()
-    recipe += (Path(__file__).parents[1] / "teacher" / "tiny_models.py").read_bytes()
-    versions = f"{torch.__version__}|{transformers.__version__}|{tokenizers.__version__}"
-    key = hashlib.sha256(recipe + versions.encode()).hexdigest()[:12]
-    target = cache_dir() / "test-models" / f"{name}-{key}"
-    if not (target / "config.json").is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
-        build(scratch)
-        try:
-            os.replace(scratch, target)
-        except OSError:  # another test process built it first
-            shutil.rmtree(scratch, ignore_errors=True)
-    return target
+    return cached_model(name, build, Path(__file__))
 
 
 def build_trained_student(folder: Path, labels: tuple[str, ...] = LABELS) -> Path:

@@ -7,8 +7,8 @@ import json
 import time
 
 import pytest
-from conftest import fill_records
 from fake_openai_server import FakeOpenAIServer, ModelBackend, Switches
+from teach_helpers import fill_records
 
 from core import netguard
 from core.errors import EndpointError

@@ -6,7 +6,7 @@ import json
 import shutil
 
 import pytest
-from conftest import fill_records
+from teach_helpers import fill_records
 
 from core.errors import TeacherError, TeacherModelError, UserError
 from core.project import Project, QualityFloor

@@ -8,9 +8,16 @@ next-token distributions.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import random
+import shutil
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+PROMPTS = Path(__file__).parents[3] / "core" / "teacher" / "prompts.py"
 
 LABELS = ("billing", "clinical", "other")
 PHRASES = {
@@ -150,3 +157,31 @@ def _train(model: Any, tokenizer: Any, steps: int) -> None:
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
+
+
+def cached_model(name: str, build: Callable[[Path], Path], *recipe: Path) -> Path:
+    """Build a tiny model once per version of its recipe, kept in the Stillroom cache.
+
+    Training the tiny causal LM takes ~10 s on two cores; the cache makes reruns instant.
+    The key covers this file, the other ``recipe`` files (the prompts a model is trained
+    on, a caller's own builders) and the library versions.
+    """
+    import tokenizers
+    import torch
+    import transformers
+
+    from core.teacher.models import cache_dir
+
+    source = Path(__file__).read_bytes() + b"".join(path.read_bytes() for path in recipe)
+    versions = f"{torch.__version__}|{transformers.__version__}|{tokenizers.__version__}"
+    key = hashlib.sha256(source + versions.encode()).hexdigest()[:12]
+    target = cache_dir() / "test-models" / f"{name}-{key}"
+    if not (target / "config.json").is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
+        build(scratch)
+        try:
+            os.replace(scratch, target)
+        except OSError:  # another test process built it first
+            shutil.rmtree(scratch, ignore_errors=True)
+    return target

@@ -2,52 +2,32 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from core.project import Project
 from core.store.db import utc_now
-from core.teacher.models import cache_dir
 
 TEACHER_TESTS = Path(__file__).parents[1] / "teacher"
 sys.path.insert(0, str(TEACHER_TESTS))
 
 from tiny_models import (  # noqa: E402
     LABELS,
+    PROMPTS,
     anonymized_text,
     build_tokenizer,
     raw_text,
 )
+from tiny_models import cached_model as _cached_model  # noqa: E402
 
 TEACHER_ID = "hf:tiny@test?t=1"
 
 
 def cached_model(name: str, build: Callable[[Path], Path]) -> Path:
     """Build a tiny model once per version of its recipe (kept in the Stillroom cache)."""
-    import tokenizers
-    import torch
-    import transformers
-
-    recipe = (TEACHER_TESTS / "tiny_models.py").read_bytes() + Path(__file__).read_bytes()
-    recipe += (Path(__file__).parents[3] / "core" / "teacher" / "prompts.py").read_bytes()
-    versions = f"{torch.__version__}|{transformers.__version__}|{tokenizers.__version__}"
-    key = hashlib.sha256(recipe + versions.encode()).hexdigest()[:12]
-    target = cache_dir() / "test-models" / f"{name}-{key}"
-    if not (target / "config.json").is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
-        build(scratch)
-        try:
-            os.replace(scratch, target)
-        except OSError:
-            shutil.rmtree(scratch, ignore_errors=True)
-    return target
+    return _cached_model(name, build, PROMPTS, Path(__file__))
 
 
 def build_tiny_bert4(folder: Path) -> Path:
