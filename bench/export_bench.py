@@ -24,12 +24,8 @@ accuracy retention (INT8 student / teacher) >= 0.98, INT8-vs-fp32 agreement >= 9
 from __future__ import annotations
 
 import argparse
-import bz2
-import csv
-import io
 import json
 import os
-import random
 import sys
 import tempfile
 import time
@@ -42,53 +38,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
+from bench_data import load_rotten_tomatoes, seeded_project  # noqa: E402
+
 from core.demo import sample_path  # noqa: E402
-from core.project import Project, QualityFloor  # noqa: E402
-from core.store.db import utc_now  # noqa: E402
+from core.project import Project  # noqa: E402
 
 LABELS = ("fresh", "rotten")
 SEED = 7
-
-
-def load_rows(source: Path, sizes: dict[str, int]) -> list[tuple[str, str, str]]:
-    """(split, text, label) for a seeded sample of the fresh/rotten snippets, no duplicates."""
-    with bz2.open(source) as raw:
-        rows = {
-            r["text"].strip(): r["category"]
-            for r in csv.DictReader(io.TextIOWrapper(raw, encoding="utf-8"))
-            if r["category"] in LABELS and r["text"].strip()
-        }
-    items = list(rows.items())
-    random.Random(SEED).shuffle(items)
-    out, start = [], 0
-    for split, size in sizes.items():
-        out += [(split, text, label) for text, label in items[start : start + size]]
-        start += size
-    return out
-
-
-def make_project(folder: Path, rows: list[tuple[str, str, str]]) -> Project:
-    project = Project.create(folder, task="classification", labels=LABELS, floor=QualityFloor(0.95))
-    with project.store.transaction() as conn:
-        dataset = conn.execute(
-            "INSERT INTO datasets (name, source_path, source_sha256, source_bytes, format, "
-            "row_count, rows_read, column_map, split_config, imported_at) VALUES "
-            "('rotten-tomatoes', 'rotten_tomatoes_corpus_full.csv.bz2', 'bench', 0, 'csv', "
-            "?, ?, '{}', '{}', ?)",
-            (len(rows), len(rows), utc_now()),
-        ).lastrowid
-        for i, (split, text, label) in enumerate(rows):
-            record = conn.execute(
-                "INSERT INTO records (dataset_id, source_row, split, text, text_sha256, label) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (dataset, i + 1, split, text, f"{i}".encode(), label),
-            ).lastrowid
-            conn.execute(
-                "INSERT INTO anonymized (record_id, text, entity_counts, config_hash, "
-                "created_at) VALUES (?, ?, '{}', 'bench', ?)",
-                (record, text, utc_now()),
-            )
-    return project
 
 
 def stage(project: Project, name: str, config: dict[str, Any]) -> dict[str, Any]:
@@ -387,7 +343,8 @@ def main() -> None:
         teacher, student = reuse(project)
         print(f"reusing {work / 'rt'}: teacher {teacher}, student {student}", flush=True)
     else:
-        project = make_project(work / "rt", load_rows(sample_path(), sizes))
+        rows = load_rotten_tomatoes(sample_path(), sizes, LABELS, SEED)
+        project = seeded_project(work / "rt", rows, LABELS)
         print(f"data: Rotten Tomatoes {sizes}; max length {args.max_length}", flush=True)
         teacher, student = distil(project, args)
     export = gate_and_export(project, work)

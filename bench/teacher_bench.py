@@ -26,42 +26,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "core" / "teacher")]
 
+from bench_data import seeded_project  # noqa: E402
 from fake_openai_server import FakeOpenAIServer, ScriptedBackend, Switches  # noqa: E402
 
 from core import netguard  # noqa: E402
-from core.project import Project, QualityFloor  # noqa: E402
+from core.project import Project  # noqa: E402
 from core.reporter import NullReporter  # noqa: E402
-from core.store.db import utc_now  # noqa: E402
 from core.teacher.config import TeachConfig  # noqa: E402
 from core.teacher.stage import run_teach  # noqa: E402
-
-LATENCY_S = 0.2
 
 
 def make_project(
     folder: Path, texts: list[tuple[str, str | None]], labels: tuple[str, ...]
 ) -> Project:
     """A project whose records are already anonymized (the bench measures the teacher only)."""
-    project = Project.create(folder, task="classification", labels=labels, floor=QualityFloor(0.9))
-    with project.store.transaction() as conn:
-        dataset = conn.execute(
-            "INSERT INTO datasets (name, source_path, source_sha256, source_bytes, format, "
-            "row_count, rows_read, column_map, split_config, imported_at) VALUES "
-            "('bench', '-', ?, 0, 'csv', ?, ?, '{}', '{}', ?)",
-            (folder.name, len(texts), len(texts), utc_now()),
-        ).lastrowid
-        for i, (text, label) in enumerate(texts):
-            record = conn.execute(
-                "INSERT INTO records (dataset_id, source_row, split, text, text_sha256, label) "
-                "VALUES (?, ?, 'train', ?, ?, ?)",
-                (dataset, i + 1, text, f"{i}".encode(), label),
-            ).lastrowid
-            conn.execute(
-                "INSERT INTO anonymized (record_id, text, entity_counts, config_hash, "
-                "created_at) VALUES (?, ?, '{}', 'bench', ?)",
-                (record, text, utc_now()),
-            )
-    return project
+    rows = [("train", text, label) for text, label in texts]
+    return seeded_project(folder, rows, labels, floor=0.9)
+
+
+LATENCY_S = 0.2
 
 
 def synthetic(n: int) -> list[tuple[str, str | None]]:

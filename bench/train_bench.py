@@ -27,10 +27,7 @@ validation; the students above always use the library defaults (which came from 
 from __future__ import annotations
 
 import argparse
-import bz2
-import csv
 import dataclasses
-import io
 import json
 import random
 import subprocess
@@ -43,10 +40,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
+from bench_data import load_rotten_tomatoes, seeded_project  # noqa: E402
+
 from core.demo import sample_path  # noqa: E402
-from core.project import Project, QualityFloor  # noqa: E402
+from core.project import Project  # noqa: E402
 from core.reporter import NullReporter  # noqa: E402
-from core.store.db import utc_now  # noqa: E402
 from core.teacher.config import TeachConfig  # noqa: E402
 from core.teacher.stage import run_teach  # noqa: E402
 from core.train.config import DEFAULT_ALPHA, DEFAULT_TEMPERATURE, TrainConfig  # noqa: E402
@@ -54,46 +52,6 @@ from core.train.stage import run_train  # noqa: E402
 
 LABELS = ("fresh", "rotten")
 SEED = 13
-
-
-def load_rows(source: Path, train: int, validation: int, test: int) -> list[tuple[str, str, str]]:
-    """(split, text, label) for a seeded random sample of the fresh/rotten snippets."""
-    with bz2.open(source) as raw:
-        rows = [(r["text"].strip(), r["category"])
-                for r in csv.DictReader(io.TextIOWrapper(raw, encoding="utf-8"))
-                if r["category"] in LABELS and r["text"].strip()]  # fmt: skip
-    rows = list(dict(rows).items())  # drop duplicate texts
-    random.Random(SEED).shuffle(rows)
-    sizes = (("train", train), ("validation", validation), ("test", test))
-    out, start = [], 0
-    for split, size in sizes:
-        out += [(split, text, label) for text, label in rows[start : start + size]]
-        start += size
-    return out
-
-
-def make_project(folder: Path, rows: list[tuple[str, str, str]]) -> Project:
-    project = Project.create(folder, task="classification", labels=LABELS,
-                             floor=QualityFloor(0.95))  # fmt: skip
-    with project.store.transaction() as conn:
-        dataset = conn.execute(
-            "INSERT INTO datasets (name, source_path, source_sha256, source_bytes, format, "
-            "row_count, rows_read, column_map, split_config, imported_at) VALUES "
-            "('rotten-tomatoes', ?, 'bench', 0, 'csv', ?, ?, '{}', '{}', ?)",
-            ("rotten_tomatoes_corpus_full.csv.bz2", len(rows), len(rows), utc_now()),
-        ).lastrowid
-        for i, (split, text, label) in enumerate(rows):
-            record = conn.execute(
-                "INSERT INTO records (dataset_id, source_row, split, text, text_sha256, label) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (dataset, i + 1, split, text, f"{i}".encode(), label),
-            ).lastrowid
-            conn.execute(
-                "INSERT INTO anonymized (record_id, text, entity_counts, config_hash, "
-                "created_at) VALUES (?, ?, '{}', 'bench', ?)",
-                (record, text, utc_now()),
-            )
-    return project
 
 
 def test_accuracy(project: Project, folder: Path, device: str, max_length: int) -> float:
@@ -364,14 +322,15 @@ def main() -> None:
     versions = library_versions()
     print(f"versions: {versions}; device {args.device}", flush=True)
     work = args.work or Path(tempfile.mkdtemp(prefix="train-bench-"))
-    rows = load_rows(args.data or sample_path(), args.train, args.validation, args.test)
+    sizes = {"train": args.train, "validation": args.validation, "test": args.test}
+    rows = load_rotten_tomatoes(args.data or sample_path(), sizes, LABELS, SEED)
     print(
         f"data: Rotten Tomatoes fresh/rotten, train {args.train} / validation "
         f"{args.validation} / test {args.test}; max length {args.max_length}, batch "
         f"{args.batch_size}, student epochs {args.epochs}, lr {args.lr}",
         flush=True,
     )
-    project = make_project(work / "rt", rows)
+    project = seeded_project(work / "rt", rows, LABELS)
     folder, teacher_id, teacher_acc = teacher_stage(project, args)
     teacher = (folder, teacher_id)
     settings = {key: str(value) for key, value in vars(args).items()}
