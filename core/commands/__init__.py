@@ -12,6 +12,7 @@ from core.commands import (
     data_commands,
     evaluate_commands,
     export_commands,
+    gui_commands,
     job_commands,
     project_commands,
     teach_commands,
@@ -39,3 +40,4 @@ def add_commands(sub: Any) -> None:
     evaluate_commands.add(sub, common)
     export_commands.add(sub, common)
     job_commands.add(sub, common)
+    gui_commands.add(sub, common)

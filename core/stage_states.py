@@ -1,0 +1,208 @@
+"""Where each stage of a project stands, for the GUI's sidebar and ``stillroom status``.
+
+Everything is derived from the store: the ``runs`` table (every stage runs under a run,
+from the CLI and the GUI alike), with the stage's own tables as evidence where a project was
+filled without runs (older projects, test helpers). Stages unlock in order; a stage whose
+upstream finished again after it did is *stale*, and the reason names which one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from core.jobs.runs import RunRecord, list_runs, reconcile_runs
+from core.project import Project
+
+State = Literal["locked", "not_started", "running", "done", "stale", "needs_attention"]
+
+STAGE_KEYS: tuple[str, ...] = (
+    "project",
+    "data",
+    "anonymize",
+    "teacher",
+    "train",
+    "evaluate",
+    "export",
+)
+RUN_STAGE: dict[str, str] = {
+    "data": "import",
+    "anonymize": "anonymize",
+    "teacher": "teach",
+    "train": "train",
+    "evaluate": "evaluate",
+    "export": "export",
+}
+# How a stage's fresh result reads as the cause of staleness, and how "it ran" reads.
+_CHANGED = {
+    "data": "the data was re-imported",
+    "anonymize": "the anonymization was re-run",
+    "teacher": "the teacher was re-run",
+    "train": "the student was retrained",
+    "evaluate": "the evaluation was re-run",
+}
+_RAN = {
+    "anonymize": "anonymization ran",
+    "teacher": "the teacher ran",
+    "train": "the student was trained",
+    "evaluate": "the evaluation ran",
+    "export": "the bundle was exported",
+}
+_NOUN = {
+    "data": "import",
+    "anonymize": "anonymization run",
+    "teacher": "teacher run",
+    "train": "training run",
+    "evaluate": "evaluation",
+    "export": "export",
+}
+_FIRST = {
+    "anonymize": "Import data first.",
+    "teacher": "Anonymize the data first.",
+    "train": "Run the teacher first.",
+    "evaluate": "Train a student first.",
+    "export": "Evaluate the student first.",
+}
+_STOPPED = {
+    "cancelled": "was cancelled",
+    "interrupted": "was interrupted (its process stopped)",
+    "failed": "failed",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StageState:
+    """One stage's state and one plain sentence saying why.
+
+    Attributes:
+        state: locked, not_started, running, done, stale or needs_attention.
+        reason: a sentence for people (a tooltip), never row contents.
+        run_id: the run the state comes from (the one to resume, for needs_attention).
+    """
+
+    state: State
+    reason: str
+    run_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Evidence:
+    """What the store says about one stage before its upstream is considered."""
+
+    runs: tuple[RunRecord, ...]
+    finished: str | None  # when its newest result was written; None if it has none
+    summary: str
+
+
+def stage_states(project: Project) -> dict[str, StageState]:
+    """The state of every stage, in order (``STAGE_KEYS``).
+
+    Runs whose worker died are marked interrupted first, so the answer is current.
+    """
+    reconcile_runs(project)
+    by_stage: dict[str, list[RunRecord]] = {}
+    for run in list_runs(project):
+        by_stage.setdefault(run.stage, []).append(run)
+    evidence = {key: _evidence(project, key, by_stage) for key in STAGE_KEYS[1:]}
+    states = {"project": _project_state(project)}
+    for index, key in enumerate(STAGE_KEYS[1:], start=1):
+        upstream = [(k, evidence[k]) for k in reversed(STAGE_KEYS[1:index])]
+        states[key] = _state(key, evidence[key], upstream)
+    return states
+
+
+def _project_state(project: Project) -> StageState:
+    settings = project.settings
+    labels = f"{len(settings.labels)} labels" if settings.labels else "labels from the data"
+    detail = labels if settings.task == "classification" else "no label set"
+    return StageState(
+        "done",
+        f"A {settings.task} project ({detail}); quality floor: keep at least "
+        f"{settings.floor.min_retention:.0%} of the teacher's score.",
+    )
+
+
+def _state(key: str, mine: _Evidence, upstream: list[tuple[str, _Evidence]]) -> StageState:
+    latest = mine.runs[-1] if mine.runs else None
+    if latest is not None and latest.status == "running":
+        return StageState("running", f"The {_NOUN[key]} is in progress.", latest.id)
+    stopped = _stopped(key, mine, latest)
+    if stopped is not None:
+        return stopped
+    if mine.finished is None:
+        if upstream and upstream[0][1].finished is None:
+            return StageState("locked", _FIRST[key])
+        return StageState("not_started", "Ready to start.")
+    for up_key, up in upstream:
+        if up.finished is not None and up.finished > mine.finished:
+            cause = f"{_CHANGED[up_key]} after {_RAN[key]}"
+            return StageState("stale", f"{cause[0].upper()}{cause[1:]}; run it again.")
+    return StageState("done", mine.summary, _last_success(mine))
+
+
+def _stopped(key: str, mine: _Evidence, latest: RunRecord | None) -> StageState | None:
+    """needs_attention when the newest run stopped short, except a failed import, which
+    wrote nothing and leaves earlier data as it was."""
+    if latest is None or latest.status not in _STOPPED:
+        return None
+    if key == "data":
+        if mine.finished is not None:
+            return None
+        why = _error(latest)
+        return StageState(
+            "needs_attention", f"The last import {_STOPPED[latest.status]}{why}.", latest.id
+        )
+    resume = "; fix the cause, then resume it" if latest.status == "failed" else "; resume it"
+    sentence = f"The last {_NOUN[key]} {_STOPPED[latest.status]}{_error(latest)}{resume}."
+    return StageState("needs_attention", sentence, latest.id)
+
+
+def _error(run: RunRecord) -> str:
+    if run.status != "failed" or not run.error_message:
+        return ""
+    # The stored message is a UserError's one line (message — hint): the message part is
+    # enough for a tooltip, and it never holds row contents.
+    return f" ({run.error_message.split(' — ')[0].rstrip('.')})"
+
+
+def _last_success(mine: _Evidence) -> str | None:
+    done = [run for run in mine.runs if run.status == "succeeded"]
+    return done[-1].id if done else None
+
+
+def _evidence(project: Project, key: str, by_stage: dict[str, list[RunRecord]]) -> _Evidence:
+    runs = tuple(by_stage.get(RUN_STAGE[key], ()))
+    finished = max(
+        (run.finished for run in runs if run.status == "succeeded" and run.finished),
+        default=None,
+    )
+    written, summary = _written(project, key)
+    if written is not None and (finished is None or written > finished):
+        finished = written
+    if summary is None:
+        summary = f"Finished {_when(finished)}." if finished else ""
+    return _Evidence(runs, finished, summary)
+
+
+def _written(project: Project, key: str) -> tuple[str | None, str | None]:
+    """When the stage's own table was last written, and a summary of it."""
+    scalar = project.store.scalar
+    if key == "data":
+        count = int(scalar("SELECT COUNT(*) FROM records") or 0)
+        latest = scalar("SELECT MAX(imported_at) FROM datasets")
+        return latest, f"{count:,} records imported." if latest else None
+    if key == "anonymize":
+        done = int(scalar("SELECT COUNT(*) FROM anonymized") or 0)
+        total = int(scalar("SELECT COUNT(*) FROM records") or 0)
+        latest = scalar("SELECT MAX(created_at) FROM anonymized")
+        return latest, f"{done:,} of {total:,} records anonymized." if latest else None
+    if key == "teacher":
+        count = int(scalar("SELECT COUNT(*) FROM teacher_outputs") or 0)
+        latest = scalar("SELECT MAX(created_at) FROM teacher_outputs")
+        return latest, f"{count:,} teacher answers stored." if latest else None
+    return None, None
+
+
+def _when(stamp: str) -> str:
+    """``2026-01-05T09:30:12.123456+00:00`` → ``2026-01-05 09:30 UTC``."""
+    return f"{stamp[:10]} {stamp[11:16]} UTC"

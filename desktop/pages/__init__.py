@@ -1,0 +1,1 @@
+"""One page per stage: ``<stage>_page.py`` defines ``<Stage>Page`` (see ``base.StagePage``)."""

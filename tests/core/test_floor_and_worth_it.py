@@ -1,0 +1,121 @@
+"""Changing the floor before training only; the "is distillation worth it" arithmetic."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from core.errors import UserError
+from core.evaluate.worth_it import (
+    StudentMeasurement,
+    WorthItInputs,
+    estimate_worth_it,
+    load_inputs,
+    measured_student,
+    save_inputs,
+)
+from core.floor import FloorLockedError, change_floor, floor_locked_reason
+from core.jobs import runs
+from core.project import Project, QualityFloor
+from core.store import audit
+
+
+def test_the_floor_changes_before_training_and_is_audited(labelled_project):
+    assert floor_locked_reason(labelled_project) is None
+    change_floor(labelled_project, QualityFloor(0.97, min_metric=0.8))
+    with Project.open(labelled_project.path) as reopened:
+        assert reopened.settings.floor == QualityFloor(0.97, min_metric=0.8)
+    entry = audit.entries(labelled_project.store, 1)[0]
+    assert entry.action == "floor.change"
+    assert entry.details["old"]["min_retention"] == 0.9
+    assert entry.details["new"]["min_retention"] == 0.97
+    assert audit.verify(labelled_project.store).ok
+
+
+def test_the_floor_is_fixed_once_training_started(labelled_project):
+    run_id = runs.create_run(labelled_project, "train", {})
+    runs.mark_running(labelled_project, run_id, os.getpid())
+    runs.mark_finished(labelled_project, run_id, "cancelled")
+    assert "training has started" in floor_locked_reason(labelled_project)
+    with pytest.raises(FloorLockedError):
+        change_floor(labelled_project, QualityFloor(0.5))
+    assert labelled_project.settings.floor == QualityFloor(0.9)
+
+
+def test_an_invalid_floor_is_refused(labelled_project):
+    with pytest.raises(UserError, match="retention"):
+        change_floor(labelled_project, QualityFloor(1.5))
+
+
+def test_teacher_cost_per_1k_requests():
+    estimate = estimate_worth_it(
+        WorthItInputs(daily_requests=20_000, price=2.0, price_basis="per_1k_requests")
+    )
+    assert estimate.teacher_cost_per_request == pytest.approx(0.002)
+    assert estimate.requests_per_year == 20_000 * 365
+    assert estimate.teacher_yearly_cost == pytest.approx(0.002 * 20_000 * 365)
+    assert estimate.teacher_per_million == pytest.approx(2000.0)
+    # An hour of 1.0 hardware costs what 500 teacher requests cost: 500/3600 per second.
+    assert estimate.required_throughput_per_s == pytest.approx(500 / 3600)
+    assert estimate.student_yearly_cost is None
+
+
+def test_teacher_cost_per_million_tokens_and_latency():
+    inputs = WorthItInputs(
+        daily_requests=1000,
+        price=10.0,
+        price_basis="per_1m_tokens",
+        tokens_per_request=800,
+        teacher_latency_ms=900,
+        latency_need_ms=300,
+        hardware_cost_per_hour=2.0,
+    )
+    estimate = estimate_worth_it(inputs)
+    assert estimate.teacher_cost_per_request == pytest.approx(0.008)
+    assert estimate.teacher_meets_latency is False
+    measured = StudentMeasurement("evaluate-1", latency_p95_ms=12.0, throughput_per_s=400.0,
+                                  cost_per_million=1.5)  # fmt: skip
+    with_student = estimate_worth_it(inputs, measured)
+    assert with_student.student_meets_latency is True
+    assert with_student.student_yearly_cost == pytest.approx(1.5 / 1e6 * 365_000)
+    assert with_student.yearly_saving == pytest.approx(0.008 * 365_000 - 1.5 / 1e6 * 365_000)
+
+
+def test_a_free_teacher_needs_no_throughput():
+    assert estimate_worth_it(WorthItInputs(price=0.0)).required_throughput_per_s is None
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        WorthItInputs(daily_requests=-1),
+        WorthItInputs(price=-0.1),
+        WorthItInputs(latency_need_ms=0),
+        WorthItInputs(price_basis="per_call"),  # type: ignore[arg-type]
+    ],
+)
+def test_bad_inputs_are_user_errors(bad):
+    with pytest.raises(UserError):
+        estimate_worth_it(bad)
+
+
+def test_inputs_round_trip_through_the_project(labelled_project):
+    assert load_inputs(labelled_project) is None
+    inputs = WorthItInputs(daily_requests=5, price=3.0, latency_need_ms=200.0)
+    save_inputs(labelled_project, inputs)
+    assert load_inputs(labelled_project) == inputs
+
+
+def test_measured_student_reads_the_latest_evaluation(labelled_project):
+    assert measured_student(labelled_project) is None
+    run_id = runs.create_run(labelled_project, "evaluate", {})
+    with labelled_project.store.transaction() as conn:
+        conn.executemany(
+            "INSERT INTO metrics (run_id, split, name, value) VALUES (?, '', ?, ?)",
+            [(run_id, "student.latency_p95_ms.cpu", 7.5),
+             (run_id, "student.cost_per_million", 0.25)],
+        )  # fmt: skip
+    runs.mark_finished(labelled_project, run_id, "succeeded", result={})
+    measured = measured_student(labelled_project)
+    assert measured == StudentMeasurement(run_id, 7.5, None, 0.25)

@@ -1,0 +1,95 @@
+"""Fixtures and helpers for the desktop tests (a unique module name: see tests/desktop/conftest).
+
+``app_context`` has its own QSettings file and a fixed device label, so no test reads the
+user's recent projects or imports torch to find the GPU.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QSettings
+
+from core.project import Project, QualityFloor
+from desktop.context import AppContext
+
+LABELS = ("billing", "clinical", "other")
+PHRASES = {
+    "billing": "the invoice for account {n} was charged twice",
+    "clinical": "the nurse said the lab result {n} needs a follow up",
+    "other": "please update the mailing address to street {n}",
+}
+
+
+@pytest.fixture
+def app_context(qapp: Any, tmp_path: Path) -> Iterator[AppContext]:
+    """An AppContext with an isolated settings file and the device set to CPU."""
+    settings = QSettings(str(tmp_path / "gui-settings.ini"), QSettings.Format.IniFormat)
+    context = AppContext(settings)
+    context.set_device_label("CPU")
+    yield context
+    context.deleteLater()
+
+
+@pytest.fixture
+def new_project(tmp_path: Path) -> Path:
+    """A created classification project (labels billing/clinical/other, floor 0.9)."""
+    path = tmp_path / "project"
+    Project.create(path, task="classification", labels=LABELS, floor=QualityFloor(0.9)).close()
+    return path
+
+
+@pytest.fixture
+def tiny_csv(tmp_path: Path) -> Path:
+    """A 60-row CSV (text, label), 20 rows per label."""
+    return write_tiny_csv(tmp_path / "tiny.csv")
+
+
+@pytest.fixture
+def imported_project(new_project: Path, tiny_csv: Path) -> Path:
+    """``new_project`` with ``tiny_csv`` imported through a real ``import`` run."""
+    run_stage_in_process(new_project, "import", import_config(tiny_csv))
+    return new_project
+
+
+@pytest.fixture
+def opened_context(app_context: AppContext, new_project: Path) -> AppContext:
+    """``app_context`` with ``new_project`` open."""
+    app_context.open_project(new_project)
+    return app_context
+
+
+def write_tiny_csv(path: Path, per_label: int = 20) -> Path:
+    """Write ``per_label`` unique rows for each label as ``text,label``."""
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label"])
+        for i in range(per_label):
+            for label in LABELS:
+                writer.writerow([f"Jane Roe{i} writes: {PHRASES[label].format(n=i)}", label])
+    return path
+
+
+def import_config(source: Path) -> dict[str, Any]:
+    """The JSON config of the import stage for ``source`` (columns text, label)."""
+    from core.data.importer import ImportConfig
+    from core.data.stage import import_config_to_dict
+
+    config = ImportConfig(source=source, text_column="text", label_column="label")
+    return import_config_to_dict(config)
+
+
+def run_stage_in_process(project_dir: Path, stage: str, config: dict[str, Any]) -> str:
+    """Run one stage under a ``runs`` row in this process (fast set-up); returns the run id."""
+    from core.jobs.execute import execute_run
+    from core.jobs.runs import create_run
+
+    with Project.open(project_dir) as project:
+        run_id = create_run(project, stage, config)
+        outcome = execute_run(project, run_id, lambda event: None)
+    assert outcome.status == "succeeded", outcome.error
+    return run_id
