@@ -1,0 +1,178 @@
+"""The anonymize page's results: counts per entity type, a highlighted preview, the records
+flagged for review.
+
+Fed from ``core.anonymize.browse`` only: anonymized text, span offsets into it, counts and
+review reasons. No original value ever reaches this widget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.anonymize.browse import AnonymizeOverview
+from core.anonymize.explain import ENTITY_DESCRIPTIONS, review_reason_text
+from core.anonymize.review import ReviewItem
+from desktop.widgets.span_highlighter import EntityLegend, SpanTextView, entity_colour
+
+
+class AnonymizeResultsView(QWidget):
+    """Counts, preview and review list; emits ``next_requested`` for more preview records."""
+
+    next_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._flagged: list[ReviewItem] = []
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self._build_counts())
+        layout.addWidget(self._build_preview(), 2)
+        layout.addWidget(self._build_review(), 2)
+
+    def _build_counts(self) -> QGroupBox:
+        box = QGroupBox("Replaced values", self)
+        self.overview = QLabel("Nothing anonymized yet.", box)
+        self.overview.setObjectName("anonymizeOverview")
+        self.overview.setWordWrap(True)
+        self.counts = QTableWidget(0, 2, box)
+        self.counts.setObjectName("entityCounts")
+        self.counts.setHorizontalHeaderLabels(["Entity type", "Replaced"])
+        self.counts.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.counts.setTabKeyNavigation(False)
+        self.counts.verticalHeader().setVisible(False)
+        self.counts.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.counts.setToolTip(
+            "Values replaced per entity type, over every anonymized record. The colour is the "
+            "one used to highlight that type in the preview."
+        )
+        self.counts.setAccessibleName("replaced values per entity type")
+        self.counts.setMaximumHeight(220)
+        title = QLabel("Replaced &counts", box)
+        title.setBuddy(self.counts)
+        layout = QVBoxLayout(box)
+        layout.addWidget(self.overview)
+        layout.addWidget(title)
+        layout.addWidget(self.counts)
+        return box
+
+    def _build_preview(self) -> QGroupBox:
+        box = QGroupBox("Preview (anonymized text only)", self)
+        self.legend = EntityLegend(box)
+        self.preview = SpanTextView(box)
+        self.preview.setObjectName("anonymizedPreview")
+        self.preview.setToolTip(
+            "A few records as the teacher will see them: replaced spans are highlighted by "
+            "entity type. The original text is never shown here."
+        )
+        self.preview.setAccessibleName("anonymized preview")
+        title = QLabel("Pr&eview", box)
+        title.setBuddy(self.preview)
+        self.next_button = QPushButton("Show ne&xt records", box)
+        self.next_button.setToolTip("Show the next few anonymized records.")
+        self.next_button.clicked.connect(self.next_requested)
+        top = QHBoxLayout()
+        top.addWidget(title)
+        top.addStretch(1)
+        top.addWidget(self.next_button)
+        layout = QVBoxLayout(box)
+        layout.addLayout(top)
+        layout.addWidget(self.legend)
+        layout.addWidget(self.preview, 1)
+        return box
+
+    def _build_review(self) -> QGroupBox:
+        box = QGroupBox("Needs review", self)
+        self.flagged = QListWidget(box)
+        self.flagged.setObjectName("flaggedRecords")
+        self.flagged.setToolTip(
+            "Records a person should look at before the teacher sees them, with the reason."
+        )
+        self.flagged.setAccessibleName("records flagged for review")
+        self.flagged.currentRowChanged.connect(self._show_flagged)
+        self.flagged.setMinimumWidth(240)
+        title = QLabel("Records &flagged for review", box)
+        title.setBuddy(self.flagged)
+        self.flagged_view = SpanTextView(box)
+        self.flagged_view.setObjectName("flaggedText")
+        self.flagged_view.setAccessibleName("flagged record, anonymized")
+        self.reasons = QLabel("", box)
+        self.reasons.setObjectName("flaggedReasons")
+        self.reasons.setWordWrap(True)
+        right = QVBoxLayout()
+        right.addWidget(self.reasons)
+        right.addWidget(self.flagged_view, 1)
+        row = QHBoxLayout()
+        row.addWidget(self.flagged, 1)
+        row.addLayout(right, 2)
+        layout = QVBoxLayout(box)
+        layout.addWidget(title)
+        layout.addLayout(row)
+        return box
+
+    # -- content ---------------------------------------------------------------------------
+
+    def show_overview(self, overview: AnonymizeOverview | None, last_run: str = "") -> None:
+        """The counts; ``last_run`` is a sentence about the latest run, if any."""
+        if overview is None or overview.records_anonymized == 0:
+            none = overview is not None and overview.records_total == 0
+            text = "Import data first: there are no records." if none else "Nothing anonymized yet."
+            self.overview.setText(" ".join(part for part in (text, last_run) if part))
+            self.counts.setRowCount(0)
+            return
+        self.overview.setText(
+            f"{overview.records_anonymized:,} of {overview.records_total:,} records anonymized; "
+            f"{overview.needs_review:,} need review. {last_run}".strip()
+        )
+        self.counts.setRowCount(len(overview.entity_counts))
+        for row, (entity, count) in enumerate(overview.entity_counts.items()):
+            name = QTableWidgetItem(entity)
+            name.setBackground(entity_colour(entity))
+            name.setForeground(Qt.GlobalColor.black)
+            name.setToolTip(ENTITY_DESCRIPTIONS.get(entity, entity))
+            value = QTableWidgetItem(f"{count:,}")
+            value.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            self.counts.setItem(row, 0, name)
+            self.counts.setItem(row, 1, value)
+
+    def show_preview(self, items: Sequence[ReviewItem]) -> None:
+        self.preview.show_records(items)
+        self.legend.set_entities(self.preview.entities_shown())
+        self.next_button.setEnabled(bool(items))
+
+    def show_flagged(self, items: Sequence[ReviewItem], more: bool = False) -> None:
+        """The flagged records (``more``: there are others beyond these)."""
+        self._flagged = list(items)
+        self.flagged.clear()
+        for item in self._flagged:
+            reasons = ", ".join(reason.replace("_", " ") for reason in item.reasons)
+            QListWidgetItem(f"Record #{item.record_id}: {reasons}", self.flagged)
+        if more:
+            extra = QListWidgetItem("… more: fix these first", self.flagged)
+            extra.setFlags(Qt.ItemFlag.NoItemFlags)
+        self.flagged_view.clear()
+        self.reasons.setText("" if self._flagged else "No record needs review.")
+        if self._flagged:
+            self.flagged.setCurrentRow(0)
+
+    def _show_flagged(self, row: int) -> None:
+        if not 0 <= row < len(self._flagged):
+            return
+        item = self._flagged[row]
+        self.flagged_view.show_records([item], headers=False)
+        self.reasons.setText(" ".join(review_reason_text(reason) for reason in item.reasons))
