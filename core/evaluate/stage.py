@@ -23,6 +23,7 @@ from core.evaluate.config import (
     result_to_dict,
 )
 from core.evaluate.cost import CostEstimate, estimate
+from core.evaluate.figures import write_reliability
 from core.evaluate.latency import torch_threads
 from core.evaluate.report import ReportData, render_html, write_report
 from core.evaluate.scoring import (
@@ -108,6 +109,7 @@ def _conclude(job: Job, scored: Scored) -> EvaluateResult:
     data = _report_data(job, scored, verdicts, passed, rows, cost)
     with user_errors():
         html_path, pdf_path, pdf_note = write_report(render_html(data), folder)
+        write_reliability(folder, scored.sets, scored.titles)
     notes = [*scored.notes, *([pdf_note] if pdf_note else [])]
     result = _result(job, scored, verdicts, passed, rows, html_path, pdf_path, notes)
     _record(job, scored, verdicts, cost, result)

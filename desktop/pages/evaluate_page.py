@@ -1,0 +1,247 @@
+"""The evaluate page: is the student good enough to ship?
+
+The user picks what to compare and whether to time the models, starts the evaluate stage in
+the worker process, and reads the verdict against the project's quality floor with the
+figures behind it. Everything shown is read back from the last finished evaluate run
+(``core.evaluate.readback``), so a reopened project shows it without evaluating again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
+
+from core.errors import UserError
+from core.project import QualityFloor
+from desktop.pages.base import StagePage
+from desktop.widgets.evaluation_results import EvaluationResults
+from desktop.widgets.scroll_body import scrolling_body
+
+if TYPE_CHECKING:
+    from core.evaluate.readback import EvaluationView
+
+
+def open_url(url: QUrl) -> bool:
+    """Open ``url`` with the desktop's handler (a seam for tests)."""
+    return QDesktopServices.openUrl(url)
+
+
+class EvaluatePage(StagePage):
+    """Options, the run button, and the last evaluation's verdict and figures."""
+
+    stage_key: ClassVar[str] = "evaluate"
+    title: ClassVar[str] = "Evaluate"
+
+    def build(self) -> None:
+        content, column = scrolling_body(self, self.body_layout)
+        self.intro = QLabel(
+            "Compare the student with the teacher on data neither was trained on, and check "
+            "it against the quality floor fixed when the project was created.",
+            content,
+        )
+        self.intro.setWordWrap(True)
+        self.intro.setProperty("role", "explanation")
+        column.addWidget(self.intro)
+        column.addWidget(self._build_options(content))
+        self.run_button = QPushButton("&Evaluate the student", content)
+        self.run_button.setProperty("primary", True)
+        self.run_button.setToolTip(
+            "Score the student, the teacher and the chosen comparisons on the test and "
+            "edge-case sets, fit a temperature, time them, and check the quality floor."
+        )
+        self.run_button.clicked.connect(self.start_evaluation)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_button)
+        buttons.addStretch(1)
+        column.addLayout(buttons)
+        self.placeholder = QLabel(content)
+        self.placeholder.setWordWrap(True)
+        self.placeholder.setProperty("role", "explanation")
+        column.addWidget(self.placeholder)
+        self.results = EvaluationResults(content)
+        self.results.open_report_requested.connect(self.open_report)
+        self.results.setMinimumHeight(520)
+        column.addWidget(self.results, 1)
+        self.results.hide()
+
+    def _build_options(self, parent: QWidget) -> QGroupBox:
+        box = QGroupBox("Settings", parent)
+        form = QFormLayout(box)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
+        self.baseline_check = _check(
+            "Compare with the teacher quantized to INT8", True,
+            "Also score the teacher itself in INT8, without distillation: would quantizing "
+            "the big model have been enough? Only for a local classifier teacher.", box,
+        )  # fmt: skip
+        self.onnx_check = _check(
+            "Include the student as it ships (ONNX INT8)", True,
+            "Also score the student exported to ONNX and quantized to INT8, exactly as the "
+            "export stage will ship it. Takes a little longer.", box,
+        )  # fmt: skip
+        self.strict_edge_check = _check(
+            "The edge-case set decides the verdict too", False,
+            "By default only the test set decides pass or fail; the edge-case set (rare "
+            "labels, extreme lengths) is always shown. Tick to fail when it fails.", box,
+        )  # fmt: skip
+        for check in (self.baseline_check, self.onnx_check, self.strict_edge_check):
+            form.addRow(check)
+        self._add_speed_rows(form, box)
+        return box
+
+    def _add_speed_rows(self, form: QFormLayout, box: QGroupBox) -> None:
+        self.latency_check = _check(
+            "Measure speed and cost", True,
+            "Time one request at a time (latency) and batches of 32 (throughput) on this "
+            "machine's CPU, and cost a million requests from that.", box,
+        )  # fmt: skip
+        self.latency_runs = _spin(
+            1, 10_000, 30,
+            "Timed single requests per model (more: steadier figures, longer run).", box,
+        )  # fmt: skip
+        self.threads = _spin(
+            0, 256, 0,
+            "CPU threads for scoring and timing. Automatic uses one per core; fewer is "
+            "steadier on a busy shared machine.", box,
+        )  # fmt: skip
+        self.threads.setSpecialValueText("Automatic")
+        self.hardware_cost = QDoubleSpinBox(box)
+        self.hardware_cost.setRange(0.0, 100_000.0)
+        self.hardware_cost.setDecimals(2)
+        self.hardware_cost.setValue(1.0)
+        self.hardware_cost.setToolTip(
+            "What an hour of the serving hardware costs, in the currency of the teacher's "
+            "prices: the student's cost per million requests and the break-even use it."
+        )
+        self.latency_check.toggled.connect(self.latency_runs.setEnabled)
+        form.addRow(self.latency_check)
+        form.addRow(_buddy("Timed &requests:", self.latency_runs, box), self.latency_runs)
+        form.addRow(_buddy("CPU &threads:", self.threads, box), self.threads)
+        form.addRow(_buddy("&Hardware cost per hour:", self.hardware_cost, box),
+                    self.hardware_cost)  # fmt: skip
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def config(self) -> dict[str, Any]:
+        """The evaluate stage's JSON config from the settings.
+
+        Raises:
+            EvaluateError: a value is out of range.
+        """
+        from core.evaluate.config import EvaluateConfig, config_to_dict
+
+        config = EvaluateConfig(
+            hardware_cost_per_hour=self.hardware_cost.value(),
+            latency_runs=self.latency_runs.value(),
+            measure_latency=self.latency_check.isChecked(),
+            quantize_baseline=self.baseline_check.isChecked(),
+            strict_edge=self.strict_edge_check.isChecked(),
+            threads=self.threads.value() or None,
+            extra_columns=self.onnx_check.isChecked(),
+        )
+        config.validate()
+        return config_to_dict(config)
+
+    def start_evaluation(self) -> None:
+        """Start the evaluate stage with the current settings."""
+        self.banner.clear()
+        try:
+            config = self.config()
+        except UserError as exc:
+            self.banner.show_user_error(exc)
+            return
+        self.start_stage("evaluate", config)
+        self._update_buttons()
+
+    def open_report(self, path: Path) -> None:
+        """Open the run's ``report.html`` in the browser."""
+        if not path.is_file():
+            self.banner.show_error(
+                f"the report {path} is no longer there", "evaluate again to write a new one"
+            )
+            return
+        open_url(QUrl.fromLocalFile(str(path)))
+
+    def on_stage_succeeded(self, stage: str, result: dict[str, Any]) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        self._update_buttons()
+        if self.context.project_dir is None:
+            self._show_nothing("Open a project to evaluate its student.")
+            return
+        read = self.run_guarded(self._read)
+        if read is None:
+            self._show_nothing("The last evaluation cannot be read (see the message above).")
+            return
+        view, floor = read
+        if view is None:
+            self._show_nothing(
+                "No evaluation yet. Evaluate the student to see whether it meets the quality "
+                f"floor set for this project ({floor})."
+            )
+            return
+        self.placeholder.hide()
+        self.results.show_view(view)
+        self.results.show()
+
+    def _read(self) -> tuple[EvaluationView | None, str]:
+        from core.evaluate.readback import last_evaluation
+
+        with self.context.project() as project:
+            return last_evaluation(project), _floor_text(project.settings.floor)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _show_nothing(self, text: str) -> None:
+        self.results.hide()
+        self.placeholder.setText(text)
+        self.placeholder.show()
+
+    def _update_buttons(self) -> None:
+        has_project = self.context.project_dir is not None
+        self.run_button.setEnabled(has_project and not self.busy())
+
+
+def _floor_text(floor: QualityFloor) -> str:
+    parts = [f"retention at least {floor.min_retention:g}"]
+    if floor.min_metric is not None:
+        parts.append(f"metric at least {floor.min_metric:g}")
+    if floor.max_ece is not None:
+        parts.append(f"calibration error at most {floor.max_ece:g}")
+    return ", ".join(parts)
+
+
+def _check(text: str, checked: bool, tip: str, parent: QWidget) -> QCheckBox:
+    box = QCheckBox(text, parent)
+    box.setChecked(checked)
+    box.setToolTip(tip)
+    return box
+
+
+def _spin(low: int, high: int, value: int, tip: str, parent: QWidget) -> QSpinBox:
+    spin = QSpinBox(parent)
+    spin.setRange(low, high)
+    spin.setValue(value)
+    spin.setToolTip(tip)
+    return spin
+
+
+def _buddy(text: str, widget: QWidget, parent: QWidget) -> QLabel:
+    label = QLabel(text, parent)
+    label.setBuddy(widget)
+    label.setToolTip(widget.toolTip())
+    return label

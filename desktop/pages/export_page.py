@@ -1,0 +1,350 @@
+"""The export page: write the bundle a server runs, check it, and say how to deploy it.
+
+The user picks where the bundle goes and whether to quantize it; a student that failed (or
+never had) its evaluation is exported only with an explicit, reasoned override, which the
+export stage audits. The page then shows the last export's parity, lets the user verify the
+bundle's checksums, and gives copy-ready Triton and ONNX Runtime instructions.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.errors import ExportRefusedError, UserError
+from desktop.pages.base import StagePage
+from desktop.widgets.bundle_panel import BundlePanel
+from desktop.widgets.scroll_body import scrolling_body
+
+if TYPE_CHECKING:
+    from core.export.handoff import GateState, LastExport
+
+_GATE_TEXT = {
+    "passed": "The student passed its evaluation against the quality floor.",
+    "failed": "The student FAILED its last evaluation against the quality floor.",
+    "none": "The student has not been evaluated yet.",
+    "no_student": "There is no trained student to export yet.",
+}
+_OVERRIDE_HINT = (
+    "Evaluate the student on the Evaluate page, or tick “Export anyway” and give the reason "
+    "it may ship (the override is audited and written into the bundle)."
+)
+_PARITY_HINT = (
+    "Untick “Quantize to INT8”, or under Advanced tick “Accept INT8 below the threshold” "
+    "and give the reason (audited)."
+)
+
+
+def open_url(url: QUrl) -> bool:
+    """Open ``url`` with the desktop's handler (a seam for tests)."""
+    return QDesktopServices.openUrl(url)
+
+
+def pick_folder(parent: QWidget, start: str) -> str:
+    """Ask for a folder (a seam for tests); an empty string when cancelled."""
+    return QFileDialog.getExistingDirectory(parent, "Choose where to write the bundle", start)
+
+
+class ExportPage(StagePage):
+    """Options, the evaluation gate, the export button, and the last bundle."""
+
+    stage_key: ClassVar[str] = "export"
+    title: ClassVar[str] = "Export"
+
+    def build(self) -> None:
+        self._default_out = ""
+        self._gate: GateState | None = None
+        content, column = scrolling_body(self, self.body_layout)
+        intro = QLabel(
+            "Write the student as an ONNX bundle that a server runs without PyTorch: the "
+            "model, its tokenizer and labels, checksums, a model card and the evaluation "
+            "report.",
+            content,
+        )
+        intro.setWordWrap(True)
+        intro.setProperty("role", "explanation")
+        column.addWidget(intro)
+        column.addWidget(self._build_options(content))
+        column.addWidget(self._build_gate(content))
+        column.addWidget(self._build_advanced(content))
+        self.export_button = QPushButton("E&xport the bundle", content)
+        self.export_button.setProperty("primary", True)
+        self.export_button.setToolTip("Export, quantize, check parity and write the bundle.")
+        self.export_button.clicked.connect(self.start_export)
+        row = QHBoxLayout()
+        row.addWidget(self.export_button)
+        row.addStretch(1)
+        column.addLayout(row)
+        self.placeholder = QLabel("No bundle exported yet.", content)
+        self.placeholder.setProperty("role", "explanation")
+        column.addWidget(self.placeholder)
+        self.panel = BundlePanel(content)
+        self.panel.verify_requested.connect(self.verify_bundle)
+        self.panel.open_folder_requested.connect(self.open_folder)
+        self.panel.hide()
+        column.addWidget(self.panel)
+        column.addStretch(1)
+        # Connected before the base class's refresh: another project gets its own default.
+        self.context.project_changed.connect(self.out_edit.clear)
+
+    def _build_options(self, parent: QWidget) -> QGroupBox:
+        box = QGroupBox("Settings", parent)
+        form = QFormLayout(box)
+        self.out_edit = QLineEdit(box)
+        self.out_edit.setToolTip(
+            "The bundle folder to create. It must not exist yet (unless replacing is ticked) "
+            "and may not be inside the project except under its exports/ folder."
+        )
+        browse = QPushButton("&Browse…", box)
+        browse.setToolTip("Choose the folder the bundle is created in.")
+        browse.clicked.connect(self.choose_output_folder)
+        row = QHBoxLayout()
+        row.addWidget(self.out_edit, 1)
+        row.addWidget(browse)
+        label = QLabel("Bundle &folder:", box)
+        label.setBuddy(self.out_edit)
+        form.addRow(label, row)
+        self.force_check = _check(
+            "Replace an existing bundle at this path", False,
+            "Overwrite a bundle already there; the old one stays until the new one is "
+            "complete.", box,
+        )  # fmt: skip
+        self.int8_check = _check(
+            "Quantize to INT8 (smaller, faster on CPU)", True,
+            "Ship model.onnx quantized to 8-bit integers (per channel): about 4x smaller "
+            "and faster on CPU. Parity with the PyTorch student is checked.", box,
+        )  # fmt: skip
+        self.fp32_check = _check(
+            "Also keep the full-precision model (model_fp32.onnx)", False,
+            "Add the unquantized ONNX model too, e.g. for GPU serving or comparison.", box,
+        )  # fmt: skip
+        self.int8_check.toggled.connect(self._update_controls)
+        for widget in (self.force_check, self.int8_check, self.fp32_check):
+            form.addRow(widget)
+        return box
+
+    def _build_gate(self, parent: QWidget) -> QGroupBox:
+        box = QGroupBox("Quality floor", parent)
+        column = QVBoxLayout(box)
+        self.gate_label = QLabel(box)
+        self.gate_label.setWordWrap(True)
+        self.override_check = _check(
+            "Export anyway, overriding the quality floor", False,
+            "Ship a student that failed or skipped its evaluation. Your reason is recorded "
+            "in the audit log, the manifest and the model card.", box,
+        )  # fmt: skip
+        self.override_reason = QLineEdit(box)
+        self.override_reason.setPlaceholderText("Why it may ship anyway (required)")
+        self.override_reason.setToolTip("Recorded with your user name in the audit log.")
+        self.override_reason.setAccessibleName("Override reason")
+        self.override_check.toggled.connect(self._update_controls)
+        column.addWidget(self.gate_label)
+        column.addWidget(self.override_check)
+        column.addWidget(self.override_reason)
+        return box
+
+    def _build_advanced(self, parent: QWidget) -> QGroupBox:
+        box = QGroupBox("Advanced", parent)
+        form = QFormLayout(box)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
+        self.min_agreement = QDoubleSpinBox(box)
+        self.min_agreement.setRange(0.5, 1.0)
+        self.min_agreement.setDecimals(3)
+        self.min_agreement.setSingleStep(0.005)
+        self.min_agreement.setValue(0.99)
+        self.min_agreement.setToolTip(
+            "The least share of test inputs on which the shipped ONNX model must give the "
+            "same answer as the PyTorch student; below it the export is refused."
+        )
+        label = QLabel("Least &agreement with PyTorch:", box)
+        label.setBuddy(self.min_agreement)
+        form.addRow(label, self.min_agreement)
+        self.parity_check = _check(
+            "Accept INT8 below the threshold", False,
+            "Ship the INT8 model although it agrees with PyTorch less often than the "
+            "threshold. Your reason is audited.", box,
+        )  # fmt: skip
+        self.parity_reason = QLineEdit(box)
+        self.parity_reason.setPlaceholderText("Why the lower agreement is acceptable (required)")
+        self.parity_reason.setToolTip("Recorded with your user name in the audit log.")
+        self.parity_reason.setAccessibleName("Parity override reason")
+        self.parity_check.toggled.connect(self._update_controls)
+        form.addRow(self.parity_check)
+        form.addRow(self.parity_reason)
+        return box
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def config(self) -> dict[str, Any]:
+        """The export stage's JSON config from the settings.
+
+        Raises:
+            ExportError: an option is invalid (e.g. an override without a reason).
+        """
+        from core.export.config import ExportConfig, config_to_dict
+
+        int8 = self.int8_check.isChecked()
+        out = self.out_edit.text().strip()
+        if not out:
+            raise UserError("no bundle folder is set", "type a path or choose one with Browse…")
+        config = ExportConfig(
+            out=Path(out).expanduser().absolute(),
+            quantize="int8" if int8 else "none",
+            force=self.force_check.isChecked(),
+            keep_fp32=int8 and self.fp32_check.isChecked(),
+            override_floor=_reason(self.override_check, self.override_reason),
+            override_parity=_reason(self.parity_check, self.parity_reason) if int8 else None,
+            min_agreement=self.min_agreement.value(),
+        )
+        config.validate()
+        return config_to_dict(config)
+
+    def start_export(self) -> None:
+        """Check what can be checked at once, then start the export stage."""
+        self.banner.clear()
+        try:
+            config = self.config()
+            self._check_gate(config.get("override_floor"))
+        except ExportRefusedError as exc:
+            self.banner.show_error(exc.message, _OVERRIDE_HINT)
+            return
+        except UserError as exc:
+            self.banner.show_user_error(exc)
+            return
+        from core.export.handoff import preflight
+
+        if self.run_guarded(preflight, Path(config["out"]), bool(config["force"])) is None:
+            return
+        self.start_stage("export", config)
+        self._update_controls()
+
+    def _check_gate(self, override: str | None) -> None:
+        from core.export.handoff import require_gate
+
+        with self.context.project() as project:
+            require_gate(project, override)
+
+    def choose_output_folder(self) -> None:
+        """Pick the folder to create the bundle in; the bundle gets its own sub-folder."""
+        current = Path(self.out_edit.text() or str(Path.home()))
+        chosen = pick_folder(self, str(current.parent))
+        if chosen:
+            self.out_edit.setText(str(Path(chosen) / current.name))
+
+    def verify_bundle(self) -> None:
+        """Run the bundle verifier on the shown bundle; the result is shown inline."""
+        from core.export.handoff import check_bundle
+
+        bundle = self.panel.bundle
+        if bundle is None:
+            return
+        self.banner.clear()
+        check = self.run_guarded(check_bundle, bundle)
+        if check is None:
+            return
+        self.panel.show_check(check)
+        if check.error is not None:
+            self.banner.show_user_error(check.error)
+        else:
+            self.banner.show_info(self.panel.verify_status.text())
+
+    def open_folder(self, bundle: Path) -> None:
+        open_url(QUrl.fromLocalFile(str(bundle if bundle.is_dir() else bundle.parent)))
+
+    def on_stage_succeeded(self, stage: str, result: dict[str, Any]) -> None:
+        self.banner.show_info(f"The bundle was written to {result.get('bundle')}.")
+        self.refresh()
+
+    def on_stage_failed(self, stage: str, error: dict[str, Any]) -> None:
+        # The core's hints name CLI flags; here the same way out is a tick box and a reason.
+        if error.get("error_class") == "ExportRefusedError":
+            message = str(error.get("message", ""))
+            hint = _PARITY_HINT if "PyTorch" in message else _OVERRIDE_HINT
+            self.banner.show_error(message, hint)
+
+    def refresh(self) -> None:
+        if self.context.project_dir is None:
+            self.gate_label.setText("Open a project to export its student.")
+            self.panel.hide()
+            self.placeholder.show()
+            self._update_controls()
+            return
+        read = self.run_guarded(self._read)
+        if read is None:
+            return
+        gate, last, instructions, default_out = read
+        self._gate = gate
+        self._show_gate(gate)
+        if not self.out_edit.text() or self.out_edit.text() == self._default_out:
+            self.out_edit.setText(default_out)
+        self._default_out = default_out
+        self.placeholder.setVisible(last is None)
+        self.panel.setVisible(last is not None)
+        if last is not None:
+            self.panel.show_export(last, instructions)
+        self._update_controls()
+
+    def _read(self) -> tuple[GateState, LastExport | None, str, str]:
+        from core.export.handoff import gate_state, last_export, serving_instructions
+
+        with self.context.project() as project:
+            gate, last = gate_state(project), last_export(project)
+            stamp = time.strftime("%Y%m%d-%H%M")
+            default_out = str(project.path / "exports" / f"bundle-{stamp}")
+        instructions = ""
+        if last is not None and last.exists:
+            instructions = serving_instructions(last.bundle)
+        return gate, last, instructions, default_out
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _show_gate(self, gate: GateState) -> None:
+        text = _GATE_TEXT.get(gate.verdict, "")
+        if gate.evaluate_run:
+            text += f" (evaluate run {gate.evaluate_run})"
+        if gate.verdict == "failed" and gate.reasons:
+            text += ": " + "; ".join(gate.reasons)
+        self.gate_label.setText(text)
+        self.override_check.setVisible(gate.needs_override)
+        self.override_reason.setVisible(gate.needs_override)
+        if not gate.needs_override:
+            self.override_check.setChecked(False)
+
+    def _update_controls(self) -> None:
+        gate = self._gate
+        ready = self.context.project_dir is not None and not self.busy()
+        self.export_button.setEnabled(ready and (gate is None or gate.verdict != "no_student"))
+        int8 = self.int8_check.isChecked()
+        self.fp32_check.setEnabled(int8)
+        self.parity_check.setEnabled(int8)
+        self.override_reason.setEnabled(self.override_check.isChecked())
+        self.parity_reason.setEnabled(int8 and self.parity_check.isChecked())
+
+
+def _reason(check: QCheckBox, edit: QLineEdit) -> str | None:
+    """The override reason when the box is ticked (an empty one is refused by the config)."""
+    return edit.text().strip() if check.isChecked() and not check.isHidden() else None
+
+
+def _check(text: str, checked: bool, tip: str, parent: QWidget) -> QCheckBox:
+    box = QCheckBox(text, parent)
+    box.setChecked(checked)
+    box.setToolTip(tip)
+    return box

@@ -1,0 +1,248 @@
+"""The export page's result panel: where the bundle is, how faithful it is, whether it is
+intact, and how to put it on a server.
+
+It renders the export run's stored result, the per-file checks of
+:func:`core.export.handoff.check_bundle` and the text of
+:func:`core.export.handoff.serving_instructions`; it computes nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFontDatabase, QGuiApplication
+from PySide6.QtWidgets import (
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.export.handoff import BundleCheck, LastExport
+from desktop.widgets.result_tables import fill_table, fit_height, fmt, read_only_table, when
+
+_VARIANTS = {"onnx_fp32": "ONNX fp32", "onnx_int8": "ONNX INT8 (shipped)"}
+
+
+def _button(text: str, tip: str, parent: QWidget) -> QPushButton:
+    button = QPushButton(text, parent)
+    button.setToolTip(tip)
+    return button
+
+
+class BundlePanel(QWidget):
+    """Bundle path, parity, verification and serving instructions of the last export."""
+
+    verify_requested = Signal()
+    open_folder_requested = Signal(Path)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.bundle: Path | None = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self._build_location())
+        layout.addWidget(self._build_parity())
+        layout.addWidget(self._build_verify())
+        layout.addWidget(self._build_instructions())
+
+    # -- layout ----------------------------------------------------------------------------
+
+    def _build_location(self) -> QGroupBox:
+        box = QGroupBox("Bundle", self)
+        column = QVBoxLayout(box)
+        row = QHBoxLayout()
+        self.path_edit = QLineEdit(box)
+        self.path_edit.setReadOnly(True)
+        self.path_edit.setAccessibleName("Bundle folder")
+        self.path_edit.setToolTip("Where the last export wrote the bundle.")
+        self.copy_path_button = _button("Copy path", "Copy the bundle's path.", box)
+        self.copy_path_button.clicked.connect(lambda: _copy(self.path_edit.text()))
+        self.open_folder_button = _button(
+            "Open folder", "Show the bundle in the file manager.", box
+        )
+        self.open_folder_button.clicked.connect(self._open_folder)
+        row.addWidget(self.path_edit, 1)
+        row.addWidget(self.copy_path_button)
+        row.addWidget(self.open_folder_button)
+        self.summary = QLabel(box)
+        self.summary.setWordWrap(True)
+        self.warnings = QLabel(box)
+        self.warnings.setWordWrap(True)
+        self.warnings.setObjectName("warningText")
+        self.warnings.setStyleSheet("color:#7a1f16;")
+        column.addLayout(row)
+        column.addWidget(self.summary)
+        column.addWidget(self.warnings)
+        return box
+
+    def _build_parity(self) -> QGroupBox:
+        box = QGroupBox("Parity with the PyTorch student", self)
+        column = QVBoxLayout(box)
+        self.parity_caption = QLabel(box)
+        self.parity_caption.setWordWrap(True)
+        self.parity_table = read_only_table(
+            ["Variant", "Same answer as PyTorch", "Same answer, in batches", "Largest logit "
+             "difference", "Metric", "Metric change"],
+            "Parity",
+        )  # fmt: skip
+        column.addWidget(self.parity_caption)
+        column.addWidget(self.parity_table)
+        return box
+
+    def _build_verify(self) -> QGroupBox:
+        box = QGroupBox("Integrity", self)
+        column = QVBoxLayout(box)
+        row = QHBoxLayout()
+        self.verify_button = _button(
+            "&Verify bundle",
+            "Recompute every file's checksum against the manifest, load the model and "
+            "re-run the stored self-test inputs: what a server operator should do on arrival.",
+            box,
+        )
+        self.verify_button.clicked.connect(self.verify_requested)
+        self.verify_status = QLabel(box)
+        self.verify_status.setWordWrap(True)
+        row.addWidget(self.verify_button)
+        row.addWidget(self.verify_status, 1)
+        self.files_table = read_only_table(["File", "Size (bytes)", "Checksum"], "Bundle files")
+        self.files_table.horizontalHeader().setStretchLastSection(True)
+        column.addLayout(row)
+        column.addWidget(self.files_table)
+        return box
+
+    def _build_instructions(self) -> QGroupBox:
+        box = QGroupBox("Copy to a server", self)
+        column = QVBoxLayout(box)
+        self.instructions = QPlainTextEdit(box)
+        self.instructions.setReadOnly(True)
+        self.instructions.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.instructions.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.instructions.setMinimumHeight(220)
+        self.instructions.setAccessibleName("Serving instructions")
+        self.instructions.setToolTip(
+            "Commands for NVIDIA Triton and for plain ONNX Runtime; replace SERVER with the "
+            "machine that will serve the model."
+        )
+        self.copy_instructions_button = _button(
+            "Copy instructions", "Copy the text above to the clipboard.", box
+        )
+        self.copy_instructions_button.clicked.connect(
+            lambda: _copy(self.instructions.toPlainText())
+        )
+        column.addWidget(self.instructions)
+        column.addWidget(self.copy_instructions_button, 0, Qt.AlignmentFlag.AlignRight)
+        return box
+
+    # -- rendering -------------------------------------------------------------------------
+
+    def show_export(self, last: LastExport, instructions: str) -> None:
+        """Render the last export's stored result and its serving instructions."""
+        result = last.result
+        self.bundle = last.bundle
+        self.path_edit.setText(str(last.bundle))
+        self.summary.setText(
+            _summary(result) + f" Exported {when(last.finished)}, run {last.run_id}."
+        )
+        self.warnings.setText(_warnings(result, last.exists))
+        self.warnings.setVisible(bool(self.warnings.text()))
+        self._show_parity(result.get("parity") or {})
+        self.instructions.setPlainText(instructions)
+        self.verify_button.setEnabled(last.exists)
+        self.open_folder_button.setEnabled(last.exists)
+        self.copy_instructions_button.setEnabled(bool(instructions))
+        self.show_check(None)
+
+    def _show_parity(self, parity: dict[str, Any]) -> None:
+        metric = str(parity.get("metric_name") or "metric")
+        self.parity_table.horizontalHeaderItem(4).setText(metric.replace("_", " ").capitalize())
+        rows = [
+            [
+                _VARIANTS.get(v["variant"], v["variant"]),
+                _share(v.get("agreement")),
+                _share(v.get("batched_agreement")),
+                fmt(v.get("max_abs_diff"), 4),
+                fmt(v.get("metric"), 4),
+                fmt(v.get("metric_delta"), 4),
+            ]
+            for v in parity.get("variants") or []
+        ]
+        fill_table(self.parity_table, rows)
+        fit_height(self.parity_table)
+        n, reference = parity.get("n") or 0, parity.get("reference") or "none"
+        between = parity.get("int8_vs_fp32_agreement")
+        text = f"Compared on {n:,} test inputs (reference: {reference} labels"
+        text += f"; PyTorch {metric.replace('_', ' ')} {fmt(parity.get('pytorch_metric'), 4)})."
+        if between is not None:
+            text += f" INT8 and fp32 give the same answer on {_share(between)} of them."
+        self.parity_caption.setText(text if n else "No parity check: no test inputs.")
+
+    def show_check(self, check: BundleCheck | None) -> None:
+        """The per-file table of a verification (None: not verified yet)."""
+        if check is None:
+            fill_table(self.files_table, [])
+            fit_height(self.files_table)
+            self.verify_status.setText("Not verified since it was shown.")
+            return
+        rows = [[f.name, "—" if f.size is None else f"{f.size:,}", f.status] for f in check.files]
+        fill_table(self.files_table, rows, text_columns=(0, 2))
+        fit_height(self.files_table, most_rows=10)
+        for i, f in enumerate(check.files):
+            if not f.ok:
+                self.files_table.item(i, 2).setForeground(Qt.GlobalColor.darkRed)
+        if check.ok and check.report is not None:
+            self.verify_status.setText(
+                f"Bundle OK: {check.report.files_checked} files match their checksums, the "
+                f"model loads ({check.report.provider}) and {check.report.probes_checked} "
+                "self-test inputs reproduce their outputs."
+            )
+        elif check.error is not None:
+            self.verify_status.setText(f"Bundle FAILED verification: {check.error.file}.")
+
+    def statuses(self) -> dict[str, str]:
+        """File name → shown checksum status (tests, accessibility)."""
+        table = self.files_table
+        return {table.item(i, 0).text(): table.item(i, 2).text() for i in range(table.rowCount())}
+
+    def _open_folder(self) -> None:
+        if self.bundle is not None:
+            self.open_folder_requested.emit(self.bundle)
+
+
+def _copy(text: str) -> None:
+    QGuiApplication.clipboard().setText(text)
+
+
+def _share(value: Any) -> str:
+    return "—" if value is None else f"{float(value):.2%}"
+
+
+def _summary(result: dict[str, Any]) -> str:
+    quantize = "INT8" if result.get("quantize") == "int8" else "fp32"
+    return (
+        f"{result.get('files', 0)} files with the manifest, "
+        f"{result.get('bundle_bytes', 0) / 1e6:,.1f} MB; "
+        f"the shipped model is {quantize}, {result.get('model_bytes', 0) / 1e6:,.1f} MB "
+        f"(fp32: {result.get('fp32_bytes', 0) / 1e6:,.1f} MB). Temperature "
+        f"{float(result.get('temperature') or 1.0):.3f} ({result.get('temperature_source', '')})."
+    )
+
+
+def _warnings(result: dict[str, Any], exists: bool) -> str:
+    out = []
+    if not exists:
+        out.append("The bundle is no longer at this path (moved or deleted).")
+    if result.get("floor_overridden"):
+        out.append(
+            f"Exported over a {result.get('verdict')} evaluation: the override and its "
+            "reason are in the audit log, the manifest and the model card."
+        )
+    if result.get("parity_overridden"):
+        out.append("Exported below the parity threshold (override audited).")
+    return " ".join(out)

@@ -1,0 +1,303 @@
+"""The evaluate page's result panel: the verdict, the key figures and one tab per detail.
+
+It renders a :class:`core.evaluate.readback.EvaluationView` and computes nothing: every
+number was measured and stored by the evaluate stage.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.evaluate.readback import EvaluationView, SetView
+from desktop.widgets.confusion_matrix import ConfusionMatrixView
+from desktop.widgets.reliability_chart import ReliabilityChart
+from desktop.widgets.result_tables import DASH, fill_table, fit_height, fmt, read_only_table, when
+
+_BADGE = {
+    True: ("PASS", "background:#e3f4e8;border:1px solid #4c9a64;color:#1f5a32;"),
+    False: ("FAIL", "background:#fbe7e5;border:1px solid #c0392b;color:#7a1f16;"),
+}
+_SPEED_ROWS = (
+    ("Latency p50 (ms, one request)", "p50_ms", 1),
+    ("Latency p95 (ms, one request)", "p95_ms", 1),
+    ("Throughput (requests/s, batches of 32)", "throughput_per_s", 1),
+    ("Size (MB)", "size_mb", 1),
+    ("Cost per 1M requests", "cost_per_million", 2),
+    ("CPU threads", "threads", 0),
+)
+
+
+class EvaluationResults(QWidget):
+    """Verdict, key figures and detail tabs of one finished evaluation."""
+
+    open_report_requested = Signal(Path)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.view: EvaluationView | None = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self._build_verdict())
+        layout.addLayout(self._build_figures())
+        self.tabs = QTabWidget(self)
+        self.tabs.setAccessibleName("Evaluation details")
+        self._build_tabs()
+        layout.addWidget(self.tabs, 1)
+
+    # -- layout ----------------------------------------------------------------------------
+
+    def _build_verdict(self) -> QFrame:
+        frame = QFrame(self)
+        frame.setObjectName("verdictFrame")
+        self.badge = QLabel(DASH, frame)
+        self.badge.setObjectName("verdictBadge")
+        self.badge.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.badge.setMinimumWidth(110)
+        self.headline = QLabel(frame)
+        self.headline.setObjectName("verdictHeadline")
+        self.headline.setStyleSheet("font-size:16px;font-weight:600;")
+        self.headline.setWordWrap(True)
+        self.reason = QLabel(frame)
+        self.reason.setObjectName("verdictReason")
+        self.reason.setWordWrap(True)
+        self.reason.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.when = QLabel(frame)
+        self.when.setProperty("role", "explanation")
+        self.open_report = QPushButton("Open report", frame)
+        self.open_report.setToolTip(
+            "Open the full report (report.html: numbers and plots, no record text) in your "
+            "browser; it can be handed to a reviewer."
+        )
+        self.open_report.clicked.connect(self._open_report)
+        text = QVBoxLayout()
+        text.addWidget(self.headline)
+        text.addWidget(self.reason)
+        text.addWidget(self.when)
+        row = QHBoxLayout(frame)
+        row.addWidget(self.badge)
+        row.addLayout(text, 1)
+        row.addWidget(self.open_report, 0, Qt.AlignmentFlag.AlignTop)
+        return frame
+
+    def _build_figures(self) -> QGridLayout:
+        grid = QGridLayout()
+        self.figures: dict[str, QLabel] = {}
+        names = ("retention", "agreement", "metric", "ece", "temperature")
+        captions = {
+            "retention": "Retention (student ÷ teacher)",
+            "agreement": "Agreement with the teacher",
+            "metric": "Student metric",
+            "ece": "Calibration error (ECE), before → after",
+            "temperature": "Fitted temperature",
+        }
+        for column, name in enumerate(names):
+            caption = QLabel(captions[name], self)
+            caption.setObjectName("figureCaption")
+            caption.setStyleSheet("color:#5f6b7a;")
+            caption.setWordWrap(True)
+            value = QLabel(DASH, self)
+            value.setObjectName("figureValue")
+            value.setStyleSheet("font-size:20px;font-weight:600;")
+            value.setAccessibleName(captions[name])
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            grid.addWidget(value, 0, column)
+            grid.addWidget(caption, 1, column, Qt.AlignmentFlag.AlignTop)
+            self.figures[name] = value
+        return grid
+
+    def _build_tabs(self) -> None:
+        self.class_table = read_only_table(
+            ["Label", "Rows", "Student precision", "Student recall", "Student F1",
+             "Teacher precision", "Teacher recall", "Teacher F1"],
+            "Per-class figures",
+        )  # fmt: skip
+        self.tabs.addTab(_tab(self, self.class_table), "Per class")
+        self.confusion = ConfusionMatrixView(self)
+        self.tabs.addTab(self.confusion, "Confusion matrix")
+        self.tabs.addTab(self._build_calibration(), "Calibration")
+        self.speed_table = read_only_table(["Measure"], "Speed, size and cost")
+        self.cost_note = QLabel(self)
+        self.cost_note.setWordWrap(True)
+        self.tabs.addTab(_tab(self, self.speed_table, self.cost_note), "Speed, size and cost")
+        self.edge_verdict = QLabel(self)
+        self.edge_verdict.setWordWrap(True)
+        self.edge_table = read_only_table(["Model", "Metric", "Retention", "Agreement"], "Edge")
+        self.tabs.addTab(_tab(self, self.edge_verdict, self.edge_table), "Edge cases")
+        self.notes = QListWidget(self)
+        self.notes.setAccessibleName("Notes")
+        self.notes.setWordWrap(True)
+        self.tabs.addTab(self.notes, "Notes")
+
+    def _build_calibration(self) -> QWidget:
+        box = QWidget(self)
+        column = QVBoxLayout(box)
+        picker = QHBoxLayout()
+        label = QLabel("&Model:", box)
+        self.curve_model = QComboBox(box)
+        self.curve_model.setToolTip("Whose calibration to show (test set).")
+        label.setBuddy(self.curve_model)
+        self.curve_model.currentIndexChanged.connect(self._show_curve)
+        picker.addWidget(label)
+        picker.addWidget(self.curve_model, 1)
+        self.chart = ReliabilityChart(box)
+        column.addLayout(picker)
+        column.addWidget(self.chart, 1)
+        return box
+
+    # -- rendering -------------------------------------------------------------------------
+
+    def show_view(self, view: EvaluationView) -> None:
+        """Render one evaluation."""
+        self.view = view
+        word, style = _BADGE[view.passed]
+        self.badge.setText(word)
+        self.badge.setStyleSheet(style + "font-size:26px;font-weight:700;padding:10px 18px;")
+        self.badge.setAccessibleName(f"Verdict: {word}")
+        sets = "the test and edge-case sets" if view.strict_edge else "the test set"
+        self.headline.setText(
+            f"The student meets the quality floor on {sets}."
+            if view.passed
+            else "The student does not meet the quality floor."
+        )
+        self.reason.setText(_capitalised(view.reason) + ".")
+        self.when.setText(f"Evaluated {when(view.finished)} · run {view.run_id}")
+        self.open_report.setEnabled(view.report_html is not None)
+        test = view.set("test")
+        self._show_figures(view, test)
+        self._show_classes(test)
+        self._show_confusion(view, test)
+        self._show_speed(view)
+        self._show_edge(view)
+        self._show_calibration_models(view)
+        self.notes.clear()
+        self.notes.addItems(list(view.notes) or ["No notes."])
+
+    def _show_figures(self, view: EvaluationView, test: SetView | None) -> None:
+        student = test.model("student") if test else None
+        values = {
+            "retention": fmt(student.retention if student else None),
+            "agreement": fmt(student.agreement if student else None),
+            "metric": fmt(student.metric if student else None),
+            "ece": f"{fmt(student.ece if student else None)} → "
+            f"{fmt(student.ece_calibrated if student else None)}",
+            "temperature": fmt(view.temperature),
+        }
+        for name, text in values.items():
+            self.figures[name].setText(text)
+        self.figures["metric"].setToolTip(f"{view.primary_metric} on the test set")
+
+    def _show_classes(self, test: SetView | None) -> None:
+        rows = []
+        for c in test.classes if test else ():
+            student = [fmt(v) for v in c.student] if c.student else [DASH] * 3
+            teacher = [fmt(v) for v in c.teacher] if c.teacher else [DASH] * 3
+            rows.append(
+                [c.label, DASH if c.support is None else f"{c.support:,}", *student, *teacher]
+            )
+        fill_table(self.class_table, rows)
+
+    def _show_confusion(self, view: EvaluationView, test: SetView | None) -> None:
+        if test is None or test.confusion is None:
+            self.confusion.set_matrix((), ())
+            return
+        self.confusion.set_matrix(view.labels, test.confusion, title="Student, test set")
+
+    def _show_speed(self, view: EvaluationView) -> None:
+        table = self.speed_table
+        table.setColumnCount(1 + len(view.speed))
+        table.setHorizontalHeaderLabels(["Measure", *(s.title for s in view.speed)])
+        rows = [
+            [label, *(fmt(getattr(s, key), digits) for s in view.speed)]
+            for label, key, digits in _SPEED_ROWS
+        ]
+        fill_table(table, rows if view.speed else [])
+        fit_height(table)
+        self.cost_note.setText(_cost_note(view))
+
+    def _show_edge(self, view: EvaluationView) -> None:
+        edge = view.set("edge")
+        if edge is None:
+            self.edge_verdict.setText(
+                "No edge-case set: nothing was held out as an edge case when the data was "
+                "imported, or it has nothing to compare against."
+            )
+            fill_table(self.edge_table, [])
+            fit_height(self.edge_table)
+            return
+        state = "passes" if edge.passed else "FAILS"
+        role = "decides the verdict" if view.strict_edge else "is shown, the test set decides"
+        checks = "; ".join(c.describe() for c in edge.checks)
+        rows = f" ({edge.rows:,} rows)" if edge.rows is not None else ""
+        self.edge_verdict.setText(f"The edge-case set{rows} {state}: {checks}. It {role}.")
+        fill_table(
+            self.edge_table,
+            [[m.title, fmt(m.metric), fmt(m.retention), fmt(m.agreement)] for m in edge.models],
+        )
+        fit_height(self.edge_table)
+
+    def _show_calibration_models(self, view: EvaluationView) -> None:
+        models = dict.fromkeys((c.model, c.title) for c in view.reliability if c.split == "test")
+        self.curve_model.blockSignals(True)
+        self.curve_model.clear()
+        for model, title in models:
+            self.curve_model.addItem(title, model)
+        self.curve_model.setCurrentIndex(max(self.curve_model.findData("student"), 0))
+        self.curve_model.blockSignals(False)
+        self._show_curve()
+
+    def _show_curve(self) -> None:
+        model = self.curve_model.currentData()
+        curves = [] if self.view is None else self.view.reliability
+        picked = [c for c in curves if c.split == "test" and c.model == model]
+        before = next((c for c in picked if not c.calibrated), None)
+        after = next((c for c in picked if c.calibrated), None)
+        title = "" if before is None else f"{before.title}, test set"
+        self.chart.set_curves(before, after, title=title)
+
+    def _open_report(self) -> None:
+        if self.view is not None and self.view.report_html is not None:
+            self.open_report_requested.emit(self.view.report_html)
+
+
+def _tab(parent: QWidget, *widgets: QWidget) -> QWidget:
+    """A tab page holding ``widgets`` at the top (tables sized to their rows)."""
+    page = QWidget(parent)
+    column = QVBoxLayout(page)
+    for widget in widgets:
+        column.addWidget(widget)
+    column.addStretch(1)
+    return page
+
+
+def _capitalised(text: str) -> str:
+    text = text.strip().rstrip(".")
+    return text[:1].upper() + text[1:]
+
+
+def _cost_note(view: EvaluationView) -> str:
+    if all(s.p50_ms is None for s in view.speed):
+        return "Speed was not timed in this evaluation (the settings above turn it on)."
+    rate = view.cost.get("hardware_cost_per_hour")
+    text = "Costs are in the currency of the teacher's prices"
+    text += f", with hardware at {rate:g} an hour." if rate is not None else "."
+    one_off, breakeven = view.cost.get("one_off_cost"), view.cost.get("breakeven_requests_per_day")
+    if one_off is not None and breakeven is not None:
+        text += (
+            f" The one-off cost ({one_off:,.2f}: teacher labelling and training) is repaid at "
+            f"about {breakeven:,.0f} requests a day within {view.payback_days} days."
+        )
+    return text

@@ -1,0 +1,151 @@
+"""The evaluate page driven against the real evaluate stage on the tiny trained student."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "core" / "evaluate"))
+sys.path.insert(0, str(Path(__file__).parents[1] / "core" / "teacher"))
+
+from desktop_fixtures import run_stage_in_process
+from evaluate_helpers import (
+    add_teacher_outputs,
+    build_trained_student,
+    cached,
+    fake_train_run,
+    fill_records,
+    make_project,
+)
+
+from core.evaluate.config import EvaluateConfig, config_to_dict
+from core.jobs.runs import list_runs
+from desktop.pages import evaluate_page as evaluate_module
+from desktop.pages.evaluate_page import EvaluatePage
+
+
+@pytest.fixture(scope="session")
+def trained_student() -> Path:
+    return cached("tiny-student", build_trained_student)
+
+
+def student_project(tmp_path: Path, student: Path, **floor: float) -> Path:
+    """90 anonymized records with teacher answers and a trained student."""
+    with make_project(tmp_path, "evaluated", **{"min_retention": 0.5, **floor}) as project:
+        fill_records(project, 90)
+        add_teacher_outputs(project)
+        fake_train_run(project, student)
+        return project.path
+
+
+@pytest.fixture
+def page(qtbot, app_context):
+    widget = EvaluatePage(app_context)
+    qtbot.addWidget(widget)
+    widget.resize(1100, 900)
+    widget.show()
+    return widget
+
+
+def run_through_page(qtbot, page: EvaluatePage) -> None:
+    qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
+    assert page.busy(), page.banner.message()
+    assert page.worker.wait_finished(120_000)
+    qtbot.waitUntil(lambda: not page.busy())
+
+
+def test_a_run_renders_the_verdict_and_every_table(qtbot, page, tmp_path, trained_student):
+    page.context.open_project(student_project(tmp_path, trained_student))
+    assert page.results.isHidden()
+    assert "No evaluation yet" in page.placeholder.text()
+    page.latency_runs.setValue(3)
+    page.threads.setValue(1)
+    page.baseline_check.setChecked(False)
+    page.onnx_check.setChecked(False)  # the ONNX column costs an export: core tests cover it
+    run_through_page(qtbot, page)
+    assert page.worker.outcome == "succeeded", page.banner.message()
+    results = page.results
+    assert not results.isHidden()
+    assert results.badge.text() == "PASS"
+    assert results.reason.text().startswith("Retention ")
+    assert ": ok" in results.reason.text()
+    assert results.figures["retention"].text() not in ("", "—")
+    assert results.class_table.rowCount() == 3
+    assert results.class_table.item(0, 0).text() == "billing"
+    assert results.class_table.item(0, 4).text() != "—"  # the student's F1
+    test_rows = page.results.view.set("test").rows
+    assert sum(map(sum, results.confusion.counts())) == test_rows
+    assert results.curve_model.count() >= 1
+    lines = results.chart.plotted()
+    assert any(name.startswith("before") for name in lines)
+    assert any(name.startswith("after temperature") for name in lines)
+    headers = [
+        results.speed_table.horizontalHeaderItem(i).text()
+        for i in range(results.speed_table.columnCount())
+    ]
+    assert headers == ["Measure", "teacher (stored answers)", "student (PyTorch FP32)"]
+    assert results.speed_table.item(0, 0).text().startswith("Latency p50")
+
+
+def test_open_report_opens_the_runs_report(qtbot, page, tmp_path, trained_student, monkeypatch):
+    project = student_project(tmp_path, trained_student)
+    run_stage_in_process(project, "evaluate", fast_config())
+    opened = []
+    monkeypatch.setattr(evaluate_module, "open_url", lambda url: opened.append(url) or True)
+    page.context.open_project(project)
+    qtbot.mouseClick(page.results.open_report, Qt.MouseButton.LeftButton)
+    assert len(opened) == 1
+    assert opened[0].toLocalFile().endswith("report.html")
+    assert Path(opened[0].toLocalFile()).is_file()
+
+
+def fast_config() -> dict:
+    return config_to_dict(
+        EvaluateConfig(measure_latency=False, extra_columns=False, quantize_baseline=False)
+    )
+
+
+def test_a_failed_floor_shows_fail_with_the_reason(page, tmp_path, trained_student):
+    # Evaluated before the window opened: the page shows it without evaluating again.
+    project = student_project(tmp_path, trained_student, max_ece=0.0)
+    run_stage_in_process(project, "evaluate", fast_config())
+    page.context.open_project(project)
+    results = page.results
+    assert results.badge.text() == "FAIL"
+    assert "is above the ceiling 0" in results.reason.text()
+    assert results.reason.text().startswith("Test: ECE ")
+    assert "timed" in results.cost_note.text()
+    assert results.edge_verdict.text().startswith("The edge-case set")
+
+
+def test_cancel_stops_a_running_evaluation(qtbot, page, tmp_path, trained_student):
+    project = student_project(tmp_path, trained_student)
+    page.context.open_project(project)
+    page.latency_runs.setValue(10_000)  # long enough that the cancel always lands first
+    page.threads.setValue(1)
+    qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(page.worker.progress, timeout=60_000):
+        pass
+    qtbot.mouseClick(page.job_panel.cancel_button, Qt.MouseButton.LeftButton)
+    assert page.job_panel.cancel_button.text() == "Force stop"
+    assert page.worker.wait_finished(120_000)
+    assert page.worker.outcome == "cancelled"
+    assert page.banner.level() == "info"
+    assert "stopped" in page.banner.message()
+    with page.context.project() as opened:
+        assert [r.status for r in list_runs(opened, "evaluate")] == ["cancelled"]
+    assert page.results.isHidden()  # nothing half-evaluated is shown
+
+
+def test_evaluating_before_training_is_an_inline_error(qtbot, page, new_project):
+    page.context.open_project(new_project)
+    page.latency_check.setChecked(False)
+    run_through_page(qtbot, page)
+    assert page.worker.outcome == "failed"
+    assert page.banner.level() == "error"
+    assert "label set" in page.banner.message() or "trained" in page.banner.message()
+    assert page.banner.hint()
+    assert page.run_button.isEnabled()
