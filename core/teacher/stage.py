@@ -110,11 +110,7 @@ def _label_all(
             run_id=run_id, prices=(config.price_in, config.price_out),
         )  # fmt: skip
         _add(tally, added, len(batch.failed))
-        done = tally.labelled + tally.failed
-        reporter.progress(
-            min(done / todo, 0.999) if todo else 0.999,
-            f"{done:,}/{todo:,} records, cost so far {tally.cost:.4f}",
-        )
+        _report_batch(reporter, tally, todo, time.perf_counter() - start)
         if reporter.cancel_requested():
             project.audit("teach.cancel", {**ident, "run": run_id, **_audit_counts(tally)})
             raise StageCancelled
@@ -122,6 +118,19 @@ def _label_all(
     result = _result(project, config, teacher, version, tally, eligible, already, seconds)
     _report(project, reporter, result, run_id)
     return result
+
+
+def _report_batch(reporter: Reporter, tally: _Tally, todo: int, seconds: float) -> None:
+    """Progress, plus the running figures a GUI shows live (rate, cost, failures)."""
+    done = tally.labelled + tally.failed
+    reporter.progress(
+        min(done / todo, 0.999) if todo else 0.999,
+        f"{done:,}/{todo:,} records, cost so far {tally.cost:.4f}",
+    )
+    reporter.metric("teach/records", done)
+    reporter.metric("teach/records_per_s", tally.labelled / seconds if seconds > 0 else 0.0)
+    reporter.metric("teach/cost", tally.cost)
+    reporter.metric("teach/failed", tally.failed)
 
 
 def _add(tally: _Tally, added: store.StoredBatch, failed: int) -> None:

@@ -1,0 +1,356 @@
+"""The Teacher page: choose who labels the records, check it, try the prompt, run it.
+
+The teach stage runs in the worker process (``start_stage("teach", ...)``); its per-batch
+metrics feed the live line (records/s, cost so far, failures). The endpoint check and the
+5-record dry run are core calls on a background thread: they may wait on the network or load
+a model, and the window must not freeze meanwhile.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+)
+
+from core.errors import UserError
+from desktop.pages.base import StagePage
+from desktop.widgets.background_call import BackgroundCall, settle_heavy_imports
+from desktop.widgets.prompt_editor import DryRunTable, PromptEditor
+from desktop.widgets.scroll_body import scrolling_body
+from desktop.widgets.teacher_source_form import ENDPOINT, TeacherSourceForm
+from desktop.workers.stage_worker import StageWorker
+
+_INTRO = (
+    "The teacher answers every anonymized record; the student then learns to imitate those "
+    "answers. The teacher never sees the original text."
+)
+_SPLITS = ("train", "validation", "test", "edge", "all")
+
+
+def dry_run(project_dir: Path, config: Any) -> list[Any]:
+    """The core's preview (5 records, nothing stored), on its own project handle: this runs
+    on a background thread, and a store connection belongs to the thread that opened it."""
+    from core.project import Project
+    from core.teacher.preview import preview_teach
+
+    with Project.open(project_dir) as project:
+        rows = preview_teach(project, config)
+    settle_heavy_imports(collect=True)  # the teacher model is garbage by now
+    return rows
+
+
+def check_endpoint_call(config: Any) -> Any:
+    """The endpoint pre-flight with a short timeout (runs on a background thread)."""
+    from core.teacher.endpoint_check import check_endpoint
+
+    return check_endpoint(config)
+
+
+class TeacherPage(StagePage):
+    stage_key = "teacher"
+    title = "Teacher"
+
+    def build(self) -> None:
+        self._scroll, body = scrolling_body(self, self.body_layout)
+        intro = QLabel(_INTRO, self)
+        intro.setWordWrap(True)
+        body.addWidget(intro)
+        body.addWidget(self._build_source())
+        body.addWidget(self._build_prompt())
+        body.addLayout(self._build_run_row())
+        body.addWidget(self._build_results())
+        body.addStretch(1)
+        self._labels: tuple[str, ...] = ()
+        self._shown_project: object = None
+        self._call: BackgroundCall | None = None
+        self._live: dict[str, float] = {}
+        self._on_source_changed(self.source.source())
+
+    def _build_source(self) -> QGroupBox:
+        box = QGroupBox("Who answers", self)
+        self.source = TeacherSourceForm(box)
+        self.source.test_button.clicked.connect(self.test_endpoint)
+        self.source.source_changed.connect(self._on_source_changed)
+        QVBoxLayout(box).addWidget(self.source)
+        return box
+
+    def _build_prompt(self) -> QGroupBox:
+        self.prompt_box = QGroupBox("Prompt (model teachers)", self)
+        self.prompt = PromptEditor(self.prompt_box)
+        self.dry_run_button = QPushButton("Dry run on 5 records", self.prompt_box)
+        self.dry_run_button.setToolTip(
+            "Ask the teacher about the first 5 anonymized records and show its answers; "
+            "nothing is stored or billed to the project"
+        )
+        self.dry_run_button.clicked.connect(self.start_dry_run)
+        self.dry_run_table = DryRunTable(self.prompt_box)
+        layout = QVBoxLayout(self.prompt_box)
+        for widget in (self.prompt, self.dry_run_button, self.dry_run_table):
+            layout.addWidget(widget)
+        layout.setAlignment(self.dry_run_button, Qt.AlignmentFlag.AlignLeft)
+        return self.prompt_box
+
+    def _build_run_row(self) -> QHBoxLayout:
+        self.start_button = QPushButton("Label all records", self)
+        self.start_button.setObjectName("primaryButton")
+        self.start_button.setToolTip(
+            "Ask the teacher about every anonymized record. Answers already stored are kept, "
+            "so a stopped run continues where it stopped and nothing is paid for twice."
+        )
+        self.start_button.clicked.connect(self.start_teaching)
+        self.live = QLabel(self)
+        self.live.setObjectName("teachLive")
+        self.live.setTextFormat(Qt.TextFormat.PlainText)
+        row = QHBoxLayout()
+        row.addWidget(self.start_button)
+        row.addWidget(self.live, 1)
+        return row
+
+    def _build_results(self) -> QGroupBox:
+        box = QGroupBox("How good is the teacher?", self)
+        self.accuracy_table = _accuracy_table(box)
+        self.summary = QLabel(box)
+        self.summary.setObjectName("teachSummary")
+        self.summary.setWordWrap(True)
+        self.summary.setTextFormat(Qt.TextFormat.PlainText)
+        layout = QVBoxLayout(box)
+        layout.addWidget(self.accuracy_table)
+        layout.addWidget(self.summary)
+        return box
+
+    # -- reading the store -----------------------------------------------------------------
+
+    def refresh(self) -> None:
+        if self.context.project_dir is None:
+            self.start_button.setEnabled(False)
+            self._show_result(None)
+            return
+        loaded = self.run_guarded(self._load)
+        if loaded is None:
+            return
+        self._labels, builtin, last_config, last_result = loaded
+        self.prompt.set_builtin(builtin)
+        if self._shown_project != self.context.project_dir:
+            self._shown_project = self.context.project_dir
+            if last_config is not None:
+                self._restore(last_config)
+        self.start_button.setEnabled(not self.busy())
+        self._show_result(last_result)
+
+    def _load(self) -> tuple[tuple[str, ...], str, dict[str, Any] | None, Any]:
+        from core.jobs.runs import list_runs
+        from core.teacher.prompt_files import builtin_template
+
+        with self.context.project() as project:
+            settings = project.settings
+            teach_runs = list_runs(project, "teach")
+        done = [run for run in teach_runs if run.status == "succeeded"]
+        last_config = teach_runs[-1].config if teach_runs else None
+        result = done[-1].result if done else None
+        return settings.labels, builtin_template(settings.task), last_config, result
+
+    def _restore(self, config: dict[str, Any]) -> None:
+        self.source.set_values(config)
+        prompt_file = config.get("prompt_file")
+        if prompt_file and Path(prompt_file).is_file():
+            self.prompt.set_text(Path(prompt_file).read_text(encoding="utf-8").rstrip("\n"))
+
+    def _show_result(self, result: dict[str, Any] | None) -> None:
+        accuracy = (result or {}).get("accuracy") or {}
+        counts = (result or {}).get("accuracy_n") or {}
+        shown = [s for s in _SPLITS if s in accuracy] + sorted(set(accuracy) - set(_SPLITS))
+        self.accuracy_table.setRowCount(len(shown))
+        for row, split in enumerate(shown):
+            cells = (split, f"{accuracy[split]:.1%}", f"{counts.get(split, 0):,}")
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if column:
+                    item.setTextAlignment(
+                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+                    )
+                self.accuracy_table.setItem(row, column, item)
+        self.accuracy_table.setVisible(bool(shown))
+        self.accuracy_table.resizeColumnsToContents()
+        header, rows = self.accuracy_table.horizontalHeader(), self.accuracy_table.verticalHeader()
+        self.accuracy_table.setFixedHeight(header.height() + rows.length() + 4)
+        self.summary.setText(_describe(result))
+
+    # -- the config ------------------------------------------------------------------------
+
+    def _config(self) -> Any:
+        """The TeachConfig of the form; an edited prompt is saved to the project first."""
+        from core.teacher.config import TeachConfig
+        from core.teacher.prompt_files import write_prompt_file
+
+        values = self.source.values()
+        prompt_file = None
+        if self.source.needs_prompt():
+            with self.context.project() as project:
+                prompt_file = write_prompt_file(project, self.prompt.text())
+        config = TeachConfig(**values, prompt_file=prompt_file)
+        config.validate()
+        self._export_api_key(config.api_key_env)
+        return config
+
+    def _export_api_key(self, variable: str) -> None:
+        """The core reads the key from the environment (the worker inherits it); it lives
+        in this process's memory only, never in the project, its runs or its logs."""
+        key = self.source.typed_api_key()
+        if key and self.source.source() == ENDPOINT:
+            os.environ[variable] = key
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def test_endpoint(self) -> None:
+        """Check the endpoint on a background thread; the answer lands next to the button."""
+        config = self._guarded_config()
+        if config is None:
+            return
+        self.source.test_status.setText("Checking…")
+        call = self._background(check_endpoint_call, config)
+        call.succeeded.connect(self._on_endpoint_ok)
+        call.failed.connect(lambda exc: self._on_call_failed(exc, "The endpoint check"))
+        call.start()
+
+    def _on_endpoint_ok(self, checked: Any) -> None:
+        self.banner.clear()
+        key = "with the API key" if checked.had_key else "without an API key"
+        self.source.test_status.setText(
+            f"Connected {key}: {checked.base_url} serves {checked.model}."
+        )
+
+    def start_dry_run(self) -> None:
+        """Run the teacher on 5 records on a background thread and show its answers."""
+        config = self._guarded_config()
+        if config is None or self.context.project_dir is None:
+            return
+        self.dry_run_button.setEnabled(False)
+        self.dry_run_button.setText("Dry run running…")
+        call = self._background(dry_run, self.context.project_dir, config)
+        call.succeeded.connect(self._show_dry_run)
+        call.failed.connect(lambda exc: self._on_call_failed(exc, "The dry run"))
+        call.finished.connect(self._dry_run_done)
+        call.start()
+
+    def _show_dry_run(self, rows: list[Any]) -> None:
+        self.dry_run_table.set_rows(rows, self._labels)
+        self._scroll.ensureWidgetVisible(self.dry_run_table)
+
+    def _dry_run_done(self) -> None:
+        self.dry_run_button.setEnabled(True)
+        self.dry_run_button.setText("Dry run on 5 records")
+
+    def start_teaching(self) -> StageWorker | None:
+        """Label every eligible record in the worker process."""
+        config = self._guarded_config()
+        if config is None:
+            return None
+        from core.teacher.config import config_to_dict
+
+        self._live = {}
+        self.live.clear()
+        worker = self.start_stage("teach", config_to_dict(config))
+        if worker.is_running():
+            self.start_button.setEnabled(False)
+            worker.metric.connect(self._on_metric)
+            self._scroll.ensureWidgetVisible(self.live)
+        return worker
+
+    def call_finished(self, msecs: int) -> bool:
+        """Wait for the endpoint check or dry run in flight (tests)."""
+        return self._call is None or self._call.wait(msecs)
+
+    # -- while it runs ---------------------------------------------------------------------
+
+    def _on_metric(self, name: str, value: float, step: int) -> None:
+        if not name.startswith("teach/"):
+            return
+        self._live[name.removeprefix("teach/")] = value
+        rate = self._live.get("records_per_s")
+        if rate is not None:
+            self.job_panel.set_rate(f"{rate:,.1f} records/s")
+        self.live.setText(
+            f"{self._live.get('records', 0):,.0f} records answered · "
+            f"{rate or 0:,.1f} records/s · cost so far {self._live.get('cost', 0.0):,.4f} · "
+            f"{self._live.get('failed', 0):,.0f} failed"
+        )
+
+    def on_stage_succeeded(self, stage: str, result: dict[str, Any]) -> None:
+        self._show_result(result)
+        self.start_button.setEnabled(True)
+
+    def on_stage_failed(self, stage: str, error: dict[str, Any]) -> None:
+        self.start_button.setEnabled(True)
+
+    def on_stage_cancelled(self, stage: str) -> None:
+        super().on_stage_cancelled(stage)
+        self.start_button.setEnabled(True)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _guarded_config(self) -> Any:
+        if self._call is not None and self._call.is_running():
+            self.banner.show_warning("A check is still running.", "Wait a moment for it.")
+            return None
+        self.banner.clear()
+        return self.run_guarded(self._config)
+
+    def _background(self, fn: Any, *args: Any) -> BackgroundCall:
+        self._call = BackgroundCall(fn, *args, parent=self)
+        return self._call
+
+    def _on_call_failed(self, exc: BaseException, what: str) -> None:
+        self.source.test_status.clear()
+        if isinstance(exc, UserError):
+            self.banner.show_user_error(exc)
+        else:  # never the message: it may quote a record
+            self.banner.show_error(
+                f"{what} stopped on an unexpected {type(exc).__name__}",
+                "check the teacher settings and try again; the project is unchanged",
+            )
+
+    def _on_source_changed(self, source: str) -> None:
+        self.prompt_box.setEnabled(self.source.needs_prompt())
+
+
+def _accuracy_table(parent: Any) -> QTableWidget:
+    table = QTableWidget(0, 3, parent)
+    table.setObjectName("teacherAccuracy")
+    table.setAccessibleName("Teacher accuracy against the human labels")
+    table.setHorizontalHeaderLabels(("Split", "Agrees with human labels", "Records compared"))
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.verticalHeader().setVisible(False)
+    table.horizontalHeader().setStretchLastSection(True)
+    table.setToolTip(
+        "How often the teacher's answer equals the human label, per split. The student "
+        "can rarely beat its teacher, so this is the ceiling for what follows."
+    )
+    return table
+
+
+def _describe(result: dict[str, Any] | None) -> str:
+    if not result:
+        return "The teacher has not answered yet. Choose a source above and label the records."
+    lines = [
+        f"Teacher {result.get('teacher_id', '?')}: {result.get('labelled', 0):,} records "
+        f"answered in the last run ({result.get('records_per_s', 0):,.1f}/s); "
+        f"{result.get('invalid', 0):,} answers outside the label set; "
+        f"{result.get('failed', 0):,} records left for a re-run; total cost "
+        f"{result.get('cost_total', 0.0):,.4f}.",
+    ]
+    if not result.get("accuracy"):
+        lines.append("No record has a human label, so the teacher's accuracy is unknown.")
+    lines += [f"Note: {warning}" for warning in result.get("warnings", [])]
+    return "\n".join(lines)

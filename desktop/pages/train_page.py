@@ -1,0 +1,314 @@
+"""The Train page: pick a student, set a few knobs, watch the curves, stop and resume.
+
+Training runs in the worker process (``start_stage("train", ...)``); the page feeds the
+chart from the worker's ``metric`` signal, and from the run's curves.jsonl when a project is
+reopened. Resume re-runs the stopped run id, which continues from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
+
+from desktop.pages.base import StagePage
+from desktop.widgets.background_call import BackgroundCall, settle_heavy_imports
+from desktop.widgets.curve_chart import CurveChart
+from desktop.widgets.scroll_body import scrolling_body
+from desktop.widgets.student_picker import StudentPicker
+from desktop.widgets.train_settings_form import TrainSettingsForm
+from desktop.workers.stage_worker import StageWorker
+
+_OOM_EXIT_CODE = 3  # core.jobs.protocol.EXIT_OUT_OF_MEMORY
+_INTRO = (
+    "The student learns from the teacher's answers on the training records and is checked "
+    "on the validation records as it goes. Training saves checkpoints, so a stopped run "
+    "resumes where it stopped."
+)
+
+
+def find_models() -> list[Any]:
+    """The local model catalogue (reads weight-file headers; imports transformers)."""
+    from core.train.catalogue import catalogue, default_roots
+
+    entries = catalogue(default_roots())
+    settle_heavy_imports()
+    return entries
+
+
+def find_gpus() -> list[str]:
+    """The CUDA devices torch sees (imports torch: seconds)."""
+    from core.train.overview import cuda_devices
+
+    names = cuda_devices()
+    settle_heavy_imports()
+    return names
+
+
+class TrainPage(StagePage):
+    stage_key = "train"
+    title = "Train"
+
+    def build(self) -> None:
+        self._scroll, body = scrolling_body(self, self.body_layout)
+        intro = QLabel(_INTRO, self)
+        intro.setWordWrap(True)
+        student_box = QGroupBox("Student model", self)
+        self.student = StudentPicker(student_box)
+        QVBoxLayout(student_box).addWidget(self.student)
+        settings_box = QGroupBox("Settings", self)
+        self.settings = TrainSettingsForm(settings_box)
+        QVBoxLayout(settings_box).addWidget(self.settings)
+        self.chart = CurveChart(self)
+        self.summary = QLabel(self)
+        self.summary.setObjectName("trainSummary")
+        self.summary.setWordWrap(True)
+        self.summary.setTextFormat(Qt.TextFormat.PlainText)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        for widget in (intro, student_box, settings_box):
+            body.addWidget(widget)
+        body.addLayout(self._build_buttons())
+        body.addWidget(self.chart)
+        body.addWidget(self.summary)
+        body.addStretch(1)
+        self._view: Any = None  # core.train.overview.TrainRunView of the latest run
+        self._task = "classification"
+        self._catalogue: list[Any] = []
+        self._shown_project: object = None
+        self._oom_batch: tuple[int, int] | None = None  # (batch, accumulation) to resume at
+        self._models_call: BackgroundCall | None = None
+        self._gpus_call: BackgroundCall | None = None
+        self._update_buttons()
+
+    def _build_buttons(self) -> QHBoxLayout:
+        self.start_button = QPushButton("Start training", self)
+        self.start_button.setObjectName("primaryButton")
+        self.start_button.setToolTip("Train a new student with these settings")
+        self.start_button.clicked.connect(self.start_training)
+        self.resume_button = QPushButton("Resume", self)
+        self.resume_button.setToolTip(
+            "Continue the stopped run from its last checkpoint, with its own settings; only "
+            "the batch size and the device may change"
+        )
+        self.resume_button.clicked.connect(self.resume_training)
+        row = QHBoxLayout()
+        row.addWidget(self.start_button)
+        row.addWidget(self.resume_button)
+        row.addStretch(1)
+        return row
+
+    # -- reading the store -----------------------------------------------------------------
+
+    def refresh(self) -> None:
+        if self.context.project_dir is None:
+            self._view = None
+            self.chart.clear()
+            self.summary.setText("Open a project to train a student.")
+            self._update_buttons()
+            return
+        loaded = self.run_guarded(self._load)
+        if loaded is None:
+            return
+        task, view = loaded
+        if task != self._task:
+            self._task = task
+            self.student.set_entries(self._catalogue, task)
+        self._look_up_models_and_gpus()
+        if not self.busy():
+            first_look = self._shown_project != self.context.project_dir
+            self._shown_project = self.context.project_dir
+            self._show_run(view, restore_form=first_look)
+
+    def _load(self) -> tuple[str, Any]:
+        from core.train.overview import latest_train_run
+
+        with self.context.project() as project:
+            return project.settings.task, latest_train_run(project)
+
+    def _show_run(self, view: Any, *, restore_form: bool) -> None:
+        self._view = view
+        if view is None:
+            self.chart.clear()
+            self.summary.setText("No student has been trained in this project yet.")
+        else:
+            self.chart.set_points((p.name, p.step, p.value) for p in view.curves)
+            self.summary.setText(_describe_run(view))
+            if restore_form:
+                self.student.set_values(view.config)
+                self.settings.set_values(view.config)
+        self._update_buttons()
+
+    def _look_up_models_and_gpus(self) -> None:
+        """Once per page: the model catalogue and the GPUs, each on a background thread."""
+        if self._models_call is None:
+            self._models_call = BackgroundCall(find_models, parent=self)
+            self._models_call.succeeded.connect(self._on_models)
+            self._models_call.start()
+        if self._gpus_call is None:
+            self._gpus_call = BackgroundCall(find_gpus, parent=self)
+            self._gpus_call.succeeded.connect(self._on_gpus)
+            self._gpus_call.start()
+
+    def _on_models(self, entries: list[Any]) -> None:
+        self._catalogue = entries
+        self.student.set_entries(entries, self._task)
+
+    def _on_gpus(self, names: list[str]) -> None:
+        chosen = self.settings.device.currentData()
+        self.settings.set_devices(names)
+        index = self.settings.device.findData(chosen)
+        self.settings.device.setCurrentIndex(max(index, 0))
+
+    def lookups_finished(self, msecs: int) -> bool:
+        """Wait for the catalogue and GPU look-ups (tests, the stall bench)."""
+        calls = [c for c in (self._models_call, self._gpus_call) if c is not None]
+        return all(call.wait(msecs) for call in calls)
+
+    # -- starting and resuming -------------------------------------------------------------
+
+    def start_training(self) -> StageWorker | None:
+        """Start a new train run with the page's settings; a bad setting goes to the banner."""
+        config = self.run_guarded(self._config)
+        if config is None:
+            return None
+        self._oom_batch = None
+        self.chart.clear()
+        return self._follow(self.start_stage("train", config))
+
+    def _config(self) -> dict[str, Any]:
+        from core.errors import TrainError
+        from core.train.config import TrainConfig, config_to_dict
+        from core.train.data import pick_teacher
+
+        config = TrainConfig(**self.student.values(), **self.settings.values())
+        config.validate()
+        with self.context.project() as project:
+            try:  # a quick read: say it now rather than after the worker has loaded torch
+                pick_teacher(project, config.teacher_id, config.prompt_version)
+            except TrainError as exc:
+                raise TrainError(
+                    exc.message, "label the records on the Teacher page first"
+                ) from None
+        return config_to_dict(config)
+
+    def resume_training(self) -> StageWorker | None:
+        """Resume the latest stopped run from its last checkpoint."""
+        view = self._view
+        if view is None or not view.resumable or self.busy():
+            return None
+        if self.run_guarded(self._store_resume_changes, view) is None:
+            return None
+        self.chart.set_points(
+            (p.name, p.step, p.value) for p in view.curves if p.step <= view.checkpoint_step
+        )
+        return self._follow(self.start_stage("train", view.config, run_id=view.run_id))
+
+    def _store_resume_changes(self, view: Any) -> bool:
+        """Apply the resume-safe changes (batch size, device) to the stopped run's config."""
+        from core.train.config import config_from_dict
+        from core.train.session import store_config
+        from core.train.stage import with_overrides
+
+        stored = config_from_dict(view.config)
+        wanted = self.settings.values()
+        changes: dict[str, Any] = {}
+        if self._oom_batch is not None and wanted["batch_size"] == self._oom_batch[0]:
+            changes["batch_size"], changes["grad_accum"] = self._oom_batch
+        elif wanted["batch_size"] != stored.batch_size:
+            changes["batch_size"] = wanted["batch_size"]
+        if wanted["device"] != stored.device:
+            changes["device"] = wanted["device"]
+        if changes:
+            updated = with_overrides(stored, changes)
+            with self.context.project() as project:
+                store_config(project, view.run_id, updated, "resume options")
+        return True
+
+    def _follow(self, worker: StageWorker) -> StageWorker:
+        if worker.is_running():
+            worker.metric.connect(self._on_metric)
+            worker.finished.connect(self.refresh)
+            self.summary.setText("Training…")
+            self._scroll.ensureWidgetVisible(self.chart)
+        self._update_buttons()
+        return worker
+
+    # -- while it runs ---------------------------------------------------------------------
+
+    def _on_metric(self, name: str, value: float, step: int) -> None:
+        key = name.removeprefix("train/")
+        if key == "samples_per_s":
+            self.job_panel.set_rate(f"{value:,.1f} examples/s")
+        else:
+            self.chart.add_point(key, step, value)
+
+    def on_stage_succeeded(self, stage: str, result: dict[str, Any]) -> None:
+        self.summary.setText(_describe_result(result))
+
+    def on_stage_failed(self, stage: str, error: dict[str, Any]) -> None:
+        if error.get("exit_code") != _OOM_EXIT_CODE or self.worker is None:
+            return
+        stored = self.run_guarded(self._stored_config, self.worker.run_id) or {}
+        batch = int(stored.get("batch_size") or self.settings.batch_size.value())
+        half = max(batch // 2, 1)
+        # Half the batch with twice the accumulation is the same optimizer step.
+        self._oom_batch = (half, int(stored.get("grad_accum") or 1) * batch // half)
+        self.settings.batch_size.setValue(half)
+        self.banner.show_error(
+            str(error.get("message") or "training ran out of memory"),
+            f"press Resume to continue from the last checkpoint at batch size {half} (set "
+            "below; the effective batch stays the same), or lower the maximum length or "
+            "switch to LoRA and start again",
+        )
+
+    def _stored_config(self, run_id: str | None) -> dict[str, Any]:
+        from core.jobs.runs import get_run
+
+        if run_id is None:
+            return {}
+        with self.context.project() as project:
+            return get_run(project, run_id).config
+
+    def _update_buttons(self) -> None:
+        has_project = self.context.project_dir is not None
+        running = self.busy()
+        self.start_button.setEnabled(has_project and not running)
+        resumable = self._view is not None and self._view.resumable and not running
+        self.resume_button.setEnabled(bool(resumable))
+        if resumable:
+            self.resume_button.setText(f"Resume from step {self._view.checkpoint_step:,}")
+        else:
+            self.resume_button.setText("Resume")
+
+
+def _describe_run(view: Any) -> str:
+    if view.status == "succeeded" and view.result:
+        return _describe_result(view.result)
+    if view.status in ("running", "pending"):
+        return f"Run {view.run_id} is {view.status}."
+    where = (
+        f"at step {view.checkpoint_step:,}"
+        if view.checkpoint_step
+        else "before its first checkpoint"
+    )
+    words = {"cancelled": "was stopped", "interrupted": "was interrupted",
+             "failed": "stopped on an error"}  # fmt: skip
+    return (
+        f"The last run {words.get(view.status, view.status)} {where}. Resume continues it "
+        "from its last checkpoint; Start training begins a new one."
+    )
+
+
+def _describe_result(result: dict[str, Any]) -> str:
+    best = result.get("best_val_metric")
+    shown = "n/a" if best is None else f"{best:.3f}"
+    lines = [
+        f"Trained {result.get('global_step', 0):,} steps ({result.get('epochs_run', 0):g} "
+        f"epochs) on {result.get('device', '?')}; best validation "
+        f"{result.get('val_metric_name', 'metric')}: {shown}"
+        + (" (stopped early: it had stopped improving)" if result.get("stopped_early") else ""),
+        f"The student is in {result.get('model_dir', '?')}.",
+    ]
+    lines += [f"Note: {note}" for note in result.get("notes", [])]
+    return "\n".join(lines)

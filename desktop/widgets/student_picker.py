@@ -1,0 +1,200 @@
+"""The train page's student choice: a model from the local catalogue (or any folder), used
+as it is or shrunk ("derived") to K of its layers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QWidget,
+)
+
+from core.errors import TrainError
+from core.train.catalogue import ModelEntry
+
+_NO_MODELS = "No local models found yet: add a model folder"
+
+
+class StudentPicker(QWidget):
+    """Which model becomes the student, and whether it is derived (fewer layers)."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._entries: dict[str, ModelEntry] = {}
+        self._build_choice()
+        self._build_model_row()
+        self.info = QLabel(self)
+        self.info.setObjectName("studentInfo")
+        self.info.setWordWrap(True)
+        self.info.setTextFormat(Qt.TextFormat.PlainText)
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.addWidget(self.model_combo, 0, 0, 1, 2)
+        grid.addWidget(self.add_button, 0, 2)
+        grid.addWidget(self.use_radio, 1, 0, 1, 3)
+        derive_row = QHBoxLayout()
+        derive_row.addWidget(self.derive_radio)
+        derive_row.addWidget(self.layers)
+        derive_row.addStretch(1)
+        grid.addLayout(derive_row, 2, 0, 1, 3)
+        grid.addWidget(self.info, 3, 0, 1, 3)
+        grid.setColumnStretch(0, 1)
+        for signal in (self.model_combo.currentIndexChanged, self.derive_radio.toggled,
+                       self.layers.valueChanged):  # fmt: skip
+            signal.connect(self._update)
+        self.set_entries([], "classification")
+
+    def _build_choice(self) -> None:
+        self.use_radio = QRadioButton("Train this model as it is", self)
+        self.use_radio.setToolTip(
+            "The student keeps the chosen model's size. Pick a small model: it is what you "
+            "will run in production."
+        )
+        self.derive_radio = QRadioButton("Make a smaller copy of it, keeping", self)
+        self.derive_radio.setToolTip(
+            "Build the student from a larger model by keeping only some of its layers "
+            "(evenly spaced). Fewer layers: faster and smaller, usually a little less accurate."
+        )
+        group = QButtonGroup(self)
+        group.addButton(self.use_radio)
+        group.addButton(self.derive_radio)
+        self.use_radio.setChecked(True)
+        self.layers = QSpinBox(self)
+        self.layers.setRange(1, 128)
+        self.layers.setValue(3)
+        self.layers.setSuffix(" layers")
+        self.layers.setAccessibleName("Layers to keep")
+        self.layers.setToolTip("How many of the larger model's layers the student keeps")
+
+    def _build_model_row(self) -> None:
+        self.model_combo = QComboBox(self)
+        self.model_combo.setAccessibleName("Student model")
+        self.model_combo.setToolTip(
+            "Models found on this computer that can learn this project's task. Stillroom "
+            "never downloads a model."
+        )
+        self.model_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.model_combo.setMinimumContentsLength(16)
+        self.add_button = QPushButton("Add model folder…", self)
+        self.add_button.setToolTip("Choose a Hugging Face model folder on this computer")
+        self.add_button.clicked.connect(self._browse)
+
+    def set_entries(self, entries: list[ModelEntry], task: str) -> None:
+        """List the catalogue models that can learn ``task`` (added folders are kept)."""
+        chosen = self.current_path()
+        added = [p for p in self._paths() if p not in self._entries]
+        self._entries = {str(e.path): e for e in entries if task in e.tasks}
+        self.model_combo.blockSignals(True)
+        self.model_combo.clear()
+        for path, entry in self._entries.items():
+            self._add_item(_describe(entry), path)
+        for path in added:
+            self._add_item(path, path)
+        if self.model_combo.count() == 0:
+            self.model_combo.addItem(_NO_MODELS, None)
+        self.model_combo.blockSignals(False)
+        if chosen is not None:
+            self.select(chosen)
+        self._update()
+
+    def add_folder(self, path: Path | str) -> None:
+        """Add a model folder (the folder picker's choice) and select it."""
+        text = str(path)
+        if self.model_combo.findData(text) < 0:
+            if self.model_combo.itemData(0) is None:
+                self.model_combo.removeItem(0)
+            self._add_item(text, text)
+        self.select(text)
+
+    def select(self, path: str) -> None:
+        index = self.model_combo.findData(path)
+        if index < 0:
+            self.add_folder(path)
+            return
+        self.model_combo.setCurrentIndex(index)
+
+    def current_path(self) -> str | None:
+        data = self.model_combo.currentData()
+        return str(data) if data else None
+
+    def values(self) -> dict[str, Any]:
+        """``student`` or ``derive`` + ``layers`` for the TrainConfig.
+
+        Raises:
+            TrainError: no model is chosen.
+        """
+        path = self.current_path()
+        if path is None:
+            raise TrainError(
+                "no student model is chosen",
+                "choose a model from the list, or add a model folder from this computer",
+            )
+        if self.derive_radio.isChecked():
+            return {"student": None, "derive": path, "layers": self.layers.value()}
+        return {"student": path, "derive": None, "layers": None}
+
+    def set_values(self, config: dict[str, Any]) -> None:
+        """Show a stored run's student choice."""
+        if config.get("derive"):
+            self.select(str(config["derive"]))
+            self.derive_radio.setChecked(True)
+            self.layers.setValue(int(config.get("layers") or 1))
+        elif config.get("student"):
+            self.select(str(config["student"]))
+            self.use_radio.setChecked(True)
+
+    def _add_item(self, label: str, path: str) -> None:
+        self.model_combo.addItem(label, path)
+        self.model_combo.setItemData(
+            self.model_combo.count() - 1, path, Qt.ItemDataRole.ToolTipRole
+        )
+
+    def _paths(self) -> list[str]:
+        return [str(d) for i in range(self.model_combo.count())
+                if (d := self.model_combo.itemData(i))]  # fmt: skip
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a model folder")
+        if folder:
+            self.add_folder(folder)
+
+    def _update(self) -> None:
+        self.layers.setEnabled(self.derive_radio.isChecked())
+        entry = self._entries.get(self.current_path() or "")
+        if entry is None:
+            self.info.setText("")
+        else:
+            self.info.setText(_memory_line(entry, self.derive_radio.isChecked()))
+        self.changed.emit()
+
+
+def _describe(entry: ModelEntry) -> str:
+    layers = f", {entry.layers} layers" if entry.layers else ""
+    return f"{entry.path.name} ({entry.parameters / 1e6:.1f}M parameters{layers})"
+
+
+def _memory_line(entry: ModelEntry, derived: bool) -> str:
+    memory = entry.memory_bytes
+    full, lora = memory.get("train_full_fp32", 0) / 2**30, memory.get("train_lora", 0) / 2**30
+    line = (
+        f"{entry.model_type or 'model'} in {entry.path}. Memory before activations: about "
+        f"{full:.2f} GiB for a full fine-tune, {lora:.2f} GiB with LoRA."
+    )
+    if derived:
+        line += " A smaller copy needs proportionally less."
+    return line

@@ -1,0 +1,240 @@
+"""Where the teacher's answers come from: the human labels, a model folder on this computer,
+or an OpenAI-compatible server (URL, model name, API key, concurrency, prices).
+
+:meth:`TeacherSourceForm.values` gives ``TeachConfig`` fields. The API key is never one of
+them: the core reads it from an environment variable (or the OS keyring), so the page puts it
+there for this session only, and it is never written to the project.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.errors import TeacherError
+from core.teacher.config import TeachConfig
+
+LABELS, LOCAL, ENDPOINT = "labels", "local", "endpoint"
+_DEFAULTS = TeachConfig(teacher="labels")
+_NUMBER_WIDTH = 160
+
+
+class TeacherSourceForm(QWidget):
+    """The three teacher sources, each with its own settings."""
+
+    source_changed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._radios = {
+            LABELS: QRadioButton("The human labels already in the data", self),
+            LOCAL: QRadioButton("A model folder on this computer", self),
+            ENDPOINT: QRadioButton("An OpenAI-compatible server on your network", self),
+        }
+        self._radios[LABELS].setToolTip(
+            "Use the labels your data already has as the teacher's answers (certain ones). "
+            "Records without a label are left out."
+        )
+        self._radios[LOCAL].setToolTip(
+            "A classifier or a language model saved in a folder (or a .gguf file). It runs "
+            "here; nothing leaves this computer."
+        )
+        self._radios[ENDPOINT].setToolTip(
+            "A server that speaks the OpenAI API (vLLM, TGI, a gateway). Only anonymized "
+            "text is sent to it."
+        )
+        group = QButtonGroup(self)
+        radios = QVBoxLayout()
+        for radio in self._radios.values():
+            group.addButton(radio)
+            radios.addWidget(radio)
+        # Only the chosen source's form is shown (and takes room: a stack would be as tall
+        # as the tallest form).
+        self._pages = {LABELS: self._labels_page(), LOCAL: self._local_page(),
+                       ENDPOINT: self._endpoint_page()}  # fmt: skip
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(radios)
+        for page in self._pages.values():
+            layout.addWidget(page)
+        for key, radio in self._radios.items():
+            radio.toggled.connect(lambda on, key=key: on and self._show(key))
+        self._radios[LABELS].setChecked(True)
+
+    # -- the three forms -------------------------------------------------------------------
+
+    def _labels_page(self) -> QWidget:
+        page = QLabel(
+            "Every record with a human label becomes a training example with that label. "
+            "No model is asked, so this is quick and costs nothing.",
+            self,
+        )
+        page.setWordWrap(True)
+        return page
+
+    def _local_page(self) -> QWidget:
+        page = QWidget(self)
+        self.folder = QLineEdit(page)
+        self.folder.setPlaceholderText("/path/to/model-folder or model.gguf")
+        self.folder.setAccessibleName("Teacher model folder")
+        self.folder.setToolTip("A folder written by save_pretrained, or a .gguf file")
+        browse = QPushButton("Choose…", page)
+        browse.setToolTip("Choose the teacher's model folder")
+        browse.clicked.connect(self._browse)
+        row = QHBoxLayout()
+        row.addWidget(self.folder, 1)
+        row.addWidget(browse)
+        self.batch_size = QSpinBox(page)
+        self.batch_size.setRange(1, 1024)
+        self.batch_size.setValue(_DEFAULTS.batch_size)
+        self.batch_size.setMaximumWidth(_NUMBER_WIDTH)
+        self.batch_size.setToolTip(
+            "Records the model reads at once. Larger is faster but uses more memory."
+        )
+        form = QFormLayout(page)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.addRow("Model", row)
+        form.addRow("Records at once", self.batch_size)
+        return page
+
+    def _endpoint_page(self) -> QWidget:
+        page = QWidget(self)
+        self.base_url = QLineEdit(page)
+        self.base_url.setPlaceholderText("http://gpu-box:8000/v1")
+        self.base_url.setToolTip("The server's base URL, usually ending in /v1")
+        self.model_name = QLineEdit(page)
+        self.model_name.setToolTip("The model's name on that server (as /models lists it)")
+        self.api_key = QLineEdit(page)
+        self.api_key.setEchoMode(QLineEdit.EchoMode.Password)
+        self.api_key.setToolTip(
+            "The server's API key, if it needs one. Kept in memory for this session only "
+            f"(as {_DEFAULTS.api_key_env}); never saved in the project or its logs."
+        )
+        self.concurrency = QSpinBox(page)
+        self.concurrency.setRange(1, 256)
+        self.concurrency.setValue(_DEFAULTS.concurrency)
+        self.concurrency.setMaximumWidth(_NUMBER_WIDTH)
+        self.concurrency.setToolTip(
+            "Requests sent at the same time. More is faster until the server is saturated "
+            "or starts refusing (it then slows down by itself)."
+        )
+        self.price_in = _price(page, "input")
+        self.price_out = _price(page, "output")
+        self._build_test_row(page)
+        form = QFormLayout(page)
+        form.setContentsMargins(0, 0, 0, 0)
+        for label, widget in (("Base URL", self.base_url), ("Model name", self.model_name),
+                              ("API key", self.api_key), ("Requests at once", self.concurrency),
+                              ("Price per 1M input tokens", self.price_in),
+                              ("Price per 1M output tokens", self.price_out)):  # fmt: skip
+            widget.setAccessibleName(label)
+            form.addRow(label, widget)
+        form.addRow(self.test_button, self.test_status)
+        return page
+
+    def _build_test_row(self, page: QWidget) -> None:
+        self.test_button = QPushButton("Test endpoint", page)
+        self.test_button.setToolTip(
+            "Check that the server answers, accepts the key and serves this model "
+            "(a few seconds at most; nothing is sent but the check)"
+        )
+        self.test_status = QLabel(page)
+        self.test_status.setObjectName("endpointStatus")
+        self.test_status.setWordWrap(True)
+        self.test_status.setTextFormat(Qt.TextFormat.PlainText)
+
+    # -- reading and writing ---------------------------------------------------------------
+
+    def source(self) -> str:
+        return next(key for key, radio in self._radios.items() if radio.isChecked())
+
+    def set_source(self, key: str) -> None:
+        self._radios[key].setChecked(True)
+
+    def needs_prompt(self) -> bool:
+        """Model teachers read a prompt (a classifier folder ignores it, the core says so)."""
+        return self.source() != LABELS
+
+    def values(self) -> dict[str, Any]:
+        """The ``TeachConfig`` fields of the chosen source.
+
+        Raises:
+            TeacherError: the chosen source lacks its folder or URL.
+        """
+        source = self.source()
+        if source == LABELS:
+            return {"teacher": "labels"}
+        if source == LOCAL:
+            folder = self.folder.text().strip()
+            if not folder:
+                raise TeacherError("no teacher model is chosen", "choose the model's folder")
+            return {"teacher": f"hf:{folder}", "batch_size": self.batch_size.value()}
+        url = self.base_url.text().strip()
+        if not url:
+            raise TeacherError("the server's base URL is empty",
+                               "type it, for example http://gpu-box:8000/v1")  # fmt: skip
+        return {
+            "teacher": f"openai:{url}",
+            "model": self.model_name.text().strip() or None,
+            "concurrency": self.concurrency.value(),
+            "price_in": self.price_in.value(),
+            "price_out": self.price_out.value(),
+        }
+
+    def typed_api_key(self) -> str:
+        return self.api_key.text().strip()
+
+    def set_values(self, config: dict[str, Any]) -> None:
+        """Show a stored run's source and settings (never a key: none is stored)."""
+        teacher = str(config.get("teacher", "labels"))
+        if teacher.startswith("hf:"):
+            self.folder.setText(teacher.removeprefix("hf:"))
+            self.batch_size.setValue(int(config.get("batch_size") or _DEFAULTS.batch_size))
+            self.set_source(LOCAL)
+        elif teacher.startswith("openai:"):
+            self.base_url.setText(teacher.removeprefix("openai:"))
+            self.model_name.setText(str(config.get("model") or ""))
+            self.concurrency.setValue(int(config.get("concurrency") or _DEFAULTS.concurrency))
+            self.price_in.setValue(float(config.get("price_in") or 0.0))
+            self.price_out.setValue(float(config.get("price_out") or 0.0))
+            self.set_source(ENDPOINT)
+        else:
+            self.set_source(LABELS)
+
+    def _show(self, key: str) -> None:
+        for name, page in self._pages.items():
+            page.setVisible(name == key)
+        self.source_changed.emit(key)
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose the teacher model folder")
+        if folder:
+            self.folder.setText(folder)
+
+
+def _price(parent: QWidget, kind: str) -> QDoubleSpinBox:
+    box = QDoubleSpinBox(parent)
+    box.setRange(0.0, 10_000.0)
+    box.setDecimals(4)
+    box.setSingleStep(0.1)
+    box.setMaximumWidth(_NUMBER_WIDTH)
+    box.setToolTip(
+        f"What the server's owner charges per million {kind} tokens, in your currency; used "
+        "for the cost shown while it runs and in the evaluation (0 if it is free)."
+    )
+    return box

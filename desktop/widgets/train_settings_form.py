@@ -1,0 +1,179 @@
+"""The train page's settings: method (full or LoRA), the key hyper-parameters and the device.
+
+Defaults are the core's (``core.train.config``); every field explains itself in a tooltip
+in plain language. :meth:`TrainSettingsForm.values` gives ``TrainConfig`` fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QRadioButton,
+    QSpinBox,
+    QWidget,
+)
+
+from core.errors import TrainError
+from core.train.config import DEFAULT_ALPHA, DEFAULT_TEMPERATURE, TrainConfig
+
+AUTOMATIC = "Automatic"
+_LEARNING_RATES = ("1e-5", "3e-5", "5e-5", "1e-4", "2e-4", "5e-4", "1e-3")
+_DEFAULTS = TrainConfig()
+_FIELD_WIDTH = 130
+
+TIPS = {
+    "full": "Adjust every weight of the student. Usually the most accurate; needs the most memory.",
+    "lora": "Train small add-on weights (LoRA adapters) and merge them in at the end. Needs "
+    "far less memory; often nearly as accurate.",
+    "epochs": "How many times the student reads the whole training set. More can help a "
+    "small data set; training stops early if validation stops improving.",
+    "batch_size": "Examples processed together in one step. Larger is faster but needs more "
+    "memory; lower it if training runs out of memory.",
+    "lr": "How big a step the student takes when it learns. 'Automatic' uses 5e-5 for a full "
+    "fine-tune and 2e-4 for LoRA; too high makes training unstable.",
+    "max_length": "The longest text, in tokens, the student reads; longer texts are cut. "
+    "'Automatic' uses 128 for classification and 512 for generation. Shorter is faster.",
+    "alpha": "How much the student copies the teacher's probabilities (1 = only the teacher) "
+    "versus the human labels (0 = only the labels).",
+    "temperature": "Softens the teacher's probabilities so the student also learns which "
+    "wrong answers were close. 1 uses them as they are; 2-4 softens them.",
+    "checkpoint_every": "Every this many steps, training measures itself on the validation "
+    "set (a point on the chart) and saves a checkpoint it can resume from.",
+    "device": "Where to train. 'Automatic' uses a GPU if there is one, else the CPU.",
+}
+
+
+class TrainSettingsForm(QWidget):
+    """Method, hyper-parameters and device, with the core's defaults."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        form = QFormLayout(self)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
+        form.addRow("Method", self._method_row())
+        self.epochs = _double(self, 0.1, 100.0, 0.5, 1, _DEFAULTS.epochs)
+        self.batch_size = _int(self, 1, 4096, _DEFAULTS.batch_size)
+        self.learning_rate = QComboBox(self)
+        self.learning_rate.setEditable(True)
+        self.learning_rate.addItems([AUTOMATIC, *_LEARNING_RATES])
+        self.learning_rate.setMinimumContentsLength(10)
+        self.max_length = _int(self, 0, 32768, 0)
+        self.max_length.setSingleStep(16)
+        self.max_length.setSpecialValueText(AUTOMATIC)
+        self.alpha = _double(self, 0.0, 1.0, 0.05, 2, DEFAULT_ALPHA)
+        self.temperature = _double(self, 0.1, 20.0, 0.5, 1, DEFAULT_TEMPERATURE)
+        self.checkpoint_every = _int(self, 1, 1_000_000, _DEFAULTS.checkpoint_every)
+        self.device = QComboBox(self)
+        self.device.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.device.addItem(f"{AUTOMATIC} (a GPU if there is one)", "auto")
+        self.device.addItem("CPU", "cpu")
+        rows = (
+            ("Epochs", self.epochs, "epochs"),
+            ("Batch size", self.batch_size, "batch_size"),
+            ("Learning rate", self.learning_rate, "lr"),
+            ("Maximum length", self.max_length, "max_length"),
+            ("Teacher weight (alpha)", self.alpha, "alpha"),
+            ("Temperature", self.temperature, "temperature"),
+            ("Validate and save every (steps)", self.checkpoint_every, "checkpoint_every"),
+            ("Device", self.device, "device"),
+        )
+        for label, widget, key in rows:
+            widget.setMinimumWidth(_FIELD_WIDTH)
+            widget.setToolTip(TIPS[key])
+            widget.setAccessibleName(label)
+            form.addRow(label, widget)
+
+    def _method_row(self) -> QHBoxLayout:
+        self.full_radio = QRadioButton("Full fine-tune", self)
+        self.lora_radio = QRadioButton("LoRA adapters", self)
+        self._method = QButtonGroup(self)
+        row = QHBoxLayout()
+        for radio, key in ((self.full_radio, "full"), (self.lora_radio, "lora")):
+            radio.setToolTip(TIPS[key])
+            self._method.addButton(radio)
+            row.addWidget(radio)
+        row.addStretch(1)
+        self.full_radio.setChecked(True)
+        return row
+
+    def set_devices(self, names: list[str]) -> None:
+        """Add the CUDA devices found (``cuda:N (name)``), keeping Automatic and CPU."""
+        while self.device.count() > 2:
+            self.device.removeItem(2)
+        for name in names:
+            self.device.addItem(f"GPU {name}", name.split(" ", 1)[0])
+
+    def values(self) -> dict[str, Any]:
+        """The ``TrainConfig`` fields this form sets.
+
+        Raises:
+            TrainError: the learning rate is not a number.
+        """
+        return {
+            "lora": self.lora_radio.isChecked(),
+            "epochs": self.epochs.value(),
+            "batch_size": self.batch_size.value(),
+            "lr": self._learning_rate(),
+            "max_length": self.max_length.value() or None,
+            "alpha": self.alpha.value(),
+            "temperature": self.temperature.value(),
+            "checkpoint_every": self.checkpoint_every.value(),
+            "device": self.device.currentData() or "auto",
+        }
+
+    def set_values(self, config: dict[str, Any]) -> None:
+        """Show a stored run's settings (unknown or missing keys keep the current value)."""
+        if "lora" in config:
+            (self.lora_radio if config["lora"] else self.full_radio).setChecked(True)
+        for key, box in (("epochs", self.epochs), ("batch_size", self.batch_size),
+                         ("temperature", self.temperature),
+                         ("checkpoint_every", self.checkpoint_every)):  # fmt: skip
+            if config.get(key) is not None:
+                box.setValue(config[key])
+        if "alpha" in config:
+            self.alpha.setValue(DEFAULT_ALPHA if config["alpha"] is None else config["alpha"])
+        if "max_length" in config:
+            self.max_length.setValue(config["max_length"] or 0)
+        if "lr" in config:
+            self.learning_rate.setCurrentText(
+                AUTOMATIC if config["lr"] is None else f"{config['lr']:g}"
+            )
+        index = self.device.findData(config.get("device", "auto"))
+        self.device.setCurrentIndex(max(index, 0))
+
+    def _learning_rate(self) -> float | None:
+        text = self.learning_rate.currentText().strip()
+        if not text or text.startswith(AUTOMATIC):
+            return None
+        try:
+            return float(text)
+        except ValueError:
+            raise TrainError(
+                f"the learning rate {text!r} is not a number",
+                "type a number such as 5e-5, or choose Automatic",
+            ) from None
+
+
+def _int(parent: QWidget, low: int, high: int, value: int) -> QSpinBox:
+    box = QSpinBox(parent)
+    box.setRange(low, high)
+    box.setValue(value)
+    return box
+
+
+def _double(
+    parent: QWidget, low: float, high: float, step: float, decimals: int, value: float
+) -> QDoubleSpinBox:
+    box = QDoubleSpinBox(parent)
+    box.setDecimals(decimals)
+    box.setRange(low, high)
+    box.setSingleStep(step)
+    box.setValue(value)
+    return box
