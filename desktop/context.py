@@ -7,6 +7,7 @@ same store, so pages take a short-lived handle (``with context.project() as p``)
 from __future__ import annotations
 
 import contextlib
+import gc
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -140,6 +141,8 @@ class AppContext(QObject):
 
         def probe() -> None:
             label = _detect_device()
+            # torch's long-lived objects would make every full collection stall the UI.
+            gc.freeze()
             self._device = label
             # The window may be gone by the time torch has loaded.
             with contextlib.suppress(RuntimeError):

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 
 def add(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -38,12 +41,16 @@ def add(sub: Any, common: argparse.ArgumentParser) -> None:
     demo.set_defaults(handler=demo_command)
 
 
-def worker_command(args: argparse.Namespace) -> dict[str, Any]:
+def worker_command(args: argparse.Namespace) -> NoReturn:
     from core.jobs.worker import worker_main
 
     code = worker_main(args.dir, args.run_id)
-    # Events already went to stdout as JSON lines; print nothing more.
-    return {"exit_code": code, "quiet": True}
+    # The project is closed and every event is on stdout. Tearing down torch and friends
+    # takes seconds, and the GUI reports the outcome only when the process has exited.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def demo_command(args: argparse.Namespace) -> dict[str, Any]:
