@@ -8,7 +8,6 @@ browsable. Closing the window while a job runs asks first, then cancels it clean
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt
@@ -22,7 +21,6 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QStackedWidget,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -47,22 +45,9 @@ STATE_TEXT = {
     "done": "Done",
     "stale": "Out of date",
     "needs_attention": "Needs attention",
-    "coming": "Not available yet",
 }
 _KEY_ROLE = Qt.ItemDataRole.UserRole
 _CLOSE_WAIT_MS = 60_000  # a clean stop checkpoints first; training may need a while
-
-
-# -- TEMPORARY: pages that do not exist yet ------------------------------------------------
-# While the stage pages are being written, a missing page module shows as a disabled
-# "coming" entry instead of stopping the window. Remove this tolerance once every
-# desktop/pages/<stage>_page.py exists: page_exists() then always answers True.
-def page_exists(key: str) -> bool:
-    """Whether ``desktop/pages/<key>_page.py`` exists (found without importing it)."""
-    return importlib.util.find_spec(f"desktop.pages.{key}_page") is not None
-
-
-# ------------------------------------------------------------------------------------------
 
 
 def load_page_class(key: str) -> type[StagePage]:
@@ -70,20 +55,6 @@ def load_page_class(key: str) -> type[StagePage]:
     module = importlib.import_module(f"desktop.pages.{key}_page")
     page_class: type[StagePage] = getattr(module, f"{key.capitalize()}Page")
     return page_class
-
-
-class ComingPage(QWidget):
-    """Stands in for a page that is not built yet."""
-
-    def __init__(self, title: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        layout = QVBoxLayout(self)
-        label = QLabel(f"The {title} page is not available in this build yet.", self)
-        label.setObjectName("comingLabel")
-        layout.addWidget(label, 0, Qt.AlignmentFlag.AlignCenter)
-
-    def busy(self) -> bool:
-        return False
 
 
 class MainWindow(QMainWindow):
@@ -119,7 +90,7 @@ class MainWindow(QMainWindow):
         self.sidebar.setAccessibleName("Stages")
         for index, (key, title) in enumerate(STAGES):
             # Pages are built when first shown: the window opens without loading them all.
-            self.stack.addWidget(QWidget(self.stack) if page_exists(key) else ComingPage(title))
+            self.stack.addWidget(QWidget(self.stack))
             item = QListWidgetItem(f"{index + 1}  {title}")
             item.setData(_KEY_ROLE, key)
             item.setSizeHint(QSize(180, 40))
@@ -183,18 +154,15 @@ class MainWindow(QMainWindow):
         return STAGES[max(self.sidebar.currentRow(), 0)][0]
 
     def page(self, key: str) -> QWidget:
-        """The stage's page, built on first use (a ComingPage if it is not written yet)."""
+        """The stage's page, built on first use."""
         if key not in self.pages:
             row = [k for k, _ in STAGES].index(key)
             slot = self.stack.widget(row)
-            if isinstance(slot, ComingPage):
-                self.pages[key] = slot
-            else:
-                page = load_page_class(key)(self.context)
-                self.stack.insertWidget(row, page)
-                self.stack.removeWidget(slot)
-                slot.deleteLater()
-                self.pages[key] = page
+            page = load_page_class(key)(self.context)
+            self.stack.insertWidget(row, page)
+            self.stack.removeWidget(slot)
+            slot.deleteLater()
+            self.pages[key] = page
         return self.pages[key]
 
     def _switch_to_row(self, row: int) -> None:
@@ -232,16 +200,12 @@ class MainWindow(QMainWindow):
         from core.stage_states import StageState
 
         assert isinstance(state, StageState)
-        name = state.state
-        if isinstance(self.stack.widget(STAGES.index((key, title))), ComingPage):
-            name, reason = "coming", "This page is not available in this build yet."
-        else:
-            reason = state.reason
+        name, reason = state.state, state.reason
         self.states[key] = name
         item.setIcon(icon(f"state-{name}"))
         item.setToolTip(f"{STATE_TEXT[name]}: {reason}")
         item.setStatusTip(reason)
-        enabled = name not in ("locked", "coming")
+        enabled = name != "locked"
         flags = Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled
         item.setFlags(flags if enabled else Qt.ItemFlag.NoItemFlags)
         item.setData(Qt.ItemDataRole.AccessibleTextRole, f"{title}, {STATE_TEXT[name]}")

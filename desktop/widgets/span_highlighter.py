@@ -7,12 +7,13 @@ the original values are not available to this widget, so it cannot show them.
 from __future__ import annotations
 
 import hashlib
+import html
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextCursor
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QTextEdit, QWidget
+from PySide6.QtWidgets import QLabel, QTextEdit, QWidget
 
 # Light, distinguishable backgrounds that keep black text readable (WCAG AA on each).
 _PALETTE = (
@@ -117,38 +118,35 @@ class SpanTextView(QTextEdit):
         return fmt
 
 
-class EntityLegend(QFrame):
-    """A row of colour chips naming the entity types, matching :func:`entity_colour`."""
+class EntityLegend(QLabel):
+    """Colour chips naming the entity types, matching :func:`entity_colour`.
+
+    One word-wrapped rich-text line rather than a row of widgets: with many types a row
+    would be wider than the page and push the whole results column off screen.
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("entityLegend")
-        self._row = QHBoxLayout(self)
-        self._row.setContentsMargins(0, 0, 0, 0)
-        self._row.setSpacing(6)
-        self._chips: list[QLabel] = []
-        self._empty = QLabel("No identifiers in these records.", self)
-        self._row.addWidget(self._empty)
-        self._row.addStretch(1)
+        self.setWordWrap(True)
+        self.setTextFormat(Qt.TextFormat.RichText)
+        self._entities: list[str] = []
+        self.set_entities(())
 
     def set_entities(self, entities: Iterable[str]) -> None:
         """Show one chip per entity type."""
-        for chip in self._chips:
-            self._row.removeWidget(chip)
-            chip.deleteLater()
-        self._chips = []
-        for entity in entities:
-            chip = QLabel(entity, self)
-            chip.setObjectName("entityChip")
-            colour = entity_colour(entity).name()
-            chip.setStyleSheet(
-                f"background: {colour}; color: #1a1a1a; border-radius: 4px; padding: 1px 6px;"
-            )
-            chip.setToolTip(f"Spans of type {entity} are highlighted in this colour")
-            chip.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
-            self._row.insertWidget(self._row.count() - 1, chip)
-            self._chips.append(chip)
-        self._empty.setVisible(not self._chips)
+        self._entities = list(entities)
+        if not self._entities:
+            self.setText("No identifiers in these records.")
+            self.setToolTip("")
+            return
+        chips = (
+            f'<span style="background-color:{entity_colour(entity).name()}; color:#1a1a1a;">'
+            f"&nbsp;{html.escape(entity)}&nbsp;</span>"
+            for entity in self._entities
+        )
+        self.setText(" &nbsp; ".join(chips))
+        self.setToolTip("Replaced spans of each type are highlighted in the colour shown here")
 
     def entities(self) -> list[str]:
-        return [chip.text() for chip in self._chips]
+        return list(self._entities)

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from core.jobs import runs
 from core.project import Project
-from desktop.main_window import STAGES, ComingPage, MainWindow
+from desktop.main_window import STAGES, MainWindow
 
 HEAVY = ("torch", "transformers", "presidio_analyzer", "spacy", "onnxruntime", "optimum")
 
@@ -34,10 +34,6 @@ def _item(window, key):
 
 def _enabled(window, key):
     return bool(_item(window, key).flags() & Qt.ItemFlag.ItemIsEnabled)
-
-
-def _built(window, key):
-    return not isinstance(window.page(key), ComingPage)
 
 
 def _finish_run(project_dir, stage):
@@ -62,15 +58,13 @@ def test_stages_unlock_in_order_on_a_real_project(window, imported_project):
     assert window.windowTitle() == f"Stillroom — {imported_project.name}"
     assert str(imported_project) in window.project_label.text()
     assert window.states["project"] == "done"
-    if _built(window, "data"):
-        assert window.states["data"] == "done"
-        assert "60 records imported" in _item(window, "data").toolTip()
-    if _built(window, "anonymize"):
-        assert window.states["anonymize"] == "not_started"
-        assert _enabled(window, "anonymize")
+    assert window.states["data"] == "done"
+    assert "60 records imported" in _item(window, "data").toolTip()
+    assert window.states["anonymize"] == "not_started"
+    assert _enabled(window, "anonymize")
     for key in ("teacher", "train", "evaluate", "export"):
         assert not _enabled(window, key), key
-        assert window.states[key] in ("locked", "coming")
+        assert window.states[key] == "locked"
     assert not window.show_stage("train")
     assert window.current_stage() == "project"
 
@@ -82,11 +76,9 @@ def test_finished_stages_stay_browsable_and_reimport_makes_them_stale(
     _finish_run(imported_project, "anonymize")
     _finish_run(imported_project, "teach")
     window.context.stages_changed.emit()
-    if _built(window, "anonymize"):
-        assert window.states["anonymize"] == "done"
-        assert window.show_stage("anonymize")
-    if _built(window, "train"):
-        assert window.states["train"] == "not_started"
+    assert window.states["anonymize"] == "done"
+    assert window.show_stage("anonymize")
+    assert window.states["train"] == "not_started"
     second = write_tiny_csv(tmp_path / "more.csv", per_label=3)
     second.write_text(second.read_text().replace("writes", "wrote"))
     run_stage_in_process(imported_project, "import", import_config(second))
@@ -95,19 +87,17 @@ def test_finished_stages_stay_browsable_and_reimport_makes_them_stale(
         ("anonymize", "The data was re-imported after anonymization ran"),
         ("teacher", "The data was re-imported after the teacher ran"),
     ):
-        if _built(window, key):
-            assert window.states[key] == "stale"
-            assert why in _item(window, key).toolTip()
-            assert _enabled(window, key)
+        assert window.states[key] == "stale"
+        assert why in _item(window, key).toolTip()
+        assert _enabled(window, key)
 
 
 def test_ctrl_number_switches_pages(qtbot, window, imported_project):
     window.context.open_project(imported_project)
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow, timeout=5000)
-    if _built(window, "data"):
-        qtbot.keyClick(window, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
-        assert window.current_stage() == "data"
+    qtbot.keyClick(window, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
+    assert window.current_stage() == "data"
     qtbot.keyClick(window, Qt.Key.Key_5, Qt.KeyboardModifier.ControlModifier)  # locked
     assert window.current_stage() != "train"
     assert "Train" in window.statusBar().currentMessage()
