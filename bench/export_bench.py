@@ -38,9 +38,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
-from bench_data import load_rotten_tomatoes, seeded_project  # noqa: E402
+from bench_data import load_rotten_tomatoes, rotten_tomatoes_path, seeded_project  # noqa: E402
 
-from core.demo import sample_path  # noqa: E402
 from core.project import Project  # noqa: E402
 
 LABELS = ("fresh", "rotten")
@@ -343,7 +342,7 @@ def main() -> None:
         teacher, student = reuse(project)
         print(f"reusing {work / 'rt'}: teacher {teacher}, student {student}", flush=True)
     else:
-        rows = load_rotten_tomatoes(sample_path(), sizes, LABELS, SEED)
+        rows = load_rotten_tomatoes(rotten_tomatoes_path(), sizes, LABELS, SEED)
         project = seeded_project(work / "rt", rows, LABELS)
         print(f"data: Rotten Tomatoes {sizes}; max length {args.max_length}", flush=True)
         teacher, student = distil(project, args)

@@ -40,9 +40,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
-from bench_data import load_rotten_tomatoes, seeded_project  # noqa: E402
+from bench_data import load_rotten_tomatoes, rotten_tomatoes_path, seeded_project  # noqa: E402
 
-from core.demo import sample_path  # noqa: E402
 from core.project import Project  # noqa: E402
 from core.reporter import NullReporter  # noqa: E402
 from core.teacher.config import TeachConfig  # noqa: E402
@@ -323,7 +322,7 @@ def main() -> None:
     print(f"versions: {versions}; device {args.device}", flush=True)
     work = args.work or Path(tempfile.mkdtemp(prefix="train-bench-"))
     sizes = {"train": args.train, "validation": args.validation, "test": args.test}
-    rows = load_rotten_tomatoes(args.data or sample_path(), sizes, LABELS, SEED)
+    rows = load_rotten_tomatoes(args.data or rotten_tomatoes_path(), sizes, LABELS, SEED)
     print(
         f"data: Rotten Tomatoes fresh/rotten, train {args.train} / validation "
         f"{args.validation} / test {args.test}; max length {args.max_length}, batch "

