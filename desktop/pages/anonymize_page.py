@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -65,32 +66,42 @@ class AnonymizePage(StagePage):
         columns = QHBoxLayout(content)
         columns.setContentsMargins(0, 0, 0, 0)
         settings = QVBoxLayout()
+        # Built in screen order, which is also the keyboard's tab order: the short settings
+        # and the run button first, then the long list of entity types.
         settings.addWidget(self._build_mode(content))
+        settings.addWidget(self._build_options(content))
+        settings.addLayout(self._build_run_row(content))
         entities = QGroupBox("Entity types and operators", content)
         self.picker = EntityPicker(entities)
         self.picker.changed.connect(self._settings_changed)
         QVBoxLayout(entities).addWidget(self.picker)
         settings.addWidget(entities)
-        settings.addWidget(self._build_options(content))
-        self.run_button = QPushButton("&Run anonymization", content)
-        self.run_button.setObjectName("primaryButton")
-        self.run_button.setToolTip(
-            "Anonymize every record these settings have not done yet. Records already done "
-            "with the same settings are skipped, so after a stop it continues where it was."
-        )
-        self.run_button.clicked.connect(self.start_anonymize)
-        settings.addWidget(self.run_button)
         settings.addStretch(1)
         self.results = AnonymizeResultsView(content)
         self.results.next_requested.connect(self.show_next_records)
         columns.addLayout(settings, 1)
-        columns.addWidget(self.results, 1)
+        # At its natural height: stretched to the entity list's, its panes would be huge.
+        columns.addWidget(self.results, 1, Qt.AlignmentFlag.AlignTop)
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setWidget(content)
         self.body_layout.addWidget(scroll, 1)
         self._update_enabled()
+
+    def _build_run_row(self, parent: QWidget) -> QHBoxLayout:
+        self.run_button = QPushButton("&Run anonymization", parent)
+        self.run_button.setObjectName("primaryButton")
+        self.run_button.setToolTip(
+            "Anonymize every record with these settings and the entity types below. Records "
+            "already done with the same settings are skipped, so after a stop it continues "
+            "where it was."
+        )
+        self.run_button.clicked.connect(self.start_anonymize)
+        row = QHBoxLayout()
+        row.addWidget(self.run_button)
+        row.addStretch(1)
+        return row
 
     def _build_mode(self, parent: QWidget) -> QGroupBox:
         box = QGroupBox("Detection", parent)
@@ -149,6 +160,7 @@ class AnonymizePage(StagePage):
             "A record with a replaced span below this confidence is flagged for review."
         )
         form = QFormLayout(box)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
         form.addRow(self.safe_harbor)
         for text, spin in (
             ("Detection &threshold:", self.threshold),

@@ -35,6 +35,7 @@ from core.data.stage import import_config_to_dict
 from core.data.summary import DatasetSummary, dataset_summaries
 from desktop.pages.base import StagePage
 from desktop.widgets.column_pickers import ColumnPickers
+from desktop.widgets.empty_placeholder import EmptyPlaceholder
 from desktop.widgets.import_summary import ImportSummaryView
 from desktop.widgets.preview_model import MAX_ROWS, PAGE_ROWS, PreviewTableModel, Rows
 from desktop.widgets.split_sliders import SplitSliders
@@ -132,6 +133,7 @@ class DataPage(StagePage):
         self.file_info = QLabel("", box)
         self.file_info.setObjectName("fileInfo")
         self.file_info.setWordWrap(True)
+        self.file_info.hide()  # shown with a file: an empty line would leave a gap
         self.model = PreviewTableModel(self)
         self.preview_view = QTableView(box)
         self.preview_view.setObjectName("previewTable")
@@ -143,6 +145,11 @@ class DataPage(StagePage):
         header = self.preview_view.horizontalHeader()
         header.setMaximumSectionSize(420)
         header.setStretchLastSection(True)
+        self.preview_placeholder = EmptyPlaceholder(
+            self.preview_view,
+            "Choose or drop a CSV, JSONL, Parquet or Excel file to preview it.",
+            empty_height=64,
+        )
         top = QHBoxLayout()
         top.addWidget(self.choose_button)
         top.addWidget(self.path_edit, 1)
@@ -223,13 +230,15 @@ class DataPage(StagePage):
         self._preview = shown
         if shown is None:
             self.model.clear()
-            self.file_info.setText("")
             self._fill_pickers(())
         else:
             self.model.set_preview(shown.columns, shown.rows, self._more_rows)
             self.preview_view.resizeColumnsToContents()
-            self.file_info.setText(_describe(shown, chosen=self.encoding.currentData() is not None))
             self._fill_pickers(shown.columns)
+        chosen = self.encoding.currentData() is not None
+        info = "" if shown is None else _describe(shown, chosen=chosen)
+        self.file_info.setText(info)
+        self.file_info.setVisible(bool(info))
         self._update_enabled()
 
     def _more_rows(self, count: int) -> Rows | None:
@@ -291,7 +300,8 @@ class DataPage(StagePage):
         self._path, self._preview = None, None
         self.path_edit.clear()
         self.model.clear()
-        self.file_info.setText("")
+        self.file_info.clear()
+        self.file_info.hide()
         self._fill_pickers(())
 
     # -- the store -------------------------------------------------------------------------

@@ -76,6 +76,9 @@ class EvaluatePage(StagePage):
         self.results.open_report_requested.connect(self.open_report)
         self.results.setMinimumHeight(520)
         column.addWidget(self.results, 1)
+        # Takes the spare height while the results are hidden (before the first evaluation),
+        # so the settings stay together at the top; shown results, with their stretch, win.
+        column.addStretch(0)
         self.results.hide()
 
     def _build_options(self, parent: QWidget) -> QGroupBox:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QStandardPaths, Qt
+from PySide6.QtCore import QSize, QStandardPaths, Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
@@ -32,10 +33,33 @@ from desktop.pages.base import StagePage
 from desktop.widgets.floor_form import FLOOR_EXPLANATION, FloorForm
 from desktop.widgets.worth_it_form import WorthItForm
 
+RECENT_ROWS = 6
 TASK_CHOICES = (
     ("classification", "Classification: sort each text into one of a set of labels"),
     ("generation", "Generation: write a text answer to each input"),
 )
+
+
+class CurrentViewStack(QStackedWidget):
+    """A stack as tall as the view it shows. QStackedLayout sizes itself by the tallest of
+    all its views, so the short start view would scroll to the project view's length."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        # Its layout must not pin the stack's minimum to the tallest view either.
+        self.layout().setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
+
+    def sizeHint(self) -> QSize:
+        current = self.currentWidget()
+        return current.sizeHint() if current is not None else super().sizeHint()
+
+    def minimumSizeHint(self) -> QSize:
+        current = self.currentWidget()
+        return current.minimumSizeHint() if current is not None else super().minimumSizeHint()
+
+    def heightForWidth(self, width: int) -> int:
+        current = self.currentWidget()
+        return current.heightForWidth(width) if current is not None else -1
 
 
 class ProjectPage(StagePage):
@@ -43,7 +67,7 @@ class ProjectPage(StagePage):
     title = "Project"
 
     def build(self) -> None:
-        self.views = QStackedWidget(self)
+        self.views = CurrentViewStack(self)
         self.start_view = self._build_start_view()
         self.project_view = self._build_project_view()
         self.views.addWidget(self.start_view)
@@ -180,7 +204,7 @@ class ProjectPage(StagePage):
         self._fill_recent()
         if not self.context.has_project():
             self.back_button.hide()
-            self.views.setCurrentWidget(self.start_view)
+            self._show_view(self.start_view)
             return
         self.run_guarded(self._load_project)
 
@@ -211,7 +235,7 @@ class ProjectPage(StagePage):
             self.worth_it.set_inputs(inputs)
         self.worth_it.set_measured(measured)
         self.save_worth_it_button.setEnabled(inputs is None)
-        self.views.setCurrentWidget(self.project_view)
+        self._show_view(self.project_view)
 
     def _fill_recent(self) -> None:
         self.recent_list.clear()
@@ -224,6 +248,11 @@ class ProjectPage(StagePage):
             placeholder = QListWidgetItem("No recent projects yet")
             placeholder.setFlags(Qt.ItemFlag.NoItemFlags)
             self.recent_list.addItem(placeholder)
+        _fit_rows(self.recent_list)
+
+    def _show_view(self, view: QWidget) -> None:
+        self.views.setCurrentWidget(view)
+        self.views.updateGeometry()
 
     # -- actions ---------------------------------------------------------------------------
 
@@ -232,7 +261,7 @@ class ProjectPage(StagePage):
         self.banner.clear()
         self._fill_recent()
         self.back_button.setVisible(self.context.has_project())
-        self.views.setCurrentWidget(self.start_view)
+        self._show_view(self.start_view)
         self.name_edit.setFocus()
 
     def create_project(self) -> None:
@@ -320,6 +349,14 @@ class ProjectPage(StagePage):
         path = item.data(Qt.ItemDataRole.UserRole)
         if path:
             self.open_project(Path(path))
+
+
+def _fit_rows(view: QListWidget) -> None:
+    """Between 3 and :data:`RECENT_ROWS` rows tall: a list as tall as the page would push
+    the buttons under it out of sight; more projects scroll."""
+    rows = min(max(view.count(), 3), RECENT_ROWS)
+    row_height = view.sizeHintForRow(0) if view.count() else view.fontMetrics().height() + 4
+    view.setFixedHeight(rows * row_height + 2 * view.frameWidth() + 4)
 
 
 def _form(parent: QWidget) -> QFormLayout:

@@ -126,7 +126,7 @@ class TeacherPage(StagePage):
         self.summary.setWordWrap(True)
         self.summary.setTextFormat(Qt.TextFormat.PlainText)
         layout = QVBoxLayout(box)
-        layout.addWidget(self.accuracy_table)
+        layout.addWidget(self.accuracy_table, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addWidget(self.summary)
         return box
 
@@ -182,9 +182,7 @@ class TeacherPage(StagePage):
                     )
                 self.accuracy_table.setItem(row, column, item)
         self.accuracy_table.setVisible(bool(shown))
-        self.accuracy_table.resizeColumnsToContents()
-        header, rows = self.accuracy_table.horizontalHeader(), self.accuracy_table.verticalHeader()
-        self.accuracy_table.setFixedHeight(header.height() + rows.length() + 4)
+        _fit_to_contents(self.accuracy_table)
         self.summary.setText(_describe(result))
 
     # -- the config ------------------------------------------------------------------------
@@ -322,7 +320,9 @@ class TeacherPage(StagePage):
             )
 
     def _on_source_changed(self, source: str) -> None:
-        self.prompt_box.setEnabled(self.source.needs_prompt())
+        # Hidden, not greyed: the human labels have no prompt, and a greyed editor reads as
+        # something to unlock.
+        self.prompt_box.setVisible(self.source.needs_prompt())
 
 
 def _accuracy_table(parent: Any) -> QTableWidget:
@@ -332,12 +332,25 @@ def _accuracy_table(parent: Any) -> QTableWidget:
     table.setHorizontalHeaderLabels(("Split", "Agrees with human labels", "Records compared"))
     table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     table.verticalHeader().setVisible(False)
-    table.horizontalHeader().setStretchLastSection(True)
+    table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     table.setToolTip(
         "How often the teacher's answer equals the human label, per split. The student "
         "can rarely beat its teacher, so this is the ceiling for what follows."
     )
     return table
+
+
+def _fit_to_contents(table: QTableWidget) -> None:
+    """As wide and tall as its columns and rows: a percentage beside its count, not a
+    page-width apart."""
+    table.resizeColumnsToContents()
+    header = table.horizontalHeader()
+    for column in range(table.columnCount()):  # room to breathe between the columns
+        table.setColumnWidth(column, table.columnWidth(column) + 16)
+    frame = 2 * table.frameWidth()
+    table.setFixedWidth(header.length() + frame)
+    table.setFixedHeight(header.height() + table.verticalHeader().length() + frame)
 
 
 def _describe(result: dict[str, Any] | None) -> str:

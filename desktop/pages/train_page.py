@@ -60,6 +60,7 @@ class TrainPage(StagePage):
         settings_box = QGroupBox("Settings", self)
         self.settings = TrainSettingsForm(settings_box)
         QVBoxLayout(settings_box).addWidget(self.settings)
+        buttons = self._build_buttons()  # before the chart: tab order follows creation
         self.chart = CurveChart(self)
         self.summary = QLabel(self)
         self.summary.setObjectName("trainSummary")
@@ -68,7 +69,7 @@ class TrainPage(StagePage):
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         for widget in (intro, student_box, settings_box):
             body.addWidget(widget)
-        body.addLayout(self._build_buttons())
+        body.addLayout(buttons)
         body.addWidget(self.chart)
         body.addWidget(self.summary)
         body.addStretch(1)
@@ -305,10 +306,21 @@ def _describe_result(result: dict[str, Any]) -> str:
     shown = "n/a" if best is None else f"{best:.3f}"
     lines = [
         f"Trained {result.get('global_step', 0):,} steps ({result.get('epochs_run', 0):g} "
-        f"epochs) on {result.get('device', '?')}; best validation "
+        f"epochs) on {_device_name(result.get('device'))}; best validation "
         f"{result.get('val_metric_name', 'metric')}: {shown}"
         + (" (stopped early: it had stopped improving)" if result.get("stopped_early") else ""),
         f"The student is in {result.get('model_dir', '?')}.",
     ]
     lines += [f"Note: {note}" for note in result.get("notes", [])]
     return "\n".join(lines)
+
+
+def _device_name(device: object) -> str:
+    """``cpu`` → ``CPU``, ``cuda:0 (NVIDIA …)`` → ``GPU cuda:0 (NVIDIA …)``: the run result
+    holds torch's device names."""
+    text = str(device or "an unknown device")
+    if text == "cpu":
+        return "CPU"
+    if text.startswith("cuda"):
+        return f"GPU {text}"
+    return text

@@ -28,7 +28,13 @@ from PySide6.QtWidgets import (
 from core.anonymize.browse import AnonymizeOverview
 from core.anonymize.explain import ENTITY_DESCRIPTIONS, review_reason_text
 from core.anonymize.review import ReviewItem
-from desktop.widgets.span_highlighter import EntityLegend, SpanTextView, entity_colour
+from desktop.widgets.empty_placeholder import EmptyPlaceholder
+from desktop.widgets.result_tables import fit_height
+from desktop.widgets.span_highlighter import EntityLegend, SpanTextView, entity_swatch
+
+# The preview's and the review list's height: the page shows this column at its natural
+# height, top-aligned beside the long entity list, rather than stretched to match it.
+PANE_HEIGHT = 320
 
 
 class AnonymizeResultsView(QWidget):
@@ -42,8 +48,9 @@ class AnonymizeResultsView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._build_counts())
-        layout.addWidget(self._build_preview(), 2)
-        layout.addWidget(self._build_review(), 2)
+        layout.addWidget(self._build_preview())
+        self.review_box = self._build_review()
+        layout.addWidget(self.review_box)
 
     def _build_counts(self) -> QGroupBox:
         box = QGroupBox("Replaced values", self)
@@ -58,11 +65,11 @@ class AnonymizeResultsView(QWidget):
         self.counts.verticalHeader().setVisible(False)
         self.counts.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.counts.setToolTip(
-            "Values replaced per entity type, over every anonymized record. The colour is the "
-            "one used to highlight that type in the preview."
+            "Values replaced per entity type, over every anonymized record. The square is the "
+            "colour that highlights that type in the preview."
         )
         self.counts.setAccessibleName("replaced values per entity type")
-        self.counts.setMaximumHeight(220)
+        self.counts_placeholder = EmptyPlaceholder(self.counts, "Nothing replaced yet.")
         title = QLabel("Replaced &counts", box)
         title.setBuddy(self.counts)
         layout = QVBoxLayout(box)
@@ -81,6 +88,8 @@ class AnonymizeResultsView(QWidget):
             "entity type. The original text is never shown here."
         )
         self.preview.setAccessibleName("anonymized preview")
+        self.preview.setPlaceholderText("A few anonymized records appear here after a run.")
+        self.preview.setMinimumHeight(PANE_HEIGHT)
         title = QLabel("Pr&eview", box)
         title.setBuddy(self.preview)
         self.next_button = QPushButton("Show ne&xt records", box)
@@ -98,7 +107,21 @@ class AnonymizeResultsView(QWidget):
 
     def _build_review(self) -> QGroupBox:
         box = QGroupBox("Needs review", self)
-        self.flagged = QListWidget(box)
+        self.nothing_flagged = QLabel("No record needs review.", box)
+        self.nothing_flagged.setObjectName("nothingFlagged")
+        self.nothing_flagged.setWordWrap(True)
+        self.nothing_flagged.setProperty("role", "explanation")
+        # The list and the record beside it; hidden while nothing is flagged, so the box
+        # holds one sentence instead of two empty panes.
+        self.review_body = self._build_review_body(box)
+        layout = QVBoxLayout(box)
+        layout.addWidget(self.nothing_flagged)
+        layout.addWidget(self.review_body, 1)
+        return box
+
+    def _build_review_body(self, parent: QWidget) -> QWidget:
+        body = QWidget(parent)
+        self.flagged = QListWidget(body)
         self.flagged.setObjectName("flaggedRecords")
         self.flagged.setToolTip(
             "Records a person should look at before the teacher sees them, with the reason."
@@ -106,12 +129,14 @@ class AnonymizeResultsView(QWidget):
         self.flagged.setAccessibleName("records flagged for review")
         self.flagged.currentRowChanged.connect(self._show_flagged)
         self.flagged.setMinimumWidth(240)
-        title = QLabel("Records &flagged for review", box)
+        self.flagged.setWordWrap(True)  # a long list of reasons wraps, no sideways scrolling
+        self.flagged.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        title = QLabel("Records &flagged for review", body)
         title.setBuddy(self.flagged)
-        self.flagged_view = SpanTextView(box)
+        self.flagged_view = SpanTextView(body)
         self.flagged_view.setObjectName("flaggedText")
         self.flagged_view.setAccessibleName("flagged record, anonymized")
-        self.reasons = QLabel("", box)
+        self.reasons = QLabel("", body)
         self.reasons.setObjectName("flaggedReasons")
         self.reasons.setWordWrap(True)
         right = QVBoxLayout()
@@ -120,10 +145,13 @@ class AnonymizeResultsView(QWidget):
         row = QHBoxLayout()
         row.addWidget(self.flagged, 1)
         row.addLayout(right, 2)
-        layout = QVBoxLayout(box)
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(title)
-        layout.addLayout(row)
-        return box
+        layout.addLayout(row, 1)
+        body.setMinimumHeight(PANE_HEIGHT)
+        body.hide()
+        return body
 
     # -- content ---------------------------------------------------------------------------
 
@@ -134,6 +162,7 @@ class AnonymizeResultsView(QWidget):
             text = "Import data first: there are no records." if none else "Nothing anonymized yet."
             self.overview.setText(" ".join(part for part in (text, last_run) if part))
             self.counts.setRowCount(0)
+            fit_height(self.counts)
             return
         self.overview.setText(
             f"{overview.records_anonymized:,} of {overview.records_total:,} records anonymized; "
@@ -141,18 +170,17 @@ class AnonymizeResultsView(QWidget):
         )
         self.counts.setRowCount(len(overview.entity_counts))
         for row, (entity, count) in enumerate(overview.entity_counts.items()):
-            name = QTableWidgetItem(entity)
-            name.setBackground(entity_colour(entity))
-            name.setForeground(Qt.GlobalColor.black)
+            name = QTableWidgetItem(entity_swatch(entity), entity)
             name.setToolTip(ENTITY_DESCRIPTIONS.get(entity, entity))
             value = QTableWidgetItem(f"{count:,}")
             value.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.counts.setItem(row, 0, name)
             self.counts.setItem(row, 1, value)
+        fit_height(self.counts, most_rows=5)  # as tall as its rows; more scroll
 
     def show_preview(self, items: Sequence[ReviewItem]) -> None:
         self.preview.show_records(items)
-        self.legend.set_entities(self.preview.entities_shown())
+        self.legend.set_entities(self.preview.entities_shown(), records_shown=bool(items))
         self.next_button.setEnabled(bool(items))
 
     def show_flagged(self, items: Sequence[ReviewItem], more: bool = False) -> None:
@@ -166,7 +194,9 @@ class AnonymizeResultsView(QWidget):
             extra = QListWidgetItem("… more: fix these first", self.flagged)
             extra.setFlags(Qt.ItemFlag.NoItemFlags)
         self.flagged_view.clear()
-        self.reasons.setText("" if self._flagged else "No record needs review.")
+        self.reasons.clear()
+        self.review_body.setVisible(bool(self._flagged))
+        self.nothing_flagged.setVisible(not self._flagged)
         if self._flagged:
             self.flagged.setCurrentRow(0)
 

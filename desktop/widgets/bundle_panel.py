@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.export.handoff import BundleCheck, LastExport
+from desktop.widgets.empty_placeholder import EmptyPlaceholder
 from desktop.widgets.result_tables import fill_table, fit_height, fmt, read_only_table, when
 
 _VARIANTS = {"onnx_fp32": "ONNX fp32", "onnx_int8": "ONNX INT8 (shipped)"}
@@ -112,7 +113,10 @@ class BundlePanel(QWidget):
         row.addWidget(self.verify_button)
         row.addWidget(self.verify_status, 1)
         self.files_table = read_only_table(["File", "Size (bytes)", "Checksum"], "Bundle files")
-        self.files_table.horizontalHeader().setStretchLastSection(True)
+        self.files_placeholder = EmptyPlaceholder(
+            self.files_table,
+            "Press Verify bundle to recompute every checksum against the manifest.",
+        )
         column.addLayout(row)
         column.addWidget(self.files_table)
         return box
@@ -188,7 +192,7 @@ class BundlePanel(QWidget):
         if check is None:
             fill_table(self.files_table, [])
             fit_height(self.files_table)
-            self.verify_status.setText("Not verified since it was shown.")
+            self.verify_status.setText("Not verified yet.")
             return
         rows = [[f.name, "—" if f.size is None else f"{f.size:,}", f.status] for f in check.files]
         fill_table(self.files_table, rows, text_columns=(0, 2))

@@ -13,12 +13,18 @@ from PySide6.QtCore import QMargins, QPointF, Qt
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
+from desktop.widgets.chart_frame import plain_chart
+
 # curves.jsonl key → (legend text, colour, on the accuracy axis)
 SERIES = {
     "loss": ("Training loss", "#2f6fb3", False),
     "eval_loss": ("Validation loss", "#d9822b", False),
     "eval_accuracy": ("Validation accuracy", "#2e8b57", True),
 }
+
+
+EMPTY_TITLE = "The curves appear here while a student trains."
+EMPTY_STEPS = 10
 
 
 class CurveChart(QChartView):
@@ -33,11 +39,14 @@ class CurveChart(QChartView):
             "rises while training loss keeps falling, the student is memorising the data."
         )
         self.setRenderHint(QPainter.RenderHint.Antialiasing)
-        self.setMinimumHeight(220)
+        # Tall enough that three curves with their legend stay readable (a plot area of
+        # about 200 px); the page scrolls to it when a run starts.
+        self.setMinimumHeight(300)
         chart = QChart()
         chart.setMargins(QMargins(4, 4, 4, 4))
         chart.legend().setAlignment(Qt.AlignmentFlag.AlignBottom)
         chart.setAnimationOptions(QChart.AnimationOption.NoAnimation)  # no redraw storms
+        chart.setTitleBrush(QColor("#52606d"))  # the stylesheet's muted text
         self._x = _axis("Step", "%d")
         self._loss_axis = _axis("Loss", "%.2f")
         self._accuracy_axis = _axis("Accuracy", "%.2f")
@@ -56,6 +65,7 @@ class CurveChart(QChartView):
             series.attachAxis(self._accuracy_axis if on_accuracy else self._loss_axis)
             self._series[name] = series
         self.setChart(chart)
+        plain_chart(self, chart)
         self.clear()
 
     def add_point(self, name: str, step: int, value: float) -> None:
@@ -64,8 +74,10 @@ class CurveChart(QChartView):
         if series is None or step < 0:
             return
         series.append(QPointF(step, value))
+        self.chart().setTitle("")
         self._max_step = max(self._max_step, step)
         self._x.setRange(0, max(self._max_step, 1))
+        self._x.applyNiceNumbers()  # whole, round steps: 0, 50, 100… not 0, 44, 88
         if not SERIES[name][2]:
             self._loss_low = min(self._loss_low, value)
             self._loss_high = max(self._loss_high, value)
@@ -83,8 +95,9 @@ class CurveChart(QChartView):
             series.clear()
         self._max_step = 0
         self._loss_low, self._loss_high = float("inf"), float("-inf")
-        self._x.setRange(0, 1)
+        self._x.setRange(0, EMPTY_STEPS)  # 0..1 would label its ticks 0, 0, 0, 0, 1
         self._loss_axis.setRange(0.0, 1.0)
+        self.chart().setTitle(EMPTY_TITLE)
 
     def point_count(self, name: str | None = None) -> int:
         """Points in one curve, or in all of them."""

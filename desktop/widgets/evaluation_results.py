@@ -209,6 +209,7 @@ class EvaluationResults(QWidget):
                 [c.label, DASH if c.support is None else f"{c.support:,}", *student, *teacher]
             )
         fill_table(self.class_table, rows)
+        fit_height(self.class_table)
 
     def _show_confusion(self, view: EvaluationView, test: SetView | None) -> None:
         if test is None or test.confusion is None:

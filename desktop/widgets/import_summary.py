@@ -68,40 +68,53 @@ class ImportSummaryView(QWidget):
         self.source = QLabel(self)
         self.source.setObjectName("datasetSource")
         self.source.setWordWrap(True)
-        self.counts: dict[str, QLabel] = {}
-        counts_box = QGroupBox("Counts", self)
-        form = QFormLayout(counts_box)
-        for key, title, tip in _COUNT_ROWS:
-            value = QLabel("0", counts_box)
-            value.setObjectName(f"count_{key}")
-            value.setToolTip(tip)
-            name = QLabel(title, counts_box)
-            name.setToolTip(tip)
-            form.addRow(name, value)
-            self.counts[key] = value
-        self.splits = QLabel(counts_box)
-        self.splits.setObjectName("splitCounts")
-        self.splits.setWordWrap(True)
-        form.addRow(QLabel("Split", counts_box), self.splits)
-        self.histogram = LabelHistogram(self)
-        histogram_box = QGroupBox("Labels per split", self)
+        # What one import did; hidden until there is one, so an empty project shows a
+        # sentence rather than dashes, a header-only table and a blank chart. Built in
+        # screen order (counts, edge cases, histogram): the tab order follows it.
+        self.details = QWidget(self)
+        row = QHBoxLayout()
+        row.addWidget(self._build_counts(self.details), 1)
+        row.addWidget(self._build_edges(self.details), 2)
+        histogram_box = QGroupBox("Labels per split", self.details)
+        self.histogram = LabelHistogram(histogram_box)
         QVBoxLayout(histogram_box).addWidget(self.histogram)
-        self.edges = self._edge_table()
-        edge_box = QGroupBox("Edge-case set", self)
-        edge_layout = QVBoxLayout(edge_box)
-        cap = QLabel(EDGE_CAP_RULE, edge_box)
-        cap.setWordWrap(True)
-        edge_layout.addWidget(self.edges)
-        edge_layout.addWidget(cap)
+        details = QVBoxLayout(self.details)
+        details.setContentsMargins(0, 0, 0, 0)
+        details.addLayout(row)
+        details.addWidget(histogram_box, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
         layout.addWidget(self.source)
-        row = QHBoxLayout()
-        row.addWidget(counts_box, 1)
-        row.addWidget(edge_box, 2)
-        layout.addLayout(row)
-        layout.addWidget(histogram_box, 1)
+        layout.addWidget(self.details, 1)
+
+    def _build_counts(self, parent: QWidget) -> QGroupBox:
+        self.counts: dict[str, QLabel] = {}
+        box = QGroupBox("Counts", parent)
+        form = QFormLayout(box)
+        for key, title, tip in _COUNT_ROWS:
+            value = QLabel("0", box)
+            value.setObjectName(f"count_{key}")
+            value.setToolTip(tip)
+            name = QLabel(title, box)
+            name.setToolTip(tip)
+            form.addRow(name, value)
+            self.counts[key] = value
+        self.splits = QLabel(box)
+        self.splits.setObjectName("splitCounts")
+        self.splits.setWordWrap(True)
+        form.addRow(QLabel("Split", box), self.splits)
+        return box
+
+    def _build_edges(self, parent: QWidget) -> QGroupBox:
+        box = QGroupBox("Edge-case set", parent)
+        self.edges = self._edge_table(box)
+        cap = QLabel(EDGE_CAP_RULE, box)
+        cap.setWordWrap(True)
+        layout = QVBoxLayout(box)
+        layout.addWidget(self.edges)
+        layout.addWidget(cap)
+        return box
 
     def set_summaries(self, summaries: Sequence[DatasetSummary]) -> None:
         """Show these datasets; the newest is selected."""
@@ -120,8 +133,8 @@ class ImportSummaryView(QWidget):
         index = self.dataset.currentIndex()
         return self._summaries[index] if 0 <= index < len(self._summaries) else None
 
-    def _edge_table(self) -> QTableWidget:
-        table = QTableWidget(0, 3, self)
+    def _edge_table(self, parent: QWidget) -> QTableWidget:
+        table = QTableWidget(0, 3, parent)
         table.setObjectName("edgeCaseTable")
         table.setHorizontalHeaderLabels(["Reason", "Records", "Rule"])
         table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -137,17 +150,30 @@ class ImportSummaryView(QWidget):
             "is most likely to fail. A record can have more than one reason."
         )
         table.setAccessibleName("edge cases by reason")
+        table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # The rules wrap, so the rows' heights follow the column's width.
+        header.sectionResized.connect(lambda *_: self._fit_edges())
         return table
+
+    def _fit_edges(self) -> None:
+        """As tall as its rows: five short rules need no scroll bar."""
+        self.edges.resizeRowsToContents()
+        rows = self.edges.verticalHeader().length()
+        header = self.edges.horizontalHeader().height()
+        self.edges.setFixedHeight(header + rows + 2 * self.edges.frameWidth())
 
     def _show_current(self) -> None:
         summary = self.current()
+        self.details.setVisible(summary is not None)
+        self.dataset.setEnabled(bool(self._summaries))
         if summary is None:
-            self.source.setText("Nothing imported yet.")
+            self.source.setText("Nothing imported yet: choose a file above and press Import.")
             for label in self.counts.values():
                 label.setText("-")
             self.splits.setText("-")
             self.histogram.set_counts({})
             self.edges.setRowCount(0)
+            self._fit_edges()
             return
         encoding = summary.encoding or "binary format"
         label = f", label column {summary.label_column!r}" if summary.label_column else ""
@@ -170,4 +196,4 @@ class ImportSummaryView(QWidget):
             self.edges.setItem(row, 0, QTableWidgetItem(_REASON_TITLES.get(reason, reason)))
             self.edges.setItem(row, 1, count)
             self.edges.setItem(row, 2, QTableWidgetItem(EDGE_RULES[reason]))
-        self.edges.resizeRowsToContents()
+        self._fit_edges()

@@ -19,6 +19,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.widgets.chart_frame import plain_chart
+from desktop.widgets.result_tables import fit_height
+
 SPLIT_TITLES = {"train": "Train", "validation": "Validation", "test": "Test", "edge": "Edge cases"}
 SPLIT_COLOURS = {
     "train": "#3b6ea5",
@@ -48,16 +51,16 @@ class LabelHistogram(QWidget):
         self.chart = QChart()
         self.chart.setAnimationOptions(QChart.AnimationOption.NoAnimation)
         self.chart.legend().setAlignment(Qt.AlignmentFlag.AlignBottom)
-        self.chart.setBackgroundRoundness(0)
         self.chart_view = QChartView(self.chart, self)
+        plain_chart(self.chart_view, self.chart)
         self.chart_view.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.chart_view.setMinimumHeight(200)
         self.chart_view.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.chart_view.setToolTip(self.table.toolTip())
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.chart_view, 3)
-        layout.addWidget(self.table, 2)
+        layout.addWidget(self.chart_view, 1)
+        layout.addWidget(self.table)
         self._counts: dict[str, dict[str, int]] = {}
 
     def set_counts(self, histogram: Histogram) -> None:
@@ -96,6 +99,7 @@ class LabelHistogram(QWidget):
                 item = QTableWidgetItem(f"{value:,}")
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(row, column, item)
+        fit_height(self.table, most_rows=10)  # no empty band under the last label
 
     def _fill_chart(self, splits: list[str], labels: list[str]) -> None:
         self.chart.removeAllSeries()

@@ -26,6 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.widgets.empty_placeholder import EmptyPlaceholder
+
 FIELD_TIPS = {
     "text": "The record's anonymized text (required)",
     "choices": "The categories as the answer options, by letter or by name (required for "
@@ -110,6 +112,12 @@ class DryRunTable(QTableWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.setMinimumHeight(150)
+        self.placeholder = EmptyPlaceholder(
+            self,
+            "Press Dry run on 5 records to see what the teacher answers for the first five "
+            "anonymized records. Nothing is stored.",
+            empty_height=96,
+        )
 
     def set_rows(self, rows: Sequence[Any], labels: Sequence[str]) -> None:
         """Show ``core.teacher.preview.PreviewRow`` s; ``labels`` name the probabilities."""

@@ -15,6 +15,7 @@ from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
 from core.evaluate.figures import ReliabilityCurve
+from desktop.widgets.chart_frame import plain_chart
 
 BEFORE, AFTER, DIAGONAL = QColor("#e08a1e"), QColor("#2f6db5"), QColor("#9aa3ad")
 
@@ -40,8 +41,8 @@ class ReliabilityChart(QChartView):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         chart = QChart()
         chart.legend().setAlignment(Qt.AlignmentFlag.AlignBottom)
-        chart.setBackgroundRoundness(0)
         self.setChart(chart)
+        plain_chart(self, chart)
         self.set_curves(None, None)
 
     def set_curves(

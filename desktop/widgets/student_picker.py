@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import TrainError
-from core.train.catalogue import ModelEntry
+from core.train.catalogue import ModelEntry, recommended_student
 
 _NO_MODELS = "No local models found yet: add a model folder"
 
@@ -34,8 +34,9 @@ class StudentPicker(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._entries: dict[str, ModelEntry] = {}
-        self._build_choice()
+        # The model row first: widgets made first come first in the tab order, as on screen.
         self._build_model_row()
+        self._build_choice()
         self.info = QLabel(self)
         self.info.setObjectName("studentInfo")
         self.info.setWordWrap(True)
@@ -74,8 +75,8 @@ class StudentPicker(QWidget):
         self.use_radio.setChecked(True)
         self.layers = QSpinBox(self)
         self.layers.setRange(1, 128)
+        self.layers.valueChanged.connect(self._layers_suffix)
         self.layers.setValue(3)
-        self.layers.setSuffix(" layers")
         self.layers.setAccessibleName("Layers to keep")
         self.layers.setToolTip("How many of the larger model's layers the student keeps")
 
@@ -94,8 +95,15 @@ class StudentPicker(QWidget):
         self.add_button.setToolTip("Choose a Hugging Face model folder on this computer")
         self.add_button.clicked.connect(self._browse)
 
+    def _layers_suffix(self, value: int) -> None:
+        self.layers.setSuffix(" layer" if value == 1 else " layers")
+
     def set_entries(self, entries: list[ModelEntry], task: str) -> None:
-        """List the catalogue models that can learn ``task`` (added folders are kept)."""
+        """List the catalogue models that can learn ``task`` (added folders are kept).
+
+        The choice shown stays; with none yet, the catalogue's recommended student for the
+        task is chosen (an encoder for classification).
+        """
         chosen = self.current_path()
         added = [p for p in self._paths() if p not in self._entries]
         self._entries = {str(e.path): e for e in entries if task in e.tasks}
@@ -108,6 +116,9 @@ class StudentPicker(QWidget):
         if self.model_combo.count() == 0:
             self.model_combo.addItem(_NO_MODELS, None)
         self.model_combo.blockSignals(False)
+        if chosen is None:
+            recommended = recommended_student(self._entries.values(), task)
+            chosen = None if recommended is None else str(recommended.path)
         if chosen is not None:
             self.select(chosen)
         self._update()
@@ -176,16 +187,17 @@ class StudentPicker(QWidget):
     def _update(self) -> None:
         self.layers.setEnabled(self.derive_radio.isChecked())
         entry = self._entries.get(self.current_path() or "")
-        if entry is None:
-            self.info.setText("")
-        else:
+        # Only catalogue models have known figures; hidden otherwise, so no blank line.
+        self.info.setVisible(entry is not None)
+        if entry is not None:
             self.info.setText(_memory_line(entry, self.derive_radio.isChecked()))
         self.changed.emit()
 
 
 def _describe(entry: ModelEntry) -> str:
     layers = f", {entry.layers} layers" if entry.layers else ""
-    return f"{entry.path.name} ({entry.parameters / 1e6:.1f}M parameters{layers})"
+    name = entry.display_name or entry.path.name
+    return f"{name} ({entry.parameters / 1e6:.1f}M parameters{layers})"
 
 
 def _memory_line(entry: ModelEntry, derived: bool) -> str:

@@ -26,6 +26,7 @@ AUTOMATIC = "Automatic"
 _LEARNING_RATES = ("1e-5", "3e-5", "5e-5", "1e-4", "2e-4", "5e-4", "1e-3")
 _DEFAULTS = TrainConfig()
 _FIELD_WIDTH = 130
+_LEFT_ROWS = 3  # under Method: epochs, batch size, learning rate; the rest on the right
 
 TIPS = {
     "full": "Adjust every weight of the student. Usually the most accurate; needs the most memory.",
@@ -54,10 +55,8 @@ class TrainSettingsForm(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        form = QFormLayout(self)
-        form.setContentsMargins(0, 0, 0, 0)
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
-        form.addRow("Method", self._method_row())
+        left, right = self._columns()
+        left.addRow("Method", self._method_row())
         self.epochs = _double(self, 0.1, 100.0, 0.5, 1, _DEFAULTS.epochs)
         self.batch_size = _int(self, 1, 4096, _DEFAULTS.batch_size)
         self.learning_rate = QComboBox(self)
@@ -84,11 +83,23 @@ class TrainSettingsForm(QWidget):
             ("Validate and save every (steps)", self.checkpoint_every, "checkpoint_every"),
             ("Device", self.device, "device"),
         )
-        for label, widget, key in rows:
+        for index, (label, widget, key) in enumerate(rows):
             widget.setMinimumWidth(_FIELD_WIDTH)
             widget.setToolTip(TIPS[key])
             widget.setAccessibleName(label)
-            form.addRow(label, widget)
+            (left if index < _LEFT_ROWS else right).addRow(label, widget)
+
+    def _columns(self) -> tuple[QFormLayout, QFormLayout]:
+        """Two columns, so that the chart below starts within a laptop screen; read (and
+        tabbed through) down the left one, then down the right one."""
+        left, right = _form(), _form()
+        columns = QHBoxLayout(self)
+        columns.setContentsMargins(0, 0, 0, 0)
+        columns.addLayout(left)
+        columns.addSpacing(32)  # not setSpacing: the forms would inherit it between rows
+        columns.addLayout(right)
+        columns.addStretch(1)
+        return left, right
 
     def _method_row(self) -> QHBoxLayout:
         self.full_radio = QRadioButton("Full fine-tune", self)
@@ -159,6 +170,12 @@ class TrainSettingsForm(QWidget):
                 f"the learning rate {text!r} is not a number",
                 "type a number such as 5e-5, or choose Automatic",
             ) from None
+
+
+def _form() -> QFormLayout:
+    form = QFormLayout()
+    form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
+    return form
 
 
 def _int(parent: QWidget, low: int, high: int, value: int) -> QSpinBox:

@@ -71,7 +71,7 @@ def test_a_run_renders_the_verdict_and_every_table(qtbot, page, tmp_path, traine
     assert not results.isHidden()
     assert results.badge.text() == "PASS"
     assert results.reason.text().startswith("Retention ")
-    assert ": ok" in results.reason.text()
+    assert " meets the floor 0.5" in results.reason.text()
     assert results.figures["retention"].text() not in ("", "—")
     assert results.class_table.rowCount() == 3
     assert results.class_table.item(0, 0).text() == "billing"

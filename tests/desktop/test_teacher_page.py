@@ -60,7 +60,7 @@ def _unused_port() -> int:
 
 def test_existing_labels_run_and_show_the_teachers_accuracy(page):
     page.source.set_source("labels")
-    assert not page.prompt_box.isEnabled()  # no prompt for the human labels
+    assert page.prompt_box.isHidden()  # no prompt for the human labels
     worker = page.start_teaching()
     assert worker is not None
     assert worker.wait_finished(RUN_TIMEOUT_MS)

@@ -20,6 +20,12 @@ def test_gate_passes_when_every_bound_holds():
     verdict = judge("test", FLOOR, retention=0.97, metric=0.8, ece=0.05)
     assert verdict.passed
     assert [c.name for c in verdict.checks] == ["retention", "metric", "ECE"]
+    # Plain words, as the evaluate page and the report show them.
+    assert [c.describe() for c in verdict.checks] == [
+        "retention 0.970 meets the floor 0.95",
+        "metric 0.800 meets the floor 0.7",
+        "ECE 0.050 is within the ceiling 0.1",
+    ]
 
 
 def test_gate_fails_on_retention():
