@@ -1,0 +1,1 @@
+"""Data files shipped with Stillroom: stylesheet, icons, the demo sample (not code)."""
