@@ -17,13 +17,17 @@ DEMO_DIR   ?= demo-project
 # Tests and headless runs draw Qt offscreen; `make run` on a desktop opens the real window.
 HEADLESS   := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY)),,1)
 
-.PHONY: help setup run demo test lint typecheck contracts pytest test-slow bench clean
+.PHONY: help setup run demo test lint typecheck contracts pytest test-slow bench clean \
+        package package-smoke wheelhouse
 
 help:
 	@echo "make run        set up .venv and run the demo (headless), printing where results are"
 	@echo "make test       set up .venv; ruff, mypy, import contract, fast tests"
 	@echo "make test-slow  the slow (end-to-end) tests"
 	@echo "make bench      the benchmark scripts in bench/"
+	@echo "make package    PyInstaller one-folder build in dist/stillroom (VARIANT=cpu|gpu)"
+	@echo "make package-smoke  self-test and demo with the built dist/stillroom/stillroom"
+	@echo "make wheelhouse pinned, hashed wheels for an offline install (WHEELHOUSE=dir)"
 
 $(PY):
 	$(PYTHON_BIN) -m venv $(VENV)
@@ -68,5 +72,22 @@ bench: setup
 	$(PY) bench/train_bench.py --sweep --threads 1
 	$(PY) bench/export_bench.py
 
+# Packaging (DESIGN §9, docs/INSTALL.md). The GPU variant needs a venv set up with
+# EXTRAS=gpu,dev (onnxruntime-gpu and a CUDA torch); the spec refuses a mismatched one.
+VARIANT    ?= cpu
+WHEELHOUSE ?= wheelhouse
+
+package: setup
+	$(PIP) install --quiet -e '.[$(EXTRAS),packaging]'
+	time STILLROOM_VARIANT=$(VARIANT) $(VENV)/bin/pyinstaller packaging/stillroom.spec \
+		--noconfirm --distpath dist --workpath build/pyinstaller
+	@du -sh dist/stillroom
+
+package-smoke:
+	packaging/smoke.sh dist/stillroom/stillroom
+
+wheelhouse: setup
+	packaging/wheelhouse.sh $(WHEELHOUSE) $(if $(filter gpu,$(VARIANT)),--gpu)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info $(WHEELHOUSE)

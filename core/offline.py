@@ -12,6 +12,9 @@ OFFLINE_ENVIRONMENT: dict[str, str] = {
     "DO_NOT_TRACK": "1",
     # Presidio's email recognizer otherwise tries to fetch the public suffix list.
     "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": "",
+    # ONNX Runtime >= 1.29 sends 1DS telemetry (mobile.events.data.microsoft.com) from its
+    # native threads, out of reach of core.netguard; read once, before ORT initialises.
+    "ORT_DISABLE_TELEMETRY": "1",
 }
 
 
