@@ -99,3 +99,5 @@ def test_offline_environment_is_set_on_import():
     assert os.environ["HF_HUB_OFFLINE"] == "1"
     assert os.environ["TRANSFORMERS_OFFLINE"] == "1"
     assert os.environ["TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"] == ""
+    # ONNX Runtime's telemetry leaves from native threads that the guard never sees.
+    assert os.environ["ORT_DISABLE_TELEMETRY"] == "1"
