@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
-    QCheckBox,
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
@@ -29,6 +28,7 @@ from core.errors import UserError
 from core.project import QualityFloor
 from desktop.pages.base import StagePage
 from desktop.widgets.evaluation_results import EvaluationResults
+from desktop.widgets.form_fields import checkbox
 from desktop.widgets.scroll_body import scrolling_body
 
 if TYPE_CHECKING:
@@ -85,17 +85,17 @@ class EvaluatePage(StagePage):
         box = QGroupBox("Settings", parent)
         form = QFormLayout(box)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
-        self.baseline_check = _check(
+        self.baseline_check = checkbox(
             "Compare with the teacher quantized to INT8", True,
             "Also score the teacher itself in INT8, without distillation: would quantizing "
             "the big model have been enough? Only for a local classifier teacher.", box,
         )  # fmt: skip
-        self.onnx_check = _check(
+        self.onnx_check = checkbox(
             "Include the student as it ships (ONNX INT8)", True,
             "Also score the student exported to ONNX and quantized to INT8, exactly as the "
             "export stage will ship it. Takes a little longer.", box,
         )  # fmt: skip
-        self.strict_edge_check = _check(
+        self.strict_edge_check = checkbox(
             "The edge-case set decides the verdict too", False,
             "By default only the test set decides pass or fail; the edge-case set (rare "
             "labels, extreme lengths) is always shown. Tick to fail when it fails.", box,
@@ -106,7 +106,7 @@ class EvaluatePage(StagePage):
         return box
 
     def _add_speed_rows(self, form: QFormLayout, box: QGroupBox) -> None:
-        self.latency_check = _check(
+        self.latency_check = checkbox(
             "Measure speed and cost", True,
             "Time one request at a time (latency) and batches of 32 (throughput) on this "
             "machine's CPU, and cost a million requests from that.", box,
@@ -226,13 +226,6 @@ def _floor_text(floor: QualityFloor) -> str:
     if floor.max_ece is not None:
         parts.append(f"calibration error at most {floor.max_ece:g}")
     return ", ".join(parts)
-
-
-def _check(text: str, checked: bool, tip: str, parent: QWidget) -> QCheckBox:
-    box = QCheckBox(text, parent)
-    box.setChecked(checked)
-    box.setToolTip(tip)
-    return box
 
 
 def _spin(low: int, high: int, value: int, tip: str, parent: QWidget) -> QSpinBox:

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from core.errors import ExportRefusedError, UserError
 from desktop.pages.base import StagePage
 from desktop.widgets.bundle_panel import BundlePanel
+from desktop.widgets.form_fields import checkbox
 from desktop.widgets.scroll_body import scrolling_body
 
 if TYPE_CHECKING:
@@ -121,17 +122,17 @@ class ExportPage(StagePage):
         label = QLabel("Bundle &folder:", box)
         label.setBuddy(self.out_edit)
         form.addRow(label, row)
-        self.force_check = _check(
+        self.force_check = checkbox(
             "Replace an existing bundle at this path", False,
             "Overwrite a bundle already there; the old one stays until the new one is "
             "complete.", box,
         )  # fmt: skip
-        self.int8_check = _check(
+        self.int8_check = checkbox(
             "Quantize to INT8 (smaller, faster on CPU)", True,
             "Ship model.onnx quantized to 8-bit integers (per channel): about 4x smaller "
             "and faster on CPU. Parity with the PyTorch student is checked.", box,
         )  # fmt: skip
-        self.fp32_check = _check(
+        self.fp32_check = checkbox(
             "Also keep the full-precision model (model_fp32.onnx)", False,
             "Add the unquantized ONNX model too, e.g. for GPU serving or comparison.", box,
         )  # fmt: skip
@@ -145,7 +146,7 @@ class ExportPage(StagePage):
         column = QVBoxLayout(box)
         self.gate_label = QLabel(box)
         self.gate_label.setWordWrap(True)
-        self.override_check = _check(
+        self.override_check = checkbox(
             "Export anyway, overriding the quality floor", False,
             "Ship a student that failed or skipped its evaluation. Your reason is recorded "
             "in the audit log, the manifest and the model card.", box,
@@ -176,7 +177,7 @@ class ExportPage(StagePage):
         label = QLabel("Least &agreement with PyTorch:", box)
         label.setBuddy(self.min_agreement)
         form.addRow(label, self.min_agreement)
-        self.parity_check = _check(
+        self.parity_check = checkbox(
             "Accept INT8 below the threshold", False,
             "Ship the INT8 model although it agrees with PyTorch less often than the "
             "threshold. Your reason is audited.", box,
@@ -341,10 +342,3 @@ class ExportPage(StagePage):
 def _reason(check: QCheckBox, edit: QLineEdit) -> str | None:
     """The override reason when the box is ticked (an empty one is refused by the config)."""
     return edit.text().strip() if check.isChecked() and not check.isHidden() else None
-
-
-def _check(text: str, checked: bool, tip: str, parent: QWidget) -> QCheckBox:
-    box = QCheckBox(text, parent)
-    box.setChecked(checked)
-    box.setToolTip(tip)
-    return box
