@@ -20,9 +20,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QPushButton,
     QRadioButton,
-    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -35,6 +33,8 @@ from core.jobs.runs import RunRecord, list_runs
 from desktop.pages.base import StagePage
 from desktop.widgets.anonymize_results import AnonymizeResultsView
 from desktop.widgets.entity_picker import EntityPicker
+from desktop.widgets.form_fields import primary_button
+from desktop.widgets.scroll_body import scroll_around
 
 PREVIEW_RECORDS = 4
 FLAGGED_SHOWN = 200
@@ -82,20 +82,16 @@ class AnonymizePage(StagePage):
         columns.addLayout(settings, 1)
         # At its natural height: stretched to the entity list's, its panes would be huge.
         columns.addWidget(self.results, 1, Qt.AlignmentFlag.AlignTop)
-        scroll = QScrollArea(self)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setWidget(content)
-        self.body_layout.addWidget(scroll, 1)
+        scroll_around(self, self.body_layout, content)
         self._update_enabled()
 
     def _build_run_row(self, parent: QWidget) -> QHBoxLayout:
-        self.run_button = QPushButton("&Run anonymization", parent)
-        self.run_button.setObjectName("primaryButton")
-        self.run_button.setToolTip(
+        self.run_button = primary_button(
+            "&Run anonymization",
             "Anonymize every record with these settings and the entity types below. Records "
             "already done with the same settings are skipped, so after a stop it continues "
-            "where it was."
+            "where it was.",
+            parent,
         )
         self.run_button.clicked.connect(self.start_anonymize)
         row = QHBoxLayout()

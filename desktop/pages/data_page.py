@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QScrollArea,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -36,8 +35,10 @@ from core.data.summary import DatasetSummary, dataset_summaries
 from desktop.pages.base import StagePage
 from desktop.widgets.column_pickers import ColumnPickers
 from desktop.widgets.empty_placeholder import EmptyPlaceholder
+from desktop.widgets.form_fields import primary_button
 from desktop.widgets.import_summary import ImportSummaryView
 from desktop.widgets.preview_model import MAX_ROWS, PAGE_ROWS, PreviewTableModel, Rows
+from desktop.widgets.scroll_body import scroll_around
 from desktop.widgets.split_sliders import SplitSliders
 
 FILE_FILTER = (
@@ -83,11 +84,11 @@ class DataPage(StagePage):
         row.addWidget(self.columns, 1)
         row.addWidget(self._build_split(content), 1)
         layout.addLayout(row)
-        self.import_button = QPushButton("&Import", content)
-        self.import_button.setObjectName("primaryButton")
-        self.import_button.setToolTip(
+        self.import_button = primary_button(
+            "&Import",
             "Read the whole file into the project, drop empty rows and exact duplicates, set "
-            "the edge cases aside and split the rest. Nothing is written if anything is wrong."
+            "the edge cases aside and split the rest. Nothing is written if anything is wrong.",
+            content,
         )
         self.import_button.clicked.connect(self.start_import)
         buttons = QHBoxLayout()
@@ -98,11 +99,7 @@ class DataPage(StagePage):
         self.summary = ImportSummaryView(imported)
         QVBoxLayout(imported).addWidget(self.summary)
         layout.addWidget(imported, 1)
-        scroll = QScrollArea(self)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setWidget(content)
-        self.body_layout.addWidget(scroll, 1)
+        scroll_around(self, self.body_layout, content)
         self._update_enabled()
 
     def _build_source(self, parent: QWidget) -> QGroupBox:

@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QPushButton,
     QSpinBox,
     QWidget,
 )
@@ -28,7 +27,7 @@ from core.errors import UserError
 from core.project import QualityFloor
 from desktop.pages.base import StagePage
 from desktop.widgets.evaluation_results import EvaluationResults
-from desktop.widgets.form_fields import checkbox
+from desktop.widgets.form_fields import checkbox, primary_button
 from desktop.widgets.scroll_body import scrolling_body
 
 if TYPE_CHECKING:
@@ -57,11 +56,11 @@ class EvaluatePage(StagePage):
         self.intro.setProperty("role", "explanation")
         column.addWidget(self.intro)
         column.addWidget(self._build_options(content))
-        self.run_button = QPushButton("&Evaluate the student", content)
-        self.run_button.setProperty("primary", True)
-        self.run_button.setToolTip(
+        self.run_button = primary_button(
+            "&Evaluate the student",
             "Score the student, the teacher and the chosen comparisons on the test and "
-            "edge-case sets, fit a temperature, time them, and check the quality floor."
+            "edge-case sets, fit a temperature, time them, and check the quality floor.",
+            content,
         )
         self.run_button.clicked.connect(self.start_evaluation)
         buttons = QHBoxLayout()

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from core.errors import ExportRefusedError, UserError
 from desktop.pages.base import StagePage
 from desktop.widgets.bundle_panel import BundlePanel
-from desktop.widgets.form_fields import checkbox
+from desktop.widgets.form_fields import checkbox, primary_button
 from desktop.widgets.scroll_body import scrolling_body
 
 if TYPE_CHECKING:
@@ -85,9 +85,9 @@ class ExportPage(StagePage):
         column.addWidget(self._build_options(content))
         column.addWidget(self._build_gate(content))
         column.addWidget(self._build_advanced(content))
-        self.export_button = QPushButton("E&xport the bundle", content)
-        self.export_button.setProperty("primary", True)
-        self.export_button.setToolTip("Export, quantize, check parity and write the bundle.")
+        self.export_button = primary_button(
+            "E&xport the bundle", "Export, quantize, check parity and write the bundle.", content
+        )
         self.export_button.clicked.connect(self.start_export)
         row = QHBoxLayout()
         row.addWidget(self.export_button)

@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
-    QScrollArea,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -31,6 +30,8 @@ from PySide6.QtWidgets import (
 from core.errors import UserError
 from desktop.pages.base import StagePage
 from desktop.widgets.floor_form import FLOOR_EXPLANATION, FloorForm
+from desktop.widgets.form_fields import primary_button
+from desktop.widgets.scroll_body import scroll_around
 from desktop.widgets.worth_it_form import WorthItForm
 
 RECENT_ROWS = 6
@@ -72,11 +73,7 @@ class ProjectPage(StagePage):
         self.project_view = self._build_project_view()
         self.views.addWidget(self.start_view)
         self.views.addWidget(self.project_view)
-        scroll = QScrollArea(self)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setWidget(self.views)
-        self.body_layout.addWidget(scroll, 1)
+        scroll_around(self, self.body_layout, self.views)
 
     # -- start view: new, open, recent ----------------------------------------------------
 
@@ -106,9 +103,9 @@ class ProjectPage(StagePage):
             "column of the first data you import."
         )
         self.new_floor = FloorForm(self.new_box)
-        self.create_button = QPushButton("Create project", self.new_box)
-        self.create_button.setProperty("primary", True)
-        self.create_button.setToolTip("Create the project folder with these settings")
+        self.create_button = primary_button(
+            "Create project", "Create the project folder with these settings", self.new_box
+        )
         self.create_button.clicked.connect(self.create_project)
         form = _form(self.new_box)
         form.addRow("Name", self.name_edit)

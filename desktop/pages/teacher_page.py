@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from core.errors import UserError
 from desktop.pages.base import StagePage
 from desktop.widgets.background_call import BackgroundCall, settle_heavy_imports
+from desktop.widgets.form_fields import primary_button
 from desktop.widgets.prompt_editor import DryRunTable, PromptEditor
 from desktop.widgets.scroll_body import scrolling_body
 from desktop.widgets.teacher_source_form import ENDPOINT, TeacherSourceForm
@@ -103,11 +104,11 @@ class TeacherPage(StagePage):
         return self.prompt_box
 
     def _build_run_row(self) -> QHBoxLayout:
-        self.start_button = QPushButton("Label all records", self)
-        self.start_button.setObjectName("primaryButton")
-        self.start_button.setToolTip(
+        self.start_button = primary_button(
+            "Label all records",
             "Ask the teacher about every anonymized record. Answers already stored are kept, "
-            "so a stopped run continues where it stopped and nothing is paid for twice."
+            "so a stopped run continues where it stopped and nothing is paid for twice.",
+            self,
         )
         self.start_button.clicked.connect(self.start_teaching)
         self.live = QLabel(self)

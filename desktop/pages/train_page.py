@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBox
 from desktop.pages.base import StagePage
 from desktop.widgets.background_call import BackgroundCall, settle_heavy_imports
 from desktop.widgets.curve_chart import CurveChart
+from desktop.widgets.form_fields import primary_button
 from desktop.widgets.scroll_body import scrolling_body
 from desktop.widgets.student_picker import StudentPicker
 from desktop.widgets.train_settings_form import TrainSettingsForm
@@ -83,9 +84,9 @@ class TrainPage(StagePage):
         self._update_buttons()
 
     def _build_buttons(self) -> QHBoxLayout:
-        self.start_button = QPushButton("Start training", self)
-        self.start_button.setObjectName("primaryButton")
-        self.start_button.setToolTip("Train a new student with these settings")
+        self.start_button = primary_button(
+            "Start training", "Train a new student with these settings", self
+        )
         self.start_button.clicked.connect(self.start_training)
         self.resume_button = QPushButton("Resume", self)
         self.resume_button.setToolTip(

@@ -11,15 +11,20 @@ def scrolling_body(page: QWidget, outer: QVBoxLayout) -> tuple[QScrollArea, QVBo
     On a small screen the page scrolls, while what says a job runs or went wrong (above
     it, in ``outer``) stays visible.
     """
+    content = QWidget(page)
+    layout = QVBoxLayout(content)
+    layout.setContentsMargins(0, 0, 8, 0)
+    layout.setSpacing(12)
+    return scroll_around(page, outer, content), layout
+
+
+def scroll_around(page: QWidget, outer: QVBoxLayout, content: QWidget) -> QScrollArea:
+    """Put an already built ``content`` widget in the page's scroll area, added to ``outer``."""
     scroll = QScrollArea(page)
     scroll.setObjectName("pageScroll")
     scroll.setWidgetResizable(True)
     scroll.setFrameShape(QFrame.Shape.NoFrame)
-    content = QWidget(scroll)
-    content.setObjectName("pageContent")
-    layout = QVBoxLayout(content)
-    layout.setContentsMargins(0, 0, 8, 0)
-    layout.setSpacing(12)
+    content.setObjectName(content.objectName() or "pageContent")
     scroll.setWidget(content)
     outer.addWidget(scroll, 1)
-    return scroll, layout
+    return scroll
