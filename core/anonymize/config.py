@@ -24,7 +24,16 @@ RECOGNIZER_VERSION = "1"
 
 OPERATORS = ("replace", "mask", "hash", "pseudonym")
 
-# The 18 HIPAA Safe Harbor classes, as entity types (photos and biometrics are not text).
+BANK_ENTITIES: tuple[str, ...] = (
+    "CREDIT_CARD",
+    "IBAN_CODE",
+    "SWIFT_CODE",
+    "ABA_ROUTING_NUMBER",
+    "US_BANK_NUMBER",
+    "CRYPTO",
+)
+# The 18 HIPAA Safe Harbor classes, as entity types (photos and biometrics are not text),
+# then the bank identifiers.
 IDENTIFIER_ENTITIES: tuple[str, ...] = (
     "PERSON",
     "LOCATION",
@@ -50,13 +59,7 @@ IDENTIFIER_ENTITIES: tuple[str, ...] = (
     "DEVICE_ID",
     "OTHER_ID",
     "UK_NHS",
-    # Bank identifiers.
-    "CREDIT_CARD",
-    "IBAN_CODE",
-    "SWIFT_CODE",
-    "ABA_ROUTING_NUMBER",
-    "US_BANK_NUMBER",
-    "CRYPTO",
+    *BANK_ENTITIES,
 )
 # Quasi-identifiers that are not on the Safe Harbor list; opt in with --entities.
 OPTIONAL_ENTITIES: tuple[str, ...] = ("ORGANIZATION", "NRP")

@@ -7,15 +7,12 @@ Nothing here imports Presidio.
 
 from __future__ import annotations
 
-from core.anonymize.config import ALL_ENTITIES, IDENTIFIER_ENTITIES, NLP_ENTITIES, OPERATORS
-
-BANK_ENTITIES: tuple[str, ...] = (
-    "CREDIT_CARD",
-    "IBAN_CODE",
-    "SWIFT_CODE",
-    "ABA_ROUTING_NUMBER",
-    "US_BANK_NUMBER",
-    "CRYPTO",
+from core.anonymize.config import (
+    ALL_ENTITIES,
+    BANK_ENTITIES,
+    IDENTIFIER_ENTITIES,
+    NLP_ENTITIES,
+    OPERATORS,
 )
 
 ENTITY_DESCRIPTIONS: dict[str, str] = {
