@@ -71,6 +71,7 @@ bench: setup
 	$(PY) bench/teacher_bench.py
 	$(PY) bench/train_bench.py --sweep --threads 1
 	$(PY) bench/export_bench.py
+	$(PY) bench/verify_bench.py
 
 # Packaging (DESIGN §9, docs/INSTALL.md). The GPU variant needs a venv set up with
 # EXTRAS=gpu,dev (onnxruntime-gpu and a CUDA torch); the spec refuses a mismatched one.

@@ -51,6 +51,10 @@ class ReadOnlyError(StoreError):
     """The project folder or database cannot be written."""
 
 
+class AuditExportError(StoreError):
+    """An audit export cannot be written, or a file is not an intact exported chain."""
+
+
 class DataFileError(UserError):
     """An input file cannot be read as a dataset."""
 
@@ -155,6 +159,10 @@ class ExportRefusedError(ExportError):
 
 class OutputExistsError(ExportError):
     """The bundle's output path already exists and ``--force`` was not given."""
+
+
+class SigningKeyError(ExportError):
+    """The key that signs bundles cannot be used: unreadable, not owner-only, not Ed25519."""
 
 
 class BundleError(UserError):

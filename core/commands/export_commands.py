@@ -1,16 +1,27 @@
-"""``stillroom export``, ``stillroom bundle verify`` and ``stillroom predict``.
+"""``stillroom export``, ``bundle verify``, ``predict`` and ``keys export-public``.
 
 ``predict`` and ``bundle verify`` are the serving side: they import only the light modules
-of ``core.export`` (numpy, tokenizers, onnxruntime), never torch or transformers.
+of ``core.export`` (numpy, tokenizers, onnxruntime, cryptography), never torch or
+transformers. Both check the manifest's signature and every checksum first.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import BundleError
+
+if TYPE_CHECKING:
+    from core.export.signature import SignatureCheck
+
+_KEY_HELP = (
+    "the signer's public key to require: a PEM file from `stillroom keys export-public`, "
+    "or its id sha256:… (default: $STILLROOM_BUNDLE_KEY; without either, the key inside "
+    "the bundle is used, which proves integrity but not who signed it)"
+)
 
 
 def add(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -23,29 +34,62 @@ def add(sub: Any, common: argparse.ArgumentParser) -> None:
         "verify",
         parents=[common],
         help="recompute checksums and self-test a bundle",
-        description="Recompute every file's SHA-256 and size against manifest.json, check the "
-        "manifest's schema, load the model with ONNX Runtime, check the Triton config against "
-        "the graph, and re-run the stored anonymized probe inputs against their expected "
-        "outputs. Exits 0 when everything matches, 1 naming the first file that does not, "
-        "2 when BUNDLE is not a bundle. A zip with '..', absolute or link entries is refused.",
+        description="Check the Ed25519 signature over manifest.json (by the pinned key with "
+        "--key), recompute every file's SHA-256 and size against it (files it does not list "
+        "are refused), check the manifest's schema, load the model with ONNX Runtime, check "
+        "the Triton config against the graph, and re-run the stored anonymized probe inputs "
+        "against their expected outputs. Exits 0 when everything matches, 1 naming the first "
+        "file that does not (or a missing or wrong signature), 2 when BUNDLE is not a bundle. "
+        "A zip with '..', absolute or link entries is refused.",
     )
     verify.add_argument("bundle", type=Path, metavar="BUNDLE", help="a bundle folder or .zip")
+    verify.add_argument("--key", metavar="PUB", help=_KEY_HELP)
     verify.set_defaults(handler=verify_command)
     predict = sub.add_parser(
         "predict",
         parents=[common],
         help="label texts with a bundle (ONNX Runtime, no torch)",
-        description="Tokenize with the bundle's tokenizer.json and run its model with ONNX "
-        "Runtime (CUDA when onnxruntime-gpu is installed): prints each text's label and "
-        "calibrated probabilities (generation bundles: the greedy continuation).",
+        description="Check the bundle's signature and checksums (exit 1 and nothing runs "
+        "when they do not match), then tokenize with its tokenizer.json and run its model "
+        "with ONNX Runtime (CUDA when onnxruntime-gpu is installed): prints each text's label "
+        "and calibrated probabilities (generation bundles: the greedy continuation).",
     )
     predict.add_argument("bundle", type=Path, metavar="BUNDLE", help="a bundle folder or .zip")
+    predict.add_argument("--key", metavar="PUB", help=_KEY_HELP)
     source = predict.add_mutually_exclusive_group(required=True)
     source.add_argument("--text", action="append", metavar="T", help="a text (repeatable)")
     source.add_argument("--file", type=Path, metavar="F", help="a UTF-8 file, one text a line")
     predict.add_argument("--batch-size", type=int, default=32, help="texts per forward pass")
     predict.add_argument("--max-new-tokens", type=int, default=32, help="generation length")
     predict.set_defaults(handler=predict_command)
+    _add_keys(sub, common)
+
+
+def _add_keys(sub: Any, common: argparse.ArgumentParser) -> None:
+    keys = sub.add_parser(
+        "keys",
+        help="the key that signs a project's bundles",
+        description="Bundles are signed with the project's Ed25519 key (DIR/keys/"
+        "bundle_signing.key, owner-only, created on first use) or an organisation's key "
+        "(`stillroom export --signing-key`). IT pins the public key.",
+    )
+    keys_sub = keys.add_subparsers(title="keys commands", metavar="ACTION")
+    public = keys_sub.add_parser(
+        "export-public",
+        parents=[common],
+        help="write the public key that IT pins to check bundles",
+        description="Write the public key (PEM) of the key that signs DIR's bundles, and print "
+        "its id (sha256: of the key's DER form). Creates the project's key if it has none "
+        "yet (audited). Servers pin it with `stillroom bundle verify --key PUB`, `predict "
+        "--key PUB` or STILLROOM_BUNDLE_KEY=PUB.",
+    )
+    public.add_argument("dir", type=Path, metavar="DIR", help="the project folder")
+    public.add_argument("--out", type=Path, metavar="PUB", help="write it here (default: print)")
+    public.add_argument(
+        "--signing-key", type=Path, metavar="KEY", help="an organisation's key instead"
+    )
+    public.add_argument("--force", action="store_true", help="replace an existing PUB")
+    public.set_defaults(handler=export_public_command)
 
 
 def _add_export(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -55,8 +99,9 @@ def _add_export(sub: Any, common: argparse.ArgumentParser) -> None:
         help="write a verified, quantized ONNX bundle",
         description="Export the evaluated student to ONNX (optimum), quantize it to dynamic "
         "per-channel INT8, check PyTorch/ONNX fp32/INT8 parity on the test split, and write "
-        "a bundle (manifest with checksums and lineage, tokenizer, labels, model card, "
-        "report, Triton repository) atomically. Refuses a student without a passing "
+        "a bundle (manifest with checksums and lineage, signed with the project's Ed25519 "
+        "key or --signing-key; tokenizer, labels, model card, report, Triton repository) "
+        "atomically. Refuses a student without a passing "
         "evaluation, or INT8 below --min-agreement, unless overridden with a reason (audited).",
     )
     export.add_argument("dir", type=Path, metavar="DIR", help="the project folder")
@@ -99,6 +144,13 @@ def _add_export(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def _add_tuning(export: Any) -> None:
     """Options most exports leave at their defaults."""
+    export.add_argument(
+        "--signing-key",
+        type=Path,
+        metavar="KEY",
+        help="sign with an organisation's Ed25519 private key (PEM, mode 0600) instead of the "
+        "project's own (DIR/keys/bundle_signing.key, created on first export)",
+    )
     export.add_argument(
         "--isa",
         choices=("auto", "avx2", "avx512", "avx512_vnni", "arm64"),
@@ -144,11 +196,25 @@ def export_command(args: argparse.Namespace) -> dict[str, Any]:
         probes=args.probes,
         parity_limit=args.parity_limit,
         name=args.name,
+        signing_key=None if args.signing_key is None else args.signing_key.expanduser().absolute(),
     )
     config.validate()
     with Project.open(args.dir) as project:
         result = run_stage(project, "export", config_to_dict(config))
-    return {**result, "lines": render_export(result)}
+        lines = render_export(result) + _signing_lines(result, project.path)
+    return {**result, "lines": lines}
+
+
+def _signing_lines(result: dict[str, Any], project: Path) -> list[str]:
+    if not result.get("signing_key_id"):
+        return []
+    pin = f"stillroom keys export-public {project} --out bundle_signing.pub"
+    if result.get("signing_key_source") == "organisation":
+        pin += " --signing-key KEY"
+    return [
+        f"  signed with Ed25519 key {result['signing_key_id']} "
+        f"({result.get('signing_key_source')} key); give IT its public key to pin: {pin}"
+    ]
 
 
 def render_export(result: dict[str, Any]) -> list[str]:
@@ -191,11 +257,14 @@ def _num(value: Any) -> str:
 def verify_command(args: argparse.Namespace) -> dict[str, Any]:
     from core.export.verify import verify_bundle
 
-    report = verify_bundle(args.bundle)
+    report = verify_bundle(args.bundle, key=args.key)
+    signature = report.signature
+    assert signature is not None
     lines = [
         f"bundle OK: {report.files_checked} files match their checksums; the model loads "
         f"({report.provider}); {report.probes_checked} probe inputs reproduce their "
-        "outputs; the Triton config matches the graph"
+        "outputs; the Triton config matches the graph",
+        *signature_lines(signature),
     ]
     lines += [f"  note: {note}" for note in report.notes]
     return {
@@ -205,9 +274,27 @@ def verify_command(args: argparse.Namespace) -> dict[str, Any]:
         "files_checked": report.files_checked,
         "probes_checked": report.probes_checked,
         "provider": report.provider,
+        "signature": _signature_dict(signature),
         "notes": list(report.notes),
         "lines": lines,
     }
+
+
+def signature_lines(signature: SignatureCheck) -> list[str]:
+    """How a checked signature reads: pinned (authentic) or not (integrity only)."""
+    if signature.pinned:
+        return [f"  signature OK: manifest.json signed by the pinned key {signature.key_id}"]
+    return [
+        f"  signature OK, but only against the key inside the bundle ({signature.key_id}): "
+        "the signer was NOT pinned, so this proves integrity only (whoever changed the "
+        "bundle could have re-signed it)",
+        "  to check who signed it: --key PUB (from `stillroom keys export-public`)",
+    ]
+
+
+def _signature_dict(signature: SignatureCheck) -> dict[str, Any]:
+    return {"key_id": signature.key_id, "pinned": signature.pinned,
+            "key_source": signature.key_source}  # fmt: skip
 
 
 def predict_command(args: argparse.Namespace) -> dict[str, Any]:
@@ -219,12 +306,21 @@ def predict_command(args: argparse.Namespace) -> dict[str, Any]:
         texts,
         batch_size=max(args.batch_size, 1),
         max_new_tokens=max(args.max_new_tokens, 1),
+        key=args.key,
     )
+    assert result.signature is not None
+    if not result.signature.pinned and not args.json:
+        sys.stderr.write(
+            f"note: bundle verified against its own key {result.signature.key_id} (signer not "
+            "pinned: pass --key PUB or set STILLROOM_BUNDLE_KEY)\n"
+        )
+    verified = {"verified": _signature_dict(result.signature)}
     if result.task == "generation":
         return {
             "task": "generation",
             "provider": result.provider,
             "generations": list(result.generations),
+            **verified,
             "lines": list(result.generations),
         }
     lines = [
@@ -238,8 +334,30 @@ def predict_command(args: argparse.Namespace) -> dict[str, Any]:
         "predictions": [
             {"label": p.label, "probabilities": p.probabilities} for p in result.predictions
         ],
+        **verified,
         "lines": lines,
     }
+
+
+def export_public_command(args: argparse.Namespace) -> dict[str, Any]:
+    from core.export.keys import signer_for, write_public_key
+    from core.export.signature import public_pem
+    from core.project import Project
+
+    with Project.open(args.dir) as project:
+        signer = signer_for(project, args.signing_key)
+    pem = public_pem(signer.public_key)
+    about = f"key id {signer.key_id} ({signer.source} key {signer.path})"
+    if args.out is None:  # stdout is the PEM alone, so that it can be redirected to a file
+        if not args.json:
+            sys.stderr.write(about + "\n")
+        lines = pem.splitlines()
+    else:
+        write_public_key(signer, args.out.expanduser(), force=args.force)
+        lines = [about, f"public key written to {args.out}; pin it: stillroom bundle verify "
+                 f"BUNDLE --key {args.out}"]  # fmt: skip
+    return {"key_id": signer.key_id, "source": signer.source, "public_key": pem,
+            "out": None if args.out is None else str(args.out), "lines": lines}  # fmt: skip
 
 
 def _read_lines(path: Path) -> list[str]:

@@ -5,7 +5,8 @@ and only then renamed into place (``os.replace`` within one filesystem is atomic
 disk, a crash or a cancel leaves at most that staging folder, which is removed on the way
 out; an existing bundle is replaced only once the new one is complete (``--force``).
 Bundles are owner-only (0700 folder, 0600 zip) like the project: they hold anonymized
-probe texts.
+probe texts. The manifest is signed last (``signature.json``, see ``core.export.signature``),
+over the exact bytes written.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 from core.errors import OutputExistsError
 from core.export import bundle_format as fmt
+from core.export.signature import Signer, write_signature
 from core.export.triton import TensorSpec, render_config
 from core.store.db import user_errors
 
@@ -75,9 +77,16 @@ def check_target(out: Path, force: bool) -> None:
 
 
 def write_bundle(
-    out: Path, parts: BundleParts, manifest: dict[str, Any], *, form: str, force: bool
+    out: Path,
+    parts: BundleParts,
+    manifest: dict[str, Any],
+    *,
+    signer: Signer,
+    form: str,
+    force: bool,
 ) -> dict[str, Any]:
-    """Assemble the bundle, then move it into place as ``out`` (a folder or a zip).
+    """Assemble the bundle, sign its manifest, then move it into place as ``out`` (a folder
+    or a zip).
 
     Returns:
         The manifest as written (with its ``files`` section).
@@ -91,6 +100,7 @@ def write_bundle(
         out.parent.mkdir(parents=True, exist_ok=True)
         with _staging(out) as staging:
             written = _assemble(staging, parts, manifest)
+            write_signature(staging, signer)
             if form == "zip":
                 _publish_zip(staging, out, force)
             else:
@@ -178,7 +188,7 @@ def _publish_zip(staging: Path, out: Path, force: bool) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             with zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive:
-                for relative in sorted([*fmt.bundle_files(staging), fmt.MANIFEST]):
+                for relative in sorted([*fmt.bundle_files(staging), fmt.MANIFEST, fmt.SIGNATURE]):
                     archive.write(staging / relative, relative)
             handle.flush()
             os.fsync(handle.fileno())

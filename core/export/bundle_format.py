@@ -15,6 +15,7 @@ from typing import Any
 FORMAT = "stillroom-bundle"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+SIGNATURE = "signature.json"  # beside the manifest; signs its exact bytes (not listed in it)
 MODEL = "model.onnx"
 MODEL_FP32 = "model_fp32.onnx"
 MODEL_FP16 = "model_fp16.onnx"
@@ -68,19 +69,19 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 
 
 def bundle_files(root: Path) -> Iterator[str]:
-    """Every regular file under ``root`` except the manifest, as sorted POSIX paths."""
+    """Every regular file under ``root`` except the manifest and its signature, sorted."""
     found = []
     for folder, dirs, files in os.walk(root):
         dirs.sort()
         for name in files:
             relative = (Path(folder) / name).relative_to(root).as_posix()
-            if relative != MANIFEST:
+            if relative not in (MANIFEST, SIGNATURE):
                 found.append(relative)
     yield from sorted(found)
 
 
 def file_entries(root: Path) -> dict[str, dict[str, Any]]:
-    """``{path: {"sha256", "size"}}`` for every file of the bundle except the manifest."""
+    """``{path: {"sha256", "size"}}`` for every file but the manifest and its signature."""
     return {
         name: {"sha256": sha256_file(root / name), "size": (root / name).stat().st_size}
         for name in bundle_files(root)

@@ -252,8 +252,19 @@ def _reproducibility(m: dict[str, Any]) -> str:
         [
             "## Reproducibility",
             f"- Libraries at export: {versions}",
-            f"- Audit chain head at export: `{m['audit_head']}` (check with `stillroom audit "
-            "verify`)",
-            "- Every file's SHA-256 is in manifest.json; check with `stillroom bundle verify`.",
+            f"- Audit chain head at export: `{m['audit_head']}` (row "
+            f"{m.get('audit_head_row', '—')}); the project's chain must still contain it: "
+            "`stillroom audit verify PROJECT --bundle BUNDLE --key PUB`",
+            "- Every file's SHA-256 is in manifest.json, and manifest.json is signed "
+            f"(signature.json){_signer(m)}; check both with `stillroom bundle verify BUNDLE "
+            "--key PUB`, PUB being the public key IT pinned.",
         ]
     )
+
+
+def _signer(m: dict[str, Any]) -> str:
+    signing = m.get("signing") or {}
+    if not signing.get("key_id"):
+        return ""
+    source = f" ({signing['source']} key)" if signing.get("source") else ""
+    return f" with {signing.get('algorithm', 'ed25519')} key `{signing['key_id']}`{source}"

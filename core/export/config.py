@@ -49,6 +49,8 @@ class ExportConfig:
         batch_size: inputs per forward pass in the parity check.
         name: the Triton model name (default: from the project folder's name).
         max_batch_size: Triton's ``max_batch_size``.
+        signing_key: an organisation's Ed25519 private key (PEM, owner-only) that signs
+            the manifest; default: the project's own key, ``keys/bundle_signing.key``.
     """
 
     out: Path
@@ -70,6 +72,7 @@ class ExportConfig:
     batch_size: int = 32
     name: str | None = None
     max_batch_size: int = 64
+    signing_key: Path | None = None
 
     def validate(self) -> None:
         """Check the options before anything is loaded.
@@ -169,6 +172,8 @@ class ExportResult:
     manifest_sha256: str
     seconds: float
     notes: tuple[str, ...] = ()
+    signing_key_id: str = ""
+    signing_key_source: str = ""
 
 
 def config_to_dict(config: ExportConfig) -> dict[str, Any]:

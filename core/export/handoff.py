@@ -253,8 +253,10 @@ def _instructions(bundle: Path, manifest: dict[str, Any]) -> str:
         "Run with ONNX Runtime alone (no Triton, no PyTorch)",
         "1. Copy the whole bundle folder to the server:",
         f"     scp -r {quoted} SERVER:/opt/models/",
-        "2. Label a text with Stillroom's command line:",
-        f'     stillroom predict {quoted} --text "a sample request"',
+        "2. Label a text with Stillroom's command line (it checks the bundle's signature and",
+        "   checksums first; PUB is the public key IT pinned, from `stillroom keys",
+        "   export-public`):",
+        f'     stillroom predict {quoted} --key PUB --text "a sample request"',
     ]
     if manifest["task"] == "classification":
         lines += [

@@ -15,6 +15,7 @@ from core.evaluate.inputs import StudentSource
 from core.export import bundle_format as fmt
 from core.export.build import Built
 from core.export.config import ExportConfig, parity_to_dict
+from core.export.signature import ALGORITHM, Signer
 from core.export.sources import Evaluation, lineage_summary
 from core.project import Project
 from core.store import audit
@@ -66,8 +67,14 @@ class Gates:
 
 def build_manifest(project: Project, config: ExportConfig, student: StudentSource,
                    evaluation: Evaluation, built: Built, calibration: tuple[float, str],
-                   gates: Gates, *, name: str, run_id: str | None) -> dict[str, Any]:  # fmt: skip
-    """Every manifest field except ``files`` (the bundle writer adds it)."""
+                   gates: Gates, *, name: str, run_id: str | None,
+                   signer: Signer) -> dict[str, Any]:  # fmt: skip
+    """Every manifest field except ``files`` (the bundle writer adds it).
+
+    ``audit_head`` (and its row) anchors the project's audit chain: the manifest is signed,
+    so ``stillroom audit verify DIR --bundle BUNDLE`` can later prove that no audit row up
+    to the export was removed or rewritten.
+    """
     return {
         "format": fmt.FORMAT,
         "format_version": fmt.FORMAT_VERSION,
@@ -95,11 +102,21 @@ def build_manifest(project: Project, config: ExportConfig, student: StudentSourc
         "metrics": evaluation.metrics,
         "quality": _quality(project, evaluation, gates),
         "versions": library_versions(),
-        "audit_head": audit.head(project.store),
+        **_anchors(project, signer),
         "exported_by": audit.os_user(),
         "exported_at": utc_now(),
         "export_run": run_id,
         "notes": list(dict.fromkeys(built.notes)),
+    }
+
+
+def _anchors(project: Project, signer: Signer) -> dict[str, Any]:
+    """The audit chain head now (read with its row, in one query) and who signs."""
+    head_row, head = audit.head_with_row(project.store)
+    return {
+        "audit_head": head,
+        "audit_head_row": head_row,
+        "signing": {"algorithm": ALGORITHM, "key_id": signer.key_id, "source": signer.source},
     }
 
 

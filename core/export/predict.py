@@ -1,5 +1,9 @@
 """``stillroom predict``: a bundle's label and calibrated probabilities for some texts.
 
+Nothing runs before the bundle is verified: its manifest's signature (by the pinned key
+when one is given: ``key``, or ``$STILLROOM_BUNDLE_KEY``) and every file's checksum
+(:func:`core.export.integrity.load_verified_bundle`, which a server calls the same way).
+
 Serving-side code: numpy, tokenizers, onnxruntime and json only, so that it starts in well
 under a second on a machine without torch (a test runs it in a fresh interpreter and checks
 that neither torch nor transformers was imported). Uses CUDA when onnxruntime-gpu offers it.
@@ -7,6 +11,7 @@ that neither torch nor transformers was imported). Uses CUDA when onnxruntime-gp
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +20,10 @@ from typing import Any
 import numpy as np
 
 from core.errors import BundleError
-from core.export.reader import load_classifier, open_bundle, read_manifest
+from core.export.integrity import load_verified_bundle
+from core.export.reader import load_classifier
 from core.export.runtime import softmax
+from core.export.signature import SignatureCheck
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,28 +41,47 @@ class PredictResult:
     temperature: float
     predictions: tuple[Prediction, ...] = ()
     generations: tuple[str, ...] = ()
+    signature: SignatureCheck | None = None
 
 
 def predict(
-    bundle: Path, texts: Sequence[str], *, batch_size: int = 32, max_new_tokens: int = 32
+    bundle: Path,
+    texts: Sequence[str],
+    *,
+    batch_size: int = 32,
+    max_new_tokens: int = 32,
+    key: str | Path | None = None,
 ) -> PredictResult:
-    """Run the bundle's model on ``texts``.
+    """Verify the bundle, then run its model on ``texts``.
+
+    Args:
+        bundle: a bundle folder or zip.
+        texts: the inputs.
+        batch_size: texts per forward pass (classification).
+        max_new_tokens: generation length (generation).
+        key: the signer's public key to require (PEM file or ``sha256:…`` key id; default
+            ``$STILLROOM_BUNDLE_KEY``); without one the signature is checked against the
+            bundle's own key (integrity only; ``signature.pinned`` is False).
 
     Raises:
-        BundleError: ``bundle`` is not a readable bundle, or there are no texts.
-        BundleVerifyError: its model or tokenizer cannot be loaded.
+        BundleError: ``bundle`` is not a readable bundle, ``key`` is unusable, or there are
+            no texts.
+        BundleVerifyError: its signature or a checksum does not match (nothing was run), or
+            its model or tokenizer cannot be loaded.
     """
     if not texts:
         raise BundleError("there is no text to predict", "pass --text T or a non-empty --file")
-    with open_bundle(bundle) as root:
-        manifest = read_manifest(root)
+    with load_verified_bundle(bundle, key=key) as verified:
+        root, manifest = verified.root, verified.manifest
         if manifest.get("task") == "generation":
             from core.export.runtime_causal import OnnxCausalLM
 
             generator = OnnxCausalLM.from_bundle(root, manifest)
             outputs = tuple(generator.generate(t, max_new_tokens) for t in texts)
-            return PredictResult("generation", generator.provider, 1.0, generations=outputs)
-        return _classify(root, manifest, texts, batch_size)
+            return PredictResult("generation", generator.provider, 1.0, generations=outputs,
+                                 signature=verified.signature)  # fmt: skip
+        result = _classify(root, manifest, texts, batch_size)
+        return dataclasses.replace(result, signature=verified.signature)
 
 
 def _classify(

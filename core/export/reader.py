@@ -52,6 +52,16 @@ def read_manifest(root: Path) -> dict[str, Any]:
         BundleError: there is no manifest (not a bundle).
         BundleVerifyError: the manifest is not valid JSON.
     """
+    return parse_manifest(read_manifest_bytes(root))
+
+
+def read_manifest_bytes(root: Path) -> bytes:
+    """The manifest's exact bytes (what its signature covers).
+
+    Raises:
+        BundleError: there is no manifest (not a bundle).
+        BundleVerifyError: the manifest cannot be read.
+    """
     path = root / fmt.MANIFEST
     if not path.is_file():
         raise BundleError(
@@ -59,8 +69,20 @@ def read_manifest(root: Path) -> dict[str, Any]:
             "pass the folder or .zip that `stillroom export` wrote",
         )
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        return path.read_bytes()
+    except OSError as exc:
+        raise BundleVerifyError(fmt.MANIFEST, "cannot be read") from exc
+
+
+def parse_manifest(data: bytes) -> dict[str, Any]:
+    """The manifest's JSON object.
+
+    Raises:
+        BundleVerifyError: the bytes are not a JSON object.
+    """
+    try:
+        value = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
         raise BundleVerifyError(fmt.MANIFEST, "not valid JSON") from exc
     if not isinstance(value, dict):
         raise BundleVerifyError(fmt.MANIFEST, "not a JSON object")

@@ -36,8 +36,10 @@ from core.export.config import (
     config_from_dict,
     result_to_dict,
 )
+from core.export.keys import signer_for
 from core.export.manifest import Gates, build_manifest
 from core.export.runtime_causal import PROMPT_FILE
+from core.export.signature import Signer
 from core.export.sources import Evaluation, calibration, check_gate, find_student, latest_evaluation
 from core.project import Project
 from core.reporter import Reporter
@@ -70,9 +72,11 @@ def run_export(
         _step(reporter, 0.9, "writing the bundle")
         name = config.name or triton_name(project.path.name)
         manifest = build_manifest(project, config, job.student, job.evaluation, built,
-                                  job.temperature, gates, name=name, run_id=run_id)  # fmt: skip
+                                  job.temperature, gates, name=name, run_id=run_id,
+                                  signer=job.signer)  # fmt: skip
         parts = _parts(config, built, manifest, job.evaluation, name)
-        written = write_bundle(job.out, parts, manifest, form=config.format, force=config.force)
+        written = write_bundle(job.out, parts, manifest, signer=job.signer, form=config.format,
+                               force=config.force)  # fmt: skip
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result = _result(job, built, written, gates, time.perf_counter() - started)
@@ -93,6 +97,7 @@ class _Job:
     evaluation: Evaluation
     floor_overridden: bool
     temperature: tuple[float, str]
+    signer: Signer
 
     @property
     def run_dir(self) -> str:
@@ -107,13 +112,15 @@ def _prepare(project: Project, config: ExportConfig, reporter: Reporter,
     student = find_student(project, config.student)
     evaluation = latest_evaluation(project, student.model_dir)
     overridden = check_gate(project, evaluation, config.override_floor, run_id)
+    signer = signer_for(project, config.signing_key)  # before minutes of work, not after
     project.audit("export.start", {
         "run": run_id, "student": str(student.model_dir), "out": str(out),
         "evaluate_run": evaluation.run_id, "verdict": evaluation.verdict,
         "quantize": config.quantize, "format": config.format,
+        "signing_key_id": signer.key_id, "signing_key_source": signer.source,
     })  # fmt: skip
     return _Job(project, config, reporter, run_id, out, student, evaluation, overridden,
-                calibration(student.model_dir, evaluation))  # fmt: skip
+                calibration(student.model_dir, evaluation), signer)  # fmt: skip
 
 
 def _step(reporter: Reporter, fraction: float, message: str) -> None:
@@ -231,7 +238,7 @@ def _result(job: _Job, built: Built, written: dict[str, Any], gates: Gates,
     return ExportResult(
         run_id=job.run_id, bundle=out, format=job.config.format, task=written["task"],
         quantize=job.config.quantize, isa=built.isa, exporter=built.exporter,
-        fallback_reason=built.fallback_reason, files=len(files) + 1, bundle_bytes=size,
+        fallback_reason=built.fallback_reason, files=len(files) + 2, bundle_bytes=size,
         model_bytes=files[fmt.MODEL]["size"], fp32_bytes=built.fp32_bytes,
         parity=built.parity or ParityReport(0, "none", "accuracy", None, (), None),
         temperature=job.temperature[0], temperature_source=job.temperature[1],
@@ -239,6 +246,7 @@ def _result(job: _Job, built: Built, written: dict[str, Any], gates: Gates,
         parity_overridden=gates.parity_override is not None,
         manifest_sha256=hashlib.sha256(json_bytes(written)).hexdigest(),
         seconds=round(seconds, 2), notes=tuple(written.get("notes", [])),
+        signing_key_id=job.signer.key_id, signing_key_source=job.signer.source,
     )  # fmt: skip
 
 
@@ -272,6 +280,7 @@ def _record(project: Project, result: ExportResult, reporter: Reporter) -> None:
                 "bundle": str(result.bundle),
                 "format": result.format,
                 "manifest_sha256": result.manifest_sha256,
+                "signing_key_id": result.signing_key_id,
                 "files": result.files,
                 "floor_overridden": result.floor_overridden,
                 "parity_overridden": result.parity_overridden,

@@ -1,25 +1,30 @@
 """``stillroom bundle verify``: is this bundle exactly what was exported, and does it run?
 
 Checks, in order, stopping at the first mismatch and naming its file: the manifest's
-schema; every file's size and SHA-256 (and that no file was added); the model loads in ONNX
-Runtime with the inputs and outputs the manifest records; ``labels.json``; the Triton
-config against the graph; and a self-test on the stored anonymized probe inputs, whose
-expected outputs were computed with the shipped model at export time.
+schema; its Ed25519 signature (by the pinned key, with ``--key``); every file's size and
+SHA-256 (and that no file was added); the model loads in ONNX Runtime with the inputs and
+outputs the manifest records; ``labels.json``; the Triton config against the graph; and a
+self-test on the stored anonymized probe inputs, whose expected outputs were computed with
+the shipped model at export time.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from core.errors import BundleVerifyError
 from core.export import bundle_format as fmt
-from core.export.reader import load_classifier, open_bundle, read_manifest
+from core.export.integrity import check_files, load_verified_bundle
+from core.export.reader import load_classifier
 from core.export.runtime import softmax
+from core.export.signature import SignatureCheck
+
+__all__ = ["VerifyReport", "check_files", "check_io", "verify_bundle"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,21 +38,24 @@ class VerifyReport:
     triton_checked: bool
     provider: str
     notes: tuple[str, ...] = ()
+    signature: SignatureCheck | None = None
 
 
-def verify_bundle(path: Path) -> VerifyReport:
+def verify_bundle(path: Path, *, key: str | Path | None = None) -> VerifyReport:
     """Verify a bundle folder or zip.
 
+    Args:
+        path: the bundle.
+        key: the signer's public key to require (PEM file or ``sha256:…`` key id); default
+            ``$STILLROOM_BUNDLE_KEY``; without either the signature is checked against the
+            key inside the bundle (integrity only: the report says it was not pinned).
+
     Raises:
-        BundleError: nothing readable as a bundle is at ``path``.
+        BundleError: nothing readable as a bundle is at ``path``, or ``key`` is unusable.
         BundleVerifyError: a check failed; ``.file`` names the file (exit code 1).
     """
-    with open_bundle(path) as root:
-        manifest = read_manifest(root)
-        problems = fmt.schema_problems(manifest)
-        if problems:
-            raise BundleVerifyError(fmt.MANIFEST, "schema: " + "; ".join(problems[:5]))
-        files = check_files(root, manifest["files"])
+    with load_verified_bundle(path, key=key) as bundle:
+        root, manifest = bundle.root, bundle.manifest
         _check_labels(root, manifest)
         if manifest["task"] == "generation":
             from core.export.runtime_causal import verify_generation_probes
@@ -57,38 +65,8 @@ def verify_bundle(path: Path) -> VerifyReport:
             provider, probes = _check_classifier(root, manifest)
         _check_triton(root, manifest)
     notes = () if probes else ("the bundle stores no probe inputs: no self-test was run",)
-    return VerifyReport(Path(path), manifest["task"], files, probes, True, provider, notes)
-
-
-def check_files(root: Path, listed: dict[str, Any]) -> int:
-    """Recompute every listed file's size and checksum; refuse unlisted files.
-
-    Raises:
-        BundleVerifyError: a file is missing, differs, escapes the bundle, or is not listed.
-    """
-    for name, entry in sorted(listed.items()):
-        parts = PurePosixPath(name).parts
-        if PurePosixPath(name).is_absolute() or ".." in parts or "\\" in name:
-            raise BundleVerifyError(name, "the manifest lists a path outside the bundle")
-        path = root.joinpath(*parts)
-        if path.is_symlink() or not path.is_file():
-            raise BundleVerifyError(name, "missing (or not a plain file)")
-        if path.stat().st_size != entry["size"]:
-            raise BundleVerifyError(
-                name,
-                f"size {path.stat().st_size:,} bytes, the manifest says {entry['size']:,}",
-                "the file was changed or damaged after export; get the bundle again",
-            )
-        if fmt.sha256_file(path) != entry["sha256"]:
-            raise BundleVerifyError(
-                name,
-                "checksum mismatch (SHA-256 differs from the manifest)",
-                "the file was changed or damaged after export; get the bundle again",
-            )
-    for name in fmt.bundle_files(root):
-        if name not in listed:
-            raise BundleVerifyError(name, "not listed in the manifest (added after export)")
-    return len(listed)
+    return VerifyReport(Path(path), manifest["task"], bundle.files_checked, probes, True,
+                        provider, notes, bundle.signature)  # fmt: skip
 
 
 def _check_labels(root: Path, manifest: dict[str, Any]) -> None:

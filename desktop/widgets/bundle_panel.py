@@ -204,7 +204,7 @@ class BundlePanel(QWidget):
             self.verify_status.setText(
                 f"Bundle OK: {check.report.files_checked} files match their checksums, the "
                 f"model loads ({check.report.provider}) and {check.report.probes_checked} "
-                "self-test inputs reproduce their outputs."
+                "self-test inputs reproduce their outputs. " + _signed(check)
             )
         elif check.error is not None:
             self.verify_status.setText(f"Bundle FAILED verification: {check.error.file}.")
@@ -217,6 +217,17 @@ class BundlePanel(QWidget):
     def _open_folder(self) -> None:
         if self.bundle is not None:
             self.open_folder_requested.emit(self.bundle)
+
+
+def _signed(check: BundleCheck) -> str:
+    signature = check.report.signature if check.report is not None else None
+    if signature is None:
+        return ""
+    # The page checks against the key inside the bundle; who signed it is for a pinned key.
+    return (
+        f"The manifest's signature is valid (key {signature.key_id}); to prove who signed "
+        "it, the server pins that key: stillroom bundle verify BUNDLE --key PUB."
+    )
 
 
 def _copy(text: str) -> None:

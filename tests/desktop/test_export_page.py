@@ -84,6 +84,7 @@ def test_export_through_the_page_then_verify(qtbot, page, tmp_path, trained_stud
     click(qtbot, panel.verify_button)
     assert page.banner.level() == "info"
     assert page.banner.message().startswith("Bundle OK")
+    assert "signature is valid (key sha256:" in page.banner.message()
     statuses = panel.statuses()
     assert set(statuses.values()) == {"OK"}
     assert {"model.onnx", "labels.json", "triton/stillroom_exporting/1/model.onnx"} <= set(statuses)
@@ -107,6 +108,22 @@ def test_a_tampered_file_is_named_inline(qtbot, page, exported):
     statuses = page.panel.statuses()
     assert statuses["labels.json"] == "checksum differs from the manifest"
     assert statuses["model.onnx"] == "OK"
+    assert "FAILED" in page.panel.verify_status.text()
+
+
+def test_an_edited_manifest_fails_on_its_signature_inline(qtbot, page, exported):
+    project, bundle = exported
+    page.context.open_project(project)
+    manifest = bundle / "manifest.json"
+    original = manifest.read_bytes()
+    try:
+        manifest.write_bytes(original.replace(b'"verdict": "passed"', b'"verdict": "PASSED"'))
+        assert manifest.read_bytes() != original
+        click(qtbot, page.panel.verify_button)
+    finally:
+        manifest.write_bytes(original)
+    assert page.banner.level() == "error"
+    assert "signature does not match" in page.banner.message()
     assert "FAILED" in page.panel.verify_status.text()
 
 

@@ -120,3 +120,38 @@ def copy_bundle(bundle: Path, target: Path) -> Path:
 
 def read_manifest(bundle: Path) -> dict[str, Any]:
     return json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+
+
+def project_key(project: Path) -> Path:
+    """The project's own bundle signing key file."""
+    return project / "keys" / "bundle_signing.key"
+
+
+def new_key_file(path: Path) -> Path:
+    """A fresh Ed25519 private key, PEM PKCS#8, mode 0600 (someone else's key)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    path.write_bytes(pem)
+    os.chmod(path, 0o600)
+    return path
+
+
+def resign(bundle: Path, key_file: Path, *, name_key: bool = True) -> None:
+    """Sign the bundle's manifest with the key in ``key_file``, as an attacker who has
+    only their own key would: first naming that key in the manifest (``name_key``)."""
+    from core.export.bundle import json_bytes
+    from core.export.keys import load_signer
+    from core.export.signature import write_signature
+
+    signer = load_signer(key_file, "project")
+    if name_key:
+        manifest = read_manifest(bundle)
+        manifest["signing"]["key_id"] = signer.key_id
+        (bundle / "manifest.json").write_bytes(json_bytes(manifest))
+    write_signature(bundle, signer)

@@ -8,7 +8,7 @@ import stat
 import zipfile
 
 import pytest
-from export_helpers import copy_bundle, read_manifest
+from export_helpers import copy_bundle, project_key, read_manifest, resign
 
 from core.cli import main
 from core.errors import BundleError, BundleVerifyError
@@ -64,7 +64,8 @@ def test_a_manifest_that_breaks_the_schema_is_reported(exported, tmp_path):
 
 
 def test_changed_probe_expectations_fail_the_self_test(exported, tmp_path):
-    """A consistent re-checksummed bundle whose model no longer gives its recorded outputs."""
+    """A consistent, re-checksummed and re-signed bundle whose model no longer gives its
+    recorded outputs."""
     import hashlib
 
     bundle = copy_bundle(exported.bundle, tmp_path / "b")
@@ -79,6 +80,7 @@ def test_changed_probe_expectations_fail_the_self_test(exported, tmp_path):
         "size": len(data),
     }
     (bundle / "manifest.json").write_text(json.dumps(manifest))
+    resign(bundle, project_key(exported.project))
     with pytest.raises(BundleVerifyError, match="self-test failed on probe 0") as info:
         verify_bundle(bundle)
     assert info.value.file == "model.onnx"

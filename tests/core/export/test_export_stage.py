@@ -56,7 +56,7 @@ def test_manifest_lists_every_file_with_its_checksum(exported):
     on_disk = {
         p.relative_to(exported.bundle).as_posix()
         for p in exported.bundle.rglob("*")
-        if p.is_file() and p.name != "manifest.json"
+        if p.is_file() and p.name not in ("manifest.json", "signature.json")
     }
     assert set(manifest["files"]) == on_disk
     for name, entry in manifest["files"].items():
@@ -245,7 +245,7 @@ def test_zip_bundle_and_outputs_inside_the_project_refused(fresh_project, tmp_pa
     result = run_export(fresh_project, ExportConfig(out=out, format="zip"), reporter=NullReporter())
     assert out.is_file()
     assert result.bundle_bytes == out.stat().st_size
-    assert verify_bundle(out).files_checked == result.files - 1
+    assert verify_bundle(out).files_checked == result.files - 2  # the manifest, its signature
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
     inside = fresh_project.runs_dir / "bundle"
     with pytest.raises(ExportError, match="project folder"):
