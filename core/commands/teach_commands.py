@@ -29,8 +29,8 @@ def add(sub: Any, common: argparse.ArgumentParser) -> None:
         required=True,
         metavar="SPEC",
         help="hf:PATH (a local model folder or .gguf file), openai:BASE_URL (an "
-        "OpenAI-compatible endpoint, e.g. http://gpu-box:8000/v1), or labels (the human "
-        "labels as one-hot soft labels)",
+        "OpenAI-compatible endpoint, e.g. https://gpu-box:8000/v1; never with a password or "
+        "key in it: see --api-key-env), or labels (the human labels as one-hot soft labels)",
     )
     teach.add_argument("--model", help="the endpoint's model name (openai: only)")
     teach.add_argument("--mode", choices=("chat", "completions"), default="chat")
@@ -43,7 +43,26 @@ def add(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     teach.add_argument("--concurrency", type=int, default=8, help="requests in flight")
     teach.add_argument("--rate", type=float, help="most requests per second")
-    teach.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
+    teach.add_argument(
+        "--timeout", type=float, default=60.0, metavar="S",
+        help="the most seconds one request may take in all, reading the answer included "
+        "(default 60); a slower one is retried",
+    )  # fmt: skip
+    teach.add_argument(
+        "--max-reply-bytes", type=int, metavar="N",
+        help="the largest answer read (default 1 MiB, more for long generations: 4 KiB per "
+        "--max-new-tokens); a longer one fails its record as 'reply too large'",
+    )  # fmt: skip
+    teach.add_argument(
+        "--ca-bundle", type=Path, metavar="PEM",
+        help="certificate authorities to trust for an https endpoint (your organisation's "
+        "internal CA, as a PEM file); default: the system's",
+    )  # fmt: skip
+    teach.add_argument(
+        "--allow-insecure-http", action="store_true",
+        help="let the API key go over plain http to a host other than this computer "
+        "(refused otherwise; recorded in the audit log). Never needed for https or localhost",
+    )  # fmt: skip
     teach.add_argument("--price-in", type=float, default=0.0, help="price per 1M input tokens")
     teach.add_argument("--price-out", type=float, default=0.0, help="price per 1M output tokens")
     teach.add_argument(
@@ -85,6 +104,9 @@ def config_from_args(args: argparse.Namespace) -> TeachConfig:
         concurrency=args.concurrency,
         rate=args.rate,
         timeout_s=args.timeout,
+        max_reply_bytes=args.max_reply_bytes,
+        ca_bundle=None if args.ca_bundle is None else args.ca_bundle.expanduser().resolve(),
+        allow_insecure_http=args.allow_insecure_http,
         price_in=args.price_in,
         price_out=args.price_out,
         samples=args.samples,
@@ -120,7 +142,7 @@ def _preview(folder: Path, config: TeachConfig) -> dict[str, Any]:
     as_data = [
         {"record_id": r.record_id, "split": r.split, "text": r.text, "prompt": r.prompt,
          "label": r.label, "probabilities": r.probabilities, "answer": r.answer,
-         "valid": r.valid}
+         "valid": r.valid, "flag": r.flag}
         for r in rows
     ]  # fmt: skip
     return {"preview": as_data, "lines": render_preview(rows)}
@@ -134,7 +156,8 @@ def render_preview(rows: list[PreviewRow]) -> list[str]:
         lines.append(row.prompt if row.prompt is not None else row.text)
         shown = "" if row.probabilities is None else " " + _vector(row.probabilities)
         answer = "(no answer)" if not row.valid and row.answer is None else repr(row.answer)
-        verdict = row.label if row.valid else "INVALID (outside the label set)"
+        why = (row.flag or "outside_label_set").replace("_", " ")
+        verdict = row.label if row.valid else f"INVALID ({why})"
         lines.append(f">>> {verdict}{shown}   raw answer: {answer}")
     return lines
 
@@ -154,6 +177,9 @@ def render_teach(result: dict[str, Any]) -> list[str]:
         f"  cost {result['cost']:.4f} this run, {result['cost_total']:.4f} in total "
         f"({result['input_tokens']:,} input / {result['output_tokens']:,} output tokens)",
     ]
+    reasons = result.get("invalid_reasons") or {}
+    if reasons:
+        lines.append("  invalid: " + ", ".join(f"{k} {v:,}" for k, v in sorted(reasons.items())))
     if result["soft_label_sources"]:
         shown = ", ".join(f"{k} {v:,}" for k, v in sorted(result["soft_label_sources"].items()))
         lines.append(f"  soft labels from: {shown}")

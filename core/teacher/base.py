@@ -31,8 +31,10 @@ class TeacherOutput:
     """What a teacher said about one record, ready to be stored.
 
     ``probabilities`` is in the project's label order. ``valid`` is False for an answer
-    outside the label set (after the stricter retry); it is stored, flagged, and not billed
-    again, and training skips it.
+    outside the label set (after the stricter retry), or numbers that are no distribution
+    (NaN, infinite, negative, not summing to 1: see ``outputs.checked``); it is stored with
+    the reason in ``flag``, not billed again, and training skips it. ``usage_ignored``: the
+    server reported impossible token counts, so this output was not billed.
     """
 
     record_id: int
@@ -48,6 +50,7 @@ class TeacherOutput:
     attempts: int = 1
     valid: bool = True
     flag: str | None = None
+    usage_ignored: bool = False
 
 
 @dataclass(frozen=True, slots=True)

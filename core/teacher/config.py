@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from core.configs import config_from_json, config_to_json
 from core.errors import TeacherError
+from core.teacher.transport import check_env_name, redact_url, refuse_credentials
 
 TeacherKind = Literal["hf", "openai", "labels"]
 MAX_TOP_LOGPROBS = 20  # the OpenAI API's (and vLLM's default) ceiling
@@ -31,8 +32,15 @@ class TeachConfig:
             (service ``stillroom``, user = the endpoint host) is asked if it is unset.
         concurrency: requests in flight at once.
         rate: most requests per second (None: unlimited).
-        timeout_s: seconds to wait for one answer.
+        timeout_s: the most seconds one request may take in all, from sending it to the
+            last byte of the answer (a server that drips bytes cannot hold it longer).
         connect_timeout_s: seconds to wait for a connection.
+        max_reply_bytes: the largest answer read (None: 1 MiB, more for long generations:
+            4 KiB per requested token); a longer one fails its record as "reply too large".
+        allow_insecure_http: let an API key go over plain http to a non-loopback host
+            (audited); without it such a run is refused.
+        ca_bundle: a PEM file of the certificate authorities to trust for https (an
+            organisation's internal CA); None: the system's.
         max_attempts: tries per request on 429, 5xx, timeouts and broken answers.
         backoff_s: the first retry's base delay; doubled each retry, with full jitter.
         breaker_threshold: consecutive failures that open the circuit breaker.
@@ -60,6 +68,9 @@ class TeachConfig:
     rate: float | None = None
     timeout_s: float = 60.0
     connect_timeout_s: float = 5.0
+    max_reply_bytes: int | None = None
+    allow_insecure_http: bool = False
+    ca_bundle: Path | None = None
     max_attempts: int = 8
     backoff_s: float = 0.5
     breaker_threshold: int = 8
@@ -90,6 +101,12 @@ class TeachConfig:
         kind, _ = parse_spec(self.teacher)
         if kind == "openai" and not self.model:
             raise TeacherError("an endpoint teacher needs a model name", "add --model NAME")
+        check_env_name(self.api_key_env)
+        if self.ca_bundle is not None and not Path(self.ca_bundle).is_file():
+            raise TeacherError(
+                f"the CA bundle {self.ca_bundle} does not exist",
+                "pass the PEM file of your organisation's certificate authority",
+            )
         checks = [
             (self.concurrency >= 1, "--concurrency must be at least 1"),
             (self.rate is None or self.rate > 0, "--rate must be positive"),
@@ -101,6 +118,10 @@ class TeachConfig:
             (1 <= self.top_logprobs <= MAX_TOP_LOGPROBS, "top logprobs must be 1..20"),
             (self.batch_size >= 1 and self.max_new_tokens >= 1, "sizes must be positive"),
             (self.limit is None or self.limit >= 1, "--limit must be at least 1"),
+            (
+                self.max_reply_bytes is None or self.max_reply_bytes >= 1024,
+                "--max-reply-bytes must be at least 1024",
+            ),
             (self.mode in ("chat", "completions"), "--mode must be chat or completions"),
             (self.label_tokens in ("auto", "names", "letters"), "bad --label-tokens"),
         ]
@@ -115,6 +136,10 @@ class TeachResult:
 
     ``accuracy`` maps a split (and ``all``) to the teacher's agreement with the human
     labels over its valid outputs, and ``accuracy_n`` to how many records that is.
+    ``invalid_reasons`` counts the invalid outputs by why (``outside_label_set``,
+    ``non_finite``, ``not_a_distribution``…), ``failed_reasons`` the records left for a
+    re-run by why (``timed out``, ``reply too large``, ``HTTP 500``…); ``usage_ignored``
+    counts answers whose reported token usage was impossible and was not billed.
     """
 
     teacher_id: str
@@ -137,13 +162,19 @@ class TeachResult:
     accuracy: dict[str, float] = field(default_factory=dict)
     accuracy_n: dict[str, int] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    invalid_reasons: dict[str, int] = field(default_factory=dict)
+    failed_reasons: dict[str, int] = field(default_factory=dict)
+    usage_ignored: int = 0
 
 
 def parse_spec(spec: str) -> tuple[TeacherKind, str]:
     """``hf:PATH`` / ``openai:URL`` / ``labels`` → (kind, path or URL).
 
+    An endpoint URL with credentials in it (user info, a key in the query string) is refused
+    here, before anything is stored; no message quotes them.
+
     Raises:
-        TeacherError: anything else, a hub id included.
+        TeacherError: anything else, a hub id included, or a URL holding credentials.
     """
     spec = spec.strip()
     if spec == "labels":
@@ -152,14 +183,21 @@ def parse_spec(spec: str) -> tuple[TeacherKind, str]:
     if prefix == "hf" and rest:
         return "hf", rest
     if prefix == "openai" and rest:
-        parts = urlsplit(rest)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        refuse_credentials(rest)
+        try:
+            parts = urlsplit(rest)
+            usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+            usable = usable and (parts.port is None or parts.port > 0)
+        except ValueError:  # a bad IPv6 literal or port
+            usable = False
+        if not usable:
             raise TeacherError(
-                f"{rest!r} is not an http(s) base URL",
+                f"{redact_url(rest)} is not an http(s) base URL",
                 "for example --teacher openai:http://gpu-box:8000/v1",
             )
         return "openai", rest.rstrip("/")
-    raise TeacherError(f"unknown teacher {spec!r}", _SPEC_HINT)
+    # Only the prefix is quoted: the rest may be a URL with a password in it.
+    raise TeacherError(f"unknown teacher {prefix[:40]!r}", _SPEC_HINT)
 
 
 def endpoint_host(config: TeachConfig) -> str | None:

@@ -33,6 +33,7 @@ from core.teacher.softlabels import (
     one_hot,
     renormalise,
 )
+from core.teacher.transport import check_api_key, insecure_http_host
 
 _CLASSIFY_MAX_TOKENS = 4  # room for a leading space or newline before the answer token
 _FLUSH_EVERY_S = 1.0
@@ -62,7 +63,9 @@ class OpenAICompatibleTeacher:
         self.warnings: list[str] = []
         self._logprobs = config.use_logprobs
         self._mapping: AnswerMapping | None = None
-        where = f"{urlsplit(base_url).netloc}{urlsplit(base_url).path}"
+        parts = urlsplit(base_url)
+        # Never user info (refused in parse_spec anyway): the id is stored and shipped.
+        where = f"{parts.netloc.rpartition('@')[2]}{parts.path}"
         shown_t = "auto" if config.temperature is None else f"{config.temperature:g}"
         base_id = f"openai:{where}/{config.model}?mode={config.mode}&t={shown_t}"
         if task == "classification":
@@ -118,8 +121,7 @@ class OpenAICompatibleTeacher:
                 done, pending = await asyncio.wait(
                     pending, timeout=_FLUSH_EVERY_S, return_when=asyncio.FIRST_COMPLETED
                 )
-                for task in done:
-                    fatal = _collect(task, done_outputs, failed) or fatal
+                fatal = _collect(done, done_outputs, failed) or fatal
                 due = time.monotonic() - last_flush >= _FLUSH_EVERY_S
                 if (done_outputs or failed) and (len(done_outputs) >= flush_size or due or fatal):
                     yield TeachBatch(done_outputs, failed)
@@ -206,9 +208,14 @@ class OpenAICompatibleTeacher:
         answers = [normalise_token(a) for a in self._mapping.answers]
         for position in choice.logprobs:
             if normalise_token(position.token) in answers:
-                probs, mass = renormalise(label_logprobs_from_top(
-                    {position.token: position.logprob, **position.top}, self._mapping.answers
-                ))  # fmt: skip
+                try:
+                    probs, mass = renormalise(label_logprobs_from_top(
+                        {position.token: position.logprob, **position.top},
+                        self._mapping.answers,
+                    ))  # fmt: skip
+                except ValueError:  # the answer token came with a logprob of -inf
+                    return _output(item, [call], text=choice.text, valid=False,
+                                   flag="no_label_probability")  # fmt: skip
                 return _output(
                     item, [call], label=argmax_label(probs, self._labels),
                     probabilities=tuple(probs), source="logprobs", mass=mass,
@@ -249,16 +256,35 @@ class OpenAICompatibleTeacher:
 
 
 def _collect(
-    task: asyncio.Task[TeacherOutput], outputs: list[TeacherOutput], failed: dict[int, str]
+    done: set[asyncio.Task[TeacherOutput]],
+    outputs: list[TeacherOutput],
+    failed: dict[int, str],
 ) -> EndpointError | None:
-    """File a finished task's output or failure; return a fatal error if it raised one."""
-    try:
-        outputs.append(task.result())
-    except RecordFailed as exc:
-        failed[int(task.get_name())] = exc.reason
-    except EndpointError as exc:
-        return exc
-    return None
+    """File finished tasks' outputs and failures; return a fatal error if one raised one.
+
+    Every task's exception is retrieved before anything is raised, so a bug in one record
+    does not leave "Task exception was never retrieved" behind for the others.
+
+    Raises:
+        Exception: the first unexpected exception a task raised (a bug), once all are filed.
+    """
+    fatal: EndpointError | None = None
+    unexpected: BaseException | None = None
+    for task in done:
+        if task.cancelled():
+            continue
+        exc = task.exception()
+        if exc is None:
+            outputs.append(task.result())
+        elif isinstance(exc, RecordFailed):
+            failed[int(task.get_name())] = exc.reason
+        elif isinstance(exc, EndpointError):
+            fatal = fatal or exc
+        else:
+            unexpected = unexpected or exc
+    if unexpected is not None:
+        raise unexpected
+    return fatal
 
 
 def _output(
@@ -272,6 +298,7 @@ def _output(
     text: str | None = None,
     logprobs: list[dict[str, object]] | None = None,
     valid: bool = True,
+    flag: str = "outside_label_set",
 ) -> TeacherOutput:
     """One output from the calls that made it: their tokens, latency and attempts add up."""
     return TeacherOutput(
@@ -287,7 +314,8 @@ def _output(
         output_tokens=sum(c.reply.output_tokens for c in calls),
         attempts=sum(c.attempts for c in calls),
         valid=valid,
-        flag=None if valid else "outside_label_set",
+        flag=None if valid else flag,
+        usage_ignored=any(c.reply.usage_ignored for c in calls),
     )
 
 
@@ -299,5 +327,34 @@ def _merge_retry(first: TeacherOutput, second: TeacherOutput) -> TeacherOutput:
         input_tokens=first.input_tokens + second.input_tokens,
         output_tokens=first.output_tokens + second.output_tokens,
         attempts=first.attempts + second.attempts,
-        flag="strict_retry" if second.valid else "outside_label_set",
+        flag="strict_retry" if second.valid else second.flag,
+        usage_ignored=first.usage_ignored or second.usage_ignored,
+    )
+
+
+def connect_endpoint(
+    config: TeachConfig,
+    base_url: str,
+    *,
+    task: str,
+    labels: tuple[str, ...],
+    template: PromptTemplate,
+) -> OpenAICompatibleTeacher:
+    """The endpoint teacher, once its key is found and checked and its pre-flight passed.
+
+    Raises:
+        TeacherError: the key cannot go in a header, or would go over plain http to another
+            machine without ``--allow-insecure-http``, or the CA bundle is unreadable.
+        EndpointError: as :func:`preflight`.
+    """
+    from core.teacher.credentials import api_key
+    from core.teacher.endpoint_client import preflight
+
+    key = api_key(config.api_key_env, urlsplit(base_url).hostname or "")
+    if key is not None:
+        check_api_key(key, config.api_key_env)
+    insecure_http_host(base_url, has_key=key is not None, allow=config.allow_insecure_http)
+    base_url = preflight(base_url, config, key)
+    return OpenAICompatibleTeacher(
+        base_url, config, task=task, labels=labels, template=template, api_key=key
     )

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from core import netguard
 from core.errors import TeacherError
 from core.teacher.config import TeachConfig, endpoint_host, parse_spec
+from core.teacher.transport import check_api_key, insecure_http_host
 
 CHECK_TIMEOUT_S = 5.0
 
@@ -38,7 +39,8 @@ def check_endpoint(config: TeachConfig, *, timeout_s: float = CHECK_TIMEOUT_S) -
         What was checked.
 
     Raises:
-        TeacherError: the config is not an endpoint teacher, or is invalid.
+        TeacherError: the config is not an endpoint teacher, or is invalid, or would send
+            the key over plain http to another machine without ``allow_insecure_http``.
         EndpointError: the endpoint is unreachable, refused the key, or does not serve
             the model.
     """
@@ -56,6 +58,10 @@ def check_endpoint(config: TeachConfig, *, timeout_s: float = CHECK_TIMEOUT_S) -
         connect_timeout_s=min(config.connect_timeout_s, timeout_s),
     )
     key = api_key(config.api_key_env, host)
+    if key is not None:
+        check_api_key(key, config.api_key_env)
+    # A check sends the key too; with --allow-insecure-http a run audits it (no project here).
+    insecure_http_host(base_url, has_key=key is not None, allow=config.allow_insecure_http)
     with netguard.allowed(host):
         used = preflight(base_url, short, key)
     return EndpointCheck(base_url=used, model=config.model or "", had_key=key is not None)

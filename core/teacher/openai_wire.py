@@ -6,6 +6,8 @@ The two modes return logprobs in different shapes; both become :class:`TokenLogp
 
 from __future__ import annotations
 
+import json
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -37,6 +39,7 @@ class Reply:
     choices: list[Choice]
     input_tokens: int
     output_tokens: int
+    usage_ignored: bool = False  # the server reported impossible counts: not billed
 
 
 def path_for(mode: Mode) -> str:
@@ -73,8 +76,23 @@ def request_body(
     return body
 
 
-def parse_reply(mode: Mode, body: Any) -> Reply:
+def usage_limits(request: dict[str, Any]) -> tuple[int, int]:
+    """The most input and output tokens a reply to ``request`` can honestly report.
+
+    Generous on purpose (a token is at least a byte of the prompt, plus a chat template;
+    at most ``max_tokens`` per answer): only absurd counts exceed them.
+    """
+    prompt = json.dumps(request.get("messages") or request.get("prompt") or "")
+    answers = max(1, int(request.get("n") or 1))
+    return 4 * len(prompt.encode()) + 4096, 10 * int(request.get("max_tokens") or 1) * answers
+
+
+def parse_reply(mode: Mode, body: Any, limits: tuple[int, int] | None = None) -> Reply:
     """The choices and token usage of a reply.
+
+    Token counts that are not whole numbers, negative, or beyond ``limits`` (see
+    :func:`usage_limits`) are ignored (counted as 0, ``usage_ignored`` set): a cost is
+    never negative or absurd.
 
     Raises:
         MalformedReply: the body lacks ``choices`` or their text.
@@ -86,11 +104,19 @@ def parse_reply(mode: Mode, body: Any) -> Reply:
     choices = [_choice(mode, c) for c in body["choices"]]
     usage = body.get("usage")
     usage = usage if isinstance(usage, dict) else {}
-    return Reply(
-        choices,
-        input_tokens=int(usage.get("prompt_tokens") or 0),
-        output_tokens=int(usage.get("completion_tokens") or 0),
-    )
+    counts = (usage.get("prompt_tokens"), usage.get("completion_tokens"))
+    ceilings = limits or (sys.maxsize, sys.maxsize)
+    if all(_plausible(count, ceiling) for count, ceiling in zip(counts, ceilings, strict=True)):
+        return Reply(choices, input_tokens=int(counts[0] or 0), output_tokens=int(counts[1] or 0))
+    return Reply(choices, input_tokens=0, output_tokens=0, usage_ignored=True)
+
+
+def _plausible(count: Any, ceiling: int) -> bool:
+    """A missing count is fine (some servers omit usage); a present one must be sane."""
+    if count is None:
+        return True
+    whole = type(count) is int or (type(count) is float and count.is_integer())
+    return whole and 0 <= count <= ceiling
 
 
 def _choice(mode: Mode, raw: Any) -> Choice:

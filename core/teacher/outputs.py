@@ -8,12 +8,14 @@ resumed run or a second process racing on the same project cannot bill it twice.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from core.project import Project
 from core.store.db import utc_now
 from core.teacher.base import TeachBatch, TeacherOutput, TeachItem
+from core.teacher.softlabels import PROBABILITY_TOLERANCE, logprob_problem, soft_label_problem
 
 _PAGE = 256
 
@@ -29,6 +31,34 @@ class StoredBatch:
     output_tokens: int
     attempts: int
     sources: dict[str, int]
+    reasons: dict[str, int] = field(default_factory=dict)  # invalid outputs by flag
+    usage_ignored: int = 0
+
+
+def checked(out: TeacherOutput, labels: int) -> TeacherOutput:
+    """An output as it may be stored: every source's answers pass through here.
+
+    Probabilities that are no distribution over ``labels`` classes, and token logprobs
+    that are no log-probabilities (NaN, infinite, above 0), make the output invalid, with
+    the reason as its flag and the bad numbers dropped, so that nothing downstream can
+    train on them. Negative token counts are not billed.
+    """
+    if out.input_tokens < 0 or out.output_tokens < 0:
+        out = replace(out, input_tokens=0, output_tokens=0, usage_ignored=True)
+    if not out.valid:
+        return out
+    problem = None
+    if out.probabilities is not None:
+        problem = soft_label_problem(out.probabilities, labels)
+    if problem is None and out.token_logprobs:
+        problem = logprob_problem(out.token_logprobs)
+    mass = out.label_mass
+    if problem is None and mass is not None and not 0.0 <= mass <= 1.0 + PROBABILITY_TOLERANCE:
+        problem = "non_finite" if not math.isfinite(mass) else "not_a_distribution"
+    if problem is None:
+        return out
+    return replace(out, valid=False, flag=problem, label=None, probabilities=None,
+                   label_mass=None, token_logprobs=None)  # fmt: skip
 
 
 def _source_sql(need_text: bool, labels: Sequence[str]) -> tuple[str, list[object]]:
@@ -98,8 +128,10 @@ def pending_items(
 
 
 def cost_of(output: TeacherOutput, price_in: float, price_out: float) -> float:
-    """The estimated cost of one output, from its token counts and prices per 1M tokens."""
-    return (output.input_tokens * price_in + output.output_tokens * price_out) / 1_000_000
+    """The estimated cost of one output, from its token counts and prices per 1M tokens
+    (never negative)."""
+    tokens_in, tokens_out = max(output.input_tokens, 0), max(output.output_tokens, 0)
+    return (tokens_in * price_in + tokens_out * price_out) / 1_000_000
 
 
 def write_batch(
@@ -110,13 +142,18 @@ def write_batch(
     prompt_version: str,
     run_id: str | None,
     prices: tuple[float, float],
+    labels: int = 0,
 ) -> StoredBatch:
-    """Insert a batch's outputs in one transaction; count only the rows really inserted."""
-    stored = invalid = tokens_in = tokens_out = attempts = 0
-    cost, sources = 0.0, dict[str, int]()
+    """Insert a batch's outputs in one transaction; count only the rows really inserted.
+
+    Each output is :func:`checked` first (``labels``: the number of classes; 0 for a
+    generation task), so invalid numbers are stored flagged, never as a soft label.
+    """
+    stored = invalid = tokens_in = tokens_out = attempts = usage_ignored = 0
+    cost, sources, reasons = 0.0, dict[str, int](), dict[str, int]()
     now = utc_now()
     with project.store.transaction() as conn:
-        for out in batch.outputs:
+        for out in (checked(o, labels) for o in batch.outputs):
             cursor = conn.execute(
                 "INSERT OR IGNORE INTO teacher_outputs (record_id, teacher_id, prompt_version, "
                 "run_id, valid, flag, label, probabilities, soft_label_source, label_mass, "
@@ -129,12 +166,17 @@ def write_batch(
                 continue
             stored += 1
             invalid += 0 if out.valid else 1
+            if not out.valid:
+                reasons[out.flag or "invalid"] = reasons.get(out.flag or "invalid", 0) + 1
+            usage_ignored += out.usage_ignored
             cost += cost_of(out, *prices)
             tokens_in, tokens_out = tokens_in + out.input_tokens, tokens_out + out.output_tokens
             attempts += out.attempts
             source = out.soft_label_source or "invalid"
             sources[source] = sources.get(source, 0) + 1
-    return StoredBatch(stored, invalid, cost, tokens_in, tokens_out, attempts, sources)
+    return StoredBatch(
+        stored, invalid, cost, tokens_in, tokens_out, attempts, sources, reasons, usage_ignored
+    )
 
 
 def _row(
@@ -186,3 +228,34 @@ def agreement(
         accuracy["all"] = sum(right for _, right, _ in rows) / total
         counts["all"] = total
     return accuracy, counts
+
+
+_NUMBERS_WRONG = ("non_finite", "negative_probability", "not_a_distribution", "wrong_length",
+                  "non_finite_logprob", "logprob_above_zero", "no_label_probability")  # fmt: skip
+
+
+def invalid_warnings(reasons: dict[str, int], usage_ignored: int) -> list[str]:
+    """What to tell the user about invalid outputs and ignored usage (counts only)."""
+    notes = []
+    off_label = reasons.get("outside_label_set", 0)
+    if off_label:
+        notes.append(
+            f"{off_label:,} answers were outside the label set even with a stricter "
+            "prompt; they are stored flagged (valid = 0) and training skips them — edit the "
+            "prompt (--prompt FILE) to fix them"
+        )
+    numbers = {k: v for k, v in reasons.items() if k in _NUMBERS_WRONG}
+    if numbers:
+        shown = ", ".join(f"{k} {v:,}" for k, v in sorted(numbers.items()))
+        notes.append(
+            f"{sum(numbers.values()):,} answers came with probabilities or logprobs that are "
+            f"not a distribution ({shown}); they are stored flagged (valid = 0) and training "
+            "skips them — check the teacher model or server"
+        )
+    if usage_ignored:
+        notes.append(
+            f"{usage_ignored:,} answers reported impossible token counts (negative, not whole, "
+            "or far beyond the request); they were not billed, so the cost is an "
+            "underestimate — check the server"
+        )
+    return notes

@@ -16,6 +16,7 @@ from core.teacher.base import Teacher, TeacherOutput, TeachItem
 from core.teacher.config import TeachConfig, endpoint_host
 from core.teacher.prompts import load_template
 from core.teacher.stage import build_teacher, check_inputs, resolve_source, task_and_labels
+from core.teacher.transport import audit_transport
 
 PREVIEW_RECORDS = 5
 
@@ -32,6 +33,7 @@ class PreviewRow:
     probabilities: tuple[float, ...] | None
     answer: str | None
     valid: bool
+    flag: str | None = None  # why an answer is invalid (outside_label_set, non_finite…)
 
 
 def preview_teach(
@@ -55,9 +57,15 @@ def preview_teach(
     items = list(store.pending_items(project, "", "\0preview", need_text=source.needs_text,
                                      labels=labels, limit=records))  # fmt: skip
     with netguard.allowed(endpoint_host(config)):
+        audit_transport(project, config, None)
         teacher = build_teacher(config, source, task=task, labels=labels, template=template)
         try:
-            answers = {o.record_id: o for b in teacher.outputs(items) for o in b.outputs}
+            # Checked as a run stores them: the dry run shows what training would get.
+            answers = {
+                o.record_id: store.checked(o, len(labels))
+                for b in teacher.outputs(items)
+                for o in b.outputs
+            }
         finally:
             teacher.close()
     return [_preview_row(item, answers.get(item.record_id), teacher) for item in items]
@@ -74,4 +82,5 @@ def _preview_row(item: TeachItem, answer: TeacherOutput | None, teacher: Teacher
         probabilities=None if answer is None else answer.probabilities,
         answer=None if answer is None else answer.text,
         valid=answer is not None and answer.valid,
+        flag=None if answer is None else answer.flag,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 # Markers tokenizers put in front of a word-initial piece; endpoints sometimes return them raw.
 _WORD_MARKERS = ("Ġ", "▁", "Ċ")
@@ -58,7 +59,9 @@ def renormalise(label_logprobs: Sequence[float]) -> tuple[list[float], float]:
     if total == -math.inf:
         raise ValueError("no label token has any probability")
     probs = [0.0 if lp == -math.inf else math.exp(lp - total) for lp in label_logprobs]
-    return probs, min(1.0, math.exp(total))
+    # In log space: a (broken) logprob of 800 gives a mass of 1, not an OverflowError; the
+    # output is then refused by :func:`soft_label_problem` through its token logprobs.
+    return probs, math.nan if math.isnan(total) else math.exp(min(total, 0.0))
 
 
 def normalise_token(token: str) -> str:
@@ -116,3 +119,52 @@ def is_distribution(probabilities: Sequence[float], tolerance: float = 1e-6) -> 
     return all(0.0 <= p <= 1.0 for p in probabilities) and (
         abs(sum(probabilities) - 1.0) <= tolerance
     )
+
+
+PROBABILITY_TOLERANCE = 1e-4
+"""How far a soft label may sum from 1 (float32 softmax rounding is ~1e-7 per entry)."""
+LOGPROB_TOLERANCE = 1e-4
+"""How far above 0 a logprob may be (rounding of log_softmax) before it is refused."""
+
+
+def soft_label_problem(probabilities: Sequence[float], labels: int) -> str | None:
+    """Why a probability vector is not a usable soft label, or None if it is one.
+
+    Returns:
+        ``wrong_length``, ``non_finite`` (NaN or infinite), ``negative_probability`` or
+        ``not_a_distribution`` (an entry above 1, or a sum off 1 by more than
+        :data:`PROBABILITY_TOLERANCE`); None for a valid distribution.
+    """
+    if labels and len(probabilities) != labels:
+        return "wrong_length"
+    if not all(isinstance(p, int | float) and math.isfinite(p) for p in probabilities):
+        return "non_finite"
+    if any(p < 0 for p in probabilities):
+        return "negative_probability"
+    if any(p > 1 + PROBABILITY_TOLERANCE for p in probabilities):
+        return "not_a_distribution"
+    if abs(math.fsum(probabilities) - 1.0) > PROBABILITY_TOLERANCE:
+        return "not_a_distribution"
+    return None
+
+
+def logprob_problem(token_logprobs: Sequence[Mapping[str, Any]]) -> str | None:
+    """Why a list of token logprobs (``{"token", "logprob", "top"}`` each) is unusable.
+
+    ``-inf`` is a probability of 0 and is kept; NaN, ``+inf`` and values above 0 are not
+    log-probabilities at all, and a position with no finite value has no distribution.
+
+    Returns:
+        ``non_finite_logprob``, ``logprob_above_zero`` or None.
+    """
+    for entry in token_logprobs:
+        values = [entry.get("logprob"), *dict(entry.get("top") or {}).values()]
+        if not all(isinstance(v, int | float) for v in values):
+            return "non_finite_logprob"
+        if any(math.isnan(v) or v == math.inf for v in values):
+            return "non_finite_logprob"
+        if not any(math.isfinite(v) for v in values):
+            return "non_finite_logprob"
+        if any(v > LOGPROB_TOLERANCE for v in values):
+            return "logprob_above_zero"
+    return None

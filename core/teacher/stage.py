@@ -28,6 +28,7 @@ from core.teacher.config import (
     parse_spec,
 )
 from core.teacher.prompts import PromptTemplate, load_template
+from core.teacher.transport import audit_transport
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,9 @@ class _Tally:
     output_tokens: int = 0
     attempts: int = 0
     sources: dict[str, int] = dataclasses.field(default_factory=dict)
+    reasons: dict[str, int] = dataclasses.field(default_factory=dict)
+    failed_reasons: dict[str, int] = dataclasses.field(default_factory=dict)
+    usage_ignored: int = 0
 
 
 def run_teach(
@@ -74,6 +78,7 @@ def run_teach(
     check_inputs(project, config, source, labels)
     template = load_template(project, task, config.prompt_file) if source.needs_prompt else None
     with netguard.allowed(endpoint_host(config)):
+        audit_transport(project, config, run_id)
         teacher = build_teacher(config, source, task=task, labels=labels, template=template)
         try:
             return _label_all(project, config, teacher, template, labels, reporter, run_id)
@@ -107,9 +112,9 @@ def _label_all(
     for batch in teacher.outputs(items):
         added = store.write_batch(
             project, batch, teacher_id=teacher.teacher_id, prompt_version=version,
-            run_id=run_id, prices=(config.price_in, config.price_out),
+            run_id=run_id, prices=(config.price_in, config.price_out), labels=len(labels),
         )  # fmt: skip
-        _add(tally, added, len(batch.failed))
+        _add(tally, added, batch.failed)
         _report_batch(reporter, tally, todo, time.perf_counter() - start)
         if reporter.cancel_requested():
             project.audit("teach.cancel", {**ident, "run": run_id, **_audit_counts(tally)})
@@ -133,21 +138,26 @@ def _report_batch(reporter: Reporter, tally: _Tally, todo: int, seconds: float) 
     reporter.metric("teach/failed", tally.failed)
 
 
-def _add(tally: _Tally, added: store.StoredBatch, failed: int) -> None:
+def _add(tally: _Tally, added: store.StoredBatch, failed: dict[int, str]) -> None:
     tally.labelled += added.stored
     tally.invalid += added.invalid
-    tally.failed += failed
+    tally.failed += len(failed)
+    for reason in failed.values():
+        tally.failed_reasons[reason] = tally.failed_reasons.get(reason, 0) + 1
     tally.cost += added.cost
     tally.input_tokens += added.input_tokens
     tally.output_tokens += added.output_tokens
     tally.attempts += added.attempts
     for name, count in added.sources.items():
         tally.sources[name] = tally.sources.get(name, 0) + count
+    for name, count in added.reasons.items():
+        tally.reasons[name] = tally.reasons.get(name, 0) + count
+    tally.usage_ignored += added.usage_ignored
 
 
 def _audit_counts(tally: _Tally) -> dict[str, Any]:
     return {"labelled": tally.labelled, "invalid": tally.invalid, "failed": tally.failed,
-            "cost": round(tally.cost, 6)}  # fmt: skip
+            "invalid_reasons": tally.reasons, "cost": round(tally.cost, 6)}  # fmt: skip
 
 
 def _result(
@@ -184,22 +194,21 @@ def _result(
         accuracy={k: round(v, 4) for k, v in accuracy.items()},
         accuracy_n=counts,
         warnings=tuple(warnings),
+        invalid_reasons=dict(tally.reasons),
+        failed_reasons=dict(tally.failed_reasons),
+        usage_ignored=tally.usage_ignored,
     )
 
 
 def _quality_warnings(project: Project, accuracy: dict[str, float], tally: _Tally) -> list[str]:
     settings, notes = project.settings, []
     if tally.failed:
+        why = ", ".join(f"{k} {v:,}" for k, v in sorted(tally.failed_reasons.items()))
         notes.append(
-            f"{tally.failed:,} records got no answer after every retry; run the same command "
-            "again to retry just those"
+            f"{tally.failed:,} records got no answer after every retry ({why}); run the same "
+            "command again to retry just those"
         )
-    if tally.invalid:
-        notes.append(
-            f"{tally.invalid:,} answers were outside the label set even with a stricter "
-            "prompt; they are stored flagged (valid = 0) and training skips them — edit the "
-            "prompt (--prompt FILE) to fix them"
-        )
+    notes += store.invalid_warnings(tally.reasons, tally.usage_ignored)
     if settings.task == "classification" and "all" not in accuracy:
         notes.append(
             "no record has a human label, so the teacher's accuracy is unknown; label a "
@@ -230,6 +239,7 @@ def _report(project: Project, reporter: Reporter, result: TeachResult, run_id: s
     project.audit("teach.finish", {
         "run": run_id, "teacher_id": result.teacher_id, "prompt_version": result.prompt_version,
         "labelled": result.labelled, "invalid": result.invalid, "failed": result.failed,
+        "invalid_reasons": result.invalid_reasons, "usage_ignored": result.usage_ignored,
         "cost": result.cost, "cost_total": result.cost_total, "accuracy": result.accuracy,
     })  # fmt: skip
     reporter.progress(1.0, f"labelled {result.labelled:,} records, cost {result.cost:.4f}")
@@ -359,17 +369,9 @@ def build_teacher(
 def _endpoint_teacher(
     config: TeachConfig, base_url: str, task: str, labels: tuple[str, ...], template: PromptTemplate
 ) -> Teacher:
-    from urllib.parse import urlsplit
+    from core.teacher.endpoint import connect_endpoint
 
-    from core.teacher.credentials import api_key
-    from core.teacher.endpoint import OpenAICompatibleTeacher
-    from core.teacher.endpoint_client import preflight
-
-    key = api_key(config.api_key_env, urlsplit(base_url).hostname or "")
-    base_url = preflight(base_url, config, key)
-    return OpenAICompatibleTeacher(
-        base_url, config, task=task, labels=labels, template=template, api_key=key
-    )
+    return connect_endpoint(config, base_url, task=task, labels=labels, template=template)
 
 
 def run_teach_stage(

@@ -360,7 +360,7 @@ def _describe(result: dict[str, Any] | None) -> str:
     lines = [
         f"Teacher {result.get('teacher_id', '?')}: {result.get('labelled', 0):,} records "
         f"answered in the last run ({result.get('records_per_s', 0):,.1f}/s); "
-        f"{result.get('invalid', 0):,} answers outside the label set; "
+        f"{result.get('invalid', 0):,} invalid answers (training skips them); "
         f"{result.get('failed', 0):,} records left for a re-run; total cost "
         f"{result.get('cost_total', 0.0):,.4f}.",
     ]

@@ -137,6 +137,9 @@ class DryRunTable(QTableWidget):
 def _answer(row: Any) -> str:
     if row.valid:
         return str(row.label) if row.label is not None else str(row.answer or "")
+    flag = getattr(row, "flag", None)
+    if flag not in (None, "outside_label_set"):
+        return f"invalid: {str(flag).replace('_', ' ')}"  # numbers that are no distribution
     if row.answer is None:
         return "no answer"
     return f"outside the label set (answered {row.answer!r})"

@@ -1,5 +1,6 @@
 """Where the teacher's answers come from: the human labels, a model folder on this computer,
-or an OpenAI-compatible server (URL, model name, API key, concurrency, prices).
+or an OpenAI-compatible server (URL, model name, API key, concurrency, prices, the CA to
+trust for https, and whether the key may go over plain http).
 
 :meth:`TeacherSourceForm.values` gives ``TeachConfig`` fields. The API key is never one of
 them: the core reads it from an environment variable (or the OS keyring), so the page puts it
@@ -8,11 +9,13 @@ there for this session only, and it is never written to the project.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
@@ -135,17 +138,33 @@ class TeacherSourceForm(QWidget):
         )
         self.price_in = _price(page, "input")
         self.price_out = _price(page, "output")
+        self._build_transport_fields(page)
         self._build_test_row(page)
         form = QFormLayout(page)
         form.setContentsMargins(0, 0, 0, 0)
         for label, widget in (("Base URL", self.base_url), ("Model name", self.model_name),
                               ("API key", self.api_key), ("Requests at once", self.concurrency),
                               ("Price per 1M input tokens", self.price_in),
-                              ("Price per 1M output tokens", self.price_out)):  # fmt: skip
+                              ("Price per 1M output tokens", self.price_out),
+                              ("CA certificates", self.ca_bundle)):  # fmt: skip
             widget.setAccessibleName(label)
             form.addRow(label, widget)
+        form.addRow("", self.allow_insecure_http)
         form.addRow(self.test_button, self.test_status)
         return page
+
+    def _build_transport_fields(self, page: QWidget) -> None:
+        self.ca_bundle = QLineEdit(page)
+        self.ca_bundle.setPlaceholderText("the system's (or a PEM file of your internal CA)")
+        self.ca_bundle.setToolTip(
+            "For an https server whose certificate your organisation issued: the PEM file "
+            "of your certificate authority. Leave empty to trust the system's."
+        )
+        self.allow_insecure_http = QCheckBox("Send the API key over plain http", page)
+        self.allow_insecure_http.setToolTip(
+            "Without https the key crosses the network unencrypted. Only for a trusted "
+            "network; recorded in the audit log. Not needed for this computer (localhost)."
+        )
 
     def _build_test_row(self, page: QWidget) -> None:
         self.test_button = QPushButton("Test endpoint", page)
@@ -188,12 +207,15 @@ class TeacherSourceForm(QWidget):
         if not url:
             raise TeacherError("the server's base URL is empty",
                                "type it, for example http://gpu-box:8000/v1")  # fmt: skip
+        ca_bundle = self.ca_bundle.text().strip()
         return {
             "teacher": f"openai:{url}",
             "model": self.model_name.text().strip() or None,
             "concurrency": self.concurrency.value(),
             "price_in": self.price_in.value(),
             "price_out": self.price_out.value(),
+            "ca_bundle": Path(ca_bundle).expanduser() if ca_bundle else None,
+            "allow_insecure_http": self.allow_insecure_http.isChecked(),
         }
 
     def typed_api_key(self) -> str:
@@ -212,6 +234,8 @@ class TeacherSourceForm(QWidget):
             self.concurrency.setValue(int(config.get("concurrency") or _DEFAULTS.concurrency))
             self.price_in.setValue(float(config.get("price_in") or 0.0))
             self.price_out.setValue(float(config.get("price_out") or 0.0))
+            self.ca_bundle.setText(str(config.get("ca_bundle") or ""))
+            self.allow_insecure_http.setChecked(bool(config.get("allow_insecure_http")))
             self.set_source(ENDPOINT)
         else:
             self.set_source(LABELS)

@@ -162,3 +162,18 @@ def test_an_edited_prompt_without_the_text_field_is_refused_inline(page, tiny_ca
     assert "{text}" in page.banner.message()
     with Project.open(teach_dir) as project:
         assert list_runs(project) == []
+
+
+def test_the_endpoint_transport_options_reach_the_config(page, tmp_path):
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("not checked here")
+    page.source.set_source("endpoint")
+    page.source.base_url.setText("http://gpu-box:8000/v1")
+    page.source.ca_bundle.setText(str(bundle))
+    page.source.allow_insecure_http.setChecked(True)
+    values = page.source.values()
+    assert values["ca_bundle"] == bundle
+    assert values["allow_insecure_http"] is True
+    page.source.set_values({"teacher": "openai:https://gpu-box/v1", "ca_bundle": "/x/ca.pem"})
+    assert page.source.ca_bundle.text() == "/x/ca.pem"
+    assert not page.source.allow_insecure_http.isChecked()

@@ -8,6 +8,11 @@ Switches inject the faults an on-prem endpoint shows: 429 (with Retry-After), 50
 timeouts (answering after the client gave up), truncated JSON, dropped connections, slow
 answers, answers outside the label set, no logprobs, logprobs refused, a wrong key, and
 unknown model names. Streaming is not supported (the teacher never streams).
+
+And what a hostile one does: answers edited at will (``mangle``: NaN logprobs, negative
+token counts), answers dripped a byte at a time (``drip_s``), huge answers (``pad_bytes``),
+with or without a Content-Length. It can serve over TLS (``start(tls=context)``), and it
+keeps every request's headers, so a test can prove the API key was sent.
 """
 
 from __future__ import annotations
@@ -18,8 +23,10 @@ import json
 import math
 import random
 import socket
+import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -120,6 +127,11 @@ class Switches:
     off_label: str | None = None  # "always" or "unless_strict": answer "banana"
     models_endpoint: bool = True
     fail_if_prompt_has: str | None = None  # always 500 for prompts containing this
+    mangle: Callable[[dict[str, Any]], None] | None = None  # edits each 200 reply in place
+    drip_s: float = 0.0  # send each completion one byte at a time, this far apart
+    drip_models_s: float = 0.0  # the same for GET /models
+    pad_bytes: int = 0  # add this much padding to each 200 reply
+    no_length: bool = False  # no Content-Length: the body ends when the connection closes
 
 
 class FakeOpenAIServer:
@@ -135,15 +147,35 @@ class FakeOpenAIServer:
         self.completed: collections.Counter[str] = collections.Counter()  # prompt → 200s sent
         self.headers_seen: list[dict[str, str]] = []
         self._server: ThreadingHTTPServer | None = None
+        self._tls = False
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return int(self._server.server_address[1])
 
     @property
     def base_url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        scheme = "https" if self._tls else "http"
+        return f"{scheme}://127.0.0.1:{self.port}/v1"
 
-    def start(self) -> FakeOpenAIServer:
+    @property
+    def authorizations(self) -> list[str]:
+        """Every Authorization header received (to prove a key was sent)."""
+        with self.lock:
+            return [h["Authorization"] for h in self.headers_seen if "Authorization" in h]
+
+    def start(self, tls: ssl.SSLContext | None = None) -> FakeOpenAIServer:
         handler = type("Handler", (_Handler,), {"fake": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._tls = tls is not None
+        if tls is not None:
+            # The handshake runs in the handler's thread, so a refused one harms no other.
+            self._server.socket = tls.wrap_socket(
+                self._server.socket, server_side=True, do_handshake_on_connect=False
+            )
+            # A client refusing the certificate is the point of some tests: no traceback.
+            self._server.handle_error = lambda request, address: None  # type: ignore[method-assign]
         self._server.daemon_threads = True
         threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -231,6 +263,13 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def setup(self) -> None:
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.settimeout(5)
+            try:
+                self.request.do_handshake()
+            except (ssl.SSLError, OSError):
+                self.request.close()
+                raise
         super().setup()
         # Headers and body go out in two writes; without TCP_NODELAY, Nagle's algorithm and
         # the client's delayed ACK add ~40 ms to every answer (real servers set it too).
@@ -240,19 +279,30 @@ class _Handler(BaseHTTPRequestHandler):
         return None
 
     def _send(self, status: int, body: Any, headers: dict[str, str] | None = None,
-              *, cut: bool = False) -> None:  # fmt: skip
+              *, cut: bool = False, drip_s: float = 0.0) -> None:  # fmt: skip
         payload = json.dumps(body).encode()
         if cut:
             payload = payload[: len(payload) // 2]
+        switches = self.fake.switches
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
+        if switches.no_length:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        else:
+            self.send_header("Content-Length", str(len(payload)))
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
         try:
-            self.wfile.write(payload)
-        except (BrokenPipeError, ConnectionResetError):
+            if drip_s:
+                for index in range(len(payload)):
+                    self.wfile.write(payload[index : index + 1])
+                    self.wfile.flush()
+                    time.sleep(drip_s)
+            else:
+                self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
             self.close_connection = True  # the client gave up (a timeout): nothing to do
 
     def _error(self, status: int, message: str, kind: str) -> None:
@@ -283,6 +333,7 @@ class _Handler(BaseHTTPRequestHandler):
                     {"id": self.fake.switches.model_name, "object": "model", "owned_by": "fake"}
                 ],
             },
+            drip_s=self.fake.switches.drip_models_s,
         )
 
     def do_POST(self) -> None:
@@ -335,4 +386,8 @@ class _Handler(BaseHTTPRequestHandler):
         fake.outcomes["200"] += 1
         with fake.lock:
             fake.completed[prompt_of(body, chat)] += 1
-        self._send(200, reply)
+        if fake.switches.mangle is not None:
+            fake.switches.mangle(reply)
+        if fake.switches.pad_bytes:
+            reply["padding"] = "x" * fake.switches.pad_bytes
+        self._send(200, reply, drip_s=fake.switches.drip_s)

@@ -20,7 +20,10 @@ def test_help(capsys):
     with pytest.raises(SystemExit) as info:
         main(["teach", "--help"])
     assert info.value.code == 0
-    assert "openai:BASE_URL" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "openai:BASE_URL" in out
+    for option in ("--allow-insecure-http", "--ca-bundle", "--max-reply-bytes", "--timeout"):
+        assert option in out
 
 
 def test_labels_source_prints_accuracy(capsys, teach_project):
