@@ -210,8 +210,10 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "PHONE_NUMBER",
         "phone_any",
-        r"(?<![\w+/.-])(?<!\d,)(?:\+|00)?\(?\d[\d ().-]{4,22}\d(?:[ ]?(?:x|ext\.?|extension)[ ]?"
-        r"\d{1,6})?(?!\w|[.-]\d)",
+        # Inside the number a bracket group must be followed by more digits ("+1 (610) 362",
+        # "+44 (0)20"), so a trailing "(99)" is left to the extension, which takes it whole.
+        r"(?<![\w+/.-])(?<!\d,)(?:\+|00)?\(?\d(?:[\d ).-]|\(\d{1,4}\)(?=[ .-]?\d)){4,22}\d"
+        rf"{v.PHONE_EXTENSION}?(?!\w|[.-]\d)",
         0.3,
         v.phone_score,
     ),

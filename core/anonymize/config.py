@@ -20,7 +20,7 @@ PATTERN_ONLY_WARNING = "pattern-only mode: names and places NOT detected"
 
 # Bumped whenever a recognizer, a threshold rule or an operator changes its output, so a
 # re-run re-anonymizes what an older Stillroom produced.
-RECOGNIZER_VERSION = "1"
+RECOGNIZER_VERSION = "2"  # 2: phone numbers with an extension
 
 OPERATORS = ("replace", "mask", "hash", "pseudonym")
 

@@ -14,6 +14,18 @@ Scorer = Callable[[str, float], float | None]
 _DATE_LIKE = re.compile(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}$")
 _IPV4_LIKE = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 _NANP = re.compile(r"^(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]\d{4}$")
+_EXTENSION_WORD = r"(?:x|ext\.?|extn\.?|extension)"
+# A phone extension right after the number, in the forms people and systems write it:
+# "(99)", " (ext. 99)", " x99", "x.99", " ext. 99", " extension 99", ";ext=99" (RFC 3966),
+# " #99" and ",99" (a dial-string pause; ", 99" with a space is more often a list).
+PHONE_EXTENSION = (
+    r"(?:[ ]?\([ ]?(?:" + _EXTENSION_WORD + r"[ .:]?[ ]?)?\d{1,6}[ ]?\)"
+    r"|[ ]?" + _EXTENSION_WORD + r"[ .:]?[ ]?\d{1,6}"
+    r"|;ext=\d{1,6}"
+    r"|[ ]?\#[ ]?\d{1,6}"
+    r"|,\d{1,6})"
+)
+_TRAILING_EXTENSION = re.compile(PHONE_EXTENSION + "$", re.IGNORECASE)
 _VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
 _VIN_VALUES = {
     **{str(d): d for d in range(10)},
@@ -56,8 +68,12 @@ def at_least_digits(count: int) -> Scorer:
 
 
 def phone_score(value: str, score: float) -> float | None:
-    """6-15 digits, not a date or an address; clear phone shapes score higher."""
-    main = re.split(r"\s?(?:x|ext\.?|extension)\s?\d", value, maxsplit=1, flags=re.I)[0]
+    """6-15 digits, not a date or an address; clear phone shapes score higher.
+
+    An extension is left out of the checks, so "610-362-7498(99)" is as clear a US number
+    as "610-362-7498".
+    """
+    main = _TRAILING_EXTENSION.sub("", value)
     n = len(digits(main))
     if not 6 <= n <= 15 or _DATE_LIKE.match(main) or _IPV4_LIKE.match(main):
         return None

@@ -53,6 +53,22 @@ def add(sub: Any, common: argparse.ArgumentParser) -> None:
         action="store_true",
         help="drop and count rows longer than --max-chars instead of refusing the file",
     )
+    imp.add_argument(
+        "--max-line-bytes",
+        type=_size,
+        default="16M",  # argparse passes a string default through _size too
+        metavar="SIZE",
+        help="refuse the file at a line, row, Excel cell or Parquet value longer than this "
+        "(bytes, or with K, M, G; default 16M; never below 4 x --max-chars)",
+    )
+    imp.add_argument(
+        "--max-decompressed-bytes",
+        type=_size,
+        default="8G",
+        metavar="SIZE",
+        help="refuse a .gz or .bz2 file that expands to more than this, or an .xlsx or "
+        "Parquet file that declares more (default 8G)",
+    )
     imp.add_argument("--name", help="a name for the dataset (default: the file name)")
     imp.set_defaults(handler=import_command)
 
@@ -74,6 +90,15 @@ def parse_split(text: str) -> tuple[float, float, float]:
     return parts[0], parts[1], parts[2]
 
 
+def _size(text: str) -> int:
+    from core.data.limits import parse_size
+
+    try:
+        return parse_size(text)
+    except UserError as exc:
+        raise argparse.ArgumentTypeError(exc.one_line()) from exc
+
+
 def import_command(args: argparse.Namespace) -> dict[str, Any]:
     from core.commands.progress import run_stage
     from core.data.importer import ImportConfig
@@ -91,6 +116,8 @@ def import_command(args: argparse.Namespace) -> dict[str, Any]:
         sheet=args.sheet,
         max_chars=args.max_chars,
         skip_oversize=args.skip_oversize,
+        max_line_bytes=args.max_line_bytes,
+        max_decompressed_bytes=args.max_decompressed_bytes,
         name=args.name,
     )
     with Project.open(args.dir) as project:

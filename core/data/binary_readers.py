@@ -1,32 +1,46 @@
 """Parquet and Excel readers, streaming like the text ones (see :mod:`core.data.readers`).
 
 pyarrow and openpyxl are imported inside the functions that need them, so importing the
-data package (and ``stillroom --help``) stays fast.
+data package (and ``stillroom --help``) stays fast. Both libraries inflate whole parts in
+memory, so the sizes a file declares are checked against the limits first
+(:mod:`core.data.declared_sizes`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import zipfile
+import zlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 from xml.etree.ElementTree import ParseError
 
 from core.data.cells import UnsupportedCell, cell_text
+from core.data.declared_sizes import check_parquet, check_workbook
 from core.data.formats import SourceFile
+from core.data.limits import InputLimits
 from core.data.readers import Row
 from core.errors import DataFileError
 
 PARQUET_BATCH_ROWS = 5000
-_WORKBOOK_ERRORS = (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError, ParseError)
+_WORKBOOK_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    KeyError,
+    ValueError,
+    TypeError,
+    OSError,
+    ParseError,
+)
 
 
 @contextlib.contextmanager
-def open_parquet(source: SourceFile) -> Iterator[ParquetTable]:
+def open_parquet(source: SourceFile, limits: InputLimits) -> Iterator[ParquetTable]:
     """Open a Parquet file; rows are read in record batches of only the wanted columns.
 
     Raises:
-        DataFileError: the file is damaged or not Parquet.
+        DataFileError: the file is damaged or not Parquet; reading its rows raises it for
+            column chunks that declare more than ``limits`` allow.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -36,7 +50,7 @@ def open_parquet(source: SourceFile) -> Iterator[ParquetTable]:
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise _damaged_parquet(source) from exc
     try:
-        yield ParquetTable(source, handle)
+        yield ParquetTable(source, handle, limits)
     finally:
         handle.close()
 
@@ -46,8 +60,8 @@ class ParquetTable:
 
     row_word = "row"
 
-    def __init__(self, source: SourceFile, handle: Any) -> None:
-        self._source, self._file = source, handle
+    def __init__(self, source: SourceFile, handle: Any, limits: InputLimits) -> None:
+        self._source, self._file, self._limits = source, handle, limits
         self.columns: tuple[str, ...] = tuple(handle.schema_arrow.names)
         self._total = int(handle.metadata.num_rows)
         self._done = 0
@@ -56,6 +70,7 @@ class ParquetTable:
         import pyarrow as pa
 
         unique = list(dict.fromkeys(wanted))
+        check_parquet(self._source.name, self._file.metadata, unique, self._limits)
         number = 0
         batches = self._file.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=unique)
         try:
@@ -73,12 +88,12 @@ class ParquetTable:
 
 
 @contextlib.contextmanager
-def open_excel(source: SourceFile, sheet: str | None) -> Iterator[ExcelTable]:
+def open_excel(source: SourceFile, sheet: str | None, limits: InputLimits) -> Iterator[ExcelTable]:
     """Open an .xlsx workbook read-only (cached formula values); the first row is the header.
 
     Raises:
-        DataFileError: the file is not a readable workbook, the sheet does not exist, or
-            the sheet is empty.
+        DataFileError: the file is not a readable workbook, its parts would inflate past
+            ``limits``, the sheet does not exist, or the sheet is empty.
     """
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
@@ -87,6 +102,8 @@ def open_excel(source: SourceFile, sheet: str | None) -> Iterator[ExcelTable]:
         # A file handle rather than the path: openpyxl refuses names it does not know,
         # such as an .xlsx saved as .xls, though the content is what matters.
         try:
+            with zipfile.ZipFile(handle) as archive:
+                check_workbook(archive, source.name, limits)
             workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
         except (*_WORKBOOK_ERRORS, InvalidFileException) as exc:
             raise DataFileError(

@@ -21,6 +21,7 @@ from core.data.columns import require_columns
 from core.data.edges import select_edge_cases
 from core.data.encoding import check_encoding_name, detect_encoding
 from core.data.formats import TEXT_FORMATS, SourceFile, resolve_source
+from core.data.limits import DEFAULT_MAX_DECOMPRESSED_BYTES, DEFAULT_MAX_LINE_BYTES, InputLimits
 from core.data.readers import Table, open_table
 from core.data.records import LoadCounts, RowRules, load_records
 from core.data.split import SPLITS, assign_splits, validate_fractions
@@ -51,6 +52,10 @@ class ImportConfig:
     sheet: str | None = None  # Excel sheet name; None = the first sheet
     max_chars: int = 100_000  # longer texts are an error ...
     skip_oversize: bool = False  # ... unless this is set: then they are dropped and counted
+    # Hostile-file guards (core.data.limits): the longest line, row, cell or value in bytes
+    # (never below 4 * max_chars), and what a compressed file may expand to.
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    max_decompressed_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES
     name: str | None = None  # dataset name; None = the file name without extensions
 
 
@@ -90,8 +95,11 @@ def run_import(project: Project, config: ImportConfig, *, reporter: Reporter) ->
 
     Raises:
         DataFileError: the file is missing, a folder, empty, header-only, binary, of a
-            format that contradicts its name, damaged, not decodable, or has a row longer
-            than ``max_chars`` (without ``skip_oversize``).
+            format that contradicts its name, damaged, not decodable, has a row longer
+            than ``max_chars`` (without ``skip_oversize``), or passes a limit of
+            :mod:`core.data.limits` (a line longer than ``max_line_bytes``, more than
+            ``max_decompressed_bytes`` decompressed, a decompression bomb); reading stops
+            as soon as one is passed.
         DuplicateImportError: a file with the same SHA-256 was imported before.
         ColumnError: a named column is missing, the text column is empty, the label
             column has fewer than two classes or labels outside the project's label set.
@@ -103,6 +111,9 @@ def run_import(project: Project, config: ImportConfig, *, reporter: Reporter) ->
     _check_options(config)
     encoding = check_encoding_name(config.encoding) if config.encoding else None
     source = resolve_source(config.source, config.format)
+    limits = InputLimits.for_import(
+        config.max_line_bytes, config.max_decompressed_bytes, config.max_chars
+    )
     progress = _Progress(reporter)
     sha256 = file_sha256(
         source.path,
@@ -110,13 +121,13 @@ def run_import(project: Project, config: ImportConfig, *, reporter: Reporter) ->
     )
     _refuse_duplicate(project, source, sha256)
     if source.format in TEXT_FORMATS and encoding is None:
-        encoding = _detect_encoding(source, progress)
+        encoding = _detect_encoding(source, limits, progress)
     if source.format not in TEXT_FORMATS:
         encoding = None
     field_limit = max(4 * config.max_chars, _MIN_FIELD_LIMIT)
     roles = {"text": config.text_column, "label": config.label_column, "flag": config.flag_column}
     with open_table(
-        source, encoding=encoding, sheet=config.sheet, field_limit=field_limit
+        source, encoding=encoding, sheet=config.sheet, field_limit=field_limit, limits=limits
     ) as table:
         require_columns(table.columns, roles, source.name)
         job = _Import(project, config, source, sha256, encoding, fractions, progress)
@@ -329,6 +340,14 @@ def _check_options(config: ImportConfig) -> None:
             f"the text limit must be at least 1 character, got {config.max_chars}",
             "for example --max-chars 100000",
         )
+    for option, value in (
+        ("--max-line-bytes", config.max_line_bytes),
+        ("--max-decompressed-bytes", config.max_decompressed_bytes),
+    ):
+        if value < 1:
+            raise UserError(
+                f"{option} must be at least 1 byte, got {value}", f"for example {option} 64M"
+            )
 
 
 def _refuse_duplicate(project: Project, source: SourceFile, sha256: str) -> None:
@@ -344,9 +363,9 @@ def _refuse_duplicate(project: Project, source: SourceFile, sha256: str) -> None
         )
 
 
-def _detect_encoding(source: SourceFile, progress: _Progress) -> str:
+def _detect_encoding(source: SourceFile, limits: InputLimits, progress: _Progress) -> str:
     with (
-        open_bytes(source.path, source.compression, source.size) as stream,
+        open_bytes(source.path, source.compression, source.size, limits) as stream,
         read_errors(source.path, source.compression),
     ):
         return detect_encoding(_reported_chunks(stream, progress))

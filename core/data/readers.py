@@ -2,8 +2,10 @@
 
 Nothing here holds more than one row (plus a 64 KiB sniffing sample, and for JSON Lines the
 first 1,000 objects while the column names are gathered), so a file of millions of rows
-imports in bounded memory. Row numbers are 1-based and count data rows after the header
-(for JSON Lines: line numbers), so a user can find the row a message names.
+imports in bounded memory; and no row may be longer than the line limit
+(:mod:`core.data.limits`), so neither can a file of one enormous row. Row numbers are
+1-based and count data rows after the header (for JSON Lines: line numbers), so a user can
+find the row a message names.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Iterator, Sequence
 from typing import Protocol, TextIO
 
 from core.data.formats import SourceFile
+from core.data.limits import InputLimits, line_too_long
 from core.data.textio import ByteSource, open_bytes
 from core.errors import DataFileError
 
@@ -47,7 +50,12 @@ class Table(Protocol):
 
 @contextlib.contextmanager
 def open_table(
-    source: SourceFile, *, encoding: str | None, sheet: str | None = None, field_limit: int
+    source: SourceFile,
+    *,
+    encoding: str | None,
+    sheet: str | None = None,
+    field_limit: int,
+    limits: InputLimits | None = None,
 ) -> Iterator[Table]:
     """Open ``source`` with the reader for its format.
 
@@ -56,40 +64,46 @@ def open_table(
         encoding: the text encoding (text formats only).
         sheet: the Excel sheet, or None for the first.
         field_limit: the longest CSV field the parser accepts, in characters.
+        limits: the line and decompressed-size limits; None for the defaults.
 
     Raises:
-        DataFileError: the file cannot be read or has no header / no rows.
+        DataFileError: the file cannot be read, has no header / no rows, or passes a limit.
     """
+    limits = limits or InputLimits()
     if source.format == "parquet":
         from core.data.binary_readers import open_parquet
 
-        with open_parquet(source) as parquet:
+        with open_parquet(source, limits) as parquet:
             yield parquet
         return
     if source.format == "excel":
         from core.data.binary_readers import open_excel
 
-        with open_excel(source, sheet) as workbook:
+        with open_excel(source, sheet, limits) as workbook:
             yield workbook
         return
     text_encoding = encoding or "utf-8"
     if source.format == "jsonl":
-        with _open_text(source, text_encoding) as (text, progress):
+        with _open_text(source, text_encoding, limits) as (text, progress):
             yield JsonlTable(source, text, progress, text_encoding)
         return
-    delimiter = "\t" if source.format == "tsv" else sniff_delimiter(source, text_encoding)
-    with _field_size_limit(field_limit), _open_text(source, text_encoding) as (text, progress):
-        yield DelimitedTable(source, text, progress, delimiter, text_encoding)
+    delimiter = "\t" if source.format == "tsv" else sniff_delimiter(source, text_encoding, limits)
+    with (
+        _field_size_limit(field_limit),
+        _open_text(source, text_encoding, limits) as (text, progress),
+    ):
+        lines = _RowLines(text, limits.max_line_bytes)
+        yield DelimitedTable(source, lines, progress, delimiter, text_encoding)
 
 
-def sniff_delimiter(source: SourceFile, encoding: str) -> str:
+def sniff_delimiter(source: SourceFile, encoding: str, limits: InputLimits | None = None) -> str:
     """The delimiter of a delimited text file, among ``, ; tab |``.
 
     :class:`csv.Sniffer` decides over the first 64 KiB; when it cannot, or picks a
     character that the header line does not contain, the candidate that the header line
     holds most often wins (a comma for a one-column file).
     """
-    with _open_text(source, encoding) as (text, _):
+    with _open_text(source, encoding, limits or InputLimits()) as (text, _):
         try:
             sample = text.read(SNIFF_CHARS)
         except _READ_ERRORS as exc:
@@ -107,25 +121,59 @@ def sniff_delimiter(source: SourceFile, encoding: str) -> str:
     return best if header.count(best) else ","
 
 
+class _RowTooLong(Exception):
+    """Raised by :class:`_RowLines`; the table turns it into a message naming the row."""
+
+
+class _RowLines:
+    """The lines of a text for :class:`csv.reader`, stopping a row longer than the line limit.
+
+    The stream refuses a long *line*; a row whose quoted fields span many short lines
+    (millions of ``"a\n",`` cells) would still grow one list without end, so the
+    characters read since the last row ended are counted too (the table resets them).
+    """
+
+    def __init__(self, text: TextIO, limit: int) -> None:
+        self._text, self.limit = text, limit
+        self.pending = 0
+
+    def __iter__(self) -> Iterator[str]:
+        limit = self.limit
+        for line in self._text:
+            self.pending += len(line)
+            if self.pending > limit:
+                raise _RowTooLong
+            yield line
+
+
 class DelimitedTable:
     """CSV or TSV with a header row; quoted fields may hold delimiters and newlines."""
 
     row_word = "row"
 
     def __init__(
-        self, source: SourceFile, text: TextIO, progress: ByteSource, delimiter: str, encoding: str
+        self,
+        source: SourceFile,
+        lines: _RowLines,
+        progress: ByteSource,
+        delimiter: str,
+        encoding: str,
     ) -> None:
         self._source, self._progress, self._encoding = source, progress, encoding
         self.delimiter = delimiter
-        self._reader = csv.reader(text, delimiter=delimiter, quotechar='"', doublequote=True)
+        self._lines = lines
+        self._reader = csv.reader(lines, delimiter=delimiter, quotechar='"', doublequote=True)
         header = self._header()
         self.columns = tuple(name.removeprefix("\ufeff").strip() for name in header)
 
     def _header(self) -> list[str]:
         try:
             for record in self._reader:
+                self._lines.pending = 0
                 if any(cell.strip() for cell in record):
                     return record
+        except _RowTooLong:
+            raise line_too_long(self._source.name, "the header", self._lines.limit) from None
         except _READ_ERRORS as exc:
             raise translate_read_error(exc, self._source, self._encoding, "the header") from exc
         raise DataFileError(
@@ -136,14 +184,18 @@ class DelimitedTable:
         indexes = [self.columns.index(name) for name in wanted]
         width = len(self.columns)
         number = 0
+        lines = self._lines
         try:
             for record in self._reader:
                 number += 1
+                lines.pending = 0
                 if not record:
                     continue
                 if len(record) > width and any(cell.strip() for cell in record[width:]):
                     raise self._ragged(number, len(record), width)
                 yield number, tuple(record[i] if i < len(record) else "" for i in indexes)
+        except _RowTooLong:
+            raise line_too_long(self._source.name, f"row {number + 1}", lines.limit) from None
         except _READ_ERRORS as exc:
             where = f"row {number + 1}"
             raise translate_read_error(exc, self._source, self._encoding, where) from exc
@@ -262,8 +314,10 @@ def translate_read_error(
 
 
 @contextlib.contextmanager
-def _open_text(source: SourceFile, encoding: str) -> Iterator[tuple[TextIO, ByteSource]]:
-    with open_bytes(source.path, source.compression, source.size) as progress:
+def _open_text(
+    source: SourceFile, encoding: str, limits: InputLimits
+) -> Iterator[tuple[TextIO, ByteSource]]:
+    with open_bytes(source.path, source.compression, source.size, limits) as progress:
         # newline="" leaves "\r\n" inside quoted fields to the csv module, as it requires.
         text = io.TextIOWrapper(progress.stream, encoding=encoding, newline="")  # type: ignore[type-var]
         try:

@@ -125,6 +125,31 @@ def test_leakage_check_on_marked_records(imported, tmp_path, capsys):
     assert "Lindqvist" not in json.dumps(report)
 
 
+def test_no_phone_extension_leaks(imported, tmp_path, capsys):
+    lines = []
+    for value in (
+        "610-362-7498(99)",
+        "(610) 362-7498 x 4321",
+        "+1 610 362 7498 ext. 12",
+        "610.362.7498;ext=99",
+        "+44 20 7946 0958 #7",
+        "6103627498,99",
+        "610-362-7498 extension 99",
+        "(617) 555-0143 (ext. 5)",
+    ):
+        text = f"Same failed number again: {value} and nobody answers."
+        start = text.index(value)
+        span = {"start": start, "end": start + len(value), "entity_type": "PHONE_NUMBER"}
+        lines.append(json.dumps({"text": text, "spans": [span]}))
+    samples = tmp_path / "extensions.jsonl"
+    samples.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    argv = ["anonymize", str(imported), "--check-leakage", "--leakage-file", str(samples)]
+    assert main([*argv, "--json", "--processes", "1"]) == 0
+    phone = json.loads(capsys.readouterr().out)["per_entity"]["PHONE_NUMBER"]
+    assert phone["values"] == 8
+    assert (phone["leaked_values"], phone["leaked_chars"]) == (0, 0)
+
+
 def test_leakage_counts_values_characters_and_allowed_ones():
     sample = LabelledSample(
         "Anna Berg, 45, born 1979", ((0, 9, "PERSON"), (11, 13, "AGE"), (20, 24, "DATE_TIME"))

@@ -63,3 +63,55 @@ def test_a_name_found_once_is_found_everywhere_in_the_record(find):
     text = "Rory McKeon was admitted. Later rory asked for water."
     values = [text[f.start : f.end] for f in find(text) if f.entity == "PERSON"]
     assert "rory" in values
+
+
+PHONES = ("610-362-7498", "(610) 362-7498", "+1 610 362 7498", "610.362.7498", "+44 20 7946 0958")
+EXTENSIONS = (
+    "(99)",
+    " (99)",
+    " (ext. 99)",
+    "x99",
+    " x99",
+    " x 99",
+    " ext. 99",
+    " ext.99",
+    " ext 99",
+    "ext 99",
+    " Ext. 4321",
+    " extension 99",
+    ";ext=99",
+    " #99",
+    "#99",
+    ",99",
+)
+
+
+@pytest.mark.parametrize("extension", EXTENSIONS)
+@pytest.mark.parametrize("phone", PHONES)
+def test_a_phone_number_is_found_with_its_extension(find, phone, extension):
+    value = phone + extension
+    text = f"Left a message: {value} is the desk to try."
+    start = text.index(value)
+    phones = [
+        (f.start, f.end) for f in find(text) if f.entity == "PHONE_NUMBER" and f.start <= start
+    ]
+    assert (start, start + len(value)) in phones, [text[s:e] for s, e in phones]
+
+
+def test_the_demo_phone_with_a_bracketed_extension_is_found_without_context(find):
+    # The sample's record 812, which reached the teacher unredacted.
+    text = "They gave me the same failed # I already had. 610-362-7498(99) VM full."
+    values = [text[f.start : f.end] for f in find(text) if f.entity == "PHONE_NUMBER"]
+    assert values == ["610-362-7498(99)"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The screen is 1920x1080 and the tablet 2048x1536.",
+        "We ordered 2 (3) boxes and 14 (12) bottles.",
+        "Dose 500 mg, 2 x 10 days, then review.",
+    ],
+)
+def test_numbers_with_brackets_or_x_are_not_phones(find, text):
+    assert [f.entity for f in find(text) if f.entity == "PHONE_NUMBER"] == []
