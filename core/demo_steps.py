@@ -108,14 +108,23 @@ def ensure_run(
     Raises:
         UserError: the stage failed on something the user can fix, or was cancelled.
     """
+    from core.jobs.locks import stage_lock
+
+    with stage_lock(project, stage):  # another demo or command running it: refuse, record nothing
+        return _ensure_run(project, stage, [config, *done_as])
+
+
+def _ensure_run(
+    project: Project, stage: str, accepted: list[dict[str, Any]]
+) -> tuple[str, dict[str, Any], str]:
     from core.commands.progress import TerminalProgress
     from core.commands.train_commands import TrainProgress
     from core.jobs.execute import execute_run
     from core.jobs.runs import RESUMABLE, create_run, list_runs, reconcile_runs
 
+    config = accepted[0]
     reconcile_runs(project)
     newest_first = list(reversed(list_runs(project, stage)))
-    accepted = [config, *done_as]
     done = next((r for r in newest_first if r.status == "succeeded" and r.config in accepted), None)
     if done is not None:
         return done.id, done.result or {}, "skipped"

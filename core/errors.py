@@ -23,6 +23,16 @@ class UserError(Exception):
         return f"{self.message} — {self.hint}" if self.hint else self.message
 
 
+class InternalError(UserError):
+    """A bug, reported as one line that names the log holding its stack (never data).
+
+    Not the user's to fix, but carried like the others so that every caller prints one line
+    and records it; exits with the internal-error code (4), not 2.
+    """
+
+    exit_code = 4
+
+
 class ProjectError(UserError):
     """The folder is not a usable project."""
 
@@ -143,6 +153,14 @@ class TrainOutOfMemoryError(TrainError):
     def __init__(self, message: str, hint: str, *, suggested_batch_size: int) -> None:
         super().__init__(message, hint)
         self.suggested_batch_size = suggested_batch_size
+
+
+class TrainDivergedError(TrainError):
+    """Training produced a non-finite loss or non-finite weights; nothing was saved.
+
+    A student with NaN weights predicts nothing useful, so the run fails (exit 2, the stage
+    needs attention) instead of saving it.
+    """
 
 
 class EvaluateError(UserError):

@@ -6,6 +6,7 @@ Presidio load in the worker process, or on a background thread for the device la
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +22,8 @@ DEVICE_PROBE_DELAY_MS = 300  # let the first paint finish before torch starts lo
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Open the window (on ``argv[0]``'s project if given) and run until it closes."""
+    # Everything the app writes is owner-only (DESIGN §3); worker processes inherit it.
+    os.umask(0o077)
     args = list(sys.argv[1:] if argv is None else argv)
     from core import netguard
 

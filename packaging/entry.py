@@ -16,12 +16,14 @@ import multiprocessing
 
 multiprocessing.freeze_support()
 
-import sys  # noqa: E402  (freeze_support must run before any other import)
+import os  # noqa: E402  (freeze_support must run before any other import)
+import sys  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Dispatch on the first argument and return the exit code."""
+    os.umask(0o077)  # everything the app writes is owner-only, whichever mode starts
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] == "gui":
         from desktop.app import main as gui_main

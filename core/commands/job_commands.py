@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
+from core.jobs import protocol
+
 
 def add(sub: Any, common: argparse.ArgumentParser) -> None:
     worker = sub.add_parser(
@@ -16,8 +18,7 @@ def add(sub: Any, common: argparse.ArgumentParser) -> None:
         help="run one stored run in this process, writing JSON-line events (used by the GUI)",
         description="Run (or resume) the run RUN_ID of the project in DIR and write one JSON "
         "event per line on stdout. Cancel by creating runs/RUN_ID/cancel.request or with "
-        "SIGTERM. Exit codes: 0 succeeded or cancelled, 1 internal error, 2 user error, "
-        "3 out of memory.",
+        "SIGTERM. " + protocol.EXIT_CODES_HELP,
     )
     worker.add_argument("dir", type=Path, metavar="DIR", help="the project folder")
     worker.add_argument("run_id", metavar="RUN_ID", help="the run to execute")

@@ -57,13 +57,16 @@ def run_stage(project: Project, stage: str, config: dict[str, Any]) -> dict[str,
         The stage's result.
 
     Raises:
+        StageBusyError: the stage is already running on the project (nothing was recorded).
         UserError: the stage failed on something the user can fix, or was cancelled.
     """
     from core.jobs.execute import execute_run
+    from core.jobs.locks import stage_lock
     from core.jobs.runs import create_run
 
-    run_id = create_run(project, stage, config)
-    outcome = execute_run(project, run_id, TerminalProgress())
+    with stage_lock(project, stage):  # before the run row exists: a refusal records nothing
+        run_id = create_run(project, stage, config)
+        outcome = execute_run(project, run_id, TerminalProgress())
     if outcome.error is not None:
         raise outcome.error
     if outcome.status == "cancelled":

@@ -163,11 +163,18 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def train_command(args: argparse.Namespace) -> dict[str, Any]:
+    from core.jobs.locks import stage_lock
+
     with Project.open(args.dir) as project:
-        run_id, note = _pick_run(project, args)
+        # Held while a run is picked or created, so a second `train` is refused before it
+        # records anything; a worker process takes it itself, so it is released first then.
+        with stage_lock(project, "train"):
+            run_id, note = _pick_run(project, args)
+            outcome = None if args.create_only or args.worker else _run_here(project, run_id)
         if args.create_only:
             return {"run_id": run_id, "lines": [run_id]}
-        outcome = _run_in_worker(project, run_id) if args.worker else _run_here(project, run_id)
+        if outcome is None:
+            outcome = _run_in_worker(project, run_id)
     if outcome.error is not None:
         raise outcome.error
     if outcome.status == "cancelled":
@@ -261,7 +268,7 @@ def _run_in_worker(project: Project, run_id: str) -> RunOutcome:
         hint = (last_error or {}).get("hint", "")
         error = (TrainOutOfMemoryError(message, hint, suggested_batch_size=0)
                  if code == protocol.EXIT_OUT_OF_MEMORY else TrainError(message, hint))  # fmt: skip
-        error.exit_code = code if code > 0 else 1
+        error.exit_code = code if code > 0 else protocol.EXIT_CRASH  # < 0: killed by a signal
     return RunOutcome(run_id, run.status, code, run.result or {}, error)
 
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import os
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from core.errors import UserError
+from core.errors import InternalError, UserError
 from core.jobs import protocol, runs, stages
+from core.jobs.crashlog import write_crash_log
+from core.jobs.locks import stage_lock
 from core.project import Project
 from core.reporter import StageCancelled
 from core.store.db import utc_now
@@ -84,15 +84,26 @@ class RunReporter:
 def execute_run(project: Project, run_id: str, sink: EventSink) -> RunOutcome:
     """Run (or resume) the stage of ``run_id`` to the end, recording everything.
 
+    The stage's lock is held throughout: a second run of the same stage on the project,
+    from any process, is refused before it does or records anything.
+
     Raises:
         RunError: the run is already running or has succeeded.
+        StageBusyError: another process is running this stage on the project.
     """
     run = runs.get_run(project, run_id)
-    if run.status not in ("pending", *runs.RESUMABLE):
-        raise UserError(
-            f"run {run_id} is {run.status}; only pending or stopped runs can be started",
-            "see `stillroom status DIR`",
-        )
+    with stage_lock(project, run.stage):
+        run = runs.get_run(project, run_id)  # as it is now that nobody else can start it
+        if run.status not in ("pending", *runs.RESUMABLE):
+            raise UserError(
+                f"run {run_id} is {run.status}; only pending or stopped runs can be started",
+                "see `stillroom status DIR`",
+            )
+        return _execute(project, run, sink)
+
+
+def _execute(project: Project, run: runs.RunRecord, sink: EventSink) -> RunOutcome:
+    run_id = run.id
     function = stages.resolve(run.stage)
     resumed = run.status != "pending"
     protocol.cancel_path(project.run_dir(run_id)).unlink(missing_ok=True)
@@ -108,13 +119,14 @@ def execute_run(project: Project, run_id: str, sink: EventSink) -> RunOutcome:
     except Exception as exc:  # noqa: BLE001 — the worker's boundary: every crash is recorded
         if _is_out_of_memory(exc):
             error = UserError("the stage ran out of memory", _OOM_HINT)
-            return _fail(project, reporter, run_id, error, protocol.EXIT_OUT_OF_MEMORY, exc)
-        log = _write_log(project.run_dir(run_id), exc)
-        error = UserError(
+            error.exit_code = protocol.EXIT_OUT_OF_MEMORY
+            return _fail(project, reporter, run_id, error, error.exit_code, exc)
+        log = write_crash_log(project.run_dir(run_id) / protocol.LOG_FILE, exc)
+        error = InternalError(
             f"the {run.stage} stage stopped on an internal error ({type(exc).__name__})",
             f"the details are in {log}; the run can be resumed once the cause is fixed",
         )
-        return _fail(project, reporter, run_id, error, protocol.EXIT_CRASH, exc)
+        return _fail(project, reporter, run_id, error, error.exit_code, exc)
     return _finish(project, reporter, run_id, "succeeded", result)
 
 
@@ -145,19 +157,3 @@ def _fail(
 
 def _is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError"
-
-
-def _write_log(run_dir: Path, exc: BaseException) -> Path:
-    """Write where it failed, without exception messages: they may quote row contents."""
-    log = run_dir / protocol.LOG_FILE
-    lines = [f"{utc_now()} {type(exc).__module__}.{type(exc).__qualname__}\n"]
-    lines += traceback.format_tb(exc.__traceback__)
-    cause = exc.__cause__ or exc.__context__
-    while cause is not None:
-        lines.append(f"caused by {type(cause).__module__}.{type(cause).__qualname__}\n")
-        lines += traceback.format_tb(cause.__traceback__)
-        cause = cause.__cause__ or cause.__context__
-    with open(log, "a", encoding="utf-8") as handle:
-        handle.writelines(lines)
-    os.chmod(log, 0o600)
-    return log

@@ -15,6 +15,7 @@ from typing import IO, Any
 
 from core.errors import UserError
 from core.jobs import protocol
+from core.jobs.crashlog import user_log_dir, write_crash_log
 from core.jobs.execute import execute_run
 from core.netguard import add_block_listener
 from core.project import Project, egress_audit_listener
@@ -38,7 +39,19 @@ def worker_main(project_dir: Path, run_id: str, out: IO[str] | None = None) -> i
     except UserError as exc:
         error = {"error_class": type(exc).__name__, "message": exc.message, "hint": exc.hint}
         sink({"run": run_id, "kind": "error", **error})
-        return protocol.EXIT_USER_ERROR
+        return exc.exit_code
+    except Exception as exc:  # noqa: BLE001 — outside a run (opening the project): still one event
+        log = write_crash_log(_crash_log_folder(project_dir, run_id) / protocol.LOG_FILE, exc)
+        error = {"error_class": type(exc).__name__,
+                 "message": f"the worker stopped on an internal error ({type(exc).__name__})",
+                 "hint": f"the details are in {log}", "log": str(log)}  # fmt: skip
+        sink({"run": run_id, "kind": "error", **error})
+        return protocol.EXIT_CRASH
+
+
+def _crash_log_folder(project_dir: Path, run_id: str) -> Path:
+    run_dir = Path(project_dir) / "runs" / run_id
+    return run_dir if run_dir.is_dir() else user_log_dir()
 
 
 @contextlib.contextmanager

@@ -9,7 +9,9 @@ records are never read here; they belong to the evaluate stage.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import random
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +22,12 @@ from core.train.losses import IGNORE_INDEX
 
 _HELD_OUT_SHARE = 0.1
 _REORDERED_SHARE = 0.2  # argmax/label disagreements beyond this mean the label set changed
+# Stored vectors are renormalised floats; anything further from a sum of 1 is not one.
+_SUM_TOLERANCE = 1e-3
+# More broken soft labels than this means the teacher (or its server) is broken: refuse,
+# rather than train on what is left of it.
+_MAX_INVALID_SHARE = 0.5
+_MAX_LOGPROB = 1e-4  # a log-probability above 0 (a probability above 1), beyond rounding
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,11 +94,17 @@ def load_data(
 ) -> TrainingData:  # fmt: skip
     """Read the train and validation examples for one teacher.
 
+    Soft labels that are not a probability distribution (NaN or infinite, negative, not
+    summing to 1) are left out and counted; generation outputs whose log-probabilities are
+    NaN or above 0 keep their text (SFT) and lose the log-probabilities.
+
     Raises:
-        TrainError: the label set changed since teaching, or nothing is left to train on.
+        TrainError: the label set changed since teaching, more than half of the teacher's
+            soft labels are broken, or nothing is left to train on.
     """
     labels = project.settings.labels
     tally: dict[str, int] = {"no_teacher_output": 0, "invalid_teacher_output": 0,
+                             "invalid_soft_label": 0, "invalid_token_logprobs": 0,
                              "not_anonymized": 0, "no_hard_label": 0}  # fmt: skip
     splits: dict[str, list[Example]] = {"train": [], "validation": []}
     raw_used = 0
@@ -104,12 +118,58 @@ def load_data(
             continue
         raw_used += row["anon"] is None
         example = _example(row, task, labels, hard_labels)
+        if example.token_logprobs and not usable_logprobs(example.token_logprobs):
+            tally["invalid_token_logprobs"] += row["split"] == "train"
+            example = dataclasses.replace(example, token_logprobs=None)
         unlabelled = task == "classification" and example.hard_label == IGNORE_INDEX
         if row["split"] == "train" and alpha == 0 and unlabelled:
             tally["no_hard_label"] += 1  # with alpha = 0 it has nothing to teach
             continue
         splits[row["split"]].append(example)
+    _refuse_broken_teacher(project, rows, tally["invalid_soft_label"])
     return _finish(project, teacher, splits, tally, raw_used, seed)
+
+
+def is_distribution(values: tuple[float, ...] | None) -> bool:
+    """Finite, non-negative values that sum to 1 (within the rounding of stored floats)."""
+    if not values or not all(math.isfinite(p) and p >= 0 for p in values):
+        return False
+    return abs(math.fsum(values) - 1.0) <= _SUM_TOLERANCE
+
+
+def usable_logprobs(entries: list[dict[str, Any]]) -> bool:
+    """Every stored log-probability is a number that is not NaN, not +inf and not above 0
+    (-inf, a token the teacher gave no mass, is allowed)."""
+    for entry in entries:
+        if not isinstance(entry, dict):
+            return False
+        values = [entry.get("logprob"), *(entry.get("top") or {}).values()]
+        for value in values:
+            if not isinstance(value, int | float) or math.isnan(value) or value > _MAX_LOGPROB:
+                return False
+    return True
+
+
+def _vector(raw: str | None) -> tuple[float, ...] | None:
+    """A stored probability vector, or None if it is not a list of numbers."""
+    try:
+        values = json.loads(raw) if raw is not None else None
+    except ValueError:
+        return None
+    if not isinstance(values, list) or not all(isinstance(v, int | float) for v in values):
+        return None
+    return tuple(float(v) for v in values)
+
+
+def _refuse_broken_teacher(project: Project, rows: list[dict[str, Any]], invalid: int) -> None:
+    taught = sum(1 for r in rows if r["split"] == "train" and r["output_id"] is not None)
+    if invalid and invalid > _MAX_INVALID_SHARE * taught:
+        raise TrainError(
+            f"{invalid:,} of the teacher's {taught:,} outputs for the train split are not "
+            "probability distributions (NaN or infinite, negative, or not summing to 1)",
+            "the teacher or its server returned broken probabilities: fix it, then run "
+            f"`stillroom teach {project.path} ...` again before training",
+        )
 
 
 def _rows(project: Project, teacher: tuple[str, str], allow_raw: bool) -> list[dict[str, Any]]:
@@ -132,6 +192,8 @@ def _skip_reason(row: dict[str, Any], task: str) -> str | None:
         return "invalid_teacher_output"
     if task == "classification" and row["probabilities"] is None:
         return "invalid_teacher_output"
+    if task == "classification" and not is_distribution(_vector(row["probabilities"])):
+        return "invalid_soft_label"
     if row["anon"] is None and row["raw"] is None:
         return "not_anonymized"
     return None
@@ -149,7 +211,7 @@ def _example(row: dict[str, Any], task: str, labels: tuple[str, ...], hard: str)
     return Example(
         record_id=int(row["id"]),
         text=text,
-        probabilities=tuple(float(p) for p in json.loads(row["probabilities"])),
+        probabilities=_vector(row["probabilities"]),
         hard_label=human if hard == "human" else by_teacher,
         # Validation is scored against people where they labelled, else the teacher.
         eval_label=human if human != IGNORE_INDEX else by_teacher,
@@ -158,7 +220,8 @@ def _example(row: dict[str, Any], task: str, labels: tuple[str, ...], hard: str)
 
 def _check_label_set(project: Project, rows: list[dict[str, Any]], labels: tuple[str, ...]) -> None:
     """Refuse outputs taught under another label set: their vectors would be misread."""
-    valid = [r for r in rows if r["output_id"] is not None and r["valid"] and r["probabilities"]]
+    valid = [r for r in rows if r["output_id"] is not None and r["valid"]
+             and is_distribution(_vector(r["probabilities"]))]  # fmt: skip
     hint = f"re-run `stillroom teach {project.path} ...` so the teacher uses the current labels"
     mismatched = 0
     for row in valid:
@@ -224,6 +287,18 @@ def _skip_notes(project: Project, tally: dict[str, int], kept: int) -> list[str]
             f"{missing:,} training records have no usable teacher output "
             f"({tally['no_teacher_output']:,} missing, {tally['invalid_teacher_output']:,} "
             f"invalid); trained on the other {kept:,} — run `stillroom teach` again to fill them"
+        )
+    if tally["invalid_soft_label"]:
+        notes.append(
+            f"{tally['invalid_soft_label']:,} training records have teacher probabilities that "
+            "are not a probability distribution (NaN or infinite, negative, or not summing to "
+            "1) and were left out; check the teacher, then run `stillroom teach` again"
+        )
+    if tally["invalid_token_logprobs"]:
+        notes.append(
+            f"{tally['invalid_token_logprobs']:,} training records have teacher "
+            "log-probabilities that are NaN or above 0: they were learnt from the teacher's "
+            "text only (no token-level KL)"
         )
     if tally["not_anonymized"]:
         notes.append(

@@ -70,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("dir", type=Path, help="the project folder")
     parser.add_argument("run_id", help="a train run created with `stillroom train --create-only`")
     args = parser.parse_args(argv)
+    os.umask(0o077)  # checkpoints and the student are owner-only, as from `stillroom`
     netguard.install()
     if int(os.environ.get("RANK", "0")) == 0:
         return worker_main(args.dir, args.run_id)

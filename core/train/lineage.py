@@ -18,6 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from core.errors import TrainDivergedError
 from core.project import Project
 from core.store import audit
 from core.store.db import utc_now
@@ -67,7 +68,13 @@ def dataset_hashes(project: Project, record_ids: Sequence[int]) -> list[dict[str
 
 
 def save_student(model: Any, tokenizer: Any, run_dir: Path, lineage: dict[str, Any]) -> Path:
-    """Write the (merged) student and its lineage to ``<run_dir>/student`` atomically."""
+    """Write the (merged) student and its lineage to ``<run_dir>/student`` atomically,
+    owner-only whatever the process's umask.
+
+    Raises:
+        TrainDivergedError: a weight is NaN or infinite; nothing was written.
+    """
+    check_finite_weights(model)
     target = run_dir / STUDENT_DIR
     scratch = Path(tempfile.mkdtemp(prefix=".student-", dir=run_dir))
     try:
@@ -75,12 +82,52 @@ def save_student(model: Any, tokenizer: Any, run_dir: Path, lineage: dict[str, A
         tokenizer.save_pretrained(scratch)
         (scratch / LINEAGE_FILE).write_text(json.dumps(lineage, indent=2, default=str),
                                             encoding="utf-8")  # fmt: skip
+        restrict_tree(scratch)
         if target.exists():
             shutil.rmtree(target)
         os.replace(scratch, target)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return target
+
+
+def check_finite_weights(model: Any) -> None:
+    """Refuse a model with any NaN or infinite parameter or floating-point buffer.
+
+    Raises:
+        TrainDivergedError: some are; the message counts them (values, never names of data).
+    """
+    import torch
+
+    tensors = [t for t in (*model.parameters(), *model.buffers()) if t.is_floating_point()]
+    bad_tensors, bad_values = 0, 0
+    with torch.no_grad():
+        for tensor in tensors:
+            count = int((~torch.isfinite(tensor)).sum().item())
+            bad_tensors, bad_values = bad_tensors + (count > 0), bad_values + count
+    if bad_values:
+        raise TrainDivergedError(
+            f"the trained student has {bad_values:,} NaN or infinite weights (in "
+            f"{bad_tensors:,} of {len(tensors):,} tensors); it was not saved",
+            "training diverged: lower the learning rate (--lr) and start a new run with "
+            "--fresh, or check the teacher's outputs (their probabilities must be finite)",
+        )
+
+
+def restrict_tree(folder: Path) -> None:
+    """Make ``folder`` and everything under it owner-only (0700 folders, 0600 files).
+
+    Libraries create files with the process's umask; the CLI and the app set it to 077,
+    and this keeps the train outputs private when the stage is called from elsewhere too.
+    """
+    if not folder.exists():
+        return
+    os.chmod(folder, 0o700)
+    for root, dirs, files in os.walk(folder):
+        for name, mode in [*((d, 0o700) for d in dirs), *((f, 0o600) for f in files)]:
+            path = os.path.join(root, name)
+            if not os.path.islink(path):  # a link's target is not ours to change
+                os.chmod(path, mode)
 
 
 def build_lineage(project: Project, run_id: str, **parts: Any) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from core.errors import TrainError, UserError
 from core.jobs import runs
+from core.jobs.locks import stage_lock
 from core.project import Project
 from core.reporter import Reporter, StageCancelled
 from core.train import checkpoints
@@ -52,11 +53,21 @@ def run_train(
         TrainError: the options, student or data cannot be used (one actionable line).
         StudentModelError: the student cannot be loaded, derived or used for the task.
         TrainOutOfMemoryError: memory ran out (after the optional retry at half batch).
+        TrainDivergedError: the loss or the weights became NaN or infinite; nothing was saved.
+        StageBusyError: another process is training in this project (without ``run_id``).
         StageCancelled: the reporter asked to stop; a checkpoint was saved first.
     """
     config.validate()
     if run_id is not None:
         return _run(project, config, run_id, reporter, callbacks)
+    with stage_lock(project, "train"):
+        return _run_own(project, config, reporter, callbacks)
+
+
+def _run_own(
+    project: Project, config: TrainConfig, reporter: Reporter, callbacks: Sequence[Any]
+) -> TrainResult:
+    """:func:`run_train` under a ``runs`` row of its own (the caller holds the lock)."""
     runs.reconcile_runs(project)
     run_id = resumable_run(project, config) or runs.create_run(
         project, "train", config_to_dict(config)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -19,8 +20,10 @@ from typing import Any
 
 from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments
 
+from core.errors import TrainDivergedError
 from core.reporter import Reporter
 from core.train.features import SeededLengthSampler
+from core.train.lineage import restrict_tree
 from core.train.losses import classification_kd_loss, generation_loss
 
 
@@ -43,6 +46,7 @@ class DistillTrainer(Trainer):
         # The loss is a per-batch mean; make the Trainer divide it by the accumulation steps
         # for every architecture (it skips that for models whose forward takes **kwargs).
         self.model_accepts_loss_kwargs = False
+        self.nonfinite_loss = False  # read by FiniteLossCallback at the end of the step
 
     def compute_loss(
         self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
@@ -62,6 +66,10 @@ class DistillTrainer(Trainer):
         else:
             loss = generation_loss(outputs.logits, labels, alpha=settings.alpha,
                                    topk_ids=topk_ids, topk_logprobs=topk_logprobs)  # fmt: skip
+        if model.training and not self.nonfinite_loss:
+            # One sync per step, as the Trainer's own NaN filter for its logs already does;
+            # that filter is what hid a NaN loss (it logged the last finite mean instead).
+            self.nonfinite_loss = not bool(loss.detach().isfinite().all())
         return (loss, outputs) if return_outputs else loss
 
     def get_train_dataloader(self) -> Any:
@@ -97,6 +105,41 @@ def distributed_any(flag: bool, device: Any) -> bool:
     value = torch.tensor([int(flag)], device=device)
     dist.all_reduce(value, op=dist.ReduceOp.MAX)
     return bool(value.item())
+
+
+class FiniteLossCallback(TrainerCallback):
+    """Stops training at the end of the first step whose loss is NaN or infinite.
+
+    Raising (rather than ``should_training_stop``) skips that step's checkpoint, the best
+    model reload and the save: the weights are already poisoned. Under several processes
+    every rank agrees first, so they raise at the same step instead of waiting on each other.
+    """
+
+    def __init__(self, trainer: DistillTrainer) -> None:
+        self._trainer = trainer
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if distributed_any(self._trainer.nonfinite_loss, args.device):
+            raise diverged_error(f"the training loss became NaN or infinite at step "
+                                 f"{state.global_step:,} of {state.max_steps:,}", args)  # fmt: skip
+
+    def on_evaluate(
+        self, args: Any, state: Any, control: Any, metrics: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:  # fmt: skip
+        value = (metrics or {}).get("eval_loss")
+        if isinstance(value, int | float) and not math.isfinite(value):
+            raise diverged_error(f"the validation loss became NaN or infinite at step "
+                                 f"{state.global_step:,}", args)  # fmt: skip
+
+
+def diverged_error(what: str, args: Any) -> TrainDivergedError:
+    """The error for a diverged run: what happened, and what to change."""
+    return TrainDivergedError(
+        f"training diverged: {what}; no student was saved",
+        f"lower the learning rate (it is {args.learning_rate:g}; --lr) and start a new run "
+        "with --fresh, or check the teacher's outputs (their probabilities must be finite)",
+    )
 
 
 class StageCallback(TrainerCallback):
@@ -140,6 +183,10 @@ class StageCallback(TrainerCallback):
             control.should_save = True
             control.should_training_stop = True
 
+    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self._main:  # the Trainer's folders and files follow the umask; keep them private
+            restrict_tree(self._curves.parent)  # the run folder: checkpoints, derived, curves
+
     def on_log(
         self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None,
         **kwargs: Any,
@@ -150,7 +197,8 @@ class StageCallback(TrainerCallback):
         row.update({k: float(v) for k, v in logs.items() if isinstance(v, int | float)})
         if "loss" in logs:
             row["samples_per_s"] = round(self.samples_per_s, 2)
-        with open(self._curves, "a", encoding="utf-8") as handle:
+        fd = os.open(self._curves, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(row) + "\n")
         for name in ("loss", "learning_rate", "eval_loss", "eval_accuracy", "samples_per_s"):
             if name in row:
@@ -236,4 +284,5 @@ def build_trainer(
     # The stage reports through its own callback; the printer would write dicts to stdout,
     # which is the worker's JSON-lines channel.
     trainer.remove_callback(PrinterCallback)  # type: ignore[no-untyped-call]
+    trainer.add_callback(FiniteLossCallback(trainer))  # type: ignore[no-untyped-call]
     return trainer

@@ -12,6 +12,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
 
+from core.jobs import protocol
 from desktop.pages.base import StagePage
 from desktop.widgets.background_call import BackgroundCall, settle_heavy_imports
 from desktop.widgets.curve_chart import CurveChart
@@ -21,7 +22,6 @@ from desktop.widgets.student_picker import StudentPicker
 from desktop.widgets.train_settings_form import TrainSettingsForm
 from desktop.workers.stage_worker import StageWorker
 
-_OOM_EXIT_CODE = 3  # core.jobs.protocol.EXIT_OUT_OF_MEMORY
 _INTRO = (
     "The student learns from the teacher's answers on the training records and is checked "
     "on the validation records as it goes. Training saves checkpoints, so a stopped run "
@@ -249,7 +249,7 @@ class TrainPage(StagePage):
         self.summary.setText(_describe_result(result))
 
     def on_stage_failed(self, stage: str, error: dict[str, Any]) -> None:
-        if error.get("exit_code") != _OOM_EXIT_CODE or self.worker is None:
+        if error.get("exit_code") != protocol.EXIT_OUT_OF_MEMORY or self.worker is None:
             return
         stored = self.run_guarded(self._stored_config, self.worker.run_id) or {}
         batch = int(stored.get("batch_size") or self.settings.batch_size.value())

@@ -59,18 +59,22 @@ class StageWorker(QObject):
 
         Raises:
             RunError: ``run_id`` is not a run of this project, or one is running already.
+            StageBusyError: another process (a terminal, another window) runs the stage.
             UserError: the project cannot be opened.
         """
         if self._running:
             raise UserError("this job is still running", "wait for it or cancel it first")
+        from core.jobs.locks import ensure_stage_free
         from core.jobs.runs import create_run, get_run
 
         self.project_dir = Path(project_dir)
         with Project.open(self.project_dir) as project:
+            if run_id is not None:
+                stage = get_run(project, run_id).stage
+            # The worker takes the stage's lock; refusing here as well leaves no run behind.
+            ensure_stage_free(project, stage)
             if run_id is None:
                 run_id = create_run(project, stage, config)
-            else:
-                stage = get_run(project, run_id).stage
             self.run_dir = project.run_dir(run_id)
         self.run_id, self.stage = run_id, stage
         self._reset()
@@ -218,7 +222,13 @@ class StageWorker(QObject):
     def _failure(self, terminal: dict[str, Any], exit_code: int) -> dict[str, Any]:
         log = self.log_path()
         if terminal.get("kind") == "error":
-            user_error = exit_code in (protocol.EXIT_USER_ERROR, protocol.EXIT_OUT_OF_MEMORY)
+            # A failed check (1), bad input (2) or out of memory (3) is shown on the page;
+            # an internal error (4) or an unknown code gets the error dialog with the log.
+            user_error = exit_code in (
+                protocol.EXIT_CHECK_FAILED,
+                protocol.EXIT_USER_ERROR,
+                protocol.EXIT_OUT_OF_MEMORY,
+            )
             return {
                 "error_class": str(terminal.get("error_class", "")),
                 "message": str(terminal.get("message", "")),

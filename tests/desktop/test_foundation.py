@@ -10,7 +10,9 @@ import pytest
 from PySide6.QtGui import QGuiApplication
 
 from core.errors import DataFileError
-from core.jobs.runs import get_run
+from core.jobs import protocol
+from core.jobs.locks import StageBusyError
+from core.jobs.runs import get_run, list_runs
 from core.project import Project
 from desktop.pages.base import StagePage
 from desktop.widgets.banner import InlineBanner
@@ -115,9 +117,24 @@ def test_a_crash_is_not_a_user_error_and_names_the_log(qtbot, new_project):
     assert worker.wait_finished(30_000)
     error = recorder.first("failed")[0]
     assert error["user_error"] is False
-    assert error["exit_code"] == 1
+    assert error["exit_code"] == protocol.EXIT_CRASH == 4
     assert error["error_class"] == "RuntimeError"
     assert error["log"].endswith("worker.log")
+
+
+def test_a_stage_running_in_another_process_is_refused_before_a_run_is_made(qtbot, new_project):
+    first = StageWorker()
+    recorder = Recorder(first)
+    first.start(new_project, "selftest", {"steps": 400, "delay_s": 0.05})
+    _wait_for_step(qtbot, recorder, 1)  # its worker process holds the stage's lock now
+    second = StageWorker()
+    with pytest.raises(StageBusyError, match=r"selftest is already running .*\(pid \d+\)"):
+        second.start(new_project, "selftest", {"steps": 3})
+    assert not second.is_running()
+    with Project.open(new_project) as project:
+        assert len(list_runs(project)) == 1
+    first.cancel()
+    assert first.wait_finished(30_000)
 
 
 def test_force_stop_kills_and_leaves_the_run_resumable(qtbot, new_project):

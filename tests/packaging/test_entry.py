@@ -88,3 +88,35 @@ def test_cli_errors_keep_their_exit_code(tmp_path):
     )  # fmt: skip
     assert done.returncode == 2
     assert done.stderr.startswith("stillroom: error:")
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="reads /proc (Linux)")
+@pytest.mark.parametrize(
+    "command",
+    [[sys.executable, "-m", "desktop.app"], [sys.executable, str(ENTRY), "gui"]],
+    ids=["desktop.app", "entry.py gui"],
+)
+def test_the_window_runs_with_an_owner_only_umask(tmp_path, command):
+    """The window's process (and the workers it starts, which inherit it) has umask 077."""
+    import os
+    import time
+
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT),
+           "HOME": str(tmp_path)}  # fmt: skip
+    previous = os.umask(0o022)  # the child inherits the usual 022 and must change it
+    try:
+        window = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)  # fmt: skip
+    finally:
+        os.umask(previous)
+    try:
+        deadline, umask = time.monotonic() + 30, None
+        while time.monotonic() < deadline and umask != "0077" and window.poll() is None:
+            status = Path(f"/proc/{window.pid}/status").read_text()
+            umask = next(line.split()[1] for line in status.splitlines()
+                         if line.startswith("Umask:"))  # fmt: skip
+            time.sleep(0.1)
+        assert umask == "0077"
+    finally:
+        window.kill()
+        window.wait(timeout=30)
