@@ -25,19 +25,17 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import UserError
+from core.jobs.registry import PIPELINE
 from desktop.context import AppContext
 from desktop.pages.base import StagePage
 from desktop.resources import icon
 
+# The sidebar: the project page, then one page per stage of the pipeline (core's registry).
 STAGES: tuple[tuple[str, str], ...] = (
     ("project", "Project"),
-    ("data", "Data"),
-    ("anonymize", "Anonymize"),
-    ("teacher", "Teacher"),
-    ("train", "Train"),
-    ("evaluate", "Evaluate"),
-    ("export", "Export"),
+    *((stage.page, stage.title) for stage in PIPELINE),
 )
+_STATE_KEY = {"project": "project", **{stage.page: stage.key for stage in PIPELINE}}
 STATE_TEXT = {
     "locked": "Locked",
     "not_started": "Not started",
@@ -185,10 +183,11 @@ class MainWindow(QMainWindow):
         else:
             try:
                 with self.context.project() as project:
-                    states = stage_states(project)
+                    by_stage = stage_states(project)
             except UserError as exc:
                 self.statusBar().showMessage(exc.one_line(), 10_000)
                 return
+            states = {page: by_stage[key] for page, key in _STATE_KEY.items()}
         for row, (key, title) in enumerate(STAGES):
             self._show_state(self.sidebar.item(row), key, title, states[key])
         if not self.sidebar.currentItem() or not (

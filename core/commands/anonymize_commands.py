@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from core.configs import to_json
 from core.errors import UserError
 from core.project import Project
+
+if TYPE_CHECKING:
+    from core.anonymize.config import AnonymizeResult
 
 _OPERATORS = ("replace", "mask", "hash", "pseudonym")
 _LOUD = "WARNING: pattern-only mode: names and places NOT detected"
@@ -146,40 +150,36 @@ def build_config(args: argparse.Namespace) -> Any:
 
 
 def anonymize_command(args: argparse.Namespace) -> dict[str, Any]:
-    from core.anonymize.config import config_to_dict
     from core.commands.progress import run_stage
+    from core.jobs.registry import ANONYMIZE
 
     config = build_config(args)
     if args.check_leakage:
         return leakage_command(args, config)
     with Project.open(args.dir) as project:
-        result = run_stage(project, "anonymize", config_to_dict(config))
+        result = run_stage(project, ANONYMIZE, config)
         samples = _review_lines(project, args.review)
-    return {**result, "lines": [*render_anonymize(result), *samples]}
+    return {**to_json(result), "lines": [*render_anonymize(result), *samples]}
 
 
-def render_anonymize(result: dict[str, Any]) -> list[str]:
+def render_anonymize(result: AnonymizeResult) -> list[str]:
     """A stage result as terminal lines (counts only)."""
-    lines = [_LOUD] if result.get("warning") else []
+    lines = [_LOUD] if result.warning else []
     lines.append(
-        f"anonymized {result['anonymized']:,} of {result['records_total']:,} records "
-        f"({result['skipped']:,} already done, {result['reanonymized']:,} redone because the "
-        f"settings changed) in {result['seconds']:.1f} s, {result['docs_per_s']:,.0f} docs/s, "
-        f"{result['processes']} process(es), {result['mode']}"
+        f"anonymized {result.anonymized:,} of {result.records_total:,} records "
+        f"({result.skipped:,} already done, {result.reanonymized:,} redone because the "
+        f"settings changed) in {result.seconds:.1f} s, {result.docs_per_s:,.0f} docs/s, "
+        f"{result.processes} process(es), {result.mode}"
     )
-    if result["entity_counts"]:
+    if result.entity_counts:
         lines.append(
-            "  replaced: " + ", ".join(f"{k} {v:,}" for k, v in result["entity_counts"].items())
+            "  replaced: " + ", ".join(f"{k} {v:,}" for k, v in result.entity_counts.items())
         )
+    reasons = ", ".join(f"{k} {v:,}" for k, v in result.review_reasons.items())
     lines.append(
-        f"  needs review: {result['needs_review']:,} records"
-        + (
-            " (" + ", ".join(f"{k} {v:,}" for k, v in result["review_reasons"].items()) + ")"
-            if result["review_reasons"]
-            else ""
-        )
+        f"  needs review: {result.needs_review:,} records" + (f" ({reasons})" if reasons else "")
     )
-    lines.append(f"  settings hash {result['config_hash']}")
+    lines.append(f"  settings hash {result.config_hash}")
     return lines
 
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from core.configs import to_json
 from core.errors import UserError
 from core.project import Project
+
+if TYPE_CHECKING:
+    from core.data.importer import ImportResult
 
 
 def add(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -102,7 +106,7 @@ def _size(text: str) -> int:
 def import_command(args: argparse.Namespace) -> dict[str, Any]:
     from core.commands.progress import run_stage
     from core.data.importer import ImportConfig
-    from core.data.stage import import_config_to_dict
+    from core.jobs.registry import IMPORT
 
     config = ImportConfig(
         source=args.file.expanduser().resolve(),
@@ -121,28 +125,28 @@ def import_command(args: argparse.Namespace) -> dict[str, Any]:
         name=args.name,
     )
     with Project.open(args.dir) as project:
-        result = run_stage(project, "import", import_config_to_dict(config))
-    return {**result, "lines": render_import(result)}
+        result = run_stage(project, IMPORT, config)
+    return {**to_json(result), "lines": render_import(result)}
 
 
-def render_import(result: dict[str, Any]) -> list[str]:
+def render_import(result: ImportResult) -> list[str]:
     """An import result as lines for a terminal (counts only, never contents)."""
-    splits = result["split_counts"]
+    splits = result.split_counts
     lines = [
-        f"imported {result['rows_imported']:,} records into dataset #{result['dataset_id']} "
-        f"{result['name']!r} ({result['format']}, {result['encoding'] or 'binary format'})",
-        f"  read {result['rows_read']:,} rows; dropped {result['duplicates_dropped']:,} exact "
-        f"duplicates ({result['conflicting_labels']:,} with a different label), "
-        f"{result['empty_dropped']:,} empty, {result['oversize_dropped']:,} oversize",
+        f"imported {result.rows_imported:,} records into dataset #{result.dataset_id} "
+        f"{result.name!r} ({result.format}, {result.encoding or 'binary format'})",
+        f"  read {result.rows_read:,} rows; dropped {result.duplicates_dropped:,} exact "
+        f"duplicates ({result.conflicting_labels:,} with a different label), "
+        f"{result.empty_dropped:,} empty, {result.oversize_dropped:,} oversize",
         "  split: " + ", ".join(f"{name} {count:,}" for name, count in splits.items()),
     ]
-    if result["label_distribution"]:
-        shown = ", ".join(f"{k} {v:,}" for k, v in result["label_distribution"].items())
+    if result.label_distribution:
+        shown = ", ".join(f"{k} {v:,}" for k, v in result.label_distribution.items())
         lines.append(f"  labels: {shown}")
-    if result["labels_added"]:
-        lines.append(f"  label set taken from the data: {', '.join(result['labels_added'])}")
-    if result["edge_reasons"]:
-        shown = ", ".join(f"{k} {v:,}" for k, v in result["edge_reasons"].items())
+    if result.labels_added:
+        lines.append(f"  label set taken from the data: {', '.join(result.labels_added)}")
+    if result.edge_reasons:
+        shown = ", ".join(f"{k} {v:,}" for k, v in result.edge_reasons.items())
         lines.append(f"  edge cases: {shown}")
-    lines.append(f"  sha256 {result['sha256']}")
+    lines.append(f"  sha256 {result.sha256}")
     return lines

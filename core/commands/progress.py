@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
-from core.errors import UserError
+from core.errors import StageCancelled, UserError
 from core.project import Project
+
+if TYPE_CHECKING:
+    from core.jobs.registry import Stage
+
+R = TypeVar("R")
 
 
 class TerminalProgress:
@@ -50,28 +55,20 @@ class TerminalProgress:
         self._stream.flush()
 
 
-def run_stage(project: Project, stage: str, config: dict[str, Any]) -> dict[str, Any]:
-    """Run one stage in this process under a new run, drawing its progress on stderr.
+def run_stage(project: Project, stage: Stage[Any, R], config: Any) -> R:
+    """Run one stage in this process, drawing its progress on stderr: a stopped run with the
+    same settings resumes, otherwise a new run starts.
 
     Returns:
-        The stage's result.
+        The stage's typed result.
 
     Raises:
         StageBusyError: the stage is already running on the project (nothing was recorded).
         UserError: the stage failed on something the user can fix, or was cancelled.
     """
-    from core.jobs.execute import execute_run
-    from core.jobs.locks import stage_lock
-    from core.jobs.runs import create_run
+    from core.jobs import execute
 
-    with stage_lock(project, stage):  # before the run row exists: a refusal records nothing
-        run_id = create_run(project, stage, config)
-        outcome = execute_run(project, run_id, TerminalProgress())
-    if outcome.error is not None:
-        raise outcome.error
-    if outcome.status == "cancelled":
-        raise UserError(
-            f"the {stage} run {run_id} was cancelled",
-            "run the same command again to continue",
-        )
-    return outcome.result
+    try:
+        return execute.run_stage(project, stage, config, sink=TerminalProgress())
+    except StageCancelled as exc:
+        raise UserError(str(exc), "run the same command again to continue") from None

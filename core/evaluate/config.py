@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.configs import config_from_json, config_to_json
 from core.errors import EvaluateError
 
 
@@ -91,7 +90,7 @@ class EvaluateResult:
     ``strict_edge``); ``edge_passed`` is None when there is no edge-case set.
     """
 
-    run_id: str | None
+    run_id: str
     task: str
     primary_metric: str
     reference: str
@@ -107,34 +106,3 @@ class EvaluateResult:
     report_pdf: Path | None
     headline: tuple[HeadlineRow, ...]
     notes: tuple[str, ...]
-
-
-def config_to_dict(config: EvaluateConfig) -> dict[str, Any]:
-    """The JSON form stored in ``runs.config``."""
-    return config_to_json(config)
-
-
-def config_from_dict(values: dict[str, Any]) -> EvaluateConfig:
-    """Rebuild an :class:`EvaluateConfig` from its JSON form, ignoring unknown keys.
-
-    Raises:
-        EvaluateError: the values do not make a valid config.
-    """
-    config = config_from_json(
-        EvaluateConfig,
-        values,
-        lambda: EvaluateError("the stored evaluate config is invalid", "start a new run"),
-    )
-    config.validate()
-    return config
-
-
-def result_to_dict(result: EvaluateResult) -> dict[str, Any]:
-    """The result as JSON-able data (paths as strings)."""
-    values = dataclasses.asdict(result)
-    for key in ("student_dir", "calibration_file", "report_html", "report_pdf"):
-        values[key] = None if values[key] is None else str(values[key])
-    values["failures"] = list(result.failures)
-    values["notes"] = list(result.notes)
-    values["headline"] = [dataclasses.asdict(row) for row in result.headline]
-    return values

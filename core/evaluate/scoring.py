@@ -51,7 +51,7 @@ class Job:
     sets: dict[str, EvalSet]
     labels: tuple[str, ...]
     reporter: Reporter
-    run_id: str | None
+    run_id: str
 
 
 def checkpoint(reporter: Reporter, fraction: float, message: str) -> None:
@@ -124,8 +124,6 @@ def _calibrate(job: Job, logits: FloatArray, scored: Scored) -> None:
             job.student.model_dir, scored.fit, run_id=job.run_id
         )
     except OSError:
-        if job.run_id is None:
-            raise
         folder = job.project.run_dir(job.run_id)
         scored.calibration_file = save_calibration(folder, scored.fit, run_id=job.run_id)
         scored.notes.append(
@@ -178,7 +176,7 @@ def _extra_logits(job: Job, scored: Scored) -> dict[str, dict[str, FloatArray]]:
     if not job.config.extra_columns:
         return {}
     checkpoint(job.reporter, 0.89, "building the exported student's column")
-    root = job.project.run_dir(job.run_id) if job.run_id else job.project.runs_dir
+    root = job.project.run_dir(job.run_id)
     built, notes = build_columns(job.student.model_dir, job.labels, root)
     scored.notes += notes
     out = {}

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from core.configs import config_from_json, config_to_json
 from core.errors import ExportError
 
 Quantize = Literal["int8", "none"]
@@ -151,7 +150,7 @@ class ParityReport:
 class ExportResult:
     """What an export wrote; paths and numbers, never record contents."""
 
-    run_id: str | None
+    run_id: str
     bundle: Path
     format: str
     task: str
@@ -174,39 +173,3 @@ class ExportResult:
     notes: tuple[str, ...] = ()
     signing_key_id: str = ""
     signing_key_source: str = ""
-
-
-def config_to_dict(config: ExportConfig) -> dict[str, Any]:
-    """The JSON form stored in ``runs.config``."""
-    return config_to_json(config)
-
-
-def config_from_dict(values: dict[str, Any]) -> ExportConfig:
-    """Rebuild an :class:`ExportConfig` from its JSON form, ignoring unknown keys.
-
-    Raises:
-        ExportError: the values do not make a valid config.
-    """
-    config = config_from_json(
-        ExportConfig,
-        values,
-        lambda: ExportError("the stored export config is incomplete", "start a new export"),
-    )
-    config.validate()
-    return config
-
-
-def parity_to_dict(parity: ParityReport) -> dict[str, Any]:
-    """The JSON form of a parity report (manifest, result, metrics)."""
-    values = dataclasses.asdict(parity)
-    values["variants"] = [dataclasses.asdict(v) for v in parity.variants]
-    return values
-
-
-def result_to_dict(result: ExportResult) -> dict[str, Any]:
-    """The result as JSON-able data (paths as strings)."""
-    values = dataclasses.asdict(result)
-    values["bundle"] = str(result.bundle)
-    values["parity"] = parity_to_dict(result.parity)
-    values["notes"] = list(result.notes)
-    return values

@@ -14,7 +14,8 @@ from typing import Any
 from core.evaluate.inputs import StudentSource
 from core.export import bundle_format as fmt
 from core.export.build import Built
-from core.export.config import ExportConfig, parity_to_dict
+from core.configs import to_json
+from core.export.config import ExportConfig
 from core.export.signature import ALGORITHM, Signer
 from core.export.sources import Evaluation, lineage_summary
 from core.project import Project
@@ -143,7 +144,7 @@ def _model(built: Built, config: ExportConfig) -> dict[str, Any]:
 
 def _parity(built: Built, gates: Gates) -> dict[str, Any]:
     assert built.parity is not None
-    values = parity_to_dict(built.parity)
+    values = to_json(built.parity)
     values["threshold"] = gates.threshold
     values["override"] = (
         None if gates.parity_override is None else {"reason": gates.parity_override}

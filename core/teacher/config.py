@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from core.configs import config_from_json, config_to_json
 from core.errors import TeacherError
 from core.teacher.transport import check_env_name, redact_url, refuse_credentials
 
@@ -204,23 +203,3 @@ def endpoint_host(config: TeachConfig) -> str | None:
     """The host an endpoint teacher talks to (for the egress allow-list), else None."""
     kind, rest = parse_spec(config.teacher)
     return urlsplit(rest).hostname if kind == "openai" else None
-
-
-def config_to_dict(config: TeachConfig) -> dict[str, Any]:
-    """The JSON form stored in ``runs.config`` (it never holds an API key)."""
-    return config_to_json(config)
-
-
-def config_from_dict(values: dict[str, Any]) -> TeachConfig:
-    """Rebuild a :class:`TeachConfig` from its JSON form, ignoring unknown keys.
-
-    Raises:
-        TeacherError: the values do not make a valid config.
-    """
-    config = config_from_json(
-        TeachConfig,
-        values,
-        lambda: TeacherError("the stored teach config is incomplete", "start a new run"),
-    )
-    config.validate()
-    return config

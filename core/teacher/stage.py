@@ -12,7 +12,7 @@ import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core import netguard
 from core.errors import TeacherError, UserError
@@ -23,12 +23,14 @@ from core.teacher.base import Teacher
 from core.teacher.config import (
     TeachConfig,
     TeachResult,
-    config_from_dict,
     endpoint_host,
     parse_spec,
 )
 from core.teacher.prompts import PromptTemplate, load_template
 from core.teacher.transport import audit_transport
+
+if TYPE_CHECKING:
+    from core.jobs.registry import RunContext
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +63,7 @@ class _Tally:
 
 
 def run_teach(
-    project: Project, config: TeachConfig, *, reporter: Reporter, run_id: str | None = None
+    project: Project, config: TeachConfig, *, run: RunContext, reporter: Reporter
 ) -> TeachResult:
     """Label the project's anonymized records with the configured teacher.
 
@@ -72,7 +74,7 @@ def run_teach(
         UserError: the project has no anonymized records, or no label set.
         StageCancelled: the reporter asked to stop; finished batches are stored.
     """
-    config.validate()
+    run_id = run.id
     task, labels = task_and_labels(project)
     source = resolve_source(config)
     check_inputs(project, config, source, labels)
@@ -372,18 +374,3 @@ def _endpoint_teacher(
     from core.teacher.endpoint import connect_endpoint
 
     return connect_endpoint(config, base_url, task=task, labels=labels, template=template)
-
-
-def run_teach_stage(
-    project: Project, run_id: str, config: dict[str, Any], reporter: Reporter
-) -> dict[str, Any]:
-    """:func:`run_teach` as a job stage: the stored JSON config in, the result as plain data.
-
-    Raises:
-        TeacherError: as :func:`run_teach`.
-    """
-    result = run_teach(project, config_from_dict(config), reporter=reporter, run_id=run_id)
-    values = dataclasses.asdict(result)
-    values["warnings"] = list(result.warnings)
-    values["run_id"] = run_id
-    return values

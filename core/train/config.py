@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from core.configs import config_from_json, config_to_json
 from core.errors import TrainError
 
 Precision = Literal["auto", "fp32", "fp16", "bf16"]
@@ -200,35 +199,6 @@ class TrainResult:
     token_kl: bool | None = None
     skipped: dict[str, int] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
-
-
-def config_to_dict(config: TrainConfig) -> dict[str, Any]:
-    """The JSON form stored in ``runs.config``."""
-    return config_to_json(config)
-
-
-def config_from_dict(values: dict[str, Any]) -> TrainConfig:
-    """Rebuild a :class:`TrainConfig` from its JSON form, ignoring unknown keys.
-
-    Raises:
-        TrainError: the values do not make a valid config.
-    """
-    config = config_from_json(
-        TrainConfig,
-        values,
-        lambda: TrainError("the stored train config is incomplete", "start a new run"),
-    )
-    config.validate()
-    return config
-
-
-def result_to_dict(result: TrainResult) -> dict[str, Any]:
-    """The JSON form of a result (the job stage's return value)."""
-    values = dataclasses.asdict(result)
-    for key in ("model_dir", "lineage_path", "curves_path"):
-        values[key] = str(values[key])
-    values["notes"] = list(result.notes)
-    return values
 
 
 def resolve_path(spec: str) -> Path:

@@ -19,6 +19,7 @@ from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from core.errors import UserError
+from core.jobs.registry import Stage
 from desktop.context import AppContext
 from desktop.widgets.banner import InlineBanner
 from desktop.widgets.error_dialog import show_error_dialog
@@ -65,8 +66,8 @@ class StagePage(QWidget):
     def refresh(self) -> None:
         """Reload what the page shows from the store (the project may be None)."""
 
-    def on_stage_succeeded(self, stage: str, result: dict[str, Any]) -> None:
-        """Called with the stage's result dict once its worker exited successfully."""
+    def on_stage_succeeded(self, stage: str, result: Any) -> None:
+        """Called with the stage's typed result once its worker exited successfully."""
 
     def on_stage_cancelled(self, stage: str) -> None:
         """Called once a run stopped at the user's request (it can be resumed)."""
@@ -81,7 +82,7 @@ class StagePage(QWidget):
     # -- jobs ------------------------------------------------------------------------------
 
     def start_stage(
-        self, stage: str, config: dict[str, Any], *, run_id: str | None = None
+        self, stage: Stage[Any, Any], config: Any, *, run_id: str | None = None
     ) -> StageWorker:
         """Run ``stage`` with ``config`` in the worker process (``run_id``: resume it).
 
@@ -96,9 +97,10 @@ class StagePage(QWidget):
             )
             return self.worker
         worker = StageWorker(self)
-        worker.succeeded.connect(lambda result: self._succeeded(stage, result))
-        worker.cancelled.connect(lambda: self.on_stage_cancelled(stage))
-        worker.failed.connect(lambda error: self._failed(stage, error))
+        key = stage.key
+        worker.succeeded.connect(lambda result: self._succeeded(key, result))
+        worker.cancelled.connect(lambda: self.on_stage_cancelled(key))
+        worker.failed.connect(lambda error: self._failed(key, error))
         worker.finished.connect(self._finished)
         self.banner.clear()
         if self.context.project_dir is None:
@@ -150,7 +152,7 @@ class StagePage(QWidget):
 
     # -- internals -------------------------------------------------------------------------
 
-    def _succeeded(self, stage: str, result: dict[str, Any]) -> None:
+    def _succeeded(self, stage: str, result: Any) -> None:
         self.on_stage_succeeded(stage, result)
 
     def _failed(self, stage: str, error: dict[str, Any]) -> None:
