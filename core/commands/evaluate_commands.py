@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from core.configs import to_json
 from core.project import Project
+
+if TYPE_CHECKING:
+    from core.evaluate.config import EvaluateResult
 
 
 def add(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -65,7 +69,8 @@ def _options(evaluate: argparse.ArgumentParser) -> None:
 
 def evaluate_command(args: argparse.Namespace) -> dict[str, Any]:
     from core.commands.progress import run_stage
-    from core.evaluate.config import EvaluateConfig, config_to_dict
+    from core.evaluate.config import EvaluateConfig
+    from core.jobs.registry import EVALUATE
 
     config = EvaluateConfig(
         student=None if args.student is None else args.student.expanduser().resolve(),
@@ -80,37 +85,38 @@ def evaluate_command(args: argparse.Namespace) -> dict[str, Any]:
     )
     config.validate()
     with Project.open(args.dir) as project:
-        result = run_stage(project, "evaluate", config_to_dict(config))
-    return {**result, "lines": render_evaluate(result), "exit_code": 0 if result["passed"] else 1}
+        result = run_stage(project, EVALUATE, config)
+    lines = render_evaluate(result)
+    return {**to_json(result), "lines": lines, "exit_code": 0 if result.passed else 1}
 
 
 def _cell(value: Any, digits: int = 3) -> str:
     return "—" if value is None else f"{value:,.{digits}f}"
 
 
-def render_evaluate(result: dict[str, Any]) -> list[str]:
+def render_evaluate(result: EvaluateResult) -> list[str]:
     """An evaluate result for a terminal: the verdict, the headline table, notes, paths."""
-    verdict = "PASSES" if result["passed"] else "FAILS"
-    lines = [f"the student {verdict} the quality floor (reference: {result['reference']})"]
-    lines += [f"  failed: {failure}" for failure in result["failures"]]
-    if result["edge_passed"] is False and result["test_passed"]:
+    verdict = "PASSES" if result.passed else "FAILS"
+    lines = [f"the student {verdict} the quality floor (reference: {result.reference})"]
+    lines += [f"  failed: {failure}" for failure in result.failures]
+    if result.edge_passed is False and result.test_passed:
         lines.append("  note: the edge-case set FAILS although the test set passes")
-    metric = result["primary_metric"]
+    metric = result.primary_metric
     head = f"  {'set':<5} {'model':<34} {metric:>8} {'retain':>7} {'agree':>6} {'ECE':>6} "
     lines += ["", head + f"{'ECE(T)':>6} {'p50 ms':>7} {'req/s':>7} {'MB':>6} {'$/1M':>8}"]
-    for row in result["headline"]:
+    for row in result.headline:
         lines.append(
-            f"  {row['split']:<5} {row['title'][:34]:<34} {_cell(row['metric']):>8} "
-            f"{_cell(row['retention']):>7} {_cell(row['agreement']):>6} {_cell(row['ece']):>6} "
-            f"{_cell(row['ece_calibrated']):>6} {_cell(row['p50_ms'], 1):>7} "
-            f"{_cell(row['throughput_per_s'], 1):>7} {_cell(row['size_mb'], 1):>6} "
-            f"{_cell(row['cost_per_million'], 2):>8}"
+            f"  {row.split:<5} {row.title[:34]:<34} {_cell(row.metric):>8} "
+            f"{_cell(row.retention):>7} {_cell(row.agreement):>6} {_cell(row.ece):>6} "
+            f"{_cell(row.ece_calibrated):>6} {_cell(row.p50_ms, 1):>7} "
+            f"{_cell(row.throughput_per_s, 1):>7} {_cell(row.size_mb, 1):>6} "
+            f"{_cell(row.cost_per_million, 2):>8}"
         )
-    if result["temperature"] is not None:
-        lines += ["", f"temperature {result['temperature']:.3f} saved to "
-                  f"{result['calibration_file']}"]  # fmt: skip
-    lines += [f"note: {note}" for note in result["notes"]]
-    lines.append(f"report: {result['report_html']}")
-    if result["report_pdf"]:
-        lines.append(f"pdf: {result['report_pdf']}")
+    if result.temperature is not None:
+        lines += ["", f"temperature {result.temperature:.3f} saved to "
+                  f"{result.calibration_file}"]  # fmt: skip
+    lines += [f"note: {note}" for note in result.notes]
+    lines.append(f"report: {result.report_html}")
+    if result.report_pdf:
+        lines.append(f"pdf: {result.report_pdf}")
     return lines

@@ -12,9 +12,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.configs import to_json
 from core.errors import BundleError
 
 if TYPE_CHECKING:
+    from core.export.config import ExportResult
     from core.export.signature import SignatureCheck
 
 _KEY_HELP = (
@@ -175,7 +177,8 @@ def _add_tuning(export: Any) -> None:
 
 def export_command(args: argparse.Namespace) -> dict[str, Any]:
     from core.commands.progress import run_stage
-    from core.export.config import ExportConfig, config_to_dict
+    from core.export.config import ExportConfig
+    from core.jobs.registry import EXPORT
     from core.project import Project
 
     config = ExportConfig(
@@ -200,53 +203,47 @@ def export_command(args: argparse.Namespace) -> dict[str, Any]:
     )
     config.validate()
     with Project.open(args.dir) as project:
-        result = run_stage(project, "export", config_to_dict(config))
+        result = run_stage(project, EXPORT, config)
         lines = render_export(result) + _signing_lines(result, project.path)
-    return {**result, "lines": lines}
+    return {**to_json(result), "lines": lines}
 
 
-def _signing_lines(result: dict[str, Any], project: Path) -> list[str]:
-    if not result.get("signing_key_id"):
+def _signing_lines(result: ExportResult, project: Path) -> list[str]:
+    if not result.signing_key_id:
         return []
     pin = f"stillroom keys export-public {project} --out bundle_signing.pub"
-    if result.get("signing_key_source") == "organisation":
+    if result.signing_key_source == "organisation":
         pin += " --signing-key KEY"
     return [
-        f"  signed with Ed25519 key {result['signing_key_id']} "
-        f"({result.get('signing_key_source')} key); give IT its public key to pin: {pin}"
+        f"  signed with Ed25519 key {result.signing_key_id} "
+        f"({result.signing_key_source} key); give IT its public key to pin: {pin}"
     ]
 
 
-def render_export(result: dict[str, Any]) -> list[str]:
+def render_export(result: ExportResult) -> list[str]:
     """An export result for a terminal: where, what, parity, gates."""
-    parity = result["parity"]
+    parity = result.parity
     lines = [
-        f"bundle written to {result['bundle']} ({result['files']} files, "
-        f"{result['bundle_bytes'] / 1e6:.1f} MB; model {result['model_bytes'] / 1e6:.1f} MB "
-        f"{result['quantize']}, fp32 {result['fp32_bytes'] / 1e6:.1f} MB)",
-        f"  exporter: {result['exporter']}; INT8 target: {result['isa'] or '—'}; "
-        f"temperature {result['temperature']:.3f} ({result['temperature_source']})",
-        f"  parity on {parity['n']:,} test inputs (reference {parity['reference']}, PyTorch "
-        f"{parity['metric_name']} {_num(parity['pytorch_metric'])}):",
+        f"bundle written to {result.bundle} ({result.files} files, "
+        f"{result.bundle_bytes / 1e6:.1f} MB; model {result.model_bytes / 1e6:.1f} MB "
+        f"{result.quantize}, fp32 {result.fp32_bytes / 1e6:.1f} MB)",
+        f"  exporter: {result.exporter}; INT8 target: {result.isa or '—'}; "
+        f"temperature {result.temperature:.3f} ({result.temperature_source})",
+        f"  parity on {parity.n:,} test inputs (reference {parity.reference}, PyTorch "
+        f"{parity.metric_name} {_num(parity.pytorch_metric)}):",
     ]
-    for v in parity["variants"]:
+    for v in parity.variants:
         lines.append(
-            f"    {v['variant']:<10} agreement {v['agreement']:.4f}  max |Δlogit| "
-            f"{v['max_abs_diff']:.4f}  {parity['metric_name']} {_num(v['metric'])} "
-            f"(Δ {_num(v['metric_delta'])})"
-            + (
-                ""
-                if v.get("batched_agreement") is None
-                else f"; in batches {v['batched_agreement']:.4f}"
-            )
+            f"    {v.variant:<10} agreement {v.agreement:.4f}  max |Δlogit| "
+            f"{v.max_abs_diff:.4f}  {parity.metric_name} {_num(v.metric)} "
+            f"(Δ {_num(v.metric_delta)})"
+            + ("" if v.batched_agreement is None else f"; in batches {v.batched_agreement:.4f}")
         )
-    if result["floor_overridden"]:
-        lines.append(
-            f"  WARNING: exported over a {result['verdict']} evaluation (override audited)"
-        )
-    if result["parity_overridden"]:
+    if result.floor_overridden:
+        lines.append(f"  WARNING: exported over a {result.verdict} evaluation (override audited)")
+    if result.parity_overridden:
         lines.append("  WARNING: exported below the parity threshold (override audited)")
-    lines += [f"  note: {note}" for note in result["notes"]]
+    lines += [f"  note: {note}" for note in result.notes]
     return lines
 
 

@@ -6,10 +6,11 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.configs import to_json
 from core.project import Project
 
 if TYPE_CHECKING:
-    from core.teacher.config import TeachConfig
+    from core.teacher.config import TeachConfig, TeachResult
     from core.teacher.preview import PreviewRow
 
 
@@ -127,11 +128,11 @@ def teach_command(args: argparse.Namespace) -> dict[str, Any]:
     if args.preview:
         return _preview(args.dir, config)
     from core.commands.progress import run_stage
-    from core.teacher.config import config_to_dict
+    from core.jobs.registry import TEACH
 
     with Project.open(args.dir) as project:
-        result = run_stage(project, "teach", config_to_dict(config))
-    return {**result, "lines": render_teach(result)}
+        result = run_stage(project, TEACH, config)
+    return {**to_json(result), "lines": render_teach(result)}
 
 
 def _preview(folder: Path, config: TeachConfig) -> dict[str, Any]:
@@ -166,28 +167,28 @@ def _vector(values: Any) -> str:
     return "[" + ", ".join(f"{v:.3f}" for v in values) + "]"
 
 
-def render_teach(result: dict[str, Any]) -> list[str]:
+def render_teach(result: TeachResult) -> list[str]:
     """A teach result as terminal lines (counts and numbers, never record contents)."""
     lines = [
-        f"teacher {result['teacher_id']}"
-        + (f" (prompt {result['prompt_version']})" if result["prompt_version"] else ""),
-        f"  labelled {result['labelled']:,} records in {result['seconds']:.1f} s "
-        f"({result['records_per_s']:.1f}/s); {result['already_stored']:,} were already "
-        f"stored; {result['invalid']:,} invalid; {result['failed']:,} left for a re-run",
-        f"  cost {result['cost']:.4f} this run, {result['cost_total']:.4f} in total "
-        f"({result['input_tokens']:,} input / {result['output_tokens']:,} output tokens)",
+        f"teacher {result.teacher_id}"
+        + (f" (prompt {result.prompt_version})" if result.prompt_version else ""),
+        f"  labelled {result.labelled:,} records in {result.seconds:.1f} s "
+        f"({result.records_per_s:.1f}/s); {result.already_stored:,} were already "
+        f"stored; {result.invalid:,} invalid; {result.failed:,} left for a re-run",
+        f"  cost {result.cost:.4f} this run, {result.cost_total:.4f} in total "
+        f"({result.input_tokens:,} input / {result.output_tokens:,} output tokens)",
     ]
-    reasons = result.get("invalid_reasons") or {}
+    reasons = result.invalid_reasons
     if reasons:
         lines.append("  invalid: " + ", ".join(f"{k} {v:,}" for k, v in sorted(reasons.items())))
-    if result["soft_label_sources"]:
-        shown = ", ".join(f"{k} {v:,}" for k, v in sorted(result["soft_label_sources"].items()))
+    if result.soft_label_sources:
+        shown = ", ".join(f"{k} {v:,}" for k, v in sorted(result.soft_label_sources.items()))
         lines.append(f"  soft labels from: {shown}")
-    if result["accuracy"]:
+    if result.accuracy:
         shown = ", ".join(
-            f"{split} {value:.3f} (n={result['accuracy_n'][split]:,})"
-            for split, value in result["accuracy"].items()
+            f"{split} {value:.3f} (n={result.accuracy_n[split]:,})"
+            for split, value in result.accuracy.items()
         )
         lines.append(f"  teacher accuracy vs human labels: {shown}")
-    lines += [f"  note: {warning}" for warning in result["warnings"]]
+    lines += [f"  note: {warning}" for warning in result.warnings]
     return lines

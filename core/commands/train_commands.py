@@ -11,12 +11,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.configs import to_json
 from core.errors import RunError, TrainError, TrainOutOfMemoryError, UserError
 from core.project import Project
 
 if TYPE_CHECKING:
     from core.jobs.execute import RunOutcome
-    from core.train.config import TrainConfig
+    from core.train.config import TrainConfig, TrainResult
 
 # Option → TrainConfig field; all default to None so that only what was typed is applied.
 _OPTIONS: dict[str, str] = {
@@ -183,34 +184,30 @@ def train_command(args: argparse.Namespace) -> dict[str, Any]:
             f"run the same command again (or add --resume {run_id}) to continue",
         )
     lines = ([note] if note else []) + render_train(outcome.result)
-    return {**outcome.result, "lines": lines}
+    return {**to_json(outcome.result), "lines": lines}
 
 
 def _pick_run(project: Project, args: argparse.Namespace) -> tuple[str, str]:
     """The run to execute: the one named, a stopped one with the same settings, or new."""
-    from core.jobs.runs import RESUMABLE, create_run, get_run, reconcile_runs
-    from core.train.config import config_from_dict, config_to_dict
-    from core.train.session import store_config
-    from core.train.stage import resumable_run, with_overrides
+    from core.jobs.registry import TRAIN
+    from core.jobs.runs import RESUMABLE, get_run, replace_config, run_config, start_run
+    from core.train.stage import with_overrides
 
-    reconcile_runs(project)
     if args.resume:
         run = get_run(project, args.resume)
         if run.stage != "train" or run.status not in ("pending", *RESUMABLE):
             raise RunError(f"run {run.id} is a {run.stage} run that is {run.status}",
                            "pass a stopped train run (see `stillroom status DIR`)")  # fmt: skip
         given = {k: v for k, v in given_options(args).items() if k not in ("student", "derive")}
-        config = with_overrides(config_from_dict(run.config), given)
-        if config_to_dict(config) != run.config:
-            store_config(project, run.id, config, "resume options")
+        stored = run_config(project, TRAIN, run)
+        config = with_overrides(stored, given)
+        if config != stored:
+            replace_config(project, TRAIN, run.id, config, "resume options")
         return run.id, f"resuming {run.id}"
-    config = config_from_args(args)
-    found = None if args.fresh else resumable_run(project, config)
-    if found is None:
-        return create_run(project, "train", config_to_dict(config)), ""
-    if config_to_dict(config) != get_run(project, found).config:
-        store_config(project, found, config, "resume options")
-    return found, f"resuming the stopped run {found} (same settings; --fresh starts anew)"
+    run_id = start_run(project, TRAIN, config_from_args(args), fresh=args.fresh)
+    if get_run(project, run_id).status == "pending":
+        return run_id, ""
+    return run_id, f"resuming the stopped run {run_id} (same settings; --fresh starts anew)"
 
 
 def _run_here(project: Project, run_id: str) -> RunOutcome:
@@ -251,7 +248,8 @@ def _ctrl_c_calls(action: Callable[[], None]) -> Iterator[None]:
 def _run_in_worker(project: Project, run_id: str) -> RunOutcome:
     from core.jobs import protocol
     from core.jobs.execute import RunOutcome
-    from core.jobs.runs import get_run
+    from core.jobs.registry import TRAIN
+    from core.jobs.runs import get_run, run_result
     from core.jobs.worker import WorkerProcess
 
     worker = WorkerProcess(project.path, run_id)
@@ -269,7 +267,7 @@ def _run_in_worker(project: Project, run_id: str) -> RunOutcome:
         error = (TrainOutOfMemoryError(message, hint, suggested_batch_size=0)
                  if code == protocol.EXIT_OUT_OF_MEMORY else TrainError(message, hint))  # fmt: skip
         error.exit_code = code if code > 0 else protocol.EXIT_CRASH  # < 0: killed by a signal
-    return RunOutcome(run_id, run.status, code, run.result or {}, error)
+    return RunOutcome(run_id, run.status, code, run_result(project, TRAIN, run), error)
 
 
 class TrainProgress:
@@ -289,29 +287,29 @@ class TrainProgress:
             sys.stderr.write(f"note: {event['message']}\n")
 
 
-def render_train(result: dict[str, Any]) -> list[str]:
+def render_train(result: TrainResult) -> list[str]:
     """A train result as terminal lines (numbers and paths, never record contents)."""
-    best = result["best_val_metric"]
+    best = result.best_val_metric
     shown = "n/a" if best is None else f"{best:.4f}"
-    skipped = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in result["skipped"].items())
+    skipped = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in result.skipped.items())
     lines = [
-        f"trained student: {result['model_dir']}",
-        f"  run {result['run_id']}"
-        + (f", resumed from step {result['resumed_from_step']:,}" if result["resumed"] else ""),
-        f"  teacher {result['teacher_id']}; {result['train_examples']:,} train / "
-        f"{result['validation_examples']:,} validation examples"
+        f"trained student: {result.model_dir}",
+        f"  run {result.run_id}"
+        + (f", resumed from step {result.resumed_from_step:,}" if result.resumed else ""),
+        f"  teacher {result.teacher_id}; {result.train_examples:,} train / "
+        f"{result.validation_examples:,} validation examples"
         + (f"; skipped: {skipped}" if skipped else ""),
-        f"  {result['global_step']:,} steps ({result['epochs_run']:g} epochs); best "
-        f"validation {result['val_metric_name']} {shown}"
-        + ("; stopped early" if result["stopped_early"] else ""),
-        f"  {result['samples_per_s']:.1f} samples/s on {result['device']}, peak memory "
-        f"{result['peak_memory_mb']:.0f} MB; batch {result['batch_size']} x "
-        f"{result['grad_accum']} accumulation",
+        f"  {result.global_step:,} steps ({result.epochs_run:g} epochs); best "
+        f"validation {result.val_metric_name} {shown}"
+        + ("; stopped early" if result.stopped_early else ""),
+        f"  {result.samples_per_s:.1f} samples/s on {result.device}, peak memory "
+        f"{result.peak_memory_mb:.0f} MB; batch {result.batch_size} x "
+        f"{result.grad_accum} accumulation",
     ]
-    if result.get("token_kl") is not None:
-        lines.append(f"  token-level KL: {'yes' if result['token_kl'] else 'no (SFT only)'}")
-    lines += [f"  note: {note}" for note in result["notes"]]
-    lines.append(f"  curves: {result['curves_path']}; lineage: {result['lineage_path']}")
+    if result.token_kl is not None:
+        lines.append(f"  token-level KL: {'yes' if result.token_kl else 'no (SFT only)'}")
+    lines += [f"  note: {note}" for note in result.notes]
+    lines.append(f"  curves: {result.curves_path}; lineage: {result.lineage_path}")
     return lines
 
 

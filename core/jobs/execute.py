@@ -103,6 +103,7 @@ def execute_run(
     sink: EventSink | None = None,
     *,
     reporter: Reporter | None = None,
+    options: dict[str, Any] | None = None,
 ) -> RunOutcome[Any]:
     """Run (or resume) the stage of ``run_id`` to the end, recording everything.
 
@@ -114,6 +115,8 @@ def execute_run(
         run_id: a pending or stopped run.
         sink: receives every event (the worker writes them as JSON lines).
         reporter: also receives progress and metrics, and may ask to cancel (tests, code).
+        options: extra keyword arguments for the stage function (tests inject failures
+            into training through ``callbacks``).
 
     Raises:
         RunError: the run is already running or has succeeded.
@@ -127,7 +130,7 @@ def execute_run(
                 f"run {run_id} is {run.status}; only pending or stopped runs can be started",
                 "see `stillroom status DIR`",
             )
-        return _execute(project, run, sink or _ignore, reporter)
+        return _execute(project, run, sink or _ignore, reporter, options or {})
 
 
 def run_stage(
@@ -138,8 +141,11 @@ def run_stage(
     reporter: Reporter | None = None,
     sink: EventSink | None = None,
     fresh: bool = False,
+    **options: Any,
 ) -> R:
     """Run a stage in this process: resume a stopped run with the same settings, or start one.
+
+    ``options`` go to the stage function as they are (see :func:`execute_run`).
 
     Returns:
         The stage's result.
@@ -151,7 +157,7 @@ def run_stage(
     """
     with stage_lock(project, stage_.key):  # before the run row exists: a refusal records nothing
         run_id = runs.start_run(project, stage_, config, fresh=fresh)
-        outcome = execute_run(project, run_id, sink, reporter=reporter)
+        outcome = execute_run(project, run_id, sink, reporter=reporter, options=options)
     if outcome.error is not None:
         raise outcome.error
     if outcome.status == "cancelled":
@@ -164,7 +170,11 @@ def _ignore(event: dict[str, Any]) -> None:
 
 
 def _execute(
-    project: Project, run: runs.RunRecord, sink: EventSink, inner: Reporter | None
+    project: Project,
+    run: runs.RunRecord,
+    sink: EventSink,
+    inner: Reporter | None,
+    options: dict[str, Any],
 ) -> RunOutcome[Any]:
     run_id, descriptor = run.id, stage(run.stage)
     resumed = run.status != "pending"
@@ -175,7 +185,8 @@ def _execute(
     context = RunContext(run_id, project.run_dir(run_id), resumed)
     try:
         config = load_config(project, descriptor, run.config)
-        result = descriptor.function()(project, config, run=context, reporter=reporter)
+        function = descriptor.function()
+        result = function(project, config, run=context, reporter=reporter, **options)
     except StageCancelled:
         runs.mark_finished(project, run_id, "cancelled", result={"resumable": True})
         reporter.emit("finished", {"status": "cancelled", "result": {"resumable": True}})

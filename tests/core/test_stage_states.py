@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import os
 
-from core.data import ImportConfig, run_import
+from core.data import ImportConfig
 from core.jobs import runs
+from core.jobs.execute import run_stage
+from core.jobs.registry import IMPORT
 from core.reporter import NullReporter
 from core.stage_states import STAGE_KEYS, stage_states
 
@@ -53,8 +55,9 @@ def test_a_real_import_counts_records(labelled_project, tmp_path):
         writer.writerows(
             [f"row {i} text", ("billing", "clinical", "other")[i % 3]] for i in range(30)
         )
-    run_import(
+    run_stage(
         labelled_project,
+        IMPORT,
         ImportConfig(source=path, text_column="text", label_column="label"),
         reporter=NullReporter(),
     )

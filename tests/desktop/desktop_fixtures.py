@@ -76,8 +76,9 @@ def write_tiny_csv(path: Path, per_label: int = 20) -> Path:
 
 def import_config(source: Path) -> dict[str, Any]:
     """The JSON config of the import stage for ``source`` (columns text, label)."""
-    from core.data.importer import ImportConfig
     from core.data.stage import import_config_to_dict
+
+    from core.data.importer import ImportConfig
 
     config = ImportConfig(source=source, text_column="text", label_column="label")
     return import_config_to_dict(config)

@@ -52,8 +52,9 @@ def flagged_row(i: int) -> tuple[str, dict[str, str]]:
 def pii_project(tmp_path: Path, n: int, flagged: int = 0) -> tuple[Path, list[str]]:
     """A project with ``n`` PII-bearing records (plus ``flagged`` near-pure identifier ones)
     imported; returns it and every raw identifier value in it."""
-    from core.data.importer import ImportConfig
     from core.data.stage import import_config_to_dict
+
+    from core.data.importer import ImportConfig
     from core.project import QualityFloor
 
     rows = [pii_row(i) for i in range(n)] + [flagged_row(i) for i in range(flagged)]

@@ -90,8 +90,9 @@ def test_cancel_stops_cleanly_and_resumes(qtbot, new_project):
 
 
 def test_a_user_error_is_reported_as_one(qtbot, new_project, tmp_path):
-    from core.data.importer import ImportConfig
     from core.data.stage import import_config_to_dict
+
+    from core.data.importer import ImportConfig
 
     config = import_config_to_dict(
         ImportConfig(source=tmp_path / "missing.csv", text_column="text")
@@ -264,8 +265,9 @@ def test_page_runs_a_stage_and_announces_the_change(qtbot, page):
 
 
 def test_page_shows_a_user_error_in_the_banner(qtbot, page, tmp_path):
-    from core.data.importer import ImportConfig
     from core.data.stage import import_config_to_dict
+
+    from core.data.importer import ImportConfig
 
     config = import_config_to_dict(ImportConfig(source=tmp_path / "nope.csv", text_column="t"))
     assert page.start_stage("import", config).wait_finished(30_000)

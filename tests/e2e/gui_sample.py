@@ -110,10 +110,11 @@ def build_sample_project(path: Path, *, per_label: int = 80) -> Path:
     The stages run under ``runs`` rows exactly as the worker runs them, so the GUI shows
     this project as it shows one run from the window.
     """
+    from core.data.stage import import_config_to_dict
+
     from core.anonymize.config import AnonymizeConfig
     from core.anonymize.config import config_to_dict as anonymize_dict
     from core.data.importer import ImportConfig
-    from core.data.stage import import_config_to_dict
     from core.evaluate.config import EvaluateConfig
     from core.evaluate.config import config_to_dict as evaluate_dict
     from core.export.config import ExportConfig

@@ -11,10 +11,10 @@ import pytest
 from core import netguard
 from core.anonymize.config import SHIPPED_MODEL, AnonymizeConfig, config_to_dict
 from core.anonymize.engine import nlp_configuration
-from core.anonymize.stage import run_anonymize
 from core.cli import main
 from core.errors import ModelNotInstalledError
-from core.jobs.execute import execute_run
+from core.jobs.execute import execute_run, run_stage
+from core.jobs.registry import ANONYMIZE
 from core.jobs.runs import create_run
 from core.reporter import NullReporter
 
@@ -111,8 +111,9 @@ def test_a_missing_model_is_a_clear_error_and_nothing_downloads(project, monkeyp
     monkeypatch.setattr(spacy.cli, "download", lambda *a, **k: downloads.append(a))
     add_records(project, ["nothing to see"])
     with pytest.raises(ModelNotInstalledError) as info:
-        run_anonymize(
+        run_stage(
             project,
+            ANONYMIZE,
             AnonymizeConfig(spacy_model="en_core_web_lg", processes=1),
             reporter=NullReporter(),
         )
@@ -138,7 +139,9 @@ def test_no_network_is_touched(project):
                 "Server 10.0.0.12 at www.example.org",
             ],
         )
-        result = run_anonymize(project, AnonymizeConfig(processes=1), reporter=NullReporter())
+        result = run_stage(
+            project, ANONYMIZE, AnonymizeConfig(processes=1), reporter=NullReporter()
+        )
     finally:
         netguard.remove_block_listener(listener)
     assert netguard.is_installed()

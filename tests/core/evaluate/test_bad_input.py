@@ -14,14 +14,15 @@ from evaluate_helpers import (
 from core.errors import EvaluateError
 from core.evaluate.baseline import plan_baseline
 from core.evaluate.config import EvaluateConfig
-from core.evaluate.stage import run_evaluate
+from core.jobs.execute import run_stage
+from core.jobs.registry import EVALUATE
 from core.reporter import NullReporter
 
 QUICK = EvaluateConfig(measure_latency=False, threads=1, extra_columns=False)
 
 
 def run(project, config: EvaluateConfig = QUICK):
-    return run_evaluate(project, config, reporter=NullReporter())
+    return run_stage(project, EVALUATE, config, reporter=NullReporter())
 
 
 @pytest.fixture

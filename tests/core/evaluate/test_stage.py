@@ -19,7 +19,8 @@ from sklearn.metrics import accuracy_score, f1_score
 
 from core.evaluate.config import EvaluateConfig, config_to_dict
 from core.jobs import stages
-from core.jobs.execute import execute_run
+from core.jobs.execute import execute_run, run_stage
+from core.jobs.registry import EVALUATE
 from core.jobs.runs import create_run
 from core.store import audit
 
@@ -235,12 +236,12 @@ def test_a_fitted_temperature_moves_the_calibrated_ece(eval_project):
 
 
 def test_cancel_stops_before_anything_is_reported(eval_project):
-    from core.evaluate.stage import run_evaluate
+
     from core.reporter import RecordingReporter, StageCancelled
 
     reporter = RecordingReporter(cancel_after=2)
     with pytest.raises(StageCancelled):
-        run_evaluate(eval_project, FAST, reporter=reporter)
+        run_stage(eval_project, EVALUATE, FAST, reporter=reporter)
     assert not list(eval_project.runs_dir.glob("evaluate-*/report.html"))
     assert not any(e.action == "evaluate.finish" for e in audit.entries(eval_project.store))
 
