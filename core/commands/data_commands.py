@@ -6,7 +6,9 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.configs import to_json
+from core.commands.options import default_of, given
+from core.data.importer import ImportConfig
+from core.data.limits import format_size, parse_size
 from core.errors import UserError
 from core.project import Project
 
@@ -27,18 +29,18 @@ def add(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     imp.add_argument("dir", type=Path, metavar="DIR", help="the project folder")
     imp.add_argument("file", type=Path, metavar="FILE", help="the data file")
-    imp.add_argument("--text", required=True, metavar="COL", help="the column with the input")
-    imp.add_argument("--label", metavar="COL", help="the column with a human label (optional)")
+    imp.add_argument("--text", required=True, metavar="COL", dest="text_column",
+                     help="the column with the input")  # fmt: skip
+    imp.add_argument("--label", metavar="COL", dest="label_column",
+                     help="the column with a human label (optional)")  # fmt: skip
     imp.add_argument(
-        "--flag", metavar="COL", help="a column whose truthy rows (1/true/yes/x) are edge cases"
-    )
-    imp.add_argument(
-        "--split",
-        default="0.8,0.1,0.1",
-        metavar="T,V,T",
-        help="train,validation,test fractions (default 0.8,0.1,0.1)",
-    )
-    imp.add_argument("--seed", type=int, default=13, help="seed of the split (default 13)")
+        "--flag", metavar="COL", dest="flag_column",
+        help="a column whose truthy rows (1/true/yes/x) are edge cases",
+    )  # fmt: skip
+    split = ",".join(f"{share:g}" for share in _default("split"))
+    imp.add_argument("--split", metavar="T,V,T",
+                     help=f"train,validation,test fractions (default {split})")  # fmt: skip
+    imp.add_argument("--seed", type=int, help=f"seed of the split (default {_default('seed')})")
     imp.add_argument(
         "--format",
         choices=("csv", "tsv", "jsonl", "parquet", "excel"),
@@ -46,35 +48,36 @@ def add(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     imp.add_argument("--encoding", help="the text encoding, if detection is not wanted")
     imp.add_argument("--sheet", help="the Excel sheet to read (default: the first)")
-    imp.add_argument(
-        "--max-chars",
-        type=int,
-        default=100_000,
-        help="longest text accepted, in characters (default 100000)",
-    )
-    imp.add_argument(
-        "--skip-oversize",
-        action="store_true",
-        help="drop and count rows longer than --max-chars instead of refusing the file",
-    )
-    imp.add_argument(
-        "--max-line-bytes",
-        type=_size,
-        default="16M",  # argparse passes a string default through _size too
-        metavar="SIZE",
-        help="refuse the file at a line, row, Excel cell or Parquet value longer than this "
-        "(bytes, or with K, M, G; default 16M; never below 4 x --max-chars)",
-    )
-    imp.add_argument(
-        "--max-decompressed-bytes",
-        type=_size,
-        default="8G",
-        metavar="SIZE",
-        help="refuse a .gz or .bz2 file that expands to more than this, or an .xlsx or "
-        "Parquet file that declares more (default 8G)",
-    )
+    _limit_options(imp)
     imp.add_argument("--name", help="a name for the dataset (default: the file name)")
     imp.set_defaults(handler=import_command)
+
+
+def _limit_options(imp: argparse.ArgumentParser) -> None:
+    imp.add_argument(
+        "--max-chars", type=int,
+        help=f"longest text accepted, in characters (default {_default('max_chars')})",
+    )  # fmt: skip
+    imp.add_argument(
+        "--skip-oversize", action="store_true", default=None,
+        help="drop and count rows longer than --max-chars instead of refusing the file",
+    )  # fmt: skip
+    imp.add_argument(
+        "--max-line-bytes", type=_size, metavar="SIZE",
+        help="refuse the file at a line, row, Excel cell or Parquet value longer than this "
+        "(bytes, or with K, M, G; default "
+        f"{format_size(_default('max_line_bytes'))}; never below 4 x --max-chars)",
+    )  # fmt: skip
+    imp.add_argument(
+        "--max-decompressed-bytes", type=_size, metavar="SIZE",
+        help="refuse a .gz or .bz2 file that expands to more than this, or an .xlsx or "
+        f"Parquet file that declares more (default "
+        f"{format_size(_default('max_decompressed_bytes'))})",
+    )  # fmt: skip
+
+
+def _default(name: str) -> Any:
+    return default_of(ImportConfig, name)
 
 
 def parse_split(text: str) -> tuple[float, float, float]:
@@ -95,8 +98,6 @@ def parse_split(text: str) -> tuple[float, float, float]:
 
 
 def _size(text: str) -> int:
-    from core.data.limits import parse_size
-
     try:
         return parse_size(text)
     except UserError as exc:
@@ -104,29 +105,15 @@ def _size(text: str) -> int:
 
 
 def import_command(args: argparse.Namespace) -> dict[str, Any]:
-    from core.commands.progress import run_stage
-    from core.data.importer import ImportConfig
+    from core.commands.progress import stage_output
     from core.jobs.registry import IMPORT
 
-    config = ImportConfig(
-        source=args.file.expanduser().resolve(),
-        text_column=args.text,
-        label_column=args.label,
-        flag_column=args.flag,
-        split=parse_split(args.split),
-        seed=args.seed,
-        format=args.format,
-        encoding=args.encoding,
-        sheet=args.sheet,
-        max_chars=args.max_chars,
-        skip_oversize=args.skip_oversize,
-        max_line_bytes=args.max_line_bytes,
-        max_decompressed_bytes=args.max_decompressed_bytes,
-        name=args.name,
-    )
+    values = given(args, ImportConfig)
+    if "split" in values:
+        values["split"] = parse_split(values["split"])
+    config = ImportConfig(source=args.file.expanduser().resolve(), **values)
     with Project.open(args.dir) as project:
-        result = run_stage(project, IMPORT, config)
-    return {**to_json(result), "lines": render_import(result)}
+        return stage_output(project, IMPORT, config, render_import)
 
 
 def render_import(result: ImportResult) -> list[str]:

@@ -11,26 +11,23 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.commands.options import default_of, given
 from core.configs import to_json
 from core.errors import RunError, TrainError, TrainOutOfMemoryError, UserError
+from core.jobs.registry import TRAIN
 from core.project import Project
+from core.train.config import (
+    DEFAULT_ALPHA,
+    DEFAULT_LORA_LR,
+    DEFAULT_LR,
+    DEFAULT_MAX_LENGTH,
+    TrainConfig,
+)
 
 if TYPE_CHECKING:
     from core.jobs.execute import RunOutcome
-    from core.train.config import TrainConfig, TrainResult
+    from core.train.config import TrainResult
 
-# Option → TrainConfig field; all default to None so that only what was typed is applied.
-_OPTIONS: dict[str, str] = {
-    "student": "student", "derive": "derive", "layers": "layers", "teacher_id": "teacher_id",
-    "prompt_version": "prompt_version", "lora": "lora", "lora_rank": "lora_rank",
-    "lora_alpha": "lora_alpha", "lora_targets": "lora_targets", "epochs": "epochs",
-    "alpha": "alpha", "temperature": "temperature", "hard_labels": "hard_labels", "lr": "lr",
-    "batch_size": "batch_size", "grad_accum": "grad_accum", "max_length": "max_length",
-    "checkpoint_every": "checkpoint_every", "eval_every": "eval_every",
-    "early_stopping": "early_stopping", "seed": "seed", "device": "device",
-    "precision": "precision", "gradient_checkpointing": "gradient_checkpointing",
-    "allow_raw_text": "allow_raw_text", "auto_retry_oom": "auto_retry_oom",
-}  # fmt: skip
 MULTI_GPU = (
     "Several GPUs: run the stored run under torchrun, one process per GPU: "
     "`torchrun --nproc_per_node N -m core.train.launch DIR RUN_ID` (or `accelerate launch "
@@ -66,6 +63,10 @@ def add(sub: Any, common: argparse.ArgumentParser) -> None:
     models.set_defaults(handler=models_command)
 
 
+def _default(name: str) -> Any:
+    return default_of(TrainConfig, name)
+
+
 def _student_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--student", metavar="PATH", help="a local model folder or .gguf")
     parser.add_argument("--derive", metavar="PATH", help="a larger local model to shrink")
@@ -73,8 +74,11 @@ def _student_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--teacher-id", help="whose outputs to learn from (default: latest)")
     parser.add_argument("--prompt-version", help="that teacher's prompt version (default: latest)")
     parser.add_argument("--lora", action="store_true", default=None, help="train LoRA adapters")
-    parser.add_argument("--lora-rank", type=int, help="LoRA rank (default 8)")
-    parser.add_argument("--lora-alpha", type=int, help="LoRA alpha (default 16)")
+    for name in ("rank", "alpha"):
+        field = f"lora_{name}"
+        parser.add_argument(
+            f"--lora-{name}", type=int, help=f"LoRA {name} (default {_default(field)})"
+        )
     parser.add_argument(
         "--lora-targets",
         type=lambda s: tuple(s.split(",")),
@@ -83,31 +87,53 @@ def _student_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _loss_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--epochs", type=float, help="passes over the data (default 3)")
-    parser.add_argument("--alpha", type=float, help="weight of the soft term (default 0.5)")
-    parser.add_argument("--temperature", type=float, help="distillation T (default 1)")
+    parser.add_argument(
+        "--epochs", type=float, help=f"passes over the data (default {_default('epochs'):g})"
+    )
+    parser.add_argument(
+        "--alpha", type=float, help=f"weight of the soft term (default {DEFAULT_ALPHA:g})"
+    )
+    parser.add_argument(
+        "--temperature", type=float, help=f"distillation T (default {_default('temperature'):g})"
+    )
     parser.add_argument(
         "--hard-labels",
         choices=("human", "teacher"),
-        help="CE target: the human label (default) or the teacher's",
+        help=f"CE target: the human label or the teacher's (default {_default('hard_labels')})",
     )
-    parser.add_argument("--lr", type=float, help="learning rate (default 5e-5; LoRA 2e-4)")
-    parser.add_argument("--batch-size", type=int, help="inputs per step per device (16)")
-    parser.add_argument("--grad-accum", type=int, help="steps accumulated per update (1)")
-    parser.add_argument("--max-length", type=int, help="longest input in tokens (128/512)")
+    parser.add_argument(
+        "--lr", type=float, help=f"learning rate (default {DEFAULT_LR:g}; LoRA {DEFAULT_LORA_LR:g})"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, help=f"inputs per step per device ({_default('batch_size')})"
+    )
+    parser.add_argument(
+        "--grad-accum", type=int, help=f"steps accumulated per update ({_default('grad_accum')})"
+    )
+    lengths = "/".join(str(n) for n in DEFAULT_MAX_LENGTH.values())
+    parser.add_argument("--max-length", type=int, help=f"longest input in tokens ({lengths})")
 
 
 def _run_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (100)")
+    parser.add_argument(
+        "--checkpoint-every",
+        type=int,
+        help=f"steps between checkpoints ({_default('checkpoint_every')})",
+    )
     parser.add_argument("--eval-every", type=int, help="steps between validations")
     parser.add_argument(
         "--early-stopping",
         type=int,
         metavar="N",
-        help="stop after N validations without improvement (3; 0 = never)",
+        help="stop after N validations without improvement "
+        f"({_default('early_stopping')}; 0 = never)",
     )
-    parser.add_argument("--seed", type=int, help="seed (default 42), recorded in the lineage")
-    parser.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
+    parser.add_argument(
+        "--seed", type=int, help=f"seed (default {_default('seed')}), recorded in the lineage"
+    )
+    parser.add_argument(
+        "--device", help=f"auto, cpu, cuda or cuda:N (default {_default('device')})"
+    )
     parser.add_argument("--precision", choices=("auto", "fp32", "fp16", "bf16"))
     parser.add_argument("--gradient-checkpointing", action="store_true", default=None)
     parser.add_argument(
@@ -122,6 +148,10 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="on out of memory, retry once at half the batch size",
     )
+    _run_choice_options(parser)
+
+
+def _run_choice_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", metavar="RUN_ID", help="resume this stopped train run")
     parser.add_argument(
         "--fresh",
@@ -140,21 +170,15 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def given_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The TrainConfig fields the user typed."""
-    return {field: getattr(args, name) for name, field in _OPTIONS.items()
-            if getattr(args, name, None) is not None}  # fmt: skip
-
-
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """The stage config for a new run.
+    """The stage config for a new run: the options typed, the dataclass's defaults else.
 
     Raises:
         TrainError: the options are invalid or contradict each other.
     """
-    from core.train.config import TrainConfig, resolve_path
+    from core.train.config import resolve_path
 
-    values = given_options(args)
+    values = given(args, TrainConfig)
     for key in ("student", "derive"):
         if key in values:
             values[key] = str(resolve_path(values[key]))
@@ -169,7 +193,7 @@ def train_command(args: argparse.Namespace) -> dict[str, Any]:
     with Project.open(args.dir) as project:
         # Held while a run is picked or created, so a second `train` is refused before it
         # records anything; a worker process takes it itself, so it is released first then.
-        with stage_lock(project, "train"):
+        with stage_lock(project, TRAIN.key):
             run_id, note = _pick_run(project, args)
             outcome = None if args.create_only or args.worker else _run_here(project, run_id)
         if args.create_only:
@@ -178,9 +202,9 @@ def train_command(args: argparse.Namespace) -> dict[str, Any]:
             outcome = _run_in_worker(project, run_id)
     if outcome.error is not None:
         raise outcome.error
-    if outcome.status == "cancelled":
+    if outcome.result is None:
         raise UserError(
-            f"the train run {run_id} was cancelled; its last step is checkpointed",
+            f"the train run {run_id} was {outcome.status}; its last step is checkpointed",
             f"run the same command again (or add --resume {run_id}) to continue",
         )
     lines = ([note] if note else []) + render_train(outcome.result)
@@ -189,18 +213,18 @@ def train_command(args: argparse.Namespace) -> dict[str, Any]:
 
 def _pick_run(project: Project, args: argparse.Namespace) -> tuple[str, str]:
     """The run to execute: the one named, a stopped one with the same settings, or new."""
-    from core.jobs.registry import TRAIN
     from core.jobs.runs import RESUMABLE, get_run, replace_config, run_config, start_run
     from core.train.stage import with_overrides
 
     if args.resume:
         run = get_run(project, args.resume)
-        if run.stage != "train" or run.status not in ("pending", *RESUMABLE):
+        if run.stage != TRAIN.key or run.status not in ("pending", *RESUMABLE):
             raise RunError(f"run {run.id} is a {run.stage} run that is {run.status}",
                            "pass a stopped train run (see `stillroom status DIR`)")  # fmt: skip
-        given = {k: v for k, v in given_options(args).items() if k not in ("student", "derive")}
+        given_now = {k: v for k, v in given(args, TrainConfig).items()
+                     if k not in ("student", "derive")}  # fmt: skip
         stored = run_config(project, TRAIN, run)
-        config = with_overrides(stored, given)
+        config = with_overrides(stored, given_now)
         if config != stored:
             replace_config(project, TRAIN, run.id, config, "resume options")
         return run.id, f"resuming {run.id}"
@@ -210,7 +234,7 @@ def _pick_run(project: Project, args: argparse.Namespace) -> tuple[str, str]:
     return run_id, f"resuming the stopped run {run_id} (same settings; --fresh starts anew)"
 
 
-def _run_here(project: Project, run_id: str) -> RunOutcome:
+def _run_here(project: Project, run_id: str) -> RunOutcome[TrainResult]:
     from core.jobs.execute import execute_run
     from core.jobs.protocol import request_cancel
 
@@ -245,10 +269,9 @@ def _ctrl_c_calls(action: Callable[[], None]) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _run_in_worker(project: Project, run_id: str) -> RunOutcome:
+def _run_in_worker(project: Project, run_id: str) -> RunOutcome[TrainResult]:
     from core.jobs import protocol
     from core.jobs.execute import RunOutcome
-    from core.jobs.registry import TRAIN
     from core.jobs.runs import get_run, run_result
     from core.jobs.worker import WorkerProcess
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from core.errors import TrainError
 
@@ -21,6 +20,8 @@ DEFAULT_TEMPERATURE = 1.0
 # Generation: half SFT on the teacher's text, half token-level KL (when the tokenizers match).
 DEFAULT_GENERATION_ALPHA = 0.5
 DEFAULT_MAX_LENGTH = {"classification": 128, "generation": 512}
+DEFAULT_LR = 5e-5
+DEFAULT_LORA_LR = 2e-4  # adapters start at zero and move a small share of the weights
 _DEVICE = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
 
 # Options that may change when an interrupted run is resumed: they alter memory use or
@@ -51,7 +52,7 @@ class TrainConfig:
         temperature: the distillation temperature T (classification).
         hard_labels: ``human`` (CE on the human label where a record has one) or
             ``teacher`` (CE on the teacher's label).
-        lr: peak learning rate (default 5e-5 full, 2e-4 LoRA).
+        lr: peak learning rate (default :data:`DEFAULT_LR`, :data:`DEFAULT_LORA_LR` with LoRA).
         batch_size: inputs per device per forward pass.
         grad_accum: forward passes per optimizer step.
         max_length: longest input in tokens (longer ones are truncated, with a warning).
@@ -113,7 +114,7 @@ class TrainConfig:
     def learning_rate(self) -> float:
         if self.lr is not None:
             return self.lr
-        return 2e-4 if self.lora else 5e-5
+        return DEFAULT_LORA_LR if self.lora else DEFAULT_LR
 
     @property
     def eval_steps(self) -> int:
