@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 from core.commands.options import default_of, given
 from core.project import Project
-from core.teacher.config import DEFAULT_REPLY_BYTES, REPLY_BYTES_PER_TOKEN, TeachConfig
+from core.teacher.config import (
+    DEFAULT_REPLY_BYTES,
+    REPLY_BYTES_PER_TOKEN,
+    LabelTokens,
+    Mode,
+    TeachConfig,
+)
 from core.teacher.sources import SPECS
 
 if TYPE_CHECKING:
@@ -38,7 +44,7 @@ def add(sub: Any, common: argparse.ArgumentParser) -> None:
     teach.add_argument("--model", help="the endpoint's model name (openai: only)")
     teach.add_argument(
         "--mode",
-        choices=("chat", "completions"),
+        choices=get_args(Mode),
         help=f"the endpoint's API (default {_default('mode')})",
     )
     _endpoint_options(teach)
@@ -96,7 +102,7 @@ def _answer_options(teach: argparse.ArgumentParser) -> None:
                        help="an edited prompt template with {text} and, for classification, "
                        "{choices}")  # fmt: skip
     teach.add_argument(
-        "--label-tokens", choices=("auto", "names", "letters"),
+        "--label-tokens", choices=get_args(LabelTokens),
         help="answer labels by name or by letter (default "
         f"{_default('label_tokens')}: names if each is one token)",
     )  # fmt: skip

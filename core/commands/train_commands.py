@@ -9,7 +9,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 from core.commands.options import default_of, given
 from core.configs import to_json
@@ -21,6 +21,8 @@ from core.train.config import (
     DEFAULT_LORA_LR,
     DEFAULT_LR,
     DEFAULT_MAX_LENGTH,
+    HardLabels,
+    Precision,
     TrainConfig,
 )
 
@@ -98,7 +100,7 @@ def _loss_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--hard-labels",
-        choices=("human", "teacher"),
+        choices=get_args(HardLabels),
         help=f"CE target: the human label or the teacher's (default {_default('hard_labels')})",
     )
     parser.add_argument(
@@ -134,7 +136,7 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--device", help=f"auto, cpu, cuda or cuda:N (default {_default('device')})"
     )
-    parser.add_argument("--precision", choices=("auto", "fp32", "fp16", "bf16"))
+    parser.add_argument("--precision", choices=get_args(Precision))
     parser.add_argument("--gradient-checkpointing", action="store_true", default=None)
     parser.add_argument(
         "--allow-raw-text",

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 from urllib.parse import urlsplit
 
 from core.errors import TeacherError
 from core.teacher.sources import ENDPOINT_SPEC, parse_spec
 from core.teacher.transport import check_env_name
 
+Mode = Literal["chat", "completions"]  # the endpoint API asked
+LabelTokens = Literal["auto", "names", "letters"]  # how labels are answered
 MAX_TOP_LOGPROBS = 20  # the OpenAI API's (and vLLM's default) ceiling
 DEFAULT_REPLY_BYTES = 1 << 20
 REPLY_BYTES_PER_TOKEN = 4096  # a generated token with 20 top logprobs, as JSON, with room
@@ -59,7 +61,7 @@ class TeachConfig:
 
     teacher: str
     model: str | None = None
-    mode: Literal["chat", "completions"] = "chat"
+    mode: Mode = "chat"
     api_key_env: str = "STILLROOM_TEACHER_API_KEY"
     concurrency: int = 8
     rate: float | None = None
@@ -78,7 +80,7 @@ class TeachConfig:
     samples: int = 1
     temperature: float | None = None
     prompt_file: Path | None = None
-    label_tokens: Literal["auto", "names", "letters"] = "auto"
+    label_tokens: LabelTokens = "auto"
     use_logprobs: bool = True
     top_logprobs: int = MAX_TOP_LOGPROBS
     max_new_tokens: int = 256
@@ -115,8 +117,8 @@ class TeachConfig:
                 self.max_reply_bytes is None or self.max_reply_bytes >= 1024,
                 "--max-reply-bytes must be at least 1024",
             ),
-            (self.mode in ("chat", "completions"), "--mode must be chat or completions"),
-            (self.label_tokens in ("auto", "names", "letters"), "bad --label-tokens"),
+            (self.mode in get_args(Mode), "--mode must be chat or completions"),
+            (self.label_tokens in get_args(LabelTokens), "bad --label-tokens"),
         ]
         for ok, message in checks:
             if not ok:

@@ -25,10 +25,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from core.errors import EgressBlocked, EndpointError
-from core.teacher.config import DEFAULT_REPLY_BYTES, REPLY_BYTES_PER_TOKEN, TeachConfig
+from core.teacher.config import DEFAULT_REPLY_BYTES, REPLY_BYTES_PER_TOKEN, Mode, TeachConfig
 from core.teacher.openai_wire import (
     MalformedReply,
-    Mode,
     Reply,
     model_ids,
     parse_reply,

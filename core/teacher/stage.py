@@ -79,7 +79,7 @@ def _label_all(
     template: PromptTemplate | None,
     labels: tuple[str, ...],
     reporter: Reporter,
-    run_id: str | None,
+    run_id: str,
 ) -> TeachResult:
     version = "" if template is None else template.version
     ident = {"teacher_id": teacher.teacher_id, "prompt_version": version}
@@ -210,19 +210,18 @@ def _quality_warnings(project: Project, accuracy: dict[str, float], tally: _Tall
     return notes
 
 
-def _report(project: Project, reporter: Reporter, result: TeachResult, run_id: str | None) -> None:
+def _report(project: Project, reporter: Reporter, result: TeachResult, run_id: str) -> None:
     for split, value in result.accuracy.items():
         reporter.metric(f"teacher_accuracy/{split}", value)
     reporter.metric("teacher_cost", result.cost)
-    if run_id is not None:
-        with project.store.transaction() as conn:
-            conn.executemany(
-                "INSERT INTO metrics (run_id, split, name, value) VALUES (?, ?, ?, ?)",
-                [(run_id, split, "teacher_accuracy", value)
-                 for split, value in result.accuracy.items()]
-                + [(run_id, "", "teacher_cost", result.cost),
-                   (run_id, "", "teacher_records_per_s", result.records_per_s)],
-            )  # fmt: skip
+    with project.store.transaction() as conn:
+        conn.executemany(
+            "INSERT INTO metrics (run_id, split, name, value) VALUES (?, ?, ?, ?)",
+            [(run_id, split, "teacher_accuracy", value)
+             for split, value in result.accuracy.items()]
+            + [(run_id, "", "teacher_cost", result.cost),
+               (run_id, "", "teacher_records_per_s", result.records_per_s)],
+        )  # fmt: skip
     project.audit("teach.finish", {
         "run": run_id, "teacher_id": result.teacher_id, "prompt_version": result.prompt_version,
         "labelled": result.labelled, "invalid": result.invalid, "failed": result.failed,

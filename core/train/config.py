@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from core.errors import TrainError
 
@@ -150,7 +150,7 @@ def _checks(config: TrainConfig) -> list[tuple[bool, str]]:
         (config.epochs > 0, "--epochs must be positive"),
         (config.alpha is None or 0.0 <= config.alpha <= 1.0, "--alpha must be in [0, 1]"),
         (config.temperature > 0, "--temperature must be positive"),
-        (config.hard_labels in ("human", "teacher"), "--hard-labels must be human or teacher"),
+        (config.hard_labels in get_args(HardLabels), "--hard-labels must be human or teacher"),
         (config.lr is None or config.lr > 0, "--lr must be positive"),
         (config.batch_size >= 1 and config.grad_accum >= 1, "batch sizes must be positive"),
         (config.max_length is None or config.max_length >= 8, "--max-length must be >= 8"),
@@ -161,7 +161,7 @@ def _checks(config: TrainConfig) -> list[tuple[bool, str]]:
         (config.early_stopping >= 0, "--early-stopping must be >= 0"),
         (config.lora_rank >= 1 and config.lora_alpha >= 1, "LoRA rank and alpha must be >= 1"),
         (bool(_DEVICE.match(config.device)), "--device must be auto, cpu, cuda or cuda:N"),
-        (config.precision in ("auto", "fp32", "fp16", "bf16"), "bad --precision"),
+        (config.precision in get_args(Precision), "bad --precision"),
     ]
 
 

@@ -12,8 +12,8 @@ import pytest
 
 from core.jobs import protocol
 from core.jobs.registry import SELFTEST
-from core.jobs.selftest import SelftestConfig
 from core.jobs.runs import create_run, get_run
+from core.jobs.selftest import SelftestConfig
 from core.project import Project, QualityFloor
 
 ROOT = Path(__file__).resolve().parents[2]

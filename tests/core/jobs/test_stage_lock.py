@@ -15,11 +15,11 @@ import pytest
 
 from core.cli import main
 from core.jobs import protocol
-from core.jobs.registry import SELFTEST
-from core.jobs.selftest import SelftestConfig
 from core.jobs.execute import execute_run
 from core.jobs.locks import StageBusyError, ensure_stage_free, lock_path, stage_lock
+from core.jobs.registry import SELFTEST
 from core.jobs.runs import create_run, get_run, list_runs
+from core.jobs.selftest import SelftestConfig
 from core.jobs.worker import WorkerProcess
 from core.project import Project
 

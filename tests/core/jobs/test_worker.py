@@ -9,10 +9,10 @@ import time
 import pytest
 
 from core.jobs import protocol
-from core.jobs.registry import SELFTEST
-from core.jobs.selftest import SelftestConfig
 from core.jobs.execute import execute_run
+from core.jobs.registry import SELFTEST
 from core.jobs.runs import create_run, events, get_run, reconcile_runs
+from core.jobs.selftest import SelftestConfig
 from core.jobs.worker import WorkerProcess
 
 

@@ -289,7 +289,7 @@ def test_a_killed_worker_resumes_without_double_billing(teach_project, server):
 
     from core.jobs.execute import execute_run
     from core.jobs.registry import TEACH
-    from core.jobs.runs import create_run, get_run, reconcile_runs
+    from core.jobs.runs import create_run, reconcile_runs
     from core.jobs.worker import WorkerProcess
 
     server.switches.latency_s = 0.1

@@ -7,9 +7,9 @@ import random
 
 import pytest
 
+from core.configs import from_json, to_json
 from core.errors import TeacherError
 from core.teacher import softlabels as sl
-from core.configs import from_json, to_json
 from core.teacher.config import TeachConfig, parse_spec
 from core.teacher.prompts import (
     AnswerMapping,
