@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.anonymize.config import OPERATORS, PATTERN_ONLY_WARNING, AnonymizeConfig
-from core.commands.options import default_of, given
+from core.commands.options import add_numbers, default_of, given
 from core.errors import UserError
 from core.project import Project
 
@@ -33,71 +33,53 @@ def add(sub: Any, common: argparse.ArgumentParser) -> None:
         "(key in the OS keyring, else DIR/vault.key, mode 0600: never share or export it).",
     )
     cmd.add_argument("dir", type=Path, metavar="DIR", help="the project folder")
-    cmd.add_argument("--entities", help="comma-separated entity types (default: all identifiers)")
-    cmd.add_argument(
-        "--operator", choices=OPERATORS,
-        help=f"what replaces a found value (default {_default('operator')})",
-    )  # fmt: skip
-    cmd.add_argument(
-        "--operator-for", action="append", default=[], metavar="ENTITY=OP",
-        help="a different operator for one entity type (repeatable)",
-    )  # fmt: skip
-    cmd.add_argument(
-        "--pattern-only", action="store_true", default=None,
-        help="no language model: patterns only; names and places are NOT detected",
-    )  # fmt: skip
-    cmd.add_argument(
-        "--spacy-model", metavar="NAME",
-        help="an installed spaCy model package (default: the shipped one)",
-    )  # fmt: skip
-    cmd.add_argument("--locale", help=f"Faker locale of pseudonyms (default {_default('locale')})")
-    cmd.add_argument(
-        "--no-safe-harbor", action="store_false", dest="safe_harbor", default=None,
-        help="replace dates, ages and ZIP codes whole instead of generalising them",
-    )  # fmt: skip
-    cmd.add_argument(
-        "--threshold", type=float, dest="score_threshold", metavar="THRESHOLD",
-        help="lowest detector confidence that is anonymized "
-        f"(default {_default('score_threshold')})",
-    )  # fmt: skip
-    cmd.add_argument(
-        "--review-threshold", type=float,
-        help="records with a finding below this confidence need review "
-        f"(default {_default('review_threshold')})",
-    )  # fmt: skip
-    cmd.add_argument(
-        "--batch-size", type=int, help=f"records per batch (default {_default('batch_size')})"
-    )
-    cmd.add_argument("--processes", type=int, help="worker processes (default: one per core)")
-    cmd.add_argument(
-        "--rules", type=Path, metavar="FILE", dest="rules_path",
-        help="rules file (default DIR/anonymize_rules.json if present)",
-    )  # fmt: skip
+    _config_options(cmd)
     cmd.add_argument(
         "--review", type=int, default=0, metavar="N",
         help="afterwards, print N anonymized records with the replaced spans marked",
     )  # fmt: skip
+    # fmt: off
     leak = cmd.add_argument_group("leakage check")
-    leak.add_argument(
-        "--check-leakage",
-        action="store_true",
-        help="measure leakage instead of anonymizing the project",
-    )
-    leak.add_argument(
-        "--leakage-file",
-        type=Path,
-        metavar="JSONL",
-        help='your marked records: {"text", "spans": [{start, end, entity_type}]}',
-    )
-    leak.add_argument(
-        "--generated",
-        type=int,
-        default=2000,
-        metavar="N",
-        help="else: N generated sentences (needs presidio-evaluator)",
-    )
+    leak.add_argument("--check-leakage", action="store_true",
+                      help="measure leakage instead of anonymizing the project")
+    leak.add_argument("--leakage-file", type=Path, metavar="JSONL",
+                      help='your marked records: {"text", "spans": [{start, end, entity_type}]}')
+    leak.add_argument("--generated", type=int, default=2000, metavar="N",
+                      help="else: N generated sentences (needs presidio-evaluator)")
     leak.add_argument("--seed", type=int, default=42, help="seed of the generated sentences")
+    # fmt: on
     cmd.set_defaults(handler=anonymize_command)
+
+
+_NUMBERS = (
+    ("--review-threshold", float, "records with a finding below this confidence need review "
+     "(default {})"),
+    ("--batch-size", int, "records per batch (default {})"),
+    ("--processes", int, "worker processes (default: one per core)"),
+)  # fmt: skip
+
+
+def _config_options(cmd: argparse.ArgumentParser) -> None:
+    # fmt: off
+    cmd.add_argument("--entities", help="comma-separated entity types (default: all identifiers)")
+    cmd.add_argument("--operator", choices=OPERATORS,
+                     help=f"what replaces a found value (default {_default('operator')})")
+    cmd.add_argument("--operator-for", action="append", default=[], metavar="ENTITY=OP",
+                     help="a different operator for one entity type (repeatable)")
+    cmd.add_argument("--pattern-only", action="store_true", default=None,
+                     help="no language model: patterns only; names and places are NOT detected")
+    cmd.add_argument("--spacy-model", metavar="NAME",
+                     help="an installed spaCy model package (default: the shipped one)")
+    cmd.add_argument("--locale", help=f"Faker locale of pseudonyms (default {_default('locale')})")
+    cmd.add_argument("--no-safe-harbor", action="store_false", dest="safe_harbor", default=None,
+                     help="replace dates, ages and ZIP codes whole instead of generalising them")
+    cmd.add_argument("--threshold", type=float, dest="score_threshold", metavar="THRESHOLD",
+                     help="lowest detector confidence that is anonymized "
+                     f"(default {_default('score_threshold')})")
+    add_numbers(cmd, AnonymizeConfig, _NUMBERS)
+    cmd.add_argument("--rules", type=Path, metavar="FILE", dest="rules_path",
+                     help="rules file (default DIR/anonymize_rules.json if present)")
+    # fmt: on
 
 
 def _default(name: str) -> Any:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.commands.options import default_of, given
+from core.data.formats import FORMATS
 from core.data.importer import ImportConfig
 from core.data.limits import format_size, parse_size
 from core.errors import UserError
@@ -29,51 +30,43 @@ def add(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     imp.add_argument("dir", type=Path, metavar="DIR", help="the project folder")
     imp.add_argument("file", type=Path, metavar="FILE", help="the data file")
-    imp.add_argument("--text", required=True, metavar="COL", dest="text_column",
-                     help="the column with the input")  # fmt: skip
-    imp.add_argument("--label", metavar="COL", dest="label_column",
-                     help="the column with a human label (optional)")  # fmt: skip
-    imp.add_argument(
-        "--flag", metavar="COL", dest="flag_column",
-        help="a column whose truthy rows (1/true/yes/x) are edge cases",
-    )  # fmt: skip
-    split = ",".join(f"{share:g}" for share in _default("split"))
-    imp.add_argument("--split", metavar="T,V,T",
-                     help=f"train,validation,test fractions (default {split})")  # fmt: skip
-    imp.add_argument("--seed", type=int, help=f"seed of the split (default {_default('seed')})")
-    imp.add_argument(
-        "--format",
-        choices=("csv", "tsv", "jsonl", "parquet", "excel"),
-        help="the file format, if detection from content and extension is not wanted",
-    )
-    imp.add_argument("--encoding", help="the text encoding, if detection is not wanted")
-    imp.add_argument("--sheet", help="the Excel sheet to read (default: the first)")
-    _limit_options(imp)
-    imp.add_argument("--name", help="a name for the dataset (default: the file name)")
+    _config_options(imp)
     imp.set_defaults(handler=import_command)
 
 
-def _limit_options(imp: argparse.ArgumentParser) -> None:
-    imp.add_argument(
-        "--max-chars", type=int,
-        help=f"longest text accepted, in characters (default {_default('max_chars')})",
-    )  # fmt: skip
-    imp.add_argument(
-        "--skip-oversize", action="store_true", default=None,
-        help="drop and count rows longer than --max-chars instead of refusing the file",
-    )  # fmt: skip
-    imp.add_argument(
-        "--max-line-bytes", type=_size, metavar="SIZE",
-        help="refuse the file at a line, row, Excel cell or Parquet value longer than this "
-        "(bytes, or with K, M, G; default "
-        f"{format_size(_default('max_line_bytes'))}; never below 4 x --max-chars)",
-    )  # fmt: skip
-    imp.add_argument(
-        "--max-decompressed-bytes", type=_size, metavar="SIZE",
-        help="refuse a .gz or .bz2 file that expands to more than this, or an .xlsx or "
-        f"Parquet file that declares more (default "
-        f"{format_size(_default('max_decompressed_bytes'))})",
-    )  # fmt: skip
+def _config_options(imp: argparse.ArgumentParser) -> None:
+    split = ",".join(f"{share:g}" for share in _default("split"))
+    line, unpacked = (
+        format_size(_default(n)) for n in ("max_line_bytes", "max_decompressed_bytes")
+    )
+    # fmt: off
+    imp.add_argument("--text", required=True, metavar="COL", dest="text_column",
+                     help="the column with the input")
+    imp.add_argument("--label", metavar="COL", dest="label_column",
+                     help="the column with a human label (optional)")
+    imp.add_argument("--flag", metavar="COL", dest="flag_column",
+                     help="a column whose truthy rows (1/true/yes/x) are edge cases")
+    imp.add_argument("--split", metavar="T,V,T",
+                     help=f"train,validation,test fractions (default {split})")
+    imp.add_argument("--seed", type=int, help=f"seed of the split (default {_default('seed')})")
+    imp.add_argument("--format", choices=FORMATS,
+                     help="the file format, if detection from content and extension is not wanted")
+    imp.add_argument("--encoding", help="the text encoding, if detection is not wanted")
+    imp.add_argument("--sheet", help="the Excel sheet to read (default: the first)")
+    imp.add_argument("--max-chars", type=int,
+                     help=f"longest text accepted, in characters (default {_default('max_chars')})")
+    imp.add_argument("--skip-oversize", action="store_true", default=None,
+                     help="drop and count rows longer than --max-chars instead of refusing the "
+                     "file")
+    imp.add_argument("--max-line-bytes", type=_size, metavar="SIZE",
+                     help="refuse the file at a line, row, Excel cell or Parquet value longer "
+                     f"than this (bytes, or with K, M, G; default {line}; never below 4 x "
+                     "--max-chars)")
+    imp.add_argument("--max-decompressed-bytes", type=_size, metavar="SIZE",
+                     help="refuse a .gz or .bz2 file that expands to more than this, or an .xlsx "
+                     f"or Parquet file that declares more (default {unpacked})")
+    imp.add_argument("--name", help="a name for the dataset (default: the file name)")
+    # fmt: on
 
 
 def _default(name: str) -> Any:

@@ -33,3 +33,17 @@ def given(args: argparse.Namespace, config: type) -> dict[str, Any]:
     names = {field.name for field in dataclasses.fields(config)}
     return {name: value for name, value in vars(args).items()
             if name in names and value is not None}  # fmt: skip
+
+
+def add_numbers(
+    parser: argparse.ArgumentParser,
+    config: type,
+    options: tuple[tuple[str, type, str], ...],
+    metavars: dict[str, str] | None = None,
+) -> None:
+    """Add ``(--flag, type, help)`` options that set the number field ``flag`` of ``config``;
+    ``{}`` in a help text shows the field's default (``{:g}`` for a float)."""
+    for flag, kind, text in options:
+        name = flag[2:].replace("-", "_")
+        shown = text.format(default_of(config, name)) if "{" in text else text
+        parser.add_argument(flag, type=kind, help=shown, metavar=(metavars or {}).get(flag))

@@ -87,17 +87,9 @@ def init_command(args: argparse.Namespace) -> dict[str, Any]:
             + (f", ECE <= {floor.max_ece:g}" if floor.max_ece is not None else ""),
             f"next: stillroom import {project.path} FILE --text COLUMN [--label COLUMN]",
         ]
-        return {
-            "project": str(project.path),
-            "task": settings.task,
-            "labels": list(settings.labels),
-            "floor": {
-                "min_retention": floor.min_retention,
-                "min_metric": floor.min_metric,
-                "max_ece": floor.max_ece,
-            },
-            "lines": lines,
-        }
+        return {"project": str(project.path), "task": settings.task,
+                "labels": list(settings.labels), "floor": to_json(floor),
+                "lines": lines}  # fmt: skip
 
 
 def status_command(args: argparse.Namespace) -> dict[str, Any]:

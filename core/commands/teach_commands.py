@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
 
-from core.commands.options import default_of, given
+from core.commands.options import add_numbers, default_of, given
+from core.configs import to_json
 from core.project import Project
 from core.teacher.config import (
     DEFAULT_REPLY_BYTES,
@@ -47,8 +48,7 @@ def add(sub: Any, common: argparse.ArgumentParser) -> None:
         choices=get_args(Mode),
         help=f"the endpoint's API (default {_default('mode')})",
     )
-    _endpoint_options(teach)
-    _answer_options(teach)
+    _config_options(teach)
     teach.add_argument(
         "--preview", action="store_true",
         help="dry run on 5 records: show the anonymized text, prompt and answer; store nothing",
@@ -56,66 +56,50 @@ def add(sub: Any, common: argparse.ArgumentParser) -> None:
     teach.set_defaults(handler=teach_command)
 
 
-def _endpoint_options(teach: argparse.ArgumentParser) -> None:
-    teach.add_argument(
-        "--api-key-env", metavar="VAR",
-        help="environment variable holding the endpoint's API key (default "
-        f"{_default('api_key_env')}; else the OS keyring, service 'stillroom', user = host)",
-    )  # fmt: skip
-    teach.add_argument(
-        "--concurrency", type=int, help=f"requests in flight (default {_default('concurrency')})"
-    )
-    teach.add_argument("--rate", type=float, help="most requests per second")
-    teach.add_argument(
-        "--timeout", type=float, metavar="S", dest="timeout_s",
-        help="the most seconds one request may take in all, reading the answer included "
-        f"(default {_default('timeout_s'):g}); a slower one is retried",
-    )  # fmt: skip
-    teach.add_argument(
-        "--max-reply-bytes", type=int, metavar="N",
-        help=f"the largest answer read (default {DEFAULT_REPLY_BYTES >> 20} MiB, more for long "
-        f"generations: {REPLY_BYTES_PER_TOKEN >> 10} KiB per --max-new-tokens); a longer one "
-        "fails its record as 'reply too large'",
-    )  # fmt: skip
-    teach.add_argument(
-        "--ca-bundle", type=Path, metavar="PEM",
-        help="certificate authorities to trust for an https endpoint (your organisation's "
-        "internal CA, as a PEM file); default: the system's",
-    )  # fmt: skip
-    teach.add_argument(
-        "--allow-insecure-http", action="store_true", default=None,
-        help="let the API key go over plain http to a host other than this computer "
-        "(refused otherwise; recorded in the audit log). Never needed for https or localhost",
-    )  # fmt: skip
-    teach.add_argument("--price-in", type=float, help="price per 1M input tokens")
-    teach.add_argument("--price-out", type=float, help="price per 1M output tokens")
+# Options that set a TeachConfig number: flag, type, help ({} shows the dataclass's default).
+_NUMBERS = (
+    ("--concurrency", int, "requests in flight (default {})"),
+    ("--rate", float, "most requests per second"),
+    ("--price-in", float, "price per 1M input tokens"),
+    ("--price-out", float, "price per 1M output tokens"),
+    ("--samples", int, "answers sampled per record when the endpoint gives no logprobs (their "
+     "shares are the soft label; default {})"),
+    ("--temperature", float, "soft-label (local) or sampling (endpoint) temperature"),
+    ("--batch-size", int, "records per batch (default {})"),
+    ("--max-new-tokens", int, "generation length (default {})"),
+    ("--limit", int, "label at most N new records"),
+    ("--max-reply-bytes", int, f"the largest answer read (default {DEFAULT_REPLY_BYTES >> 20} "
+     f"MiB, more for long generations: {REPLY_BYTES_PER_TOKEN >> 10} KiB per --max-new-tokens); "
+     "a longer one fails its record as 'reply too large'"),
+)  # fmt: skip
 
 
-def _answer_options(teach: argparse.ArgumentParser) -> None:
-    teach.add_argument(
-        "--samples", type=int, help="answers sampled per record when the endpoint gives no "
-        f"logprobs (their shares are the soft label; default {_default('samples')})",
-    )  # fmt: skip
-    teach.add_argument("--temperature", type=float, help="soft-label (local) or sampling "
-                       "(endpoint) temperature")  # fmt: skip
+def _config_options(teach: argparse.ArgumentParser) -> None:
+    # fmt: off
+    add_numbers(teach, TeachConfig, _NUMBERS, {"--limit": "N", "--max-reply-bytes": "N"})
+    teach.add_argument("--api-key-env", metavar="VAR",
+                       help="environment variable holding the endpoint's API key (default "
+                       f"{_default('api_key_env')}; else the OS keyring, service 'stillroom', "
+                       "user = host)")
+    teach.add_argument("--timeout", type=float, metavar="S", dest="timeout_s",
+                       help="the most seconds one request may take in all, reading the answer "
+                       f"included (default {_default('timeout_s'):g}); a slower one is retried")
+    teach.add_argument("--ca-bundle", type=Path, metavar="PEM",
+                       help="certificate authorities to trust for an https endpoint (your "
+                       "organisation's internal CA, as a PEM file); default: the system's")
+    teach.add_argument("--allow-insecure-http", action="store_true", default=None,
+                       help="let the API key go over plain http to a host other than this "
+                       "computer (refused otherwise; recorded in the audit log). Never needed "
+                       "for https or localhost")
     teach.add_argument("--prompt", type=Path, metavar="FILE", dest="prompt_file",
                        help="an edited prompt template with {text} and, for classification, "
-                       "{choices}")  # fmt: skip
-    teach.add_argument(
-        "--label-tokens", choices=get_args(LabelTokens),
-        help="answer labels by name or by letter (default "
-        f"{_default('label_tokens')}: names if each is one token)",
-    )  # fmt: skip
+                       "{choices}")
+    teach.add_argument("--label-tokens", choices=get_args(LabelTokens),
+                       help="answer labels by name or by letter (default "
+                       f"{_default('label_tokens')}: names if each is one token)")
     teach.add_argument("--no-logprobs", action="store_false", dest="use_logprobs",
-                       default=None, help="do not ask for logprobs")  # fmt: skip
-    teach.add_argument(
-        "--batch-size", type=int, help=f"records per batch (default {_default('batch_size')})"
-    )
-    teach.add_argument(
-        "--max-new-tokens", type=int,
-        help=f"generation length (default {_default('max_new_tokens')})",
-    )  # fmt: skip
-    teach.add_argument("--limit", type=int, metavar="N", help="label at most N new records")
+                       default=None, help="do not ask for logprobs")
+    # fmt: on
 
 
 def config_from_args(args: argparse.Namespace) -> TeachConfig:
@@ -149,13 +133,7 @@ def _preview(folder: Path, config: TeachConfig) -> dict[str, Any]:
 
     with Project.open(folder) as project:
         rows = preview_teach(project, config)
-    as_data = [
-        {"record_id": r.record_id, "split": r.split, "text": r.text, "prompt": r.prompt,
-         "label": r.label, "probabilities": r.probabilities, "answer": r.answer,
-         "valid": r.valid, "flag": r.flag}
-        for r in rows
-    ]  # fmt: skip
-    return {"preview": as_data, "lines": render_preview(rows)}
+    return {"preview": [to_json(r) for r in rows], "lines": render_preview(rows)}
 
 
 def render_preview(rows: list[PreviewRow]) -> list[str]:

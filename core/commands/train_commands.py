@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
 
-from core.commands.options import default_of, given
+from core.commands.options import add_numbers, default_of, given
 from core.configs import to_json
 from core.errors import RunError, TrainError, TrainOutOfMemoryError, UserError
 from core.jobs.registry import TRAIN
@@ -48,8 +48,7 @@ def add(sub: Any, common: argparse.ArgumentParser) -> None:
         "DIR/runs/RUN/student with lineage.json. " + MULTI_GPU,
     )  # fmt: skip
     train.add_argument("dir", type=Path, metavar="DIR", help="the project folder")
-    _student_options(train)
-    _loss_options(train)
+    _config_options(train)
     _run_options(train)
     train.set_defaults(handler=train_command)
 
@@ -65,111 +64,65 @@ def add(sub: Any, common: argparse.ArgumentParser) -> None:
     models.set_defaults(handler=models_command)
 
 
-def _default(name: str) -> Any:
-    return default_of(TrainConfig, name)
+# Options that set a TrainConfig number: flag, type, help ({} shows the dataclass's default).
+_NUMBERS = (
+    ("--layers", int, "layers kept by --derive"), ("--lora-rank", int, "LoRA rank (default {})"),
+    ("--lora-alpha", int, "LoRA alpha (default {})"),
+    ("--epochs", float, "passes over the data (default {:g})"),
+    ("--temperature", float, "distillation T (default {:g})"),
+    ("--batch-size", int, "inputs per step per device ({})"),
+    ("--grad-accum", int, "steps accumulated per update ({})"),
+    ("--checkpoint-every", int, "steps between checkpoints ({})"),
+    ("--eval-every", int, "steps between validations"),
+    ("--early-stopping", int, "stop after N validations without improvement ({}; 0 = never)"),
+    ("--seed", int, "seed (default {}), recorded in the lineage"),
+)  # fmt: skip
+_FLAGS = (
+    ("--lora", "train LoRA adapters"), ("--gradient-checkpointing", None),
+    ("--allow-raw-text", "also train on records that were not anonymized (audited)"),
+    ("--auto-retry-oom", "on out of memory, retry once at half the batch size"),
+)  # fmt: skip
 
 
-def _student_options(parser: argparse.ArgumentParser) -> None:
+def _config_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--student", metavar="PATH", help="a local model folder or .gguf")
     parser.add_argument("--derive", metavar="PATH", help="a larger local model to shrink")
-    parser.add_argument("--layers", type=int, metavar="K", help="layers kept by --derive")
+    add_numbers(parser, TrainConfig, _NUMBERS, {"--layers": "K", "--early-stopping": "N"})
+    for flag, text in _FLAGS:
+        parser.add_argument(flag, action="store_true", default=None, help=text)
+    # fmt: off
     parser.add_argument("--teacher-id", help="whose outputs to learn from (default: latest)")
     parser.add_argument("--prompt-version", help="that teacher's prompt version (default: latest)")
-    parser.add_argument("--lora", action="store_true", default=None, help="train LoRA adapters")
-    for name in ("rank", "alpha"):
-        field = f"lora_{name}"
-        parser.add_argument(
-            f"--lora-{name}", type=int, help=f"LoRA {name} (default {_default(field)})"
-        )
-    parser.add_argument(
-        "--lora-targets",
-        type=lambda s: tuple(s.split(",")),
-        help="modules to adapt, comma-separated (default: per architecture)",
-    )
-
-
-def _loss_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--epochs", type=float, help=f"passes over the data (default {_default('epochs'):g})"
-    )
-    parser.add_argument(
-        "--alpha", type=float, help=f"weight of the soft term (default {DEFAULT_ALPHA:g})"
-    )
-    parser.add_argument(
-        "--temperature", type=float, help=f"distillation T (default {_default('temperature'):g})"
-    )
-    parser.add_argument(
-        "--hard-labels",
-        choices=get_args(HardLabels),
-        help=f"CE target: the human label or the teacher's (default {_default('hard_labels')})",
-    )
-    parser.add_argument(
-        "--lr", type=float, help=f"learning rate (default {DEFAULT_LR:g}; LoRA {DEFAULT_LORA_LR:g})"
-    )
-    parser.add_argument(
-        "--batch-size", type=int, help=f"inputs per step per device ({_default('batch_size')})"
-    )
-    parser.add_argument(
-        "--grad-accum", type=int, help=f"steps accumulated per update ({_default('grad_accum')})"
-    )
+    parser.add_argument("--lora-targets", type=lambda s: tuple(s.split(",")),
+                        help="modules to adapt, comma-separated (default: per architecture)")
+    parser.add_argument("--alpha", type=float,
+                        help=f"weight of the soft term (default {DEFAULT_ALPHA:g})")
+    parser.add_argument("--hard-labels", choices=get_args(HardLabels), help="CE target: the "
+                        f"human label or the teacher's (default {_default('hard_labels')})")
+    parser.add_argument("--lr", type=float,
+                        help=f"learning rate (default {DEFAULT_LR:g}; LoRA {DEFAULT_LORA_LR:g})")
     lengths = "/".join(str(n) for n in DEFAULT_MAX_LENGTH.values())
     parser.add_argument("--max-length", type=int, help=f"longest input in tokens ({lengths})")
+    parser.add_argument("--device",
+                        help=f"auto, cpu, cuda or cuda:N (default {_default('device')})")
+    parser.add_argument("--precision", choices=get_args(Precision))
+    # fmt: on
 
 
 def _run_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--checkpoint-every",
-        type=int,
-        help=f"steps between checkpoints ({_default('checkpoint_every')})",
-    )
-    parser.add_argument("--eval-every", type=int, help="steps between validations")
-    parser.add_argument(
-        "--early-stopping",
-        type=int,
-        metavar="N",
-        help="stop after N validations without improvement "
-        f"({_default('early_stopping')}; 0 = never)",
-    )
-    parser.add_argument(
-        "--seed", type=int, help=f"seed (default {_default('seed')}), recorded in the lineage"
-    )
-    parser.add_argument(
-        "--device", help=f"auto, cpu, cuda or cuda:N (default {_default('device')})"
-    )
-    parser.add_argument("--precision", choices=get_args(Precision))
-    parser.add_argument("--gradient-checkpointing", action="store_true", default=None)
-    parser.add_argument(
-        "--allow-raw-text",
-        action="store_true",
-        default=None,
-        help="also train on records that were not anonymized (audited)",
-    )
-    parser.add_argument(
-        "--auto-retry-oom",
-        action="store_true",
-        default=None,
-        help="on out of memory, retry once at half the batch size",
-    )
-    _run_choice_options(parser)
-
-
-def _run_choice_options(parser: argparse.ArgumentParser) -> None:
+    # fmt: off
     parser.add_argument("--resume", metavar="RUN_ID", help="resume this stopped train run")
-    parser.add_argument(
-        "--fresh",
-        action="store_true",
-        help="start a new run even if a stopped one has the same settings",
-    )
-    parser.add_argument(
-        "--worker",
-        action="store_true",
-        help="train in a background worker process, showing its events",
-    )
-    parser.add_argument(
-        "--create-only",
-        action="store_true",
-        help="only record the run and print its id (for torchrun)",
-    )
+    parser.add_argument("--fresh", action="store_true",
+                        help="start a new run even if a stopped one has the same settings")
+    parser.add_argument("--worker", action="store_true",
+                        help="train in a background worker process, showing its events")
+    parser.add_argument("--create-only", action="store_true",
+                        help="only record the run and print its id (for torchrun)")
+    # fmt: on
+
+
+def _default(name: str) -> Any:
+    return default_of(TrainConfig, name)
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -349,9 +302,4 @@ def models_command(args: argparse.Namespace) -> dict[str, Any]:
     if missing:
         raise UserError(f"no such folder: {missing[0]}", "pass folders that exist")
     entries = catalogue(roots)
-    as_data = [{"path": str(e.path), "model_type": e.model_type, "architecture": e.architecture,
-                "layers": e.layers, "parameters": e.parameters, "size_bytes": e.size_bytes,
-                "tasks": list(e.tasks), "memory_bytes": e.memory_bytes,
-                "derived_from": e.derived_from, "display_name": e.display_name}
-                for e in entries]  # fmt: skip
-    return {"models": as_data, "lines": render_catalogue(entries)}
+    return {"models": [to_json(e) for e in entries], "lines": render_catalogue(entries)}

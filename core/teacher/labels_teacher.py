@@ -3,28 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
 
 from core.teacher.base import TeachBatch, TeacherOutput, TeachItem, chunked
 from core.teacher.softlabels import one_hot
 
-if TYPE_CHECKING:
-    from core.teacher.config import TeachConfig
-    from core.teacher.prompts import PromptTemplate
-
 TEACHER_ID = "labels:human"
-
-
-def build(
-    config: TeachConfig,
-    location: str,
-    *,
-    task: str,
-    labels: tuple[str, ...],
-    template: PromptTemplate | None,
-) -> ExistingLabelsTeacher:
-    """The human labels as the teacher (the ``labels`` source's builder)."""
-    return ExistingLabelsTeacher(labels)
 
 
 class ExistingLabelsTeacher:

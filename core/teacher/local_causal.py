@@ -13,7 +13,7 @@ import inspect
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from core.errors import TeacherError, TeacherModelError
 from core.teacher.base import TeachBatch, TeacherOutput, TeachItem, chunked_by_length
@@ -21,34 +21,7 @@ from core.teacher.models import folder_digest, load_pretrained, pick_device
 from core.teacher.prompts import AnswerMapping, PromptTemplate, letters_mapping, render
 from core.teacher.softlabels import argmax_label, logsumexp, renormalise
 
-if TYPE_CHECKING:
-    from core.teacher.config import TeachConfig
-
 _CLASSIFY_TOP_K = 5  # alternatives kept for the record at the answer position
-
-
-def build(
-    config: TeachConfig,
-    location: str,
-    *,
-    task: str,
-    labels: tuple[str, ...],
-    template: PromptTemplate | None,
-) -> LocalCausalTeacher:
-    """The teacher for a causal LM folder (the ``hf-causal`` source's builder).
-
-    Raises:
-        TeacherModelError: as :class:`LocalCausalTeacher`.
-        TeacherError: no prompt template was loaded, or as :class:`LocalCausalTeacher`.
-    """
-    if template is None:
-        raise TeacherError("a causal LM teacher needs a prompt template")
-    return LocalCausalTeacher(
-        Path(location), task=task, labels=labels, template=template,
-        label_tokens=config.label_tokens, temperature=config.temperature,
-        batch_size=config.batch_size, max_new_tokens=config.max_new_tokens,
-        top_logprobs=config.top_logprobs,
-    )  # fmt: skip
 
 
 class LocalCausalTeacher:

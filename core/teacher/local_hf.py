@@ -6,36 +6,12 @@ import re
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from core.errors import TeacherModelError
 from core.teacher.base import TeachBatch, TeacherOutput, TeachItem, chunked_by_length
 from core.teacher.models import folder_digest, load_pretrained, pick_device
 
-if TYPE_CHECKING:
-    from core.teacher.config import TeachConfig
-    from core.teacher.prompts import PromptTemplate
-
 _GENERIC_LABEL = re.compile(r"^LABEL_\d+$")
-
-
-def build(
-    config: TeachConfig,
-    location: str,
-    *,
-    task: str,
-    labels: tuple[str, ...],
-    template: PromptTemplate | None,
-) -> LocalClassifierTeacher:
-    """The teacher for a classifier folder (the ``hf-classifier`` source's builder).
-
-    Raises:
-        TeacherModelError: as :class:`LocalClassifierTeacher`.
-    """
-    temperature = 1.0 if config.temperature is None else config.temperature
-    return LocalClassifierTeacher(
-        Path(location), labels, batch_size=config.batch_size, temperature=temperature
-    )
 
 
 class LocalClassifierTeacher:

@@ -117,16 +117,6 @@ def resolve_model_folder(spec: str) -> Path:
     return path
 
 
-def resolve_local_model(spec: str) -> tuple[str, str]:
-    """The source kind (``hf-classifier`` or ``hf-causal``) and folder of a ``hf:`` spec.
-
-    Raises:
-        TeacherModelError: the path does not exist or holds neither kind of model.
-    """
-    folder = resolve_model_folder(spec)
-    return f"hf-{model_kind(folder)}", str(folder)
-
-
 def model_kind(folder: Path) -> ModelKind:
     """Whether the folder holds a sequence classifier or a causal LM.
 

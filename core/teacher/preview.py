@@ -59,7 +59,7 @@ def preview_teach(
                                      labels=labels, limit=records))  # fmt: skip
     with netguard.allowed(endpoint_host(config)):
         audit_transport(project, config, None)
-        teacher = source.build(config, location, task=task, labels=labels, template=template)
+        teacher = source.build(config, location, task, labels, template)
         try:
             # Checked as a run stores them: the dry run shows what training would get.
             answers = {

@@ -1,21 +1,17 @@
 """Every kind of teacher, described once: the one vocabulary of teacher kinds.
 
-A *spec* is what ``--teacher`` (and the Teacher page's choice) names: ``labels``,
-``hf:PATH`` or ``openai:BASE_URL``. It resolves to a *source*, the kind of teacher that
-answers: the human labels, a local classifier, a local causal LM or an endpoint.
-``TeachResult.teacher_kind`` is a source's :attr:`TeacherSource.kind`; the teach stage, the
-``teach`` command, the Teacher page and the evaluation read this registry instead of
-parsing specs or teacher ids.
-
-A new teacher source is an entry in :data:`SOURCES` (and in :data:`SPECS` for a new
-prefix), its ``Teacher`` class in this package, and its settings on the Teacher page.
+A *spec* is what ``--teacher`` and the Teacher page's choice name (``labels``, ``hf:PATH``,
+``openai:BASE_URL``); it resolves to a *source*, the kind of teacher that answers.
+``TeachResult.teacher_kind`` is a source's ``kind``. A new teacher source is an entry in
+:data:`SOURCES` (and :data:`SPECS` for a new prefix), its ``Teacher`` class in this package
+and its settings on the Teacher page.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -25,8 +21,8 @@ from core.teacher.transport import redact_url, refuse_credentials
 if TYPE_CHECKING:
     from core.project import Project
     from core.teacher.base import Teacher
-    from core.teacher.config import TeachConfig
-    from core.teacher.prompts import PromptTemplate
+    from core.teacher.config import TeachConfig as Config
+    from core.teacher.prompts import PromptTemplate as Template
 
 TASKS = frozenset({"classification", "generation"})
 
@@ -36,20 +32,19 @@ class TeacherSpec:
     """One form of ``--teacher``.
 
     Attributes:
-        prefix: what the spec starts with (``hf``); the Teacher page's choice is keyed by it.
+        prefix: what the spec starts with (``hf``); the Teacher page's choices are keyed by it.
         usage: the spec as help texts show it (``hf:PATH``).
         summary: what it names, for ``--help``.
-        parse: the text after ``prefix:`` (None: the spec had no colon) to the location
-            (a path or a URL; ``""`` for none), or None when it is not of this form.
-        resolver: ``"module:function"`` turning a location into ``(kind, location)`` when
-            the spec names several sources (a model folder holds a classifier or an LLM).
+        parse: the text after ``prefix:`` (None: there was no colon) to a location (a path,
+            a URL, ``""``), or None when the spec is not of this form.
+        resolve: a location to ``(kind, location)`` where several sources share the spec.
     """
 
     prefix: str
     usage: str
     summary: str
     parse: Callable[[str | None], str | None]
-    resolver: str = ""
+    resolve: Callable[[str], tuple[str, str]] | None = None
 
     def spec(self, location: str = "") -> str:
         """The ``--teacher`` text for ``location``."""
@@ -57,7 +52,7 @@ class TeacherSpec:
 
     @property
     def prompted(self) -> bool:
-        """Whether a source of this spec may read a prompt (so the page offers the editor)."""
+        """Whether a source of this spec may read a prompt (the page offers the editor)."""
         return any(s.needs_prompt for s in SOURCES if s.spec == self.prefix)
 
 
@@ -66,10 +61,11 @@ class TeacherSource:
     """One kind of teacher.
 
     Attributes:
-        kind: its name, stored as ``TeachResult.teacher_kind`` and ``Teacher.kind``.
+        kind: its name, stored as ``TeachResult.teacher_kind``.
         spec: the prefix of the spec that names it.
         description: what it is, for people (``a local sequence classifier``).
-        builder: ``"module:function"`` with the signature of :meth:`build`.
+        build: ``(config, location, task, labels, template) -> Teacher``; it loads the model
+            or checks the endpoint, raising TeacherError when it cannot.
         tasks: the project tasks it can teach.
         needs_text: it reads the anonymized text (the human labels do not).
         needs_prompt: it is prompted (an LLM), so an edited prompt applies.
@@ -79,46 +75,15 @@ class TeacherSource:
     kind: str
     spec: str
     description: str
-    builder: str
+    build: Callable[..., Teacher]
     tasks: frozenset[str] = TASKS
     needs_text: bool = True
     needs_prompt: bool = False
     quantizable: bool = False
 
-    def build(
-        self,
-        config: TeachConfig,
-        location: str,
-        *,
-        task: str,
-        labels: tuple[str, ...],
-        template: PromptTemplate | None,
-    ) -> Teacher:
-        """The teacher object (its model loaded, its endpoint checked).
-
-        Raises:
-            TeacherError: the model cannot be loaded or the endpoint cannot be used.
-        """
-        module_name, name = self.builder.split(":")
-        builder: Callable[..., Teacher] = getattr(importlib.import_module(module_name), name)
-        return builder(config, location, task=task, labels=labels, template=template)
-
-
-def _parse_labels(rest: str | None) -> str | None:
-    return "" if rest is None else None
-
-
-def _parse_folder(rest: str | None) -> str | None:
-    return rest or None
-
 
 def _parse_url(rest: str | None) -> str | None:
-    """An http(s) base URL without credentials (refused before anything is stored; no
-    message quotes them).
-
-    Raises:
-        TeacherError: the URL holds credentials or is not an http(s) base URL.
-    """
+    """An http(s) base URL; credentials in it are refused before anything is stored."""
     if not rest:
         return None
     refuse_credentials(rest)
@@ -129,54 +94,79 @@ def _parse_url(rest: str | None) -> str | None:
     except ValueError:  # a bad IPv6 literal or port
         usable = False
     if not usable:
-        raise TeacherError(
-            f"{redact_url(rest)} is not an http(s) base URL",
-            "for example --teacher openai:http://gpu-box:8000/v1",
-        )
+        raise TeacherError(f"{redact_url(rest)} is not an http(s) base URL",
+                           "for example --teacher openai:http://gpu-box:8000/v1")  # fmt: skip
     return rest.rstrip("/")
 
 
-LABELS_SPEC = TeacherSpec(
-    "labels", "labels", "the human labels as one-hot soft labels", _parse_labels
-)
-MODEL_SPEC = TeacherSpec(
-    "hf", "hf:PATH", "a local model folder or .gguf file, never a hub id", _parse_folder,
-    resolver="core.teacher.models:resolve_local_model",
-)  # fmt: skip
+def _local_model(location: str) -> tuple[str, str]:
+    from core.teacher.models import model_kind, resolve_model_folder
+
+    folder = resolve_model_folder(location)  # a .gguf file becomes a cached folder
+    return f"hf-{model_kind(folder)}", str(folder)
+
+
+def _labels(
+    config: Config, location: str, task: str, labels: tuple[str, ...], template: Template | None
+) -> Teacher:
+    from core.teacher.labels_teacher import ExistingLabelsTeacher
+
+    return ExistingLabelsTeacher(labels)
+
+
+def _classifier(
+    config: Config, location: str, task: str, labels: tuple[str, ...], template: Template | None
+) -> Teacher:
+    from core.teacher.local_hf import LocalClassifierTeacher
+
+    temperature = 1.0 if config.temperature is None else config.temperature
+    return LocalClassifierTeacher(Path(location), labels, batch_size=config.batch_size,
+                                  temperature=temperature)  # fmt: skip
+
+
+def _causal(
+    config: Config, location: str, task: str, labels: tuple[str, ...], template: Template | None
+) -> Teacher:
+    from core.teacher.local_causal import LocalCausalTeacher
+
+    assert template is not None  # a prompted source's template is always loaded
+    return LocalCausalTeacher(
+        Path(location), task=task, labels=labels, template=template,
+        label_tokens=config.label_tokens, temperature=config.temperature,
+        batch_size=config.batch_size, max_new_tokens=config.max_new_tokens,
+        top_logprobs=config.top_logprobs,
+    )  # fmt: skip
+
+
+def _endpoint(
+    config: Config, location: str, task: str, labels: tuple[str, ...], template: Template | None
+) -> Teacher:
+    from core.teacher.endpoint import connect_endpoint
+
+    assert template is not None  # a prompted source's template is always loaded
+    return connect_endpoint(config, location, task=task, labels=labels, template=template)
+
+
+LABELS_SPEC = TeacherSpec("labels", "labels", "the human labels as one-hot soft labels",
+                          lambda rest: "" if rest is None else None)  # fmt: skip
+MODEL_SPEC = TeacherSpec("hf", "hf:PATH", "a local model folder or .gguf file, never a hub id",
+                         lambda rest: rest or None, _local_model)  # fmt: skip
 ENDPOINT_SPEC = TeacherSpec(
-    "openai", "openai:BASE_URL",
-    "an OpenAI-compatible endpoint, e.g. https://gpu-box:8000/v1; never with a password or "
-    "key in it: see --api-key-env", _parse_url,
+    "openai", "openai:BASE_URL", "an OpenAI-compatible endpoint, e.g. https://gpu-box:8000/v1; "
+    "never with a password or key in it: see --api-key-env", _parse_url,
 )  # fmt: skip
 SPECS: tuple[TeacherSpec, ...] = (MODEL_SPEC, ENDPOINT_SPEC, LABELS_SPEC)
-
+_CLASSIFICATION = frozenset({"classification"})
 SOURCES: tuple[TeacherSource, ...] = (
-    TeacherSource(
-        "labels", "labels", "the human labels", "core.teacher.labels_teacher:build",
-        tasks=frozenset({"classification"}), needs_text=False,
-    ),
-    TeacherSource(
-        "hf-classifier", "hf", "a local sequence classifier", "core.teacher.local_hf:build",
-        tasks=frozenset({"classification"}), quantizable=True,
-    ),
-    TeacherSource(
-        "hf-causal", "hf", "a local causal LM prompted for its answer",
-        "core.teacher.local_causal:build", needs_prompt=True,
-    ),
-    TeacherSource(
-        "endpoint", "openai", "a remote OpenAI-compatible endpoint",
-        "core.teacher.endpoint:connect_endpoint", needs_prompt=True,
-    ),
+    TeacherSource("labels", "labels", "the human labels", _labels, _CLASSIFICATION,
+                  needs_text=False),
+    TeacherSource("hf-classifier", "hf", "a local sequence classifier", _classifier,
+                  _CLASSIFICATION, quantizable=True),
+    TeacherSource("hf-causal", "hf", "a local causal LM prompted for its answer", _causal,
+                  needs_prompt=True),
+    TeacherSource("endpoint", "openai", "a remote OpenAI-compatible endpoint", _endpoint,
+                  needs_prompt=True),
 )  # fmt: skip
-
-
-def spec_hint() -> str:
-    """How to name a teacher, for error hints."""
-    forms = [spec.usage for spec in SPECS]
-    return (
-        f"use --teacher {', '.join(forms[:-1])} or {forms[-1]} "
-        f"({MODEL_SPEC.usage}: {MODEL_SPEC.summary})"
-    )
 
 
 def parse_spec(spec: str) -> tuple[str, str]:
@@ -187,12 +177,16 @@ def parse_spec(spec: str) -> tuple[str, str]:
     """
     prefix, colon, rest = spec.strip().partition(":")
     for form in SPECS:
-        if form.prefix == prefix:
-            location = form.parse(rest if colon else None)
-            if location is not None:
-                return prefix, location
+        location = form.parse(rest if colon else None) if form.prefix == prefix else None
+        if location is not None:
+            return prefix, location
+    usages = [form.usage for form in SPECS]
     # Only the prefix is quoted: the rest may be a URL with a password in it.
-    raise TeacherError(f"unknown teacher {prefix[:40]!r}", spec_hint())
+    raise TeacherError(
+        f"unknown teacher {prefix[:40]!r}",
+        f"use --teacher {', '.join(usages[:-1])} or {usages[-1]} "
+        f"({MODEL_SPEC.usage}: {MODEL_SPEC.summary})",
+    )
 
 
 def spec_form(prefix: str) -> TeacherSpec:
@@ -206,23 +200,18 @@ def source_of(kind: str) -> TeacherSource | None:
 
 
 def resolve(spec: str) -> tuple[TeacherSource, str]:
-    """The source a spec names and its location (a model folder is looked at to tell a
-    classifier from an LLM, and a ``.gguf`` file is converted to a folder).
+    """The source a spec names and its location (a model folder is read to tell a classifier
+    from an LLM; a ``.gguf`` file is converted to a folder).
 
     Raises:
         TeacherError: the spec is malformed, or its model cannot be found or used.
     """
     prefix, location = parse_spec(spec)
-    form = spec_form(prefix)
-    kinds = [source for source in SOURCES if source.spec == prefix]
-    if form.resolver:
-        module_name, name = form.resolver.split(":")
-        resolver: Callable[[str], tuple[str, str]] = getattr(
-            importlib.import_module(module_name), name
-        )
-        kind, location = resolver(location)
-        kinds = [source for source in kinds if source.kind == kind]
-    return kinds[0], location
+    form, kind = spec_form(prefix), ""
+    if form.resolve is not None:
+        kind, location = form.resolve(location)
+    found = [s for s in SOURCES if s.spec == prefix and kind in ("", s.kind)]
+    return found[0], location
 
 
 def teacher_kind_of(project: Project, teacher_id: str) -> str | None:

@@ -63,7 +63,7 @@ def run_teach(
     template = load_template(project, task, config.prompt_file) if source.needs_prompt else None
     with netguard.allowed(endpoint_host(config)):
         audit_transport(project, config, run_id)
-        teacher = source.build(config, location, task=task, labels=labels, template=template)
+        teacher = source.build(config, location, task, labels, template)
         try:
             return _label_all(project, config, source, teacher, template, labels, reporter,
                               run_id)  # fmt: skip
