@@ -31,16 +31,22 @@ log = logging.getLogger("stillroom.desktop")
 
 
 class StagePage(QWidget):
-    """Base of the seven pages. Subclasses set ``stage_key`` and ``title`` and override
-    :meth:`build` and :meth:`refresh` (and the ``on_stage_*`` hooks as needed)."""
+    """Base of the pages. A stage's page sets ``stage`` (its descriptor in
+    :mod:`core.jobs.registry`, which also gives its title); the project page sets ``title``.
+    Subclasses override :meth:`build` and :meth:`refresh` (and the ``on_stage_*`` hooks)."""
 
-    stage_key: ClassVar[str] = ""
+    stage: ClassVar[Stage[Any, Any] | None] = None
     title: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.stage is not None:
+            cls.title = cls.stage.title
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context = context
-        self.setObjectName(f"{self.stage_key or 'stage'}Page")
+        self.setObjectName(f"{self.page_key()}Page")
         self.worker: StageWorker | None = None
         self._stale = True  # refresh on the next show
         self.body_layout = QVBoxLayout(self)
@@ -57,6 +63,11 @@ class StagePage(QWidget):
         self.build()
         context.project_changed.connect(self._on_context_changed)
         context.stages_changed.connect(self._on_context_changed)
+
+    @classmethod
+    def page_key(cls) -> str:
+        """The page's key in the window: its stage's ``page``, or ``project``."""
+        return "project" if cls.stage is None else cls.stage.page
 
     # -- for subclasses --------------------------------------------------------------------
 
@@ -140,12 +151,12 @@ class StagePage(QWidget):
             frames = "".join(traceback.format_tb(exc.__traceback__))
             kind = f"{type(exc).__module__}.{type(exc).__qualname__}"
             # Not log.exception: the exception's message may quote row contents.
-            log.error("unexpected %s in %s\n%s", kind, self.stage_key, frames)  # noqa: TRY400
+            log.error("unexpected %s in %s\n%s", kind, self.page_key(), frames)  # noqa: TRY400
             show_error_dialog(
                 self,
                 f"Stillroom hit an unexpected problem ({type(exc).__name__}). "
                 "Your project is unchanged past its last saved step.",
-                f"page: {self.stage_key}\nerror: {kind}\n\n{frames}",
+                f"page: {self.page_key()}\nerror: {kind}\n\n{frames}",
                 None,
             )
         return None

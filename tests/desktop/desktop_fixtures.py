@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QSettings
 
+from core.data.importer import ImportConfig
+from core.jobs.registry import IMPORT, Stage
 from core.project import Project, QualityFloor
 from desktop.context import AppContext
 
@@ -52,7 +54,7 @@ def tiny_csv(tmp_path: Path) -> Path:
 @pytest.fixture
 def imported_project(new_project: Path, tiny_csv: Path) -> Path:
     """``new_project`` with ``tiny_csv`` imported through a real ``import`` run."""
-    run_stage_in_process(new_project, "import", import_config(tiny_csv))
+    run_stage_in_process(new_project, IMPORT, import_config(tiny_csv))
     return new_project
 
 
@@ -74,18 +76,14 @@ def write_tiny_csv(path: Path, per_label: int = 20) -> Path:
     return path
 
 
-def import_config(source: Path) -> dict[str, Any]:
-    """The JSON config of the import stage for ``source`` (columns text, label)."""
-    from core.data.stage import import_config_to_dict
-
-    from core.data.importer import ImportConfig
-
-    config = ImportConfig(source=source, text_column="text", label_column="label")
-    return import_config_to_dict(config)
+def import_config(source: Path) -> ImportConfig:
+    """The import stage's config for ``source`` (columns text, label)."""
+    return ImportConfig(source=source, text_column="text", label_column="label")
 
 
-def run_stage_in_process(project_dir: Path, stage: str, config: dict[str, Any]) -> str:
-    """Run one stage under a ``runs`` row in this process (fast set-up); returns the run id."""
+def run_stage_in_process(project_dir: Path, stage: Stage[Any, Any], config: Any) -> str:
+    """Run one stage under a new ``runs`` row in this process (fast set-up); returns the run
+    id."""
     from core.jobs.execute import execute_run
     from core.jobs.runs import create_run
 

@@ -52,9 +52,8 @@ def flagged_row(i: int) -> tuple[str, dict[str, str]]:
 def pii_project(tmp_path: Path, n: int, flagged: int = 0) -> tuple[Path, list[str]]:
     """A project with ``n`` PII-bearing records (plus ``flagged`` near-pure identifier ones)
     imported; returns it and every raw identifier value in it."""
-    from core.data.stage import import_config_to_dict
-
     from core.data.importer import ImportConfig
+    from core.jobs.registry import IMPORT
     from core.project import QualityFloor
 
     rows = [pii_row(i) for i in range(n)] + [flagged_row(i) for i in range(flagged)]
@@ -67,7 +66,7 @@ def pii_project(tmp_path: Path, n: int, flagged: int = 0) -> tuple[Path, list[st
     path = tmp_path / "pii-project"
     Project.create(path, task="classification", labels=LABELS, floor=QualityFloor(0.9)).close()
     config = ImportConfig(source=source, text_column="text", label_column="label")
-    run_stage_in_process(path, "import", import_config_to_dict(config))
+    run_stage_in_process(path, IMPORT, config)
     return path, [value for _, values in rows for value in values.values()]
 
 
