@@ -11,6 +11,7 @@ from core.jobs.execute import run_stage
 from core.jobs.registry import IMPORT, PIPELINE, stage
 from core.reporter import NullReporter
 from core.stage_states import stage_states
+from core.status import project_status, render_status
 
 STAGE_KEYS = ("project", *(s.key for s in PIPELINE))
 
@@ -152,3 +153,17 @@ def test_staleness_names_the_nearest_upstream_change(labelled_project):
     assert _states(labelled_project)["train"][1] == (
         "The teacher was re-run after the student was trained; run it again."
     )
+
+
+def test_status_shows_every_stage_of_the_registry_with_its_state(labelled_project):
+    _run(labelled_project, "import")
+    _run(labelled_project, "anonymize", "cancelled")
+    status = project_status(labelled_project)
+    assert list(status["stages"]) == list(STAGE_KEYS[1:])
+    assert status["stages"]["teach"] == {
+        "title": "Teacher", "state": "locked", "reason": "Anonymize the data first.", "run": None
+    }  # fmt: skip
+    lines = render_status(status)
+    cancelled = "The last anonymization run was cancelled; resume it."
+    assert f"  Anonymize  Needs attention: {cancelled}" in lines
+    assert "  Train      Locked: Run the teacher first." in lines
