@@ -14,7 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
@@ -109,7 +108,7 @@ class StagePage(QWidget):
             return self.worker
         worker = StageWorker(self)
         key = stage.key
-        worker.succeeded.connect(lambda result: self._succeeded(key, result))
+        worker.succeeded.connect(lambda result: self.on_stage_succeeded(key, result))
         worker.cancelled.connect(lambda: self.on_stage_cancelled(key))
         worker.failed.connect(lambda error: self._failed(key, error))
         worker.finished.connect(self._finished)
@@ -163,9 +162,6 @@ class StagePage(QWidget):
 
     # -- internals -------------------------------------------------------------------------
 
-    def _succeeded(self, stage: str, result: Any) -> None:
-        self.on_stage_succeeded(stage, result)
-
     def _failed(self, stage: str, error: dict[str, Any]) -> None:
         if error.get("user_error"):
             self.banner.show_error(str(error.get("message", "")), str(error.get("hint", "")))
@@ -197,8 +193,3 @@ class StagePage(QWidget):
         if self._stale:
             self._stale = False
             self.refresh()
-
-
-def align_top(layout: QVBoxLayout) -> None:
-    """Keep a page's content at the top when the window is taller than the page."""
-    layout.setAlignment(Qt.AlignmentFlag.AlignTop)

@@ -91,9 +91,6 @@ class SplitSliders(QWidget):
         grid.setColumnStretch(1, 1)
         self._show()
 
-    def percents(self) -> tuple[int, int, int]:
-        return self._values
-
     def fractions(self) -> tuple[float, float, float]:
         """The shares as fractions summing to exactly 1."""
         train, validation, test = self._values
