@@ -17,6 +17,7 @@ from PySide6.QtCore import QSettings
 from core.data.importer import ImportConfig
 from core.jobs.registry import IMPORT, Stage
 from core.project import Project, QualityFloor
+from core.train.config import TrainResult
 from desktop.context import AppContext
 
 LABELS = ("billing", "clinical", "other")
@@ -92,3 +93,18 @@ def run_stage_in_process(project_dir: Path, stage: Stage[Any, Any], config: Any)
         outcome = execute_run(project, run_id, lambda event: None)
     assert outcome.status == "succeeded", outcome.error
     return run_id
+
+
+def train_result(model_dir: Path, **changes: Any) -> TrainResult:
+    """A train stage result for a student in ``model_dir`` (6 steps on the CPU)."""
+    values: dict[str, Any] = {
+        "run_id": "r", "model_dir": model_dir, "lineage_path": model_dir / "lineage.json",
+        "curves_path": model_dir.parent / "curves.jsonl", "task": "classification",
+        "teacher_id": "labels", "prompt_version": "", "resumed": False,
+        "resumed_from_step": 0, "global_step": 6, "epochs_run": 1.0,
+        "best_val_metric": None, "val_metric_name": "accuracy", "stopped_early": False,
+        "train_examples": 24, "validation_examples": 8, "samples_per_s": 1.0,
+        "peak_memory_mb": 0.0, "device": "cpu", "batch_size": 4, "grad_accum": 1,
+        "oom_retries": 0, "seconds": 1.0, "truncated_share": 0.0,
+    }  # fmt: skip
+    return TrainResult(**{**values, **changes})

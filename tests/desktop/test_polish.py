@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from desktop_fixtures import train_result
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QWidget
@@ -17,7 +18,6 @@ from core.anonymize.review import ReviewItem
 from core.export.handoff import BundleCheck, FileCheck
 from core.project import Project, QualityFloor
 from core.train.catalogue import ModelEntry
-from core.train.config import TrainResult
 from desktop.pages.anonymize_page import AnonymizePage
 from desktop.pages.data_page import DataPage
 from desktop.pages.evaluate_page import EvaluatePage
@@ -226,16 +226,7 @@ def test_layers_and_devices_read_as_words(qtbot):
     assert picker.layers.text() == "1 layer"
     picker.layers.setValue(4)
     assert picker.layers.text() == "4 layers"
-    result = TrainResult(
-        run_id="r", model_dir=Path("student"), lineage_path=Path("lineage.json"),
-        curves_path=Path("curves.jsonl"), task="classification", teacher_id="labels",
-        prompt_version="", resumed=False, resumed_from_step=0, global_step=6, epochs_run=1,
-        best_val_metric=None, val_metric_name="accuracy", stopped_early=False,
-        train_examples=24, validation_examples=8, samples_per_s=1.0, peak_memory_mb=0.0,
-        device="cpu", batch_size=4, grad_accum=1, oom_retries=0, seconds=1.0,
-        truncated_share=0.0,
-    )  # fmt: skip
-    summary = _describe_result(result)
+    summary = _describe_result(train_result(Path("student"), device="cpu"))
     assert "on CPU;" in summary
 
 

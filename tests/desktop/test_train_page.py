@@ -3,6 +3,7 @@ cancel then resume, and inline errors (no student, no teacher yet, out of memory
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -11,9 +12,11 @@ import pytest
 TRAIN_TESTS = Path(__file__).parents[1] / "core" / "train"
 sys.path[:0] = [str(TRAIN_TESTS), str(TRAIN_TESTS.parent / "teacher")]
 
+from desktop_fixtures import train_result  # noqa: E402
 from tiny_models import build_classifier  # noqa: E402
 from train_helpers import LABELS, cached_model, fill_project  # noqa: E402
 
+from core.configs import to_json  # noqa: E402
 from core.jobs.registry import TRAIN  # noqa: E402
 from core.jobs.runs import create_run, get_run, list_runs, mark_finished, run_config  # noqa: E402
 from core.project import Project, QualityFloor  # noqa: E402
@@ -177,3 +180,18 @@ def test_out_of_memory_advice_and_resume_at_half_the_batch(page, qtbot, tiny_cla
     resumed.cancel()
     resumed.cancel()  # force stop: this test only needs the resume to start
     assert resumed.wait_finished(RUN_TIMEOUT_MS)
+
+
+def test_a_copied_project_shows_its_own_student(qtbot, app_context, tmp_path):
+    original = _project(tmp_path)
+    with Project.open(original) as project:
+        run_id = create_run(project, TRAIN, TrainConfig(student="x"))
+        result = train_result(project.run_dir(run_id) / "student", run_id=run_id)
+        mark_finished(project, run_id, "succeeded", result=to_json(result, project.path))
+    copy = tmp_path / "archive" / "copy"
+    shutil.copytree(original, copy)
+    shutil.rmtree(original)
+    app_context.open_project(copy)
+    page = _page(qtbot, app_context)
+    student = copy.resolve() / "runs" / run_id / "student"
+    assert f"The student is in {student}." in page.summary.text()
