@@ -216,3 +216,24 @@ def test_every_setting_has_a_tooltip_and_every_mnemonic_is_unique(make_page, tmp
     page = make_page(project_dir)
     assert settings_without_tooltip(page) == []
     assert duplicate_mnemonics(page) == []
+
+
+def test_a_reopened_project_shows_the_last_runs_settings(make_page, tmp_path):
+    from core.anonymize.config import AnonymizeConfig
+    from core.jobs.registry import ANONYMIZE
+    from core.jobs.runs import create_run, mark_finished
+
+    project_dir, _ = pii_project(tmp_path, 5)
+    config = AnonymizeConfig(
+        entities=("PHONE_NUMBER", "EMAIL_ADDRESS"), operator="mask",
+        operators=(("EMAIL_ADDRESS", "hash"),), pattern_only=True, safe_harbor=False,
+        score_threshold=0.6, review_threshold=0.7,
+    )  # fmt: skip
+    with Project.open(project_dir) as project:
+        run_id = create_run(project, ANONYMIZE, config)
+        mark_finished(project, run_id, "cancelled")
+    page = make_page(project_dir)
+    assert page.config() == config
+    assert "pattern-only: names and places NOT detected) was stopped" in (
+        page.results.overview.text()
+    )
