@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from core.data.split import SPLITS as _SPLITS
 from core.jobs.registry import PIPELINE
 from core.jobs.runs import list_runs
 from core.project import Project
-from core.stage_states import STATE_TEXT, StageState, stage_states
+from core.stage_states import STATE_TEXT, stage_states
 from core.store import audit
 
 SPLITS = (*_SPLITS, "edge")
@@ -52,7 +53,7 @@ def project_status(project: Project) -> dict[str, Any]:
             "max_ece": settings.floor.max_ece,
         },
         "stages": {
-            stage.key: {"title": stage.title, **_state(states[stage.key])} for stage in PIPELINE
+            stage.key: {"title": stage.title, **asdict(states[stage.key])} for stage in PIPELINE
         },
         "datasets": datasets,
         "records": sum(splits.values()),
@@ -77,10 +78,6 @@ def project_status(project: Project) -> dict[str, Any]:
             "first_broken_id": verification.first_broken_id,
         },
     }
-
-
-def _state(state: StageState) -> dict[str, Any]:
-    return {"state": state.state, "reason": state.reason, "run": state.run_id}
 
 
 def _edge_reasons(project: Project) -> dict[str, int]:

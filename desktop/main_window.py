@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from core.errors import UserError
 from core.jobs.registry import PIPELINE
-from core.stage_states import STATE_TEXT, StageState
+from core.stage_states import STATE_TEXT, StageState, stage_states
 from desktop.context import AppContext
 from desktop.pages.base import StagePage
 from desktop.resources import icon
@@ -166,8 +166,6 @@ class MainWindow(QMainWindow):
 
     def refresh_states(self) -> None:
         """Re-read every stage's state from the store and redraw the sidebar."""
-        from core.stage_states import stage_states
-
         states: dict[str, StageState]
         if self.context.project_dir is None:
             states = {

@@ -161,7 +161,7 @@ def test_status_shows_every_stage_of_the_registry_with_its_state(labelled_projec
     status = project_status(labelled_project)
     assert list(status["stages"]) == list(STAGE_KEYS[1:])
     assert status["stages"]["teach"] == {
-        "title": "Teacher", "state": "locked", "reason": "Anonymize the data first.", "run": None
+        "title": "Teacher", "state": "locked", "reason": "Anonymize the data first.", "run_id": None
     }  # fmt: skip
     lines = render_status(status)
     cancelled = "The last anonymization run was cancelled; resume it."
