@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal, get_args
 
 from core.errors import ExportError
 
@@ -15,8 +14,7 @@ BundleFormat = Literal["dir", "zip"]
 Isa = Literal["auto", "avx2", "avx512", "avx512_vnni", "arm64"]
 Exporter = Literal["auto", "optimum", "torch"]
 
-DEFAULT_MIN_AGREEMENT = 0.99
-ISAS = ("auto", "avx2", "avx512", "avx512_vnni", "arm64")
+ISAS: tuple[str, ...] = get_args(Isa)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -59,7 +57,7 @@ class ExportConfig:
     force: bool = False
     override_floor: str | None = None
     override_parity: str | None = None
-    min_agreement: float = DEFAULT_MIN_AGREEMENT
+    min_agreement: float = 0.99
     isa: Isa = "auto"
     fp16: bool = False
     keep_fp32: bool = False
