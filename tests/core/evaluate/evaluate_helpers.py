@@ -13,6 +13,7 @@ import os
 import random
 import shutil
 import sys
+import tarfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -182,6 +183,16 @@ def train_result(run_id: str, model_dir: Path, teacher_id: str) -> TrainResult:
         peak_memory_mb=0.0, device="cpu", batch_size=16, grad_accum=1, oom_retries=0,
         seconds=1.0, truncated_share=0.0,
     )  # fmt: skip
+
+
+LEGACY = Path(__file__).parents[2] / "fixtures" / "legacy-0.1.0" / "project.tar.gz"
+
+
+def unpack_legacy(folder: Path) -> Path:
+    """The project release 0.1.0 made, unpacked under ``folder`` (not where it was made)."""
+    with tarfile.open(LEGACY) as archive:
+        archive.extractall(folder, filter="data")
+    return folder / "legacy-project"
 
 
 def all_texts(project: Project) -> list[str]:

@@ -4,11 +4,15 @@ the store after a real run: every figure the page shows, and results of older re
 from __future__ import annotations
 
 import json
-import tarfile
-from pathlib import Path
 
 import pytest
-from evaluate_helpers import add_teacher_outputs, fake_train_run, fill_records, make_project
+from evaluate_helpers import (
+    add_teacher_outputs,
+    fake_train_run,
+    fill_records,
+    make_project,
+    unpack_legacy,
+)
 
 from core.evaluate.config import EvaluateConfig, EvaluateResult
 from core.evaluate.figures import RELIABILITY_FILE, read_reliability
@@ -122,16 +126,6 @@ def test_a_damaged_reliability_file_reads_as_no_curves(tmp_path):
     assert read_reliability(tmp_path / RELIABILITY_FILE) == []
     assert read_reliability(tmp_path / "missing" / RELIABILITY_FILE) == []
     assert read_reliability(None) == []
-
-
-LEGACY = Path(__file__).parents[2] / "fixtures" / "legacy-0.1.0" / "project.tar.gz"
-
-
-def unpack_legacy(folder: Path) -> Path:
-    """The project release 0.1.0 made, unpacked under ``folder`` (not where it was made)."""
-    with tarfile.open(LEGACY) as archive:
-        archive.extractall(folder, filter="data")
-    return folder / "legacy-project"
 
 
 def test_a_result_stored_by_release_0_1_still_reads(tmp_path):

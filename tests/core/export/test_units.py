@@ -67,3 +67,28 @@ def test_plain_zip_entries_are_safe_and_links_are_not():
     fifo.external_attr = (stat.S_IFIFO | 0o600) << 16
     assert "special file" in (unsafe_reason(fifo) or "")
     assert "backslash" in (unsafe_reason(zipfile.ZipInfo("..\\evil")) or "")
+
+
+def test_options_left_out_take_the_configs_defaults():
+    from core.cli import build_parser
+    from core.commands.config_defaults import given
+
+    parser = build_parser()
+    args = parser.parse_args(["export", "DIR", "--out", "/x/b"])
+    assert ExportConfig(**given(args, ExportConfig)) == ExportConfig(out=Path("/x/b"))
+    args = parser.parse_args(
+        [
+            "export",
+            "DIR",
+            "--out",
+            "/x/b",
+            "--quantize",
+            "none",
+            "--force",
+            "--min-agreement",
+            "0.9",
+        ]
+    )
+    assert ExportConfig(**given(args, ExportConfig)) == ExportConfig(
+        out=Path("/x/b"), quantize="none", force=True, min_agreement=0.9
+    )
