@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.commands.config_defaults import default, given
 from core.configs import to_json
+from core.evaluate.config import EvaluateConfig
 from core.project import Project
+
+_default = partial(default, EvaluateConfig)
 
 if TYPE_CHECKING:
     from core.evaluate.config import EvaluateResult
@@ -69,12 +73,6 @@ def _options(evaluate: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-def _default(name: str) -> Any:
-    from core.evaluate.config import EvaluateConfig
-
-    return default(EvaluateConfig, name)
-
-
 def _switch(parser: argparse.ArgumentParser, flag: str, field: str, text: str) -> None:
     """A flag that sets ``field`` to the opposite of its default (None when not given)."""
     parser.add_argument(
@@ -84,7 +82,6 @@ def _switch(parser: argparse.ArgumentParser, flag: str, field: str, text: str) -
 
 def evaluate_command(args: argparse.Namespace) -> dict[str, Any]:
     from core.commands.progress import run_stage
-    from core.evaluate.config import EvaluateConfig
     from core.jobs.registry import EVALUATE
 
     values = given(args, EvaluateConfig)

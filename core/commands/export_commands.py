@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
 
@@ -23,6 +24,8 @@ from core.export.config import (
     ExportResult,
     Quantize,
 )
+
+_default = partial(default, ExportConfig)
 
 if TYPE_CHECKING:
     from core.export.signature import SignatureCheck
@@ -170,10 +173,6 @@ def _add_tuning(export: Any) -> None:
         help=f"most test inputs in the parity check (default {_default('parity_limit')})",
     )  # fmt: skip
     export.add_argument("--name", help="the served model's name (default: from DIR's name)")
-
-
-def _default(name: str) -> Any:
-    return default(ExportConfig, name)
 
 
 def _choice(

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from core.evaluate.config import CostEstimate
 from core.evaluate.inputs import TeacherCost
-
-MILLION = 1_000_000
-SECONDS_PER_HOUR = 3600.0
+from core.evaluate.worth_it import MILLION, SECONDS_PER_HOUR
 
 
 def per_million(cost_per_hour: float, throughput_per_s: float) -> float | None:

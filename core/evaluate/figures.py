@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.configs import from_json
+from core.errors import StoredDataError
 from core.evaluate.compare import SetResult
 from core.evaluate.metrics import Reliability
 
@@ -106,22 +108,12 @@ def read_reliability(path: Path | None) -> list[ReliabilityCurve]:
         payload = json.loads(path.read_text(encoding="utf-8"))
         raw = payload["curves"] if payload.get("version") == _VERSION else []
         return [_parse(item) for item in raw]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, StoredDataError):
         return []
 
 
-def _parse(item: dict[str, Any]) -> ReliabilityCurve:
-    curve = ReliabilityCurve(
-        split=str(item["split"]),
-        model=str(item["model"]),
-        title=str(item["title"]),
-        calibrated=bool(item["calibrated"]),
-        edges=tuple(float(x) for x in item["edges"]),
-        counts=tuple(int(x) for x in item["counts"]),
-        confidence=tuple(float(x) for x in item["confidence"]),
-        accuracy=tuple(float(x) for x in item["accuracy"]),
-        ece=float(item["ece"]),
-    )
+def _parse(item: Any) -> ReliabilityCurve:
+    curve = from_json(ReliabilityCurve, item)
     bins = len(curve.counts)
     if len(curve.edges) != bins + 1 or {len(curve.confidence), len(curve.accuracy)} != {bins}:
         raise ValueError("reliability bins of unequal length")

@@ -19,8 +19,8 @@ from core.evaluate.metrics import FloatArray, IntArray
 from core.jobs.registry import TEACH, TRAIN
 from core.jobs.runs import RunRecord, latest
 from core.project import Project
+from core.train.lineage import LINEAGE_FILE
 
-LINEAGE_FILE = "lineage.json"
 _RAW_MARKERS = {"raw", "records", "records.text", "original"}
 # The text the student reads, by the lineage's text source: (column, join).
 TEXT_SQL = {
@@ -141,16 +141,16 @@ def find_student(
             "pass the folder the train stage wrote (runs/<train run>/student) with --student",
         )
     train_run = None if found is None else found.run
-    return StudentSource(folder, train_run, read_lineage(folder, error))
+    return StudentSource(folder, train_run, read_json(folder / LINEAGE_FILE, error))
 
 
-def read_lineage(folder: Path, error: type[UserError] = EvaluateError) -> dict[str, Any]:
-    """The model folder's ``lineage.json`` (``{}`` when it has none).
+def read_json(path: Path, error: type[UserError] = EvaluateError) -> dict[str, Any]:
+    """A JSON object from a file (a model folder's lineage, its calibration), or ``{}`` when
+    the file is missing or holds no object.
 
     Raises:
-        UserError: (``error``) the file exists but is not JSON.
+        UserError: (``error``) the file exists but cannot be read as JSON.
     """
-    path = folder / LINEAGE_FILE
     if not path.is_file():
         return {}
     try:

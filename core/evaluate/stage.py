@@ -10,7 +10,6 @@ Re-running is safe: nothing it writes depends on an earlier evaluate run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -105,8 +104,8 @@ def _conclude(job: Job, scored: Scored) -> EvaluateResult:
         html_path, pdf_path, pdf_note = write_report(render_html(data), folder)
         reliability = write_reliability(folder, scored.sets, scored.titles)
     notes = [*scored.notes, *([pdf_note] if pdf_note else [])]
-    files = _Files(html_path, pdf_path, reliability)
-    result = _result(job, scored, verdicts, passed, rows, cost, files, notes)
+    report = (html_path, pdf_path, reliability)
+    result = _result(job, scored, verdicts, passed, rows, cost, report, notes)
     _record(job, scored, verdicts, cost, result)
     job.reporter.progress(1.0, "evaluation " + ("passed" if passed else "FAILED the floor"))
     return result
@@ -198,15 +197,6 @@ def _report_data(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Files:
-    """What the run wrote into its folder."""
-
-    report_html: Path
-    report_pdf: Path | None
-    reliability: Path | None
-
-
 def _result(
     job: Job,
     scored: Scored,
@@ -214,7 +204,7 @@ def _result(
     passed: bool,
     rows: list[Any],
     cost: CostEstimate,
-    files: _Files,
+    report: tuple[Path, Path | None, Path | None],  # report.html, its PDF, reliability.json
     notes: list[str],
 ) -> EvaluateResult:
     failures = [f"{split}: {c.describe()}" for split, v in verdicts.items() for c in v.failures]
@@ -232,8 +222,8 @@ def _result(
         failures=tuple(failures),
         temperature=scored.fit.temperature if scored.fit else None,
         calibration_file=scored.calibration_file,
-        report_html=files.report_html,
-        report_pdf=files.report_pdf,
+        report_html=report[0],
+        report_pdf=report[1],
         headline=tuple(rows),
         notes=tuple(
             dict.fromkeys(
@@ -245,7 +235,7 @@ def _result(
         sets=set_summaries(scored, verdicts, job.labels),
         speed=speed_rows(scored, rows),
         cost=cost,
-        reliability_file=files.reliability,
+        reliability_file=report[2],
     )
 
 

@@ -12,14 +12,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from core.errors import UserError
+from core.configs import from_json
+from core.errors import StoredDataError, UserError
 from core.evaluate.config import STUDENT
 from core.jobs.registry import EVALUATE
 from core.jobs.runs import latest
 from core.project import Project
 
-# The same constants as core.evaluate.cost, which imports numpy: the project page reads
-# this module while the window opens, and numpy alone costs a noticeable part of the budget.
+# Here rather than in core.evaluate.cost (which uses them too), because that imports numpy:
+# the project page reads this module while the window opens.
 MILLION = 1_000_000
 SECONDS_PER_HOUR = 3600.0
 DAYS_PER_YEAR = 365
@@ -176,10 +177,9 @@ def load_inputs(project: Project) -> WorthItInputs | None:
     values = project.setting(SETTING_KEY)
     if not isinstance(values, dict):
         return None
-    known = {k: v for k, v in values.items() if k in WorthItInputs.__dataclass_fields__}
     try:
-        return WorthItInputs(**known)
-    except TypeError:
+        return from_json(WorthItInputs, values)
+    except StoredDataError:
         return None
 
 

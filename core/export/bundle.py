@@ -24,9 +24,9 @@ from typing import Any
 
 from core.errors import OutputExistsError
 from core.export import bundle_format as fmt
+from core.export import targets
 from core.export.serving import Serving
 from core.export.signature import Signer, write_signature
-from core.export.targets import write_targets
 from core.store.db import user_errors
 
 # Files of the exported model folder that a serving stack or ORTModel reads.
@@ -129,7 +129,8 @@ def _assemble(root: Path, parts: BundleParts, manifest: dict[str, Any]) -> dict[
         _write_json(root / name, value)
     if parts.report is not None and parts.report.is_file():
         shutil.copyfile(parts.report, root / fmt.REPORT)
-    write_targets(root, parts.serving, manifest)
+    for target in targets.TARGETS:
+        target.write(root, parts.serving, manifest[target.key])
     (root / fmt.MODEL_CARD).write_text(parts.card, encoding="utf-8")
     written = {**manifest, "files": fmt.file_entries(root)}
     _write_json(root / fmt.MANIFEST, written)

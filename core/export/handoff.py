@@ -9,7 +9,6 @@ verifier) and import neither torch nor ONNX Runtime.
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import zipfile
@@ -192,27 +191,28 @@ def serving_instructions(bundle: Path) -> str:
 
 
 def _manifest_only(bundle: Path) -> dict[str, Any]:
-    from core.export.reader import open_bundle, read_manifest
+    from core.export.reader import open_bundle, parse_manifest, read_manifest
 
     if not (bundle.is_file() and zipfile.is_zipfile(bundle)):
         with open_bundle(bundle) as root:
             return read_manifest(root)
     try:
         with zipfile.ZipFile(bundle) as archive:
-            value = json.loads(archive.read(fmt.MANIFEST))
-    except (KeyError, OSError, ValueError, zipfile.BadZipFile) as exc:
+            data = archive.read(fmt.MANIFEST)
+    except (KeyError, OSError, zipfile.BadZipFile) as exc:
         raise BundleError(
             f"{bundle} holds no readable {fmt.MANIFEST}",
             "pass the folder or .zip that `stillroom export` wrote",
         ) from exc
-    if not isinstance(value, dict):
-        raise BundleError(f"{bundle} holds no readable {fmt.MANIFEST}", "export it again")
-    return value
+    return parse_manifest(data)
 
 
 def _instructions(bundle: Path, manifest: dict[str, Any]) -> str:
     quoted = shlex.quote(str(bundle))
-    lines = targets.instructions(bundle, manifest)
+    lines = []
+    for target in targets.TARGETS:
+        if target.key in manifest:
+            lines += [*target.instructions(bundle, manifest), ""]
     lines += [
         "Run with ONNX Runtime alone (no Triton, no PyTorch)",
         "1. Copy the whole bundle folder to the server:",

@@ -14,12 +14,12 @@ from typing import Any
 from core.configs import to_json
 from core.evaluate.inputs import StudentSource
 from core.export import bundle_format as fmt
+from core.export import targets
 from core.export.build import Built
 from core.export.config import ExportConfig
 from core.export.serving import Serving
 from core.export.signature import ALGORITHM, Signer
 from core.export.sources import Evaluation, lineage_summary
-from core.export.targets import sections
 from core.project import Project
 from core.store import audit
 from core.store.db import utc_now
@@ -95,7 +95,7 @@ def build_manifest(project: Project, config: ExportConfig, student: StudentSourc
             "atol": built.probes.get("atol", 0.0),
             "text": "anonymized or synthetic",
         },
-        **sections(serving),
+        **{target.key: target.section(serving) for target in targets.TARGETS},
         "lineage": lineage_summary(project, student),
         "metrics": evaluation.metrics,
         "quality": _quality(project, evaluation, gates),

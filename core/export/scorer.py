@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from core.evaluate.inputs import StudentSource, read_lineage
+from core.evaluate.inputs import StudentSource, read_json
 from core.export.config import Isa
 from core.export.runtime import FloatArray, OnnxClassifier
+from core.train.lineage import LINEAGE_FILE
 
 ONNX_INT8 = "student_onnx_int8"
 
@@ -53,7 +54,7 @@ class OnnxInt8Scorer:
         from core.export.config import ExportConfig
 
         config = ExportConfig(out=work / "unused", isa=isa, quantize="int8" if quantize else "none")
-        source = StudentSource(student, None, read_lineage(student, ExportError))
+        source = StudentSource(student, None, read_json(student / LINEAGE_FILE, ExportError))
         built = export_and_quantize(config, source, "classification", work, labels, _no_step)
         tokenizer = built.folder / "tokenizer.json"
         runner = OnnxClassifier.open(

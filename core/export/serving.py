@@ -1,9 +1,6 @@
-"""What a serving target is: a layout a bundle carries for one serving stack (DESIGN §8).
-
-A :class:`Target` writes its files into the bundle being assembled (next to the shipped
-``model.onnx``), describes them in the manifest under its own key, checks them in ``bundle
-verify``, and says how to deploy them. :data:`core.export.targets.TARGETS` lists them; every
-bundle carries every target. Light on purpose (no onnxruntime): ``bundle verify`` reads it.
+"""A serving target: the layout a bundle carries for one serving stack (DESIGN §8), and the
+model's graph inputs and outputs it is written from. :data:`core.export.targets.TARGETS`
+lists the targets. Light on purpose: ``bundle verify`` imports it.
 """
 
 from __future__ import annotations
@@ -37,26 +34,10 @@ def graph_io(session: Any) -> tuple[list[TensorSpec], list[TensorSpec]]:
     return specs(session.get_inputs()), specs(session.get_outputs())
 
 
-def manifest_io(manifest: Manifest) -> tuple[list[TensorSpec], list[TensorSpec]]:
-    """The shipped model's inputs and outputs as the manifest records them."""
-    inputs, outputs = (
-        [TensorSpec(t["name"], t["dtype"], tuple(t["shape"])) for t in manifest["model"][kind]]
-        for kind in ("inputs", "outputs")
-    )
-    return inputs, outputs
-
-
 @dataclass(frozen=True, slots=True)
 class Serving:
-    """What a target is given to describe and write its layout.
-
-    Attributes:
-        name: the served model's name (``--name``; Triton's model folder).
-        model: the shipped ONNX file.
-        inputs: the model's graph inputs.
-        outputs: its graph outputs.
-        max_batch_size: the largest batch a server may form.
-    """
+    """What a target lays out: the shipped ONNX ``model``, served as ``name`` (``--name``)
+    with its graph's ``inputs`` and ``outputs``, in batches of at most ``max_batch_size``."""
 
     name: str
     model: Path
@@ -70,13 +51,13 @@ class Target:
     """One serving stack's layout in the bundle.
 
     Attributes:
-        key: its manifest section and folder in the bundle (``triton``).
-        title: what people call the stack (``NVIDIA Triton Inference Server``).
-        section: the manifest section describing its files, from the :class:`Serving`.
-        write: writes its files under the bundle root, given the section.
-        check: raises :class:`~core.errors.BundleVerifyError` (naming the file) when its files
-            do not fit the manifest or the model; run by ``bundle verify`` on a bundle whose
-            checksums and signature already passed.
+        key: its manifest section and its folder in the bundle (``triton``).
+        title: the stack's name (``NVIDIA Triton Inference Server``).
+        section: its manifest section, from the :class:`Serving`.
+        write: writes its files under the bundle root, as its section describes them.
+        check: raises :class:`~core.errors.BundleVerifyError` (naming the file) where its
+            files do not fit the manifest or the model; run by ``bundle verify`` once the
+            signature and every checksum passed.
         checked: what a passed ``check`` proves, for the verify report.
         instructions: copy-ready deploy steps, given the bundle folder and the manifest.
     """

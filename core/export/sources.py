@@ -16,7 +16,7 @@ from core.configs import to_json
 from core.errors import ExportError, ExportRefusedError
 from core.evaluate.calibration import CALIBRATION_FILE
 from core.evaluate.config import EvaluateResult
-from core.evaluate.inputs import TEXT_SQL, StudentSource
+from core.evaluate.inputs import TEXT_SQL, StudentSource, read_json
 from core.jobs.registry import ANONYMIZE, EVALUATE
 from core.jobs.runs import latest, run_config
 from core.project import Project
@@ -49,23 +49,6 @@ class TestInputs:
     texts: list[str]
     reference: list[str | None]
     reference_kind: str  # human | teacher | none
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    """A JSON object from a file, or ``{}`` when it is missing.
-
-    Raises:
-        ExportError: the file exists but is not a JSON object.
-    """
-    if not path.is_file():
-        return {}
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ExportError(
-            f"{path} cannot be read as JSON", "restore it or re-run its stage"
-        ) from exc
-    return value if isinstance(value, dict) else {}
 
 
 def latest_evaluation(project: Project, student_dir: Path) -> Evaluation:
@@ -124,7 +107,7 @@ def calibration(student_dir: Path, evaluation: Evaluation) -> tuple[float, str]:
     named = None if result is None else result.calibration_file
     for path in (student_dir / CALIBRATION_FILE, named):
         if path is not None and path.is_file():
-            value = read_json(path).get("temperature")
+            value = read_json(path, ExportError).get("temperature")
             if isinstance(value, int | float) and value > 0:
                 return float(value), CALIBRATION_FILE
     if result is not None and result.temperature is not None and result.temperature > 0:

@@ -17,7 +17,7 @@ from typing import Any
 
 from core.errors import BundleVerifyError
 from core.export import bundle_format as fmt
-from core.export.serving import Manifest, Serving, Target, TensorSpec, manifest_io
+from core.export.serving import Manifest, Serving, Target, TensorSpec
 
 _FOLDER = "triton"  # the repository's folder in the bundle, and the manifest section
 # ONNX Runtime's type strings → Triton's data types.
@@ -248,7 +248,10 @@ def _check(root: Path, manifest: Manifest) -> None:
     if manifest["files"].get(model_file, {}).get("sha256") != shipped:
         raise BundleVerifyError(model_file, "is not the bundle's shipped model")
     # Same bytes as the shipped model, whose graph was checked against the manifest.
-    inputs, outputs = manifest_io(manifest)
+    inputs, outputs = (
+        [TensorSpec(t["name"], t["dtype"], tuple(t["shape"])) for t in manifest["model"][kind]]
+        for kind in ("inputs", "outputs")
+    )
     problems = config_problems(parsed, triton["model_name"], inputs, outputs)
     if problems:
         raise BundleVerifyError(config_file, "; ".join(problems[:3]))

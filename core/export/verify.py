@@ -19,12 +19,12 @@ import numpy as np
 
 from core.errors import BundleVerifyError
 from core.export import bundle_format as fmt
+from core.export import targets
 from core.export.integrity import check_files, load_verified_bundle
 from core.export.reader import load_classifier
 from core.export.runtime import softmax
 from core.export.serving import graph_io
 from core.export.signature import SignatureCheck
-from core.export.targets import check_targets
 
 __all__ = ["VerifyReport", "check_files", "check_io", "verify_bundle"]
 
@@ -65,9 +65,9 @@ def verify_bundle(path: Path, *, key: str | Path | None = None) -> VerifyReport:
             provider, probes = verify_generation_probes(root, manifest)
         else:
             provider, probes = _check_classifier(root, manifest)
-        targets = check_targets(root, manifest)
+        checked = _check_targets(root, manifest)
     notes = () if probes else ("the bundle stores no probe inputs: no self-test was run",)
-    return VerifyReport(Path(path), manifest["task"], bundle.files_checked, probes, targets,
+    return VerifyReport(Path(path), manifest["task"], bundle.files_checked, probes, checked,
                         provider, notes, bundle.signature)  # fmt: skip
 
 
@@ -123,3 +123,10 @@ def _read_probes(root: Path, manifest: dict[str, Any]) -> list[dict[str, Any]]:
     if len(probes) != manifest["probes"]["count"]:
         raise BundleVerifyError(fmt.PROBES, "holds another number of probes than the manifest")
     return probes
+
+
+def _check_targets(root: Path, manifest: dict[str, Any]) -> tuple[str, ...]:
+    named = [target for target in targets.TARGETS if target.key in manifest]
+    for target in named:
+        target.check(root, manifest)
+    return tuple(target.checked for target in named)

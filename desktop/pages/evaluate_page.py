@@ -8,6 +8,7 @@ figures behind it. Everything shown is the last finished evaluate run's stored r
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -31,6 +32,8 @@ from desktop.pages.base import StagePage
 from desktop.widgets.evaluation_results import EvaluationResults
 from desktop.widgets.form_fields import checkbox, primary_button
 from desktop.widgets.scroll_body import scrolling_body
+
+_default = partial(default, EvaluateConfig)
 
 if TYPE_CHECKING:
     from core.evaluate.config import EvaluateResult
@@ -236,10 +239,6 @@ def _floor_text(floor: QualityFloor) -> str:
     if floor.max_ece is not None:
         parts.append(f"calibration error at most {floor.max_ece:g}")
     return ", ".join(parts)
-
-
-def _default(name: str) -> Any:
-    return default(EvaluateConfig, name)
 
 
 def _spin(low: int, high: int, value: int, tip: str, parent: QWidget) -> QSpinBox:

@@ -9,6 +9,7 @@ bundle's checksums, and gives copy-ready Triton and ONNX Runtime instructions.
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -35,6 +36,8 @@ from desktop.pages.base import StagePage
 from desktop.widgets.bundle_panel import BundlePanel
 from desktop.widgets.form_fields import checkbox, primary_button
 from desktop.widgets.scroll_body import scrolling_body
+
+_default = partial(default, ExportConfig)
 
 if TYPE_CHECKING:
     from core.export.config import ExportResult
@@ -342,10 +345,6 @@ class ExportPage(StagePage):
         self.parity_check.setEnabled(int8)
         self.override_reason.setEnabled(self.override_check.isChecked())
         self.parity_reason.setEnabled(int8 and self.parity_check.isChecked())
-
-
-def _default(name: str) -> Any:
-    return default(ExportConfig, name)
 
 
 def _reason(check: QCheckBox, edit: QLineEdit) -> str | None:
