@@ -44,8 +44,9 @@ class ExportConfig:
         probes: anonymized test inputs stored for ``bundle verify``'s self-test.
         parity_limit: most test inputs compared in the parity check (None: all).
         batch_size: inputs per forward pass in the parity check.
-        name: the Triton model name (default: from the project folder's name).
-        max_batch_size: Triton's ``max_batch_size``.
+        name: the served model's name in every serving target (Triton's model folder;
+            default: from the project folder's name).
+        max_batch_size: the largest batch a server may form (Triton's ``max_batch_size``).
         signing_key: an organisation's Ed25519 private key (PEM, owner-only) that signs
             the manifest; default: the project's own key, ``keys/bundle_signing.key``.
     """

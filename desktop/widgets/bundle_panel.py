@@ -132,8 +132,8 @@ class BundlePanel(QWidget):
         self.instructions.setMinimumHeight(220)
         self.instructions.setAccessibleName("Serving instructions")
         self.instructions.setToolTip(
-            "Commands for NVIDIA Triton and for plain ONNX Runtime; replace SERVER with the "
-            "machine that will serve the model."
+            "Commands for each serving stack the bundle is laid out for (NVIDIA Triton) and "
+            "for plain ONNX Runtime; replace SERVER with the machine that will serve the model."
         )
         self.copy_instructions_button = _button(
             "Copy instructions", "Copy the text above to the clipboard.", box
