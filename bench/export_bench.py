@@ -40,8 +40,9 @@ sys.path[:0] = [str(ROOT)]
 
 from bench_data import load_rotten_tomatoes, rotten_tomatoes_path, seeded_project  # noqa: E402
 
+from core.commands.config_defaults import default  # noqa: E402
 from core.configs import to_json  # noqa: E402
-from core.export.config import DEFAULT_MIN_AGREEMENT, ExportResult  # noqa: E402
+from core.export.config import ExportConfig, ExportResult  # noqa: E402
 from core.jobs.registry import EVALUATE, EXPORT, TEACH, TRAIN, Stage  # noqa: E402
 from core.project import Project  # noqa: E402
 
@@ -267,7 +268,7 @@ def report(figures: dict[str, Any], export: ExportResult) -> None:
         (
             "INT8 vs ONNX fp32 agreement",
             figures["int8_vs_fp32_agreement"],
-            DEFAULT_MIN_AGREEMENT,
+            default(ExportConfig, "min_agreement"),
             "",
         ),
     ]

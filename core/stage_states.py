@@ -11,11 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from core.jobs.registry import PIPELINE, Stage
+from core.jobs.registry import ANONYMIZE, IMPORT, PIPELINE, TEACH, Stage
 from core.jobs.runs import RunRecord, list_runs, reconcile_runs
 from core.project import Project
 
 State = Literal["locked", "not_started", "running", "done", "stale", "needs_attention"]
+STATE_TEXT: dict[State, str] = {
+    "locked": "Locked",
+    "not_started": "Not started",
+    "running": "Running",
+    "done": "Done",
+    "stale": "Out of date",
+    "needs_attention": "Needs attention",
+}
 
 _STOPPED = {
     "cancelled": "was cancelled",
@@ -103,7 +111,7 @@ def _stopped(
     wrote nothing and leaves earlier data as it was."""
     if latest is None or latest.status not in _STOPPED:
         return None
-    if stage.key == "import":
+    if stage is IMPORT:
         if mine.finished is not None:
             return None
         why = _error(latest)
@@ -136,7 +144,7 @@ def _evidence(
         (run.finished for run in runs if run.status == "succeeded" and run.finished),
         default=None,
     )
-    written, summary = _written(project, stage.key)
+    written, summary = _written(project, stage)
     if written is not None and (finished is None or written > finished):
         finished = written
     if summary is None:
@@ -144,19 +152,20 @@ def _evidence(
     return _Evidence(runs, finished, summary)
 
 
-def _written(project: Project, key: str) -> tuple[str | None, str | None]:
-    """When the stage's own table was last written, and a summary of it."""
+def _written(project: Project, stage: Stage[Any, Any]) -> tuple[str | None, str | None]:
+    """When the stage's own table was last written, and a summary of it (the stages that
+    projects filled without runs had: older projects, test helpers)."""
     scalar = project.store.scalar
-    if key == "import":
+    if stage is IMPORT:
         count = int(scalar("SELECT COUNT(*) FROM records") or 0)
         latest = scalar("SELECT MAX(imported_at) FROM datasets")
         return latest, f"{count:,} records imported." if latest else None
-    if key == "anonymize":
+    if stage is ANONYMIZE:
         done = int(scalar("SELECT COUNT(*) FROM anonymized") or 0)
         total = int(scalar("SELECT COUNT(*) FROM records") or 0)
         latest = scalar("SELECT MAX(created_at) FROM anonymized")
         return latest, f"{done:,} of {total:,} records anonymized." if latest else None
-    if key == "teach":
+    if stage is TEACH:
         count = int(scalar("SELECT COUNT(*) FROM teacher_outputs") or 0)
         latest = scalar("SELECT MAX(created_at) FROM teacher_outputs")
         return latest, f"{count:,} teacher answers stored." if latest else None

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.anonymize.config import OPERATORS, PATTERN_ONLY_WARNING, AnonymizeConfig
-from core.commands.options import add_numbers, default_of, given
+from core.commands.config_defaults import add_numbers, default, given
 from core.errors import UserError
 from core.project import Project
 
@@ -83,7 +83,7 @@ def _config_options(cmd: argparse.ArgumentParser) -> None:
 
 
 def _default(name: str) -> Any:
-    return default_of(AnonymizeConfig, name)
+    return default(AnonymizeConfig, name)
 
 
 def build_config(args: argparse.Namespace) -> AnonymizeConfig:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.commands.options import default_of, given
+from core.commands.config_defaults import default, given
 from core.data.formats import FORMATS
 from core.data.importer import ImportConfig
 from core.data.limits import format_size, parse_size
@@ -70,7 +70,7 @@ def _config_options(imp: argparse.ArgumentParser) -> None:
 
 
 def _default(name: str) -> Any:
-    return default_of(ImportConfig, name)
+    return default(ImportConfig, name)
 
 
 def parse_split(text: str) -> tuple[float, float, float]:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.commands.config_defaults import default, given
 from core.configs import to_json
+from core.evaluate.config import EvaluateConfig
 from core.project import Project
+
+_default = partial(default, EvaluateConfig)
 
 if TYPE_CHECKING:
     from core.evaluate.config import EvaluateResult
@@ -40,49 +45,49 @@ def _options(evaluate: argparse.ArgumentParser) -> None:
         help="the teacher to compare with (default: the one the student was trained on)",
     )  # fmt: skip
     evaluate.add_argument(
-        "--hardware-cost-per-hour", type=float, default=1.0, metavar="X",
+        "--hardware-cost-per-hour", type=float, metavar="X",
         help="what an hour of the serving hardware costs, in the teacher's price currency "
-        "(default 1.0), for the student's cost per million requests and the break-even",
+        f"(default {_default('hardware_cost_per_hour')}), for the student's cost per million "
+        "requests and the break-even",
     )  # fmt: skip
     evaluate.add_argument(
-        "--latency-runs", type=int, default=30, metavar="N",
-        help="timed batch-1 requests per model and device (default 30)",
+        "--latency-runs", type=int, metavar="N",
+        help=f"timed batch-1 requests per model and device (default {_default('latency_runs')})",
     )  # fmt: skip
-    evaluate.add_argument("--no-latency", action="store_true", help="skip the timings")
+    _switch(evaluate, "--no-latency", "measure_latency", "skip the timings")
     evaluate.add_argument(
         "--threads", type=int, metavar="N",
         help="PyTorch CPU threads while scoring and timing (default: PyTorch's choice); "
         "recorded with every timing",
     )  # fmt: skip
-    evaluate.add_argument(
-        "--no-baseline", action="store_true", help="skip the quantize-only teacher baseline"
+    _switch(
+        evaluate, "--no-baseline", "quantize_baseline", "skip the quantize-only teacher baseline"
     )
-    evaluate.add_argument(
-        "--no-onnx", action="store_true",
-        help="skip the column of the student exported to ONNX INT8 (as a bundle ships it)",
+    _switch(
+        evaluate, "--no-onnx", "extra_columns",
+        "skip the column of the student exported to ONNX INT8 (as a bundle ships it)",
     )  # fmt: skip
-    evaluate.add_argument(
-        "--strict-edge", action="store_true",
-        help="fail the gate when the edge-case set fails too (it is always shown)",
+    _switch(
+        evaluate, "--strict-edge", "strict_edge",
+        "fail the gate when the edge-case set fails too (it is always shown)",
     )  # fmt: skip
+
+
+def _switch(parser: argparse.ArgumentParser, flag: str, field: str, text: str) -> None:
+    """A flag that sets ``field`` to the opposite of its default (None when not given)."""
+    parser.add_argument(
+        flag, dest=field, action="store_const", const=not _default(field), help=text
+    )
 
 
 def evaluate_command(args: argparse.Namespace) -> dict[str, Any]:
     from core.commands.progress import run_stage
-    from core.evaluate.config import EvaluateConfig
     from core.jobs.registry import EVALUATE
 
-    config = EvaluateConfig(
-        student=None if args.student is None else args.student.expanduser().resolve(),
-        teacher_id=args.teacher_id,
-        hardware_cost_per_hour=args.hardware_cost_per_hour,
-        latency_runs=args.latency_runs,
-        measure_latency=not args.no_latency,
-        quantize_baseline=not args.no_baseline,
-        strict_edge=args.strict_edge,
-        threads=args.threads,
-        extra_columns=not args.no_onnx,
-    )
+    values = given(args, EvaluateConfig)
+    if "student" in values:
+        values["student"] = values["student"].expanduser().resolve()
+    config = EvaluateConfig(**values)
     config.validate()
     with Project.open(args.dir) as project:
         result = run_stage(project, EVALUATE, config)

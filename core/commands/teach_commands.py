@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
 
-from core.commands.options import add_numbers, default_of, given
+from core.commands.config_defaults import add_numbers, default, given
 from core.configs import to_json
 from core.project import Project
 from core.teacher.config import (
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 
 def _default(name: str) -> Any:
-    return default_of(TeachConfig, name)
+    return default(TeachConfig, name)
 
 
 def add(sub: Any, common: argparse.ArgumentParser) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
 
-from core.commands.options import add_numbers, default_of, given
+from core.commands.config_defaults import add_numbers, default, given
 from core.configs import to_json
 from core.errors import RunError, TrainError, TrainOutOfMemoryError, UserError
 from core.jobs.registry import TRAIN
@@ -122,7 +122,7 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _default(name: str) -> Any:
-    return default_of(TrainConfig, name)
+    return default(TrainConfig, name)
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.evaluate.config import TEACHER
 from core.evaluate.inputs import EvalSet
 from core.evaluate.metrics import (
     ClassificationScores,
@@ -25,7 +26,6 @@ from core.evaluate.metrics import (
 )
 from core.evaluate.textmetrics import GenerationScores, generation_scores
 
-TEACHER = "teacher"
 PRIMARY = {"classification": "macro_f1", "generation": "rouge_l"}
 
 Scores = ClassificationScores | GenerationScores

@@ -14,7 +14,7 @@ from core.errors import EvaluateError
 from core.evaluate.baseline import plan_baseline
 from core.evaluate.calibration import TemperatureFit, fit_temperature, save_calibration
 from core.evaluate.compare import SetResult, classification_set, generation_set
-from core.evaluate.config import EvaluateConfig
+from core.evaluate.config import STUDENT, EvaluateConfig
 from core.evaluate.inputs import EvalSet, StudentSource, TeacherRef
 from core.evaluate.latency import Latency, measure
 from core.evaluate.metrics import FloatArray
@@ -22,7 +22,7 @@ from core.evaluate.scorers import ClassifierScorer, HFClassifierScorer, Scorer
 from core.project import Project
 from core.reporter import Reporter, StageCancelled
 
-STUDENT, BASELINE = "student", "teacher_int8"
+BASELINE = "teacher_int8"
 EVAL_SPLITS = ("test", "edge")
 
 

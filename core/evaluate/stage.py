@@ -2,8 +2,10 @@
 
 ``run_evaluate`` reads the held-out sets and stored teacher answers, runs the student (and
 the quantize-only baseline), decides pass or fail against the project's floor per set,
-writes every figure to the ``metrics`` table, ``calibration.json`` next to the model and
-``report.html`` into the run folder. Re-running is safe: nothing it writes depends on an earlier evaluate run.
+writes every figure to the ``metrics`` table, ``calibration.json`` next to the model,
+``report.html`` and ``reliability.json`` into the run folder, and returns the verdict with the
+figures a reader needs (per set, per class, speed) in its :class:`EvaluateResult`.
+Re-running is safe: nothing it writes depends on an earlier evaluate run.
 """
 
 from __future__ import annotations
@@ -15,14 +17,13 @@ from typing import TYPE_CHECKING, Any
 from core.configs import to_json
 from core.errors import EvaluateError
 from core.evaluate import gate, inputs
-from core.evaluate.compare import PRIMARY, TEACHER, SetResult
-from core.evaluate.config import EvaluateConfig, EvaluateResult
-from core.evaluate.cost import CostEstimate, estimate
+from core.evaluate.compare import PRIMARY, SetResult
+from core.evaluate.config import STUDENT, TEACHER, CostEstimate, EvaluateConfig, EvaluateResult
+from core.evaluate.cost import estimate
 from core.evaluate.figures import write_reliability
 from core.evaluate.latency import torch_threads
 from core.evaluate.report import ReportData, render_html, write_report
 from core.evaluate.scoring import (
-    STUDENT,
     Job,
     Scored,
     checkpoint,
@@ -30,7 +31,7 @@ from core.evaluate.scoring import (
     score_classification,
     score_generation,
 )
-from core.evaluate.summary import headline, metric_rows
+from core.evaluate.summary import headline, metric_rows, set_summaries, speed_rows
 from core.project import Project
 from core.reporter import Reporter
 from core.store.db import user_errors
@@ -101,9 +102,10 @@ def _conclude(job: Job, scored: Scored) -> EvaluateResult:
     data = _report_data(job, scored, verdicts, passed, rows, cost)
     with user_errors():
         html_path, pdf_path, pdf_note = write_report(render_html(data), folder)
-        write_reliability(folder, scored.sets, scored.titles)
+        reliability = write_reliability(folder, scored.sets, scored.titles)
     notes = [*scored.notes, *([pdf_note] if pdf_note else [])]
-    result = _result(job, scored, verdicts, passed, rows, html_path, pdf_path, notes)
+    report = (html_path, pdf_path, reliability)
+    result = _result(job, scored, verdicts, passed, rows, cost, report, notes)
     _record(job, scored, verdicts, cost, result)
     job.reporter.progress(1.0, "evaluation " + ("passed" if passed else "FAILED the floor"))
     return result
@@ -115,7 +117,7 @@ def _teacher_notes(job: Job, scored: Scored) -> None:
             "the project has no teacher outputs: evaluated against the human "
             "labels only; retention cannot be computed"
         )
-    elif job.teacher.teacher_id.startswith("labels:"):
+    elif job.teacher.kind == "labels":
         scored.titles[TEACHER] = "teacher (human labels)"
         scored.notes.append(
             "the teacher is the human labels themselves: it scores 1 against them by "
@@ -201,8 +203,8 @@ def _result(
     verdicts: dict[str, gate.SetVerdict],
     passed: bool,
     rows: list[Any],
-    html_path: Path,
-    pdf_path: Path | None,
+    cost: CostEstimate,
+    report: tuple[Path, Path | None, Path | None],  # report.html, its PDF, reliability.json
     notes: list[str],
 ) -> EvaluateResult:
     failures = [f"{split}: {c.describe()}" for split, v in verdicts.items() for c in v.failures]
@@ -220,14 +222,20 @@ def _result(
         failures=tuple(failures),
         temperature=scored.fit.temperature if scored.fit else None,
         calibration_file=scored.calibration_file,
-        report_html=html_path,
-        report_pdf=pdf_path,
+        report_html=report[0],
+        report_pdf=report[1],
         headline=tuple(rows),
         notes=tuple(
             dict.fromkeys(
                 [*notes, *(f"{r.split}: {n}" for r in scored.sets.values() for n in r.notes)]
             )
         ),
+        labels=job.labels,
+        strict_edge=job.config.strict_edge,
+        sets=set_summaries(scored, verdicts, job.labels),
+        speed=speed_rows(scored, rows),
+        cost=cost,
+        reliability_file=report[2],
     )
 
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal, get_args
 
 from core.errors import ExportError
 
@@ -15,8 +14,7 @@ BundleFormat = Literal["dir", "zip"]
 Isa = Literal["auto", "avx2", "avx512", "avx512_vnni", "arm64"]
 Exporter = Literal["auto", "optimum", "torch"]
 
-DEFAULT_MIN_AGREEMENT = 0.99
-ISAS = ("auto", "avx2", "avx512", "avx512_vnni", "arm64")
+ISAS: tuple[str, ...] = get_args(Isa)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -46,8 +44,9 @@ class ExportConfig:
         probes: anonymized test inputs stored for ``bundle verify``'s self-test.
         parity_limit: most test inputs compared in the parity check (None: all).
         batch_size: inputs per forward pass in the parity check.
-        name: the Triton model name (default: from the project folder's name).
-        max_batch_size: Triton's ``max_batch_size``.
+        name: the served model's name in every serving target (Triton's model folder;
+            default: from the project folder's name).
+        max_batch_size: the largest batch a server may form (Triton's ``max_batch_size``).
         signing_key: an organisation's Ed25519 private key (PEM, owner-only) that signs
             the manifest; default: the project's own key, ``keys/bundle_signing.key``.
     """
@@ -59,7 +58,7 @@ class ExportConfig:
     force: bool = False
     override_floor: str | None = None
     override_parity: str | None = None
-    min_agreement: float = DEFAULT_MIN_AGREEMENT
+    min_agreement: float = 0.99
     isa: Isa = "auto"
     fp16: bool = False
     keep_fp32: bool = False

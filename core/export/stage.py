@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from core.anonymize.vault import SECRET_FILES
 from core.configs import to_json
 from core.errors import ExportError, ExportRefusedError, StageCancelled
-from core.evaluate.inputs import StudentSource
+from core.evaluate.inputs import StudentSource, find_student
 from core.export import bundle_format as fmt
 from core.export import generation
 from core.export.build import (
@@ -34,8 +34,9 @@ from core.export.config import ExportConfig, ExportResult, ParityReport
 from core.export.keys import signer_for
 from core.export.manifest import Gates, build_manifest
 from core.export.runtime_causal import PROMPT_FILE
+from core.export.serving import Serving
 from core.export.signature import Signer
-from core.export.sources import Evaluation, calibration, check_gate, find_student, latest_evaluation
+from core.export.sources import Evaluation, calibration, check_gate, latest_evaluation
 from core.project import Project
 from core.reporter import Reporter
 from core.store.db import user_errors
@@ -66,11 +67,12 @@ def run_export(
         built = _build(job, work)
         gates = Gates(config.override_floor, _parity_gate(job, built), config.min_agreement)
         _step(reporter, 0.9, "writing the bundle")
-        name = config.name or triton_name(project.path.name)
+        serving = Serving(config.name or triton_name(project.path.name), built.shipped,
+                          built.inputs, built.outputs, config.max_batch_size)  # fmt: skip
         manifest = build_manifest(project, config, job.student, job.evaluation, built,
-                                  job.temperature, gates, name=name, run_id=run_id,
+                                  job.temperature, gates, serving=serving, run_id=run_id,
                                   signer=job.signer)  # fmt: skip
-        parts = _parts(config, built, manifest, job.evaluation, name)
+        parts = _parts(config, built, manifest, job.evaluation, serving)
         written = write_bundle(job.out, parts, manifest, signer=job.signer, form=config.format,
                                force=config.force)  # fmt: skip
     finally:
@@ -99,7 +101,7 @@ class _Job:
 def _prepare(project: Project, config: ExportConfig, reporter: Reporter, run_id: str) -> _Job:
     """Check the options and the output, find the student, apply the evaluation gate."""
     out = _check_out(project, config)
-    student = find_student(project, config.student)
+    student = find_student(project, config.student, error=ExportError, purpose="export")
     evaluation = latest_evaluation(project, student.model_dir)
     overridden = check_gate(project, evaluation, config.override_floor, run_id)
     signer = signer_for(project, config.signing_key)  # before minutes of work, not after
@@ -194,7 +196,11 @@ def _parity_gate(job: _Job, built: Built) -> str | None:
 
 
 def _parts(
-    config: ExportConfig, built: Built, manifest: dict[str, Any], evaluation: Evaluation, name: str
+    config: ExportConfig,
+    built: Built,
+    manifest: dict[str, Any],
+    evaluation: Evaluation,
+    serving: Serving,
 ) -> BundleParts:
     variants: dict[str, Path] = {}
     if config.keep_fp32 and built.quantization:
@@ -203,18 +209,14 @@ def _parts(
         variants[fmt.MODEL_FP16] = built.fp16
     for secret in SECRET_FILES:  # never in a bundle, whatever the model folder holds
         (built.folder / secret).unlink(missing_ok=True)
-    report = evaluation.result.get("report_html")
     return BundleParts(
         model=built.shipped,
         model_folder=built.folder,
         labels=built.labels,
         probes=built.probes,
-        triton_name=name,
-        inputs=built.inputs,
-        outputs=built.outputs,
-        max_batch_size=config.max_batch_size,
+        serving=serving,
         card=render_card({**manifest, "files": {}}),
-        report=Path(report) if isinstance(report, str) else None,
+        report=None if evaluation.result is None else evaluation.result.report_html,
         variants=variants,
         extra_json={PROMPT_FILE: built.prompt} if built.prompt is not None else {},
     )

@@ -8,7 +8,8 @@ from typing import Literal, get_args
 from urllib.parse import urlsplit
 
 from core.errors import TeacherError
-from core.teacher.sources import ENDPOINT_SPEC, parse_spec
+from core.teacher.sources import ENDPOINT_SPEC
+from core.teacher.sources import parse_spec as parse_spec  # re-exported: part of the config's API
 from core.teacher.transport import check_env_name
 
 Mode = Literal["chat", "completions"]  # the endpoint API asked

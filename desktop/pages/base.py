@@ -14,7 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
@@ -31,16 +30,22 @@ log = logging.getLogger("stillroom.desktop")
 
 
 class StagePage(QWidget):
-    """Base of the seven pages. Subclasses set ``stage_key`` and ``title`` and override
-    :meth:`build` and :meth:`refresh` (and the ``on_stage_*`` hooks as needed)."""
+    """Base of the pages. A stage's page sets ``stage`` (its descriptor in
+    :mod:`core.jobs.registry`, which also gives its title); the project page sets ``title``.
+    Subclasses override :meth:`build` and :meth:`refresh` (and the ``on_stage_*`` hooks)."""
 
-    stage_key: ClassVar[str] = ""
+    stage: ClassVar[Stage[Any, Any] | None] = None
     title: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.stage is not None:
+            cls.title = cls.stage.title
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context = context
-        self.setObjectName(f"{self.stage_key or 'stage'}Page")
+        self.setObjectName(f"{self.page_key()}Page")
         self.worker: StageWorker | None = None
         self._stale = True  # refresh on the next show
         self.body_layout = QVBoxLayout(self)
@@ -57,6 +62,11 @@ class StagePage(QWidget):
         self.build()
         context.project_changed.connect(self._on_context_changed)
         context.stages_changed.connect(self._on_context_changed)
+
+    @classmethod
+    def page_key(cls) -> str:
+        """The page's key in the window: its stage's ``page``, or ``project``."""
+        return "project" if cls.stage is None else cls.stage.page
 
     # -- for subclasses --------------------------------------------------------------------
 
@@ -98,7 +108,7 @@ class StagePage(QWidget):
             return self.worker
         worker = StageWorker(self)
         key = stage.key
-        worker.succeeded.connect(lambda result: self._succeeded(key, result))
+        worker.succeeded.connect(lambda result: self.on_stage_succeeded(key, result))
         worker.cancelled.connect(lambda: self.on_stage_cancelled(key))
         worker.failed.connect(lambda error: self._failed(key, error))
         worker.finished.connect(self._finished)
@@ -140,20 +150,17 @@ class StagePage(QWidget):
             frames = "".join(traceback.format_tb(exc.__traceback__))
             kind = f"{type(exc).__module__}.{type(exc).__qualname__}"
             # Not log.exception: the exception's message may quote row contents.
-            log.error("unexpected %s in %s\n%s", kind, self.stage_key, frames)  # noqa: TRY400
+            log.error("unexpected %s in %s\n%s", kind, self.page_key(), frames)  # noqa: TRY400
             show_error_dialog(
                 self,
                 f"Stillroom hit an unexpected problem ({type(exc).__name__}). "
                 "Your project is unchanged past its last saved step.",
-                f"page: {self.stage_key}\nerror: {kind}\n\n{frames}",
+                f"page: {self.page_key()}\nerror: {kind}\n\n{frames}",
                 None,
             )
         return None
 
     # -- internals -------------------------------------------------------------------------
-
-    def _succeeded(self, stage: str, result: Any) -> None:
-        self.on_stage_succeeded(stage, result)
 
     def _failed(self, stage: str, error: dict[str, Any]) -> None:
         if error.get("user_error"):
@@ -186,8 +193,3 @@ class StagePage(QWidget):
         if self._stale:
             self._stale = False
             self.refresh()
-
-
-def align_top(layout: QVBoxLayout) -> None:
-    """Keep a page's content at the top when the window is taller than the page."""
-    layout.setAlignment(Qt.AlignmentFlag.AlignTop)

@@ -269,23 +269,26 @@ class StageWorker(QObject):
             pass  # the next open of the project reconciles it
 
     def _succeed(self, stored: dict[str, Any]) -> None:
-        """The stored result back in its type (paths resolved against the project)."""
+        """Conclude with the stored result back in its type (paths resolved against the
+        project). A result that does not rebuild (a bug) is not announced; the run still
+        succeeded and the pages read the store when ``finished`` is emitted."""
         from core.configs import from_json
 
         assert self.stage is not None
         try:
-            self.result = from_json(self.stage.result, stored, self.project_dir)
+            result = from_json(self.stage.result, stored, self.project_dir)
         except UserError:
-            self.result = None  # the page reads the stored run instead
-        self._running = False
-        self.outcome = "succeeded"
-        self.succeeded.emit(self.result)
-        self.finished.emit()
+            result = None
+        self._conclude("succeeded", result)
 
-    def _conclude(self, outcome: str, payload: dict[str, Any] | None) -> None:
+    def _conclude(self, outcome: str, payload: Any) -> None:
         self._running = False
         self.outcome = outcome
-        if outcome == "cancelled":
+        if outcome == "succeeded":
+            self.result = payload
+            if payload is not None:
+                self.succeeded.emit(payload)
+        elif outcome == "cancelled":
             self.cancelled.emit()
         else:
             self.error = payload

@@ -85,13 +85,13 @@ def type_into(qtbot: Any, edit: QLineEdit, text: str) -> None:
     qtbot.keyClicks(edit, text)
 
 
-def finish(page: Any) -> dict[str, Any]:
-    """Wait for the page's worker; its result once it succeeded."""
+def finish(page: Any) -> Any:
+    """Wait for the page's worker; its typed result once it succeeded."""
     worker = page.worker
     assert worker is not None, page.banner.message()
-    assert worker.wait_finished(RUN_MS), f"{page.stage_key} did not finish"
+    assert worker.wait_finished(RUN_MS), f"{page.title} did not finish"
     assert worker.outcome == "succeeded", (worker.error, page.banner.message())
-    return dict(worker.result or {})
+    return worker.result
 
 
 def go_to(window: MainWindow, key: str) -> Any:
@@ -123,13 +123,13 @@ def test_csv_to_verified_bundle_by_clicking(qtbot, window, tmp_path, monkeypatch
     assert data.model.rowCount() > 0
     assert (data.text_column.currentText(), data.label_column.currentText()) == ("text", "label")
     click(qtbot, data.import_button)
-    assert finish(data)["rows_imported"] == 240
+    assert finish(data).rows_imported == 240
     assert window.states["data"] == "done"
 
     anonymize = go_to(window, "anonymize")
     assert anonymize.full_mode.isChecked()  # the real thing: spaCy and patterns
     click(qtbot, anonymize.run_button)
-    counts = finish(anonymize)["entity_counts"]
+    counts = finish(anonymize).entity_counts
     assert {"PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER"} <= set(counts)
     assert window.states["anonymize"] == "done"
 
@@ -138,8 +138,8 @@ def test_csv_to_verified_bundle_by_clicking(qtbot, window, tmp_path, monkeypatch
     type_into(qtbot, teacher_page.source.folder, str(teacher))
     click(qtbot, teacher_page.start_button)
     taught = finish(teacher_page)
-    assert taught["labelled"] == 240
-    assert taught["accuracy"]["test"] > 0.6
+    assert taught.labelled == 240
+    assert taught.accuracy["test"] > 0.6
     assert teacher_page.accuracy_table.rowCount() > 0  # the teacher's own accuracy is shown
     assert window.states["teacher"] == "done"
 
@@ -162,7 +162,7 @@ def test_csv_to_verified_bundle_by_clicking(qtbot, window, tmp_path, monkeypatch
     assert train.worker is not None
     train.worker.metric.connect(lambda name, value, step: losses.append(value))
     trained = finish(train)
-    assert trained["global_step"] == 36  # 188 training records, batches of 16, 3 epochs
+    assert trained.global_step == 36  # 188 training records, batches of 16, 3 epochs
     assert losses, "no live metric reached the page"
     assert train.chart.point_count("loss") > 0
     assert "Trained 36 steps" in train.summary.text()
@@ -171,7 +171,7 @@ def test_csv_to_verified_bundle_by_clicking(qtbot, window, tmp_path, monkeypatch
     evaluate = go_to(window, "evaluate")
     evaluate.latency_runs.setValue(5)
     click(qtbot, evaluate.run_button)
-    assert finish(evaluate)["passed"] is True
+    assert finish(evaluate).passed is True
     qtbot.waitUntil(lambda: evaluate.results.isVisible())
     assert evaluate.results.badge.text() == "PASS"
     assert "meets the quality floor" in evaluate.results.headline.text()
@@ -183,8 +183,8 @@ def test_csv_to_verified_bundle_by_clicking(qtbot, window, tmp_path, monkeypatch
     bundle = Path(export.out_edit.text())
     click(qtbot, export.export_button)
     exported = finish(export)
-    assert exported["quantize"] == "int8"
-    assert Path(exported["bundle"]) == bundle
+    assert exported.quantize == "int8"
+    assert exported.bundle == bundle
     qtbot.waitUntil(lambda: export.panel.isVisible())
     click(qtbot, export.panel.verify_button)
     assert export.banner.message().startswith("Bundle OK"), export.banner.message()
