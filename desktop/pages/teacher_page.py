@@ -62,8 +62,7 @@ def check_endpoint_call(config: TeachConfig) -> Any:
 
 
 class TeacherPage(StagePage):
-    stage_key = "teacher"
-    title = "Teacher"
+    stage = TEACH
 
     def build(self) -> None:
         self._scroll, body = scrolling_body(self, self.body_layout)
