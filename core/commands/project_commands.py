@@ -5,16 +5,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from core.configs import to_json
 from core.errors import UserError
-from core.jobs.registry import PIPELINE
 from core.project import TASKS, Project, QualityFloor
 from core.store import audit
-
-if TYPE_CHECKING:
-    from core.stage_states import StageState
 
 
 def add(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -93,29 +89,11 @@ def init_command(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def status_command(args: argparse.Namespace) -> dict[str, Any]:
-    from core.stage_states import stage_states
     from core.status import project_status, render_status
 
     with Project.open(args.dir) as project:
         status = project_status(project)
-        states = stage_states(project)
-    stages = {stage.key: states[stage.key] for stage in PIPELINE}
-    return {
-        **status,
-        "stages": {key: to_json(state) for key, state in stages.items()},
-        "lines": render_status(status) + render_stages(stages),
-    }
-
-
-def render_stages(states: dict[str, StageState]) -> list[str]:
-    """Where each stage of the pipeline stands, one line each, in order."""
-    width = max(len(stage.title) for stage in PIPELINE)
-    lines = ["stages:"]
-    for stage in PIPELINE:
-        state = states[stage.key]
-        shown = state.state.replace("_", " ")
-        lines.append(f"  {stage.title:<{width}}  {shown:<15} {state.reason}".rstrip())
-    return lines
+    return {**status, "lines": render_status(status)}
 
 
 def _add_audit_verify(audit_sub: Any, common: argparse.ArgumentParser) -> None:
