@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
+from core.configs import to_json
 from core.errors import StageCancelled, UserError
 from core.project import Project
 
@@ -31,8 +33,10 @@ class TerminalProgress:
         self._started: float | None = None
         self._last_decile = -1
         self._drawn = False
+        self.run_id: str | None = None  # the run whose events these are
 
     def __call__(self, event: dict[str, Any]) -> None:
+        self.run_id = event.get("run", self.run_id)
         if event["kind"] != "progress":
             return
         now = time.monotonic()
@@ -66,9 +70,33 @@ def run_stage(project: Project, stage: Stage[Any, R], config: Any) -> R:
         StageBusyError: the stage is already running on the project (nothing was recorded).
         UserError: the stage failed on something the user can fix, or was cancelled.
     """
+    return _run(project, stage, config)[1]
+
+
+def stage_output(
+    project: Project, stage: Stage[Any, R], config: Any, render: Callable[[R], list[str]]
+) -> dict[str, Any]:
+    """Run one stage as :func:`run_stage` does and give a command's output: the run's id
+    and its result (``--json``) and ``render``'s lines (people).
+
+    Raises:
+        StageBusyError: the stage is already running on the project (nothing was recorded).
+        UserError: the stage failed on something the user can fix, or was cancelled.
+    """
+    run_id, result = _run(project, stage, config)
+    return {"run_id": run_id, **to_json(result), "lines": render(result)}
+
+
+def _run(project: Project, stage: Stage[Any, R], config: Any) -> tuple[str, R]:
     from core.jobs import execute
 
+    progress = TerminalProgress()
     try:
-        return execute.run_stage(project, stage, config, sink=TerminalProgress())
+        result = execute.run_stage(project, stage, config, sink=progress)
     except StageCancelled as exc:
-        raise UserError(str(exc), "run the same command again to continue") from None
+        why = f" ({exc})" if str(exc) else ""
+        raise UserError(
+            f"the {stage.key} run {progress.run_id} was cancelled{why}",
+            "run the same command again to continue",
+        ) from None
+    return str(progress.run_id), result

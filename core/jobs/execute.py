@@ -43,6 +43,7 @@ class RunOutcome(Generic[R]):
     exit_code: int
     result: R | None = None
     error: UserError | None = None
+    cancel: StageCancelled | None = None  # what the stage said when it stopped on request
 
 
 class RunReporter:
@@ -151,7 +152,8 @@ def run_stage(
         The stage's result.
 
     Raises:
-        StageCancelled: the reporter (or a cancel request) stopped it; it can resume.
+        StageCancelled: the reporter (or a cancel request) stopped it (the stage's own
+            exception, such as ImportCancelled); it can resume.
         UserError: what the stage raised for the user to fix (an internal error is an
             :class:`~core.errors.InternalError`), with the exit code to use.
     """
@@ -161,7 +163,7 @@ def run_stage(
     if outcome.error is not None:
         raise outcome.error
     if outcome.status == "cancelled":
-        raise StageCancelled(f"the {stage_.key} run {run_id} was cancelled")
+        raise outcome.cancel or StageCancelled(f"the {stage_.key} run {run_id} was cancelled")
     return typing.cast(R, outcome.result)
 
 
@@ -187,10 +189,10 @@ def _execute(
         config = load_config(project, descriptor, run.config)
         function = descriptor.function()
         result = function(project, config, run=context, reporter=reporter, **options)
-    except StageCancelled:
+    except StageCancelled as exc:
         runs.mark_finished(project, run_id, "cancelled", result={"resumable": True})
         reporter.emit("finished", {"status": "cancelled", "result": {"resumable": True}})
-        return RunOutcome(run_id, "cancelled", protocol.EXIT_OK)
+        return RunOutcome(run_id, "cancelled", protocol.EXIT_OK, cancel=exc)
     except UserError as exc:
         return _fail(project, reporter, run_id, exc)
     except Exception as exc:  # noqa: BLE001 — the worker's boundary: every crash is recorded

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal, get_args
 
 from core.errors import TrainError
 
@@ -21,6 +20,8 @@ DEFAULT_TEMPERATURE = 1.0
 # Generation: half SFT on the teacher's text, half token-level KL (when the tokenizers match).
 DEFAULT_GENERATION_ALPHA = 0.5
 DEFAULT_MAX_LENGTH = {"classification": 128, "generation": 512}
+DEFAULT_LR = 5e-5
+DEFAULT_LORA_LR = 2e-4  # adapters start at zero and move a small share of the weights
 _DEVICE = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
 
 # Options that may change when an interrupted run is resumed: they alter memory use or
@@ -51,7 +52,7 @@ class TrainConfig:
         temperature: the distillation temperature T (classification).
         hard_labels: ``human`` (CE on the human label where a record has one) or
             ``teacher`` (CE on the teacher's label).
-        lr: peak learning rate (default 5e-5 full, 2e-4 LoRA).
+        lr: peak learning rate (default :data:`DEFAULT_LR`, :data:`DEFAULT_LORA_LR` with LoRA).
         batch_size: inputs per device per forward pass.
         grad_accum: forward passes per optimizer step.
         max_length: longest input in tokens (longer ones are truncated, with a warning).
@@ -113,7 +114,7 @@ class TrainConfig:
     def learning_rate(self) -> float:
         if self.lr is not None:
             return self.lr
-        return 2e-4 if self.lora else 5e-5
+        return DEFAULT_LORA_LR if self.lora else DEFAULT_LR
 
     @property
     def eval_steps(self) -> int:
@@ -149,7 +150,7 @@ def _checks(config: TrainConfig) -> list[tuple[bool, str]]:
         (config.epochs > 0, "--epochs must be positive"),
         (config.alpha is None or 0.0 <= config.alpha <= 1.0, "--alpha must be in [0, 1]"),
         (config.temperature > 0, "--temperature must be positive"),
-        (config.hard_labels in ("human", "teacher"), "--hard-labels must be human or teacher"),
+        (config.hard_labels in get_args(HardLabels), "--hard-labels must be human or teacher"),
         (config.lr is None or config.lr > 0, "--lr must be positive"),
         (config.batch_size >= 1 and config.grad_accum >= 1, "batch sizes must be positive"),
         (config.max_length is None or config.max_length >= 8, "--max-length must be >= 8"),
@@ -160,7 +161,7 @@ def _checks(config: TrainConfig) -> list[tuple[bool, str]]:
         (config.early_stopping >= 0, "--early-stopping must be >= 0"),
         (config.lora_rank >= 1 and config.lora_alpha >= 1, "LoRA rank and alpha must be >= 1"),
         (bool(_DEVICE.match(config.device)), "--device must be auto, cpu, cuda or cuda:N"),
-        (config.precision in ("auto", "fp32", "fp16", "bf16"), "bad --precision"),
+        (config.precision in get_args(Precision), "bad --precision"),
     ]
 
 

@@ -3,17 +3,17 @@ handle out of memory, and save the merged student with its lineage."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.configs import config_to_json
+from core.jobs.memory import halved_batch, is_out_of_memory
 from core.project import Project
 from core.reporter import Reporter
 from core.train import checkpoints
 from core.train.config import TrainConfig
-from core.jobs.memory import halved_batch, is_out_of_memory
 from core.train.device import (
     out_of_memory_error,
     peak_memory_mb,
@@ -185,7 +185,7 @@ def _save(
               "raw_text_records": data.raw_text_used,
               "train_sha256": examples_sha256(data.train),
               "validation_sha256": examples_sha256(data.validation)},
-        training={"config": config_to_dict(config), "seed": config.seed, "lora": lora,
+        training={"config": config_to_json(config), "seed": config.seed, "lora": lora,
                   "device": prepared.device.name, "precision": prepared.device.precision,
                   "batch_size": attempt.batch_size, "grad_accum": attempt.grad_accum,
                   "global_step": attempt.global_step, "epochs_run": attempt.epochs_run,

@@ -49,24 +49,8 @@ def run_train(
         TrainOutOfMemoryError: memory ran out (after the optional retry at half batch).
         StageCancelled: the reporter asked to stop; a checkpoint was saved first.
     """
-    return _run(project, config, run.id, reporter, callbacks)
-
-
-def is_main_process() -> bool:
-    """Rank 0 of a multi-process launch (or the only process) writes the store and files."""
-    return int(os.environ.get("RANK", "0")) == 0
-
-
-def _run(
-    project: Project,
-    config: TrainConfig,
-    run_id: str,
-    reporter: Reporter,
-    callbacks: Sequence[Any],
-) -> TrainResult:
-    started = time.perf_counter()
-    main = is_main_process()
-    run_dir = project.run_dir(run_id)
+    started, run_id, run_dir = time.perf_counter(), run.id, run.dir
+    main = int(os.environ.get("RANK", "0")) == 0  # rank 0 of a launch writes store and files
     if main and world_size() == 1:  # other processes of a launch may be deriving right now
         checkpoints.remove_scratch(run_dir)
     prepared = prepare(project, config, run_dir, main=main)

@@ -85,6 +85,7 @@ def test_a_successful_import_keeps_contents_out_of_audit_and_progress(tmp_path, 
     )
     assert len(reporter.progress_calls) > 3
     assert all(SECRET not in message for _, message in reporter.progress_calls)
-    audit = project.store.query("SELECT details FROM audit")
+    audit = project.store.query("SELECT action, details FROM audit")
     assert all(SECRET not in row["details"] for row in audit)
-    assert json.loads(audit[-1]["details"])["rows_imported"] == BATCH_ROWS + 5
+    imported = [row for row in audit if row["action"] == "data.import"]
+    assert json.loads(imported[-1]["details"])["rows_imported"] == BATCH_ROWS + 5

@@ -288,13 +288,13 @@ def test_a_killed_worker_resumes_without_double_billing(teach_project, server):
     import signal
 
     from core.jobs.execute import execute_run
-    from core.jobs.runs import create_run, get_run, reconcile_runs
+    from core.jobs.registry import TEACH
+    from core.jobs.runs import create_run, reconcile_runs
     from core.jobs.worker import WorkerProcess
-    from core.teacher.config import config_to_dict
 
     server.switches.latency_s = 0.1
     config = _config(server, concurrency=2, batch_size=4)
-    run_id = create_run(teach_project, "teach", config_to_dict(config))
+    run_id = create_run(teach_project, TEACH, config)
     worker = WorkerProcess(teach_project.path, run_id)
     for event in worker.events():
         if event["kind"] == "progress" and event["fraction"] > 0:
@@ -307,7 +307,7 @@ def test_a_killed_worker_resumes_without_double_billing(teach_project, server):
     assert 0 < stored < 30
     outcome = execute_run(teach_project, run_id, lambda event: None)
     assert outcome.status == "succeeded"
-    assert get_run(teach_project, run_id).result["already_stored"] == stored
+    assert outcome.result.already_stored == stored
     rows = _rows(teach_project)
     assert len(rows) == len({r["record_id"] for r in rows}) == 30
-    assert outcome.result["cost_total"] == pytest.approx(_expected_cost(rows), abs=1e-5)
+    assert outcome.result.cost_total == pytest.approx(_expected_cost(rows), abs=1e-5)

@@ -11,7 +11,7 @@ from core.jobs.registry import TRAIN
 from core.jobs.runs import create_run, get_run, list_runs
 from core.reporter import NullReporter
 from core.train import trainer as trainer_module
-from core.train.config import TrainConfig, config_to_dict
+from core.train.config import TrainConfig
 
 torch = pytest.importorskip("torch")
 from transformers import TrainerCallback  # noqa: E402
@@ -83,7 +83,7 @@ def test_the_worker_path_exits_with_the_out_of_memory_code(
         return build(*args, callbacks=[*callbacks, OutOfMemoryAt(3)], **kwargs)
 
     monkeypatch.setattr(trainer_module, "build_trainer", with_oom)
-    run_id = create_run(train_project, "train", config_to_dict(_config(tiny_classifier)))
+    run_id = create_run(train_project, TRAIN, _config(tiny_classifier))
     seen = []
     outcome = execute_run(train_project, run_id, seen.append)
     assert outcome.exit_code == protocol.EXIT_OUT_OF_MEMORY

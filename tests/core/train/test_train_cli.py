@@ -8,11 +8,12 @@ import pytest
 
 from core.cli import main
 from core.commands.train_commands import render_train
+from core.configs import from_json
 from core.jobs.execute import run_stage
 from core.jobs.registry import TRAIN
 from core.jobs.runs import list_runs
 from core.reporter import NullReporter, RecordingReporter
-from core.train.config import TrainConfig
+from core.train.config import TrainConfig, TrainResult
 
 
 def run(capsys, *argv):
@@ -32,7 +33,7 @@ def test_train_prints_the_student_and_writes_json(capsys, train_project, tiny_cl
     result = json.loads(out)
     assert result["global_step"] == 12
     assert result["model_dir"].endswith("/student")
-    lines = render_train(result)
+    lines = render_train(from_json(TrainResult, result))
     assert lines[0] == f"trained student: {result['model_dir']}"
     assert any("samples/s on cpu" in line for line in lines)
 
