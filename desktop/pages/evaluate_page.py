@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from core.commands.config_defaults import default
 from core.errors import UserError
 from core.evaluate.config import EvaluateConfig
+from core.jobs.registry import EVALUATE
 from core.project import QualityFloor
 from desktop.pages.base import StagePage
 from desktop.widgets.evaluation_results import EvaluationResults
@@ -51,8 +52,7 @@ def open_url(url: QUrl) -> bool:
 class EvaluatePage(StagePage):
     """Options, the run button, and the last evaluation's verdict and figures."""
 
-    stage_key: ClassVar[str] = "evaluate"
-    title: ClassVar[str] = "Evaluate"
+    stage = EVALUATE
 
     def build(self) -> None:
         content, column = scrolling_body(self, self.body_layout)
@@ -172,8 +172,6 @@ class EvaluatePage(StagePage):
         except UserError as exc:
             self.banner.show_user_error(exc)
             return
-        from core.jobs.registry import EVALUATE
-
         self.start_stage(EVALUATE, config)
         self._update_buttons()
 
@@ -211,7 +209,6 @@ class EvaluatePage(StagePage):
 
     def _read(self) -> Read:
         from core.evaluate.figures import read_reliability
-        from core.jobs.registry import EVALUATE
         from core.jobs.runs import latest
 
         with self.context.project() as project:

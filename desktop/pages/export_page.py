@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from core.commands.config_defaults import default
 from core.errors import ExportRefusedError, UserError
 from core.export.config import ExportConfig
+from core.jobs.registry import EXPORT
 from desktop.pages.base import StagePage
 from desktop.widgets.bundle_panel import BundlePanel
 from desktop.widgets.form_fields import checkbox, primary_button
@@ -73,8 +74,7 @@ def pick_folder(parent: QWidget, start: str) -> str:
 class ExportPage(StagePage):
     """Options, the evaluation gate, the export button, and the last bundle."""
 
-    stage_key: ClassVar[str] = "export"
-    title: ClassVar[str] = "Export"
+    stage = EXPORT
 
     def build(self) -> None:
         self._default_out = ""
@@ -235,7 +235,6 @@ class ExportPage(StagePage):
             self.banner.show_user_error(exc)
             return
         from core.export.handoff import preflight
-        from core.jobs.registry import EXPORT
 
         if self.run_guarded(preflight, config.out, config.force) is None:
             return
@@ -310,7 +309,6 @@ class ExportPage(StagePage):
 
     def _read(self) -> tuple[GateState, Finished[ExportResult] | None, str, str]:
         from core.export.handoff import gate_state, serving_instructions
-        from core.jobs.registry import EXPORT
         from core.jobs.runs import latest
 
         with self.context.project() as project:
