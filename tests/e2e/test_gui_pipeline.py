@@ -19,24 +19,17 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1] / "desktop"))
 
 from gui_sample import tiny_teacher, write_sample_csv
-from PySide6.QtCore import QModelIndex, QSettings, Qt
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import (
-    QAbstractButton,
-    QAbstractItemView,
-    QComboBox,
     QFileDialog,
-    QGroupBox,
-    QLabel,
     QLineEdit,
-    QListView,
-    QPlainTextEdit,
     QScrollArea,
-    QTabWidget,
-    QTextEdit,
     QWidget,
 )
+from window_walk import window_texts
 
 from desktop.context import AppContext
 from desktop.main_window import STAGES, MainWindow
@@ -197,44 +190,6 @@ def test_csv_to_verified_bundle_by_clicking(qtbot, window, tmp_path, monkeypatch
     leaked = [value for value in planted if value in shown]
     assert not leaked, f"{len(leaked)} planted identifiers are shown, e.g. a {_kind(leaked[0])}"
     assert "Regards" in shown  # the walk does reach the anonymized records on screen
-
-
-def window_texts(window: MainWindow) -> Iterator[str]:
-    """Every text the window and its pages show or hold: labels, fields, buttons, tips,
-    list, table and combo entries (the pages built so far, which is all of them here)."""
-    yield window.windowTitle()
-    yield window.statusBar().currentMessage()
-    for widget in window.findChildren(QWidget):
-        yield widget.toolTip()
-        yield widget.accessibleName()
-        yield from _own_texts(widget)
-
-
-def _own_texts(widget: QWidget) -> Iterator[str]:
-    if isinstance(widget, QLabel | QAbstractButton):
-        yield widget.text()
-    elif isinstance(widget, QLineEdit):
-        yield widget.text()
-        yield widget.placeholderText()
-    elif isinstance(widget, QPlainTextEdit | QTextEdit):
-        yield widget.toPlainText()
-    elif isinstance(widget, QComboBox):
-        yield from (widget.itemText(i) for i in range(widget.count()))
-    elif isinstance(widget, QGroupBox):
-        yield widget.title()
-    elif isinstance(widget, QTabWidget):
-        yield from (widget.tabText(i) for i in range(widget.count()))
-    elif isinstance(widget, QAbstractItemView) and widget.model() is not None:
-        model, top = widget.model(), QModelIndex()
-        # A list model's columnCount is not callable from Python; a list has one column.
-        columns = 1 if isinstance(widget, QListView) else model.columnCount(top)
-        for row in range(model.rowCount(top)):
-            for column in range(columns):
-                index = model.index(row, column, top)
-                for role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
-                    value = model.data(index, role)
-                    if value is not None:
-                        yield str(value)
 
 
 def _kind(value: str) -> str:
