@@ -16,10 +16,8 @@ from core.jobs.registry import TEACH
 from core.jobs.runs import latest, run_config
 from core.project import Project
 from core.teacher.config import parse_spec
-from core.teacher.models import folder_digest, model_kind
-
-# Endpoint teachers: ``openai`` (the spec's kind); 0.1 projects stored ``endpoint``.
-_REMOTE = frozenset({"openai", "endpoint"})
+from core.teacher.models import folder_digest
+from core.teacher.sources import source_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,46 +36,31 @@ def plan_baseline(project: Project, teacher_id: str | None) -> BaselinePlan:
     found = latest(project, TEACH, where=lambda r: r.teacher_id == teacher_id)
     if found is None:
         return BaselinePlan(None, 1.0, "no teach run of this project stored these outputs")
-    kind = found.result.teacher_kind
-    if kind == "labels":
-        return BaselinePlan(None, 1.0, "the teacher is the human labels: no model to quantize")
-    if kind in _REMOTE:
-        return BaselinePlan(
-            None, 1.0, "the teacher is a remote endpoint: its weights are not on this machine"
-        )
+    source = source_of(found.result.teacher_kind)
+    if source is None or not source.quantizable:
+        return BaselinePlan(None, 1.0, source.no_baseline if source else "unknown teacher")
     config = run_config(project, TEACH, found.run)
-    local = _local_model(config.teacher, teacher_id)
-    if local is None:
+    folder = _same_model(config.teacher, teacher_id)
+    if folder is None:
         return BaselinePlan(
             None,
             1.0,
             "no teach run of this project names a local classifier folder with the "
             "teacher's identity (it was moved or changed since)",
         )
-    folder, architecture = local
-    if architecture != "classifier":
-        return BaselinePlan(
-            None,
-            1.0,
-            "the teacher is a causal LM prompted for its label; "
-            "only a local sequence classifier is quantized here (the export "
-            "stage's ONNX INT8 path will cover it)",
-        )
     return BaselinePlan(folder, 1.0 if config.temperature is None else config.temperature)
 
 
-def _local_model(spec: str, teacher_id: str) -> tuple[Path, str] | None:
-    """The teach run's model folder and its kind (``classifier``, ``causal``), if the folder
-    still holds the model that made the outputs."""
-    kind, location = parse_spec(spec)
-    folder = Path(location).expanduser()
-    if kind != "hf" or not (folder / "config.json").is_file():
+def _same_model(spec: str, teacher_id: str) -> Path | None:
+    """The teach run's model folder, if it still holds the model that made the outputs."""
+    folder = Path(parse_spec(spec)[1]).expanduser()
+    if not (folder / "config.json").is_file():
         return None
     folder = folder.resolve()
     try:
         # A local teacher's id starts with its folder's name and digest: same model still?
-        if not teacher_id.startswith(f"hf:{folder.name}@{folder_digest(folder)}"):
-            return None
-        return folder, model_kind(folder)
+        return (
+            folder if teacher_id.startswith(f"hf:{folder.name}@{folder_digest(folder)}") else None
+        )
     except (OSError, TeacherError):
         return None

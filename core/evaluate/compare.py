@@ -78,10 +78,6 @@ def _comparison_rows(human: np.ndarray, teacher_ok: np.ndarray, answered: np.nda
     return _Rows(teacher_ok, "teacher", bool(teacher_ok.any()))
 
 
-def _primary(scores: Scores) -> float:
-    return scores.macro_f1 if isinstance(scores, ClassificationScores) else scores.rouge_l
-
-
 def _notes(eset: EvalSet, rows: _Rows, answered: np.ndarray, human: np.ndarray) -> list[str]:
     notes = []
     missing = int((human & ~answered).sum())

@@ -16,9 +16,10 @@ import numpy as np
 
 from core.errors import EvaluateError, UserError
 from core.evaluate.metrics import FloatArray, IntArray
-from core.jobs.registry import TEACH, TRAIN
+from core.jobs.registry import TRAIN
 from core.jobs.runs import RunRecord, latest
 from core.project import Project
+from core.teacher.sources import teacher_kind_of
 from core.train.lineage import LINEAGE_FILE
 
 _RAW_MARKERS = {"raw", "records", "records.text", "original"}
@@ -162,14 +163,6 @@ def read_json(path: Path, error: type[UserError] = EvaluateError) -> dict[str, A
     return value if isinstance(value, dict) else {}
 
 
-def teacher_kind(project: Project, teacher_id: str) -> str | None:
-    """The kind of the teacher whose outputs carry ``teacher_id`` (``labels``, ``hf``,
-    ``openai``), from the teach run that stored them; None when no teach run of this
-    project did (outputs imported or written by other means)."""
-    found = latest(project, TEACH, where=lambda r: r.teacher_id == teacher_id)
-    return None if found is None else found.result.teacher_kind
-
-
 def check_label_set(student: StudentSource, labels: tuple[str, ...]) -> None:
     """Refuse a student whose lineage names another label set than the project's.
 
@@ -228,7 +221,7 @@ def resolve_teacher(
 
 
 def _teacher_ref(project: Project, teacher_id: str, prompt_version: str) -> TeacherRef:
-    return TeacherRef(teacher_id, prompt_version, teacher_kind(project, teacher_id))
+    return TeacherRef(teacher_id, prompt_version, teacher_kind_of(project, teacher_id))
 
 
 def load_set(

@@ -23,7 +23,6 @@ LABELS = "labels.json"
 PROBES = "probes.json"
 MODEL_CARD = "MODEL_CARD.md"
 REPORT = "report.html"
-TOKENIZER_JSON = "tokenizer.json"
 
 # key → the JSON type(s) it must have; nested sections are checked one level down. A serving
 # target's section (``triton``…) is checked by the target (core.export.targets).

@@ -20,7 +20,6 @@ from core.store.db import utc_now
 C = TypeVar("C")
 R = TypeVar("R")
 
-ACTIVE = ("pending", "running")
 RESUMABLE = ("interrupted", "cancelled", "failed")
 
 

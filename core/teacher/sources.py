@@ -70,6 +70,8 @@ class TeacherSource:
         needs_text: it reads the anonymized text (the human labels do not).
         needs_prompt: it is prompted (an LLM), so an edited prompt applies.
         quantizable: a local model the evaluation can quantize as a "quantize only" baseline.
+        no_baseline: why there is no quantize-only baseline of it (for the report), when
+            it is not quantizable.
     """
 
     kind: str
@@ -80,6 +82,7 @@ class TeacherSource:
     needs_text: bool = True
     needs_prompt: bool = False
     quantizable: bool = False
+    no_baseline: str = ""
 
 
 def _parse_url(rest: str | None) -> str | None:
@@ -159,13 +162,18 @@ SPECS: tuple[TeacherSpec, ...] = (MODEL_SPEC, ENDPOINT_SPEC, LABELS_SPEC)
 _CLASSIFICATION = frozenset({"classification"})
 SOURCES: tuple[TeacherSource, ...] = (
     TeacherSource("labels", "labels", "the human labels", _labels, _CLASSIFICATION,
-                  needs_text=False),
+                  needs_text=False,
+                  no_baseline="the teacher is the human labels: no model to quantize"),
     TeacherSource("hf-classifier", "hf", "a local sequence classifier", _classifier,
                   _CLASSIFICATION, quantizable=True),
     TeacherSource("hf-causal", "hf", "a local causal LM prompted for its answer", _causal,
-                  needs_prompt=True),
+                  needs_prompt=True,
+                  no_baseline="the teacher is a causal LM prompted for its label; only a "
+                  "local sequence classifier is quantized here"),
     TeacherSource("endpoint", "openai", "a remote OpenAI-compatible endpoint", _endpoint,
-                  needs_prompt=True),
+                  needs_prompt=True,
+                  no_baseline="the teacher is a remote endpoint: its weights are not on "
+                  "this machine"),
 )  # fmt: skip
 
 
