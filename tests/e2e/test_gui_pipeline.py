@@ -127,7 +127,7 @@ def test_csv_to_verified_bundle_by_clicking(qtbot, window, tmp_path, monkeypatch
     assert window.states["anonymize"] == "done"
 
     teacher_page = go_to(window, "teacher")
-    click(qtbot, teacher_page.source._radios["local"])
+    click(qtbot, teacher_page.source._radios["hf"])
     type_into(qtbot, teacher_page.source.folder, str(teacher))
     click(qtbot, teacher_page.start_button)
     taught = finish(teacher_page)
