@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from core import netguard
+from core.jobs.execute import run_stage
+from core.jobs.registry import ANONYMIZE
 
 STRUCTURED = (
     "EMAIL_ADDRESS",
@@ -159,7 +161,6 @@ def naive_run(samples: list[Any], targeted: set[str]) -> tuple[Any, float]:
 def stage_run(samples: list[Any], processes: int, targeted: set[str]) -> tuple[Any, Any]:
     from core.anonymize.config import AnonymizeConfig
     from core.anonymize.leakage import LeakageReport, score_sample
-    from core.anonymize.stage import run_anonymize
     from core.project import Project, QualityFloor
     from core.reporter import NullReporter
 
@@ -181,8 +182,8 @@ def stage_run(samples: list[Any], processes: int, targeted: set[str]) -> tuple[A
                     for i, s in enumerate(samples)
                 ],
             )
-        result = run_anonymize(
-            project, AnonymizeConfig(processes=processes), reporter=NullReporter()
+        result = run_stage(
+            project, ANONYMIZE, AnonymizeConfig(processes=processes), reporter=NullReporter()
         )
         report = LeakageReport()
         rows = project.store.conn.execute(

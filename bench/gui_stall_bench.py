@@ -26,6 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.jobs.execute import run_stage
+from core.jobs.registry import TEACH
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -50,13 +53,12 @@ def make_project(folder: Path, train: int) -> Path:
     """Records stored as anonymized, and the 'labels' teacher's answers (no model needed)."""
     from core.reporter import NullReporter
     from core.teacher.config import TeachConfig
-    from core.teacher.stage import run_teach
 
     sizes = {"train": train, "validation": max(train // 8, 16), "test": max(train // 8, 16)}
     rows = load_rotten_tomatoes(rotten_tomatoes(), sizes, LABELS, seed=7)
     path = folder / "project"
     with seeded_project(path, rows, LABELS, floor=0.9) as project:
-        run_teach(project, TeachConfig(teacher="labels"), reporter=NullReporter())
+        run_stage(project, TEACH, TeachConfig(teacher="labels"), reporter=NullReporter())
     return path
 
 

@@ -21,7 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.data import ImportConfig, run_import
+from core.data import ImportConfig
+from core.jobs.execute import run_stage
+from core.jobs.registry import IMPORT
 from core.project import Project, QualityFloor
 from core.reporter import NullReporter
 
@@ -104,7 +106,7 @@ def main() -> None:
         sampler = PeakSampler()
         sampler.start()
         started = time.perf_counter()
-        result = run_import(project, config, reporter=NullReporter())
+        result = run_stage(project, IMPORT, config, reporter=NullReporter())
         wall = time.perf_counter() - started
         peak = sampler.stop()
         project.close()

@@ -23,6 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from core.jobs.execute import run_stage
+from core.jobs.registry import TEACH
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "core" / "teacher")]
 
@@ -33,7 +36,6 @@ from core import netguard  # noqa: E402
 from core.project import Project  # noqa: E402
 from core.reporter import NullReporter  # noqa: E402
 from core.teacher.config import TeachConfig  # noqa: E402
-from core.teacher.stage import run_teach  # noqa: E402
 
 
 def make_project(
@@ -63,7 +65,7 @@ def endpoint_throughput(work: Path, scale: float) -> None:
                 config = TeachConfig(teacher=f"openai:{server.base_url}", model="bench",
                                      concurrency=concurrency, batch_size=64)  # fmt: skip
                 start = time.perf_counter()
-                result = run_teach(p, config, reporter=NullReporter())
+                result = run_stage(p, TEACH, config, reporter=NullReporter())
                 wall = time.perf_counter() - start
             ideal = concurrency / LATENCY_S
             rate = result.labelled / wall
@@ -91,7 +93,7 @@ def fault_run(work: Path, scale: float) -> None:
                                      concurrency=16, timeout_s=1.0, backoff_s=0.05,
                                      price_in=0.5, price_out=1.5)  # fmt: skip
                 start = time.perf_counter()
-                result = run_teach(p, config, reporter=NullReporter())
+                result = run_stage(p, TEACH, config, reporter=NullReporter())
                 wall = time.perf_counter() - start
                 rows = p.store.scalar("SELECT COUNT(*) FROM teacher_outputs")
                 distinct = p.store.scalar("SELECT COUNT(DISTINCT record_id) FROM teacher_outputs")
@@ -139,7 +141,7 @@ def local_causal(work: Path, scale: float) -> None:
         with make_project(work / f"smol{batch}", texts, ("positive", "negative")) as p:
             config = TeachConfig(teacher=f"hf:{folder}", batch_size=batch)
             start = time.perf_counter()
-            result = run_teach(p, config, reporter=NullReporter())
+            result = run_stage(p, TEACH, config, reporter=NullReporter())
             wall = time.perf_counter() - start
         print(f"batch {batch:>2}: {result.labelled} reviews, {result.records_per_s:.1f} records/s "
               f"(labelling loop; {wall:.1f} s with model load); answers by "

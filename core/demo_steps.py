@@ -4,7 +4,8 @@ Every stage runs in this process through the job runner (:func:`core.jobs.execut
 under a ``runs`` row, exactly as ``stillroom <stage>`` runs it. A step whose stage already
 has a succeeded run with the same config is skipped (its stored result is reused); a
 stopped run with the same config is resumed (training from its last checkpoint, teaching
-from the last stored output).
+from the last stored output): :func:`core.jobs.runs.start_run` finds it, as for every
+command.
 """
 
 from __future__ import annotations
@@ -13,15 +14,23 @@ import importlib.util
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from core.errors import UserError
+from core.jobs.registry import ANONYMIZE, EVALUATE, EXPORT, IMPORT, TEACH, TRAIN, Stage
 from core.project import Project
 
 if TYPE_CHECKING:
     from core.demo import DemoSettings
+    from core.evaluate.config import EvaluateResult
+    from core.export.config import ExportResult
+    from core.teacher.config import TeachResult
+    from core.train.config import TrainResult
+
+C = TypeVar("C")
+R = TypeVar("R")
 
 # Written for the demo (synthetic, already anonymized); never taken from the records.
 EXAMPLES = (
@@ -30,7 +39,6 @@ EXAMPLES = (
     "What time does boarding usually start for the early flight to Denver?",
     "The crew on today's flight were wonderful, thank you for getting us home early!",
 )
-TEACHER_FROM_LABELS = "labels:human"
 FLOOR_OVERRIDE = (
     "stillroom demo: exported to show the whole pipeline although the student failed the "
     "quality floor; not for use"
@@ -61,23 +69,31 @@ class Outcome:
                 "run": self.run_id}  # fmt: skip
 
 
+Done = tuple[str, str | None]  # a step's status and the run it used
+
+
 @dataclass(frozen=True, slots=True)
 class Step:
     name: str
     title: str
-    action: Callable[[DemoContext], tuple[str, str | None]]
+    action: Callable[[DemoContext], Done]
 
 
 @dataclass
 class DemoContext:
-    """What the steps share: the project, the sizes, and what earlier steps produced."""
+    """What the steps share: the project, the sizes, what earlier steps produced (typed
+    results) and the summary the demo prints."""
 
     project: Project
     settings: DemoSettings
     sample: Path
     summary: dict[str, Any] = field(default_factory=dict)
     outcomes: list[Outcome] = field(default_factory=list)
-    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    teacher_model: TrainResult | None = None
+    taught: TeachResult | None = None
+    student: TrainResult | None = None
+    evaluated: EvaluateResult | None = None
+    exported: ExportResult | None = None
 
     def run(self, step: Step) -> Outcome:
         started = time.perf_counter()
@@ -86,21 +102,14 @@ class DemoContext:
         self.outcomes.append(outcome)
         return outcome
 
-    def stage(
-        self, name: str, stage: str, config: dict[str, Any], done_as: Sequence[dict[str, Any]] = ()
-    ) -> tuple[str, str]:
-        """Run ``stage`` with ``config`` unless a succeeded run already did; keep its result."""
-        run_id, result, status = ensure_run(self.project, stage, config, done_as=done_as)
-        self.results[name] = result
-        return status, run_id
-
 
 def ensure_run(
-    project: Project, stage: str, config: dict[str, Any], *, done_as: Sequence[dict[str, Any]] = ()
-) -> tuple[str, dict[str, Any], str]:
+    project: Project, stage: Stage[C, R], config: C, *, done_as: Sequence[C] = ()
+) -> tuple[str, R, str]:
     """Skip, resume or start the run of ``stage`` with exactly ``config``.
 
-    A succeeded run with ``config`` or one of the ``done_as`` configs counts as done.
+    A succeeded run with ``config`` or one of the ``done_as`` configs counts as done; else
+    :func:`core.jobs.runs.start_run` resumes a stopped run with its settings or starts one.
 
     Returns:
         The run id, its result and what happened (``skipped``, ``resumed`` or ``ran``).
@@ -108,41 +117,48 @@ def ensure_run(
     Raises:
         UserError: the stage failed on something the user can fix, or was cancelled.
     """
-    from core.jobs.locks import stage_lock
-
-    with stage_lock(project, stage):  # another demo or command running it: refuse, record nothing
-        return _ensure_run(project, stage, [config, *done_as])
-
-
-def _ensure_run(
-    project: Project, stage: str, accepted: list[dict[str, Any]]
-) -> tuple[str, dict[str, Any], str]:
     from core.commands.progress import TerminalProgress
     from core.commands.train_commands import TrainProgress
     from core.jobs.execute import execute_run
-    from core.jobs.runs import RESUMABLE, create_run, list_runs, reconcile_runs
+    from core.jobs.locks import stage_lock
+    from core.jobs.runs import get_run, start_run
 
-    config = accepted[0]
-    reconcile_runs(project)
-    newest_first = list(reversed(list_runs(project, stage)))
-    done = next((r for r in newest_first if r.status == "succeeded" and r.config in accepted), None)
-    if done is not None:
-        return done.id, done.result or {}, "skipped"
-    stopped = next((r for r in newest_first if r.status in RESUMABLE and r.config == config), None)
-    run_id = stopped.id if stopped else create_run(project, stage, config)
-    sink = TrainProgress() if stage == "train" else TerminalProgress()
-    outcome = execute_run(project, run_id, sink)
+    with stage_lock(project, stage.key):  # another demo or command running it: refuse
+        done = _succeeded(project, stage, [config, *done_as])
+        if done is not None:
+            return done[0], done[1], "skipped"
+        run_id = start_run(project, stage, config)
+        resumed = get_run(project, run_id).status != "pending"
+        sink = TrainProgress() if stage is TRAIN else TerminalProgress()
+        outcome = execute_run(project, run_id, sink)
     if outcome.error is not None:
         raise outcome.error
-    if outcome.status != "succeeded":
-        raise UserError(f"the {stage} run {run_id} was {outcome.status}",
+    if outcome.result is None:
+        raise UserError(f"the {stage.key} run {run_id} was {outcome.status}",
                         "run the demo again to continue where it stopped")  # fmt: skip
-    return run_id, outcome.result, "resumed" if stopped else "ran"
+    return run_id, outcome.result, "resumed" if resumed else "ran"
 
 
-def import_sample(context: DemoContext) -> tuple[str, str | None]:
+def _succeeded(project: Project, stage: Stage[C, R], accepted: list[C]) -> tuple[str, R] | None:
+    """The newest succeeded run of ``stage`` whose config is one of ``accepted``."""
+    from core.jobs.runs import list_runs, run_config, run_result
+
+    for run in reversed(list_runs(project, stage.key)):
+        result = run_result(project, stage, run)
+        if result is not None and run_config(project, stage, run) in accepted:
+            return run.id, result
+    return None
+
+
+def _need(value: R | None) -> R:
+    """What an earlier step produced (the steps run in order, so it is there)."""
+    if value is None:
+        raise UserError("an earlier demo step did not finish", "run the demo again")
+    return value
+
+
+def import_sample(context: DemoContext) -> Done:
     from core.data.importer import ImportConfig, file_sha256
-    from core.data.stage import import_config_to_dict
 
     known = context.project.store.scalar(
         "SELECT id FROM datasets WHERE source_sha256 = ?", (file_sha256(context.sample),)
@@ -151,33 +167,41 @@ def import_sample(context: DemoContext) -> tuple[str, str | None]:
         return "skipped", None
     config = ImportConfig(source=context.sample, text_column="text", label_column="label",
                           split=context.settings.split, name="triage_sample")  # fmt: skip
-    return context.stage("import", "import", import_config_to_dict(config))
+    run_id, _, status = ensure_run(context.project, IMPORT, config)
+    return status, run_id
 
 
-def anonymize(context: DemoContext) -> tuple[str, str | None]:
-    from core.anonymize.config import AnonymizeConfig, config_to_dict
+def anonymize(context: DemoContext) -> Done:
+    from core.anonymize.config import AnonymizeConfig
 
-    return context.stage("anonymize", "anonymize", config_to_dict(AnonymizeConfig()))
-
-
-def human_labels(context: DemoContext) -> tuple[str, str | None]:
-    from core.teacher.config import TeachConfig, config_to_dict
-
-    return context.stage("labels", "teach", config_to_dict(TeachConfig(teacher="labels")))
+    run_id, _, status = ensure_run(context.project, ANONYMIZE, AnonymizeConfig())
+    return status, run_id
 
 
-def prepare_teacher(context: DemoContext) -> tuple[str, str | None]:
+def human_labels(context: DemoContext) -> Done:
+    from core.teacher.config import TeachConfig
+    from core.teacher.sources import LABELS_SPEC
+
+    config = TeachConfig(teacher=LABELS_SPEC.spec())
+    run_id, _, status = ensure_run(context.project, TEACH, config)
+    return status, run_id
+
+
+def prepare_teacher(context: DemoContext) -> Done:
     """MiniLM-L6 fine-tuned with cross-entropy on the human labels (train split; the
     validation split picks the best checkpoint; test and edge records are never read)."""
-    from core.train.config import TrainConfig, config_to_dict
+    from core.teacher.labels_teacher import TEACHER_ID
+    from core.train.config import TrainConfig
 
     s = context.settings
     config = TrainConfig(student=str(minilm_folder()),
-                         teacher_id=TEACHER_FROM_LABELS, alpha=0.0, epochs=s.teacher_epochs,
+                         teacher_id=TEACHER_ID, alpha=0.0, epochs=s.teacher_epochs,
                          lr=s.teacher_lr, batch_size=s.batch_size, max_length=s.max_length,
                          checkpoint_every=s.eval_every, early_stopping=0,
                          device="auto")  # fmt: skip
-    return context.stage("teacher_model", "train", config_to_dict(config))
+    run_id, trained, status = ensure_run(context.project, TRAIN, config)
+    context.teacher_model = trained
+    return status, run_id
 
 
 def minilm_folder() -> Path:
@@ -197,39 +221,42 @@ def minilm_folder() -> Path:
     )
 
 
-def teach(context: DemoContext) -> tuple[str, str | None]:
-    from core.teacher.config import TeachConfig, config_to_dict
+def teach(context: DemoContext) -> Done:
+    from core.teacher.config import TeachConfig
+    from core.teacher.sources import MODEL_SPEC
 
-    folder = context.results["teacher_model"]["model_dir"]
-    config = TeachConfig(teacher=f"hf:{folder}", batch_size=64)
-    status, run_id = context.stage("teach", "teach", config_to_dict(config))
-    accuracy = context.results["teach"].get("accuracy", {})
-    context.summary["teacher"] = {"model": folder, "id": context.results["teach"]["teacher_id"],
-                                  "agreement_with_labels": accuracy}  # fmt: skip
+    folder = _need(context.teacher_model).model_dir
+    config = TeachConfig(teacher=MODEL_SPEC.spec(str(folder)), batch_size=64)
+    run_id, taught, status = ensure_run(context.project, TEACH, config)
+    context.taught = taught
+    context.summary["teacher"] = {"model": str(folder), "id": taught.teacher_id,
+                                  "agreement_with_labels": taught.accuracy}  # fmt: skip
     return status, run_id
 
 
-def train_student(context: DemoContext) -> tuple[str, str | None]:
-    from core.train.config import TrainConfig, config_to_dict
+def train_student(context: DemoContext) -> Done:
+    from core.train.config import TrainConfig
 
     s = context.settings
-    config = TrainConfig(derive=context.results["teacher_model"]["model_dir"],
-                         layers=s.student_layers, teacher_id=context.results["teach"]["teacher_id"],
+    config = TrainConfig(derive=str(_need(context.teacher_model).model_dir),
+                         layers=s.student_layers, teacher_id=_need(context.taught).teacher_id,
                          epochs=s.student_epochs, lr=s.student_lr, batch_size=s.batch_size,
                          max_length=s.max_length, checkpoint_every=s.eval_every,
                          early_stopping=0, device="auto")  # fmt: skip
-    return context.stage("student", "train", config_to_dict(config))
+    run_id, trained, status = ensure_run(context.project, TRAIN, config)
+    context.student = trained
+    return status, run_id
 
 
-def evaluate(context: DemoContext) -> tuple[str, str | None]:
-    from core.evaluate.config import EvaluateConfig, config_to_dict
+def evaluate(context: DemoContext) -> Done:
+    from core.evaluate.config import EvaluateConfig
 
-    config = EvaluateConfig(student=Path(context.results["student"]["model_dir"]),
+    config = EvaluateConfig(student=_need(context.student).model_dir,
                             latency_runs=context.settings.latency_runs)  # fmt: skip
-    status, run_id = context.stage("evaluate", "evaluate", config_to_dict(config))
-    result = context.results["evaluate"]
-    context.summary.update(passed=bool(result["passed"]), report=result["report_html"],
-                           failures=list(result["failures"]),
+    run_id, result, status = ensure_run(context.project, EVALUATE, config)
+    context.evaluated = result
+    context.summary.update(passed=result.passed, report=str(result.report_html),
+                           failures=list(result.failures),
                            figures=test_figures(context.project, run_id))  # fmt: skip
     return status, run_id
 
@@ -246,48 +273,46 @@ def test_figures(project: Project, run_id: str) -> dict[str, dict[str, float]]:
     return figures
 
 
-def export(context: DemoContext) -> tuple[str, str | None]:
+def export(context: DemoContext) -> Done:
     """Export the student; over a failed floor or INT8 parity gate with an audited override,
     since the demo must show the whole pipeline (the summary says so plainly)."""
-    from dataclasses import replace
-
     from core.errors import ExportRefusedError
-    from core.export.config import ExportConfig, config_to_dict
+    from core.export.config import ExportConfig
 
+    passed = _need(context.evaluated).passed
     config = ExportConfig(
         out=context.project.path / "exports" / "triage-bundle",
-        student=Path(context.results["student"]["model_dir"]),
-        override_floor=None if context.summary["passed"] else FLOOR_OVERRIDE,
+        student=_need(context.student).model_dir,
+        override_floor=None if passed else FLOOR_OVERRIDE,
     )
-    fallback = config_to_dict(replace(config, override_parity=PARITY_OVERRIDE))
+    fallback = replace(config, override_parity=PARITY_OVERRIDE)
     try:
-        status, run_id = context.stage("export", "export", config_to_dict(config), (fallback,))
+        run_id, result, status = ensure_run(context.project, EXPORT, config, done_as=(fallback,))
     except ExportRefusedError as refused:
         # The floor is overridden above whenever it failed, so this is the INT8 parity gate,
         # whose agreement depends on this CPU's INT8 kernels.
         say(f"    {refused.message}: exporting with an audited parity override instead")
-        status, run_id = context.stage("export", "export", fallback)
-    result = context.results["export"]
-    context.summary.update(bundle=result["bundle"],
-                           floor_overridden=bool(result["floor_overridden"]),
-                           parity_overridden=bool(result["parity_overridden"]))  # fmt: skip
+        run_id, result, status = ensure_run(context.project, EXPORT, fallback)
+    context.exported = result
+    context.summary.update(bundle=str(result.bundle), floor_overridden=result.floor_overridden,
+                           parity_overridden=result.parity_overridden)  # fmt: skip
     return status, run_id
 
 
-def verify(context: DemoContext) -> tuple[str, str | None]:
+def verify(context: DemoContext) -> Done:
     from core.export.verify import verify_bundle
 
-    report = verify_bundle(Path(context.summary["bundle"]))
+    report = verify_bundle(_need(context.exported).bundle)
     context.summary["verify"] = {"files_checked": report.files_checked,
                                  "probes_checked": report.probes_checked,
                                  "provider": report.provider}  # fmt: skip
     return "ran", None
 
 
-def predict_examples(context: DemoContext) -> tuple[str, str | None]:
+def predict_examples(context: DemoContext) -> Done:
     from core.export.predict import predict
 
-    result = predict(Path(context.summary["bundle"]), list(EXAMPLES))
+    result = predict(_need(context.exported).bundle, list(EXAMPLES))
     context.summary["predictions"] = [
         {"example": text, "label": p.label, "probability": round(p.probabilities[p.label], 4)}
         for text, p in zip(EXAMPLES, result.predictions, strict=True)

@@ -65,6 +65,13 @@ class AuditExportError(StoreError):
     """An audit export cannot be written, or a file is not an intact exported chain."""
 
 
+class StoredDataError(UserError):
+    """A config or result stored in the project cannot be read back into its type."""
+
+    def __init__(self, message: str, hint: str = "start a new run of the stage") -> None:
+        super().__init__(message, hint)
+
+
 class DataFileError(UserError):
     """An input file cannot be read as a dataset."""
 

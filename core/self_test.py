@@ -113,11 +113,11 @@ def check_egress_guard() -> str:
 
 def check_stage_modules() -> str:
     """Every stage the worker can run resolves to its function (they are found by name)."""
-    from core.jobs.stages import resolve, stage_names
+    from core.jobs.registry import STAGES
 
-    names = stage_names()
-    for name in names:
-        resolve(name)
+    names = [stage.key for stage in STAGES]
+    for stage in STAGES:
+        stage.function()
     import core.cli
     import core.demo
 

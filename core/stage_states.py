@@ -9,60 +9,22 @@ upstream finished again after it did is *stale*, and the reason names which one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
+from core.jobs.registry import ANONYMIZE, IMPORT, PIPELINE, TEACH, Stage
 from core.jobs.runs import RunRecord, list_runs, reconcile_runs
 from core.project import Project
 
 State = Literal["locked", "not_started", "running", "done", "stale", "needs_attention"]
+STATE_TEXT: dict[State, str] = {
+    "locked": "Locked",
+    "not_started": "Not started",
+    "running": "Running",
+    "done": "Done",
+    "stale": "Out of date",
+    "needs_attention": "Needs attention",
+}
 
-STAGE_KEYS: tuple[str, ...] = (
-    "project",
-    "data",
-    "anonymize",
-    "teacher",
-    "train",
-    "evaluate",
-    "export",
-)
-RUN_STAGE: dict[str, str] = {
-    "data": "import",
-    "anonymize": "anonymize",
-    "teacher": "teach",
-    "train": "train",
-    "evaluate": "evaluate",
-    "export": "export",
-}
-# How a stage's fresh result reads as the cause of staleness, and how "it ran" reads.
-_CHANGED = {
-    "data": "the data was re-imported",
-    "anonymize": "the anonymization was re-run",
-    "teacher": "the teacher was re-run",
-    "train": "the student was retrained",
-    "evaluate": "the evaluation was re-run",
-}
-_RAN = {
-    "anonymize": "anonymization ran",
-    "teacher": "the teacher ran",
-    "train": "the student was trained",
-    "evaluate": "the evaluation ran",
-    "export": "the bundle was exported",
-}
-_NOUN = {
-    "data": "import",
-    "anonymize": "anonymization run",
-    "teacher": "teacher run",
-    "train": "training run",
-    "evaluate": "evaluation",
-    "export": "export",
-}
-_FIRST = {
-    "anonymize": "Import data first.",
-    "teacher": "Anonymize the data first.",
-    "train": "Run the teacher first.",
-    "evaluate": "Train a student first.",
-    "export": "Evaluate the student first.",
-}
 _STOPPED = {
     "cancelled": "was cancelled",
     "interrupted": "was interrupted (its process stopped)",
@@ -95,7 +57,7 @@ class _Evidence:
 
 
 def stage_states(project: Project) -> dict[str, StageState]:
-    """The state of every stage, in order (``STAGE_KEYS``).
+    """The state of ``project`` and of every stage of the pipeline, in order, by stage key.
 
     Runs whose worker died are marked interrupted first, so the answer is current.
     """
@@ -103,11 +65,11 @@ def stage_states(project: Project) -> dict[str, StageState]:
     by_stage: dict[str, list[RunRecord]] = {}
     for run in list_runs(project):
         by_stage.setdefault(run.stage, []).append(run)
-    evidence = {key: _evidence(project, key, by_stage) for key in STAGE_KEYS[1:]}
+    evidence = {stage.key: _evidence(project, stage, by_stage) for stage in PIPELINE}
     states = {"project": _project_state(project)}
-    for index, key in enumerate(STAGE_KEYS[1:], start=1):
-        upstream = [(k, evidence[k]) for k in reversed(STAGE_KEYS[1:index])]
-        states[key] = _state(key, evidence[key], upstream)
+    for index, stage in enumerate(PIPELINE):
+        upstream = [(s, evidence[s.key]) for s in reversed(PIPELINE[:index])]
+        states[stage.key] = _state(stage, evidence[stage.key], upstream)
     return states
 
 
@@ -122,30 +84,34 @@ def _project_state(project: Project) -> StageState:
     )
 
 
-def _state(key: str, mine: _Evidence, upstream: list[tuple[str, _Evidence]]) -> StageState:
+def _state(
+    stage: Stage[Any, Any], mine: _Evidence, upstream: list[tuple[Stage[Any, Any], _Evidence]]
+) -> StageState:
     latest = mine.runs[-1] if mine.runs else None
     if latest is not None and latest.status == "running":
-        return StageState("running", f"The {_NOUN[key]} is in progress.", latest.id)
-    stopped = _stopped(key, mine, latest)
+        return StageState("running", f"The {stage.noun} is in progress.", latest.id)
+    stopped = _stopped(stage, mine, latest)
     if stopped is not None:
         return stopped
     if mine.finished is None:
         if upstream and upstream[0][1].finished is None:
-            return StageState("locked", _FIRST[key])
+            return StageState("locked", stage.first)
         return StageState("not_started", "Ready to start.")
-    for up_key, up in upstream:
+    for up_stage, up in upstream:
         if up.finished is not None and up.finished > mine.finished:
-            cause = f"{_CHANGED[up_key]} after {_RAN[key]}"
+            cause = f"{up_stage.changed} after {stage.ran}"
             return StageState("stale", f"{cause[0].upper()}{cause[1:]}; run it again.")
     return StageState("done", mine.summary, _last_success(mine))
 
 
-def _stopped(key: str, mine: _Evidence, latest: RunRecord | None) -> StageState | None:
+def _stopped(
+    stage: Stage[Any, Any], mine: _Evidence, latest: RunRecord | None
+) -> StageState | None:
     """needs_attention when the newest run stopped short, except a failed import, which
     wrote nothing and leaves earlier data as it was."""
     if latest is None or latest.status not in _STOPPED:
         return None
-    if key == "data":
+    if stage is IMPORT:
         if mine.finished is not None:
             return None
         why = _error(latest)
@@ -153,7 +119,7 @@ def _stopped(key: str, mine: _Evidence, latest: RunRecord | None) -> StageState 
             "needs_attention", f"The last import {_STOPPED[latest.status]}{why}.", latest.id
         )
     resume = "; fix the cause, then resume it" if latest.status == "failed" else "; resume it"
-    sentence = f"The last {_NOUN[key]} {_STOPPED[latest.status]}{_error(latest)}{resume}."
+    sentence = f"The last {stage.noun} {_STOPPED[latest.status]}{_error(latest)}{resume}."
     return StageState("needs_attention", sentence, latest.id)
 
 
@@ -170,13 +136,15 @@ def _last_success(mine: _Evidence) -> str | None:
     return done[-1].id if done else None
 
 
-def _evidence(project: Project, key: str, by_stage: dict[str, list[RunRecord]]) -> _Evidence:
-    runs = tuple(by_stage.get(RUN_STAGE[key], ()))
+def _evidence(
+    project: Project, stage: Stage[Any, Any], by_stage: dict[str, list[RunRecord]]
+) -> _Evidence:
+    runs = tuple(by_stage.get(stage.key, ()))
     finished = max(
         (run.finished for run in runs if run.status == "succeeded" and run.finished),
         default=None,
     )
-    written, summary = _written(project, key)
+    written, summary = _written(project, stage)
     if written is not None and (finished is None or written > finished):
         finished = written
     if summary is None:
@@ -184,19 +152,20 @@ def _evidence(project: Project, key: str, by_stage: dict[str, list[RunRecord]]) 
     return _Evidence(runs, finished, summary)
 
 
-def _written(project: Project, key: str) -> tuple[str | None, str | None]:
-    """When the stage's own table was last written, and a summary of it."""
+def _written(project: Project, stage: Stage[Any, Any]) -> tuple[str | None, str | None]:
+    """When the stage's own table was last written, and a summary of it (the stages that
+    projects filled without runs had: older projects, test helpers)."""
     scalar = project.store.scalar
-    if key == "data":
+    if stage is IMPORT:
         count = int(scalar("SELECT COUNT(*) FROM records") or 0)
         latest = scalar("SELECT MAX(imported_at) FROM datasets")
         return latest, f"{count:,} records imported." if latest else None
-    if key == "anonymize":
+    if stage is ANONYMIZE:
         done = int(scalar("SELECT COUNT(*) FROM anonymized") or 0)
         total = int(scalar("SELECT COUNT(*) FROM records") or 0)
         latest = scalar("SELECT MAX(created_at) FROM anonymized")
         return latest, f"{done:,} of {total:,} records anonymized." if latest else None
-    if key == "teacher":
+    if stage is TEACH:
         count = int(scalar("SELECT COUNT(*) FROM teacher_outputs") or 0)
         latest = scalar("SELECT MAX(created_at) FROM teacher_outputs")
         return latest, f"{count:,} teacher answers stored." if latest else None

@@ -1,22 +1,27 @@
-"""What ``stillroom status`` (and the GUI's project page) shows: a read of the whole store."""
+"""What ``stillroom status`` shows: a read of the whole store, and where each stage stands."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
-from core.jobs.runs import list_runs, reconcile_runs
+from core.data.split import SPLITS as _SPLITS
+from core.jobs.registry import PIPELINE
+from core.jobs.runs import list_runs
 from core.project import Project
+from core.stage_states import STATE_TEXT, stage_states
 from core.store import audit
 
-SPLITS = ("train", "validation", "test", "edge")
+SPLITS = (*_SPLITS, "edge")
 
 
 def project_status(project: Project) -> dict[str, Any]:
-    """Settings, datasets, splits, label distribution, runs and audit state, as plain data.
+    """Settings, stage states, datasets, splits, label distribution, runs and audit state,
+    as plain data.
 
     Runs whose process died are marked ``interrupted`` first, so the answer is current.
     """
-    reconcile_runs(project)
+    states = stage_states(project)  # reconciles the runs first
     settings = project.settings
     store = project.store
     datasets = store.query(
@@ -46,6 +51,9 @@ def project_status(project: Project) -> dict[str, Any]:
             "min_retention": settings.floor.min_retention,
             "min_metric": settings.floor.min_metric,
             "max_ece": settings.floor.max_ece,
+        },
+        "stages": {
+            stage.key: {"title": stage.title, **asdict(states[stage.key])} for stage in PIPELINE
         },
         "datasets": datasets,
         "records": sum(splits.values()),
@@ -92,6 +100,11 @@ def render_status(status: dict[str, Any]) -> list[str]:
         f"  quality floor: retention >= {floor['min_retention']:g}"
         + (f", metric >= {floor['min_metric']:g}" if floor["min_metric"] is not None else "")
         + (f", ECE <= {floor['max_ece']:g}" if floor["max_ece"] is not None else ""),
+        "stages:",
+        *(
+            f"  {stage['title']:<10} {STATE_TEXT[stage['state']]}: {stage['reason']}"
+            for stage in status["stages"].values()
+        ),
         f"datasets: {len(status['datasets'])}",
     ]
     for ds in status["datasets"]:

@@ -25,33 +25,26 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import UserError
+from core.jobs.registry import PIPELINE
+from core.stage_states import STATE_TEXT, StageState, stage_states
 from desktop.context import AppContext
 from desktop.pages.base import StagePage
 from desktop.resources import icon
 
+# The sidebar: the project page, then one page per stage of the pipeline (core's registry),
+# as (page key, title); window.states is keyed by page key.
 STAGES: tuple[tuple[str, str], ...] = (
     ("project", "Project"),
-    ("data", "Data"),
-    ("anonymize", "Anonymize"),
-    ("teacher", "Teacher"),
-    ("train", "Train"),
-    ("evaluate", "Evaluate"),
-    ("export", "Export"),
+    *((stage.page, stage.title) for stage in PIPELINE),
 )
-STATE_TEXT = {
-    "locked": "Locked",
-    "not_started": "Not started",
-    "running": "Running",
-    "done": "Done",
-    "stale": "Out of date",
-    "needs_attention": "Needs attention",
-}
+_STATE_KEY = {"project": "project", **{stage.page: stage.key for stage in PIPELINE}}
 _KEY_ROLE = Qt.ItemDataRole.UserRole
 _CLOSE_WAIT_MS = 60_000  # a clean stop checkpoints first; training may need a while
 
 
 def load_page_class(key: str) -> type[StagePage]:
-    """The ``<Stage>Page`` class of ``desktop/pages/<key>_page.py``."""
+    """The ``<Key>Page`` class of ``desktop/pages/<key>_page.py``: a stage's page is found
+    from its descriptor's ``page``, so no list of pages is kept here."""
     module = importlib.import_module(f"desktop.pages.{key}_page")
     page_class: type[StagePage] = getattr(module, f"{key.capitalize()}Page")
     return page_class
@@ -173,8 +166,6 @@ class MainWindow(QMainWindow):
 
     def refresh_states(self) -> None:
         """Re-read every stage's state from the store and redraw the sidebar."""
-        from core.stage_states import StageState, stage_states
-
         states: dict[str, StageState]
         if self.context.project_dir is None:
             states = {
@@ -185,10 +176,11 @@ class MainWindow(QMainWindow):
         else:
             try:
                 with self.context.project() as project:
-                    states = stage_states(project)
+                    by_stage = stage_states(project)
             except UserError as exc:
                 self.statusBar().showMessage(exc.one_line(), 10_000)
                 return
+            states = {page: by_stage[key] for page, key in _STATE_KEY.items()}
         for row, (key, title) in enumerate(STAGES):
             self._show_state(self.sidebar.item(row), key, title, states[key])
         if not self.sidebar.currentItem() or not (
@@ -196,10 +188,7 @@ class MainWindow(QMainWindow):
         ):
             self.sidebar.setCurrentRow(0)
 
-    def _show_state(self, item: QListWidgetItem, key: str, title: str, state: object) -> None:
-        from core.stage_states import StageState
-
-        assert isinstance(state, StageState)
+    def _show_state(self, item: QListWidgetItem, key: str, title: str, state: StageState) -> None:
         name, reason = state.state, state.reason
         self.states[key] = name
         item.setIcon(icon(f"state-{name}"))

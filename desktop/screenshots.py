@@ -80,7 +80,7 @@ def render_pages(
 ) -> list[Path]:
     """Render the start view and the pages for ``project`` (None: no project open).
 
-    ``pages`` are stage keys (``"project"`` … ``"export"``); None renders all seven.
+    ``pages`` are page keys (``"project"``, ``"data"`` … ``"export"``); None renders all.
     Needs a QApplication. The user's own settings (recent projects) are neither read nor
     written: the window gets a throw-away settings file. ``device`` is the status bar's
     device label; None finds it (imports torch).

@@ -10,7 +10,6 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from core.errors import AnonymizeError
 
@@ -201,54 +200,3 @@ def config_hash(config: AnonymizeConfig, rules_digest: str) -> str:
     }
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-def config_to_dict(config: AnonymizeConfig) -> dict[str, Any]:
-    """The JSON form stored in ``runs.config``."""
-    return {
-        "entities": list(config.entities),
-        "operator": config.operator,
-        "operators": {entity: op for entity, op in config.operators},
-        "spacy_model": config.spacy_model,
-        "pattern_only": config.pattern_only,
-        "locale": config.locale,
-        "safe_harbor": config.safe_harbor,
-        "score_threshold": config.score_threshold,
-        "review_threshold": config.review_threshold,
-        "batch_size": config.batch_size,
-        "processes": config.processes,
-        "rules_path": None if config.rules_path is None else str(config.rules_path),
-    }
-
-
-def config_from_dict(values: Mapping[str, Any]) -> AnonymizeConfig:
-    """Build a config from its JSON form; unknown keys are ignored.
-
-    Raises:
-        AnonymizeError: a value has the wrong type or is out of range.
-    """
-    try:
-        rules = values.get("rules_path")
-        config = AnonymizeConfig(
-            entities=tuple(str(e) for e in values.get("entities") or ()),
-            operator=str(values.get("operator", "replace")),
-            operators=tuple(
-                sorted((str(k), str(v)) for k, v in dict(values.get("operators") or {}).items())
-            ),
-            spacy_model=str(values.get("spacy_model") or SHIPPED_MODEL),
-            pattern_only=bool(values.get("pattern_only", False)),
-            locale=str(values.get("locale") or "en_US"),
-            safe_harbor=bool(values.get("safe_harbor", True)),
-            score_threshold=float(values.get("score_threshold", 0.4)),
-            review_threshold=float(values.get("review_threshold", 0.5)),
-            batch_size=int(values.get("batch_size", 64)),
-            processes=None if values.get("processes") is None else int(values["processes"]),
-            rules_path=None if rules is None else Path(rules),
-        )
-    except (TypeError, ValueError) as exc:
-        raise AnonymizeError(
-            "the anonymize configuration has a value of the wrong type",
-            "numbers must be numbers and entity lists lists of names",
-        ) from exc
-    config.validate()
-    return config

@@ -13,19 +13,21 @@ import json
 import time
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.anonymize.config import (
     PATTERN_ONLY_WARNING,
     AnonymizeConfig,
     AnonymizeResult,
-    config_from_dict,
     config_hash,
 )
 from core.anonymize.rules import AnonymizeRules, load_rules, rules_file_for
 from core.project import Project
 from core.reporter import Reporter, StageCancelled
 from core.store.db import utc_now
+
+if TYPE_CHECKING:
+    from core.jobs.registry import RunContext
 
 _UPSERT = (
     "INSERT INTO anonymized (record_id, text, entity_counts, spans, config_hash, needs_review, "
@@ -49,7 +51,7 @@ class _Tally:
 
 
 def run_anonymize(
-    project: Project, config: AnonymizeConfig, *, reporter: Reporter
+    project: Project, config: AnonymizeConfig, *, run: RunContext, reporter: Reporter
 ) -> AnonymizeResult:
     """Anonymize every record of the project that this configuration has not done yet.
 
@@ -220,15 +222,3 @@ def _result(
         if (steady := tally.anonymized - tally.first_batch) > 0
         else 0.0,
     )
-
-
-def run_anonymize_stage(
-    project: Project, run_id: str, config: dict[str, Any], reporter: Reporter
-) -> dict[str, Any]:
-    """Run :func:`run_anonymize` for the run's stored config; the result as plain data."""
-    result = run_anonymize(project, config_from_dict(config), reporter=reporter)
-    values = dataclasses.asdict(result)
-    values["entity_counts"] = dict(result.entity_counts)
-    values["review_reasons"] = dict(result.review_reasons)
-    values["run_id"] = run_id
-    return values

@@ -102,15 +102,6 @@ def vin_score(value: str, score: float) -> float | None:
     return max(score, 0.75) if value[8] == check else score
 
 
-def aba_ok(value: str) -> bool:
-    """The ABA routing number checksum (3-7-1 weights)."""
-    number = digits(value)
-    if len(number) != 9:
-        return False
-    weights = (3, 7, 1) * 3
-    return sum(int(d) * w for d, w in zip(number, weights, strict=True)) % 10 == 0
-
-
 def age_score(value: str, score: float) -> float | None:
     """An age: 0 to 124 years."""
     number = digits(value)

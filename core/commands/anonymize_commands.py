@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from core.anonymize.config import OPERATORS, PATTERN_ONLY_WARNING, AnonymizeConfig
+from core.commands.config_defaults import add_numbers, default, given
 from core.errors import UserError
 from core.project import Project
 
-_OPERATORS = ("replace", "mask", "hash", "pseudonym")
-_LOUD = "WARNING: pattern-only mode: names and places NOT detected"
+if TYPE_CHECKING:
+    from core.anonymize.config import AnonymizeResult
+
+_LOUD = f"WARNING: {PATTERN_ONLY_WARNING}"
 
 
 def add(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -29,94 +33,65 @@ def add(sub: Any, common: argparse.ArgumentParser) -> None:
         "(key in the OS keyring, else DIR/vault.key, mode 0600: never share or export it).",
     )
     cmd.add_argument("dir", type=Path, metavar="DIR", help="the project folder")
-    cmd.add_argument("--entities", help="comma-separated entity types (default: all identifiers)")
+    _config_options(cmd)
     cmd.add_argument(
-        "--operator",
-        choices=_OPERATORS,
-        default="replace",
-        help="what replaces a found value (default replace)",
-    )
-    cmd.add_argument(
-        "--operator-for",
-        action="append",
-        default=[],
-        metavar="ENTITY=OP",
-        help="a different operator for one entity type (repeatable)",
-    )
-    cmd.add_argument(
-        "--pattern-only",
-        action="store_true",
-        help="no language model: patterns only; names and places are NOT detected",
-    )
-    cmd.add_argument(
-        "--spacy-model",
-        metavar="NAME",
-        help="an installed spaCy model package (default: the shipped one)",
-    )
-    cmd.add_argument("--locale", default="en_US", help="Faker locale of pseudonyms")
-    cmd.add_argument(
-        "--no-safe-harbor",
-        action="store_true",
-        help="replace dates, ages and ZIP codes whole instead of generalising them",
-    )
-    cmd.add_argument(
-        "--threshold",
-        type=float,
-        default=0.4,
-        help="lowest detector confidence that is anonymized (default 0.4)",
-    )
-    cmd.add_argument(
-        "--review-threshold",
-        type=float,
-        default=0.5,
-        help="records with a finding below this confidence need review (default 0.5)",
-    )
-    cmd.add_argument("--batch-size", type=int, default=64, help="records per batch")
-    cmd.add_argument("--processes", type=int, help="worker processes (default: one per core)")
-    cmd.add_argument(
-        "--rules",
-        type=Path,
-        metavar="FILE",
-        help="rules file (default DIR/anonymize_rules.json if present)",
-    )
-    cmd.add_argument(
-        "--review",
-        type=int,
-        default=0,
-        metavar="N",
+        "--review", type=int, default=0, metavar="N",
         help="afterwards, print N anonymized records with the replaced spans marked",
-    )
+    )  # fmt: skip
+    # fmt: off
     leak = cmd.add_argument_group("leakage check")
-    leak.add_argument(
-        "--check-leakage",
-        action="store_true",
-        help="measure leakage instead of anonymizing the project",
-    )
-    leak.add_argument(
-        "--leakage-file",
-        type=Path,
-        metavar="JSONL",
-        help='your marked records: {"text", "spans": [{start, end, entity_type}]}',
-    )
-    leak.add_argument(
-        "--generated",
-        type=int,
-        default=2000,
-        metavar="N",
-        help="else: N generated sentences (needs presidio-evaluator)",
-    )
+    leak.add_argument("--check-leakage", action="store_true",
+                      help="measure leakage instead of anonymizing the project")
+    leak.add_argument("--leakage-file", type=Path, metavar="JSONL",
+                      help='your marked records: {"text", "spans": [{start, end, entity_type}]}')
+    leak.add_argument("--generated", type=int, default=2000, metavar="N",
+                      help="else: N generated sentences (needs presidio-evaluator)")
     leak.add_argument("--seed", type=int, default=42, help="seed of the generated sentences")
+    # fmt: on
     cmd.set_defaults(handler=anonymize_command)
 
 
-def build_config(args: argparse.Namespace) -> Any:
-    """The stage configuration from the command line.
+_NUMBERS = (
+    ("--review-threshold", float, "records with a finding below this confidence need review "
+     "(default {})"),
+    ("--batch-size", int, "records per batch (default {})"),
+    ("--processes", int, "worker processes (default: one per core)"),
+)  # fmt: skip
+
+
+def _config_options(cmd: argparse.ArgumentParser) -> None:
+    # fmt: off
+    cmd.add_argument("--entities", help="comma-separated entity types (default: all identifiers)")
+    cmd.add_argument("--operator", choices=OPERATORS,
+                     help=f"what replaces a found value (default {_default('operator')})")
+    cmd.add_argument("--operator-for", action="append", default=[], metavar="ENTITY=OP",
+                     help="a different operator for one entity type (repeatable)")
+    cmd.add_argument("--pattern-only", action="store_true", default=None,
+                     help="no language model: patterns only; names and places are NOT detected")
+    cmd.add_argument("--spacy-model", metavar="NAME",
+                     help="an installed spaCy model package (default: the shipped one)")
+    cmd.add_argument("--locale", help=f"Faker locale of pseudonyms (default {_default('locale')})")
+    cmd.add_argument("--no-safe-harbor", action="store_false", dest="safe_harbor", default=None,
+                     help="replace dates, ages and ZIP codes whole instead of generalising them")
+    cmd.add_argument("--threshold", type=float, dest="score_threshold", metavar="THRESHOLD",
+                     help="lowest detector confidence that is anonymized "
+                     f"(default {_default('score_threshold')})")
+    add_numbers(cmd, AnonymizeConfig, _NUMBERS)
+    cmd.add_argument("--rules", type=Path, metavar="FILE", dest="rules_path",
+                     help="rules file (default DIR/anonymize_rules.json if present)")
+    # fmt: on
+
+
+def _default(name: str) -> Any:
+    return default(AnonymizeConfig, name)
+
+
+def build_config(args: argparse.Namespace) -> AnonymizeConfig:
+    """The stage configuration: the options typed, the dataclass's defaults else.
 
     Raises:
         UserError: an option is malformed.
     """
-    from core.anonymize.config import SHIPPED_MODEL, AnonymizeConfig
-
     overrides = []
     for item in args.operator_for:
         entity, _, operator = item.partition("=")
@@ -126,60 +101,49 @@ def build_config(args: argparse.Namespace) -> Any:
                 "for example --operator-for PERSON=pseudonym",
             )
         overrides.append((entity.strip().upper(), operator.strip()))
-    entities = tuple(e.strip().upper() for e in (args.entities or "").split(",") if e.strip())
-    config = AnonymizeConfig(
-        entities=entities,
-        operator=args.operator,
-        operators=tuple(sorted(overrides)),
-        spacy_model=args.spacy_model or SHIPPED_MODEL,
-        pattern_only=args.pattern_only,
-        locale=args.locale,
-        safe_harbor=not args.no_safe_harbor,
-        score_threshold=args.threshold,
-        review_threshold=args.review_threshold,
-        batch_size=args.batch_size,
-        processes=args.processes,
-        rules_path=None if args.rules is None else args.rules.expanduser().resolve(),
+    values = given(args, AnonymizeConfig)
+    values["entities"] = tuple(
+        e.strip().upper() for e in (args.entities or "").split(",") if e.strip()
     )
+    values["operators"] = tuple(sorted(overrides))
+    if "rules_path" in values:
+        values["rules_path"] = values["rules_path"].expanduser().resolve()
+    config = AnonymizeConfig(**values)
     config.validate()
     return config
 
 
 def anonymize_command(args: argparse.Namespace) -> dict[str, Any]:
-    from core.anonymize.config import config_to_dict
-    from core.commands.progress import run_stage
+    from core.commands.progress import stage_output
+    from core.jobs.registry import ANONYMIZE
 
     config = build_config(args)
     if args.check_leakage:
         return leakage_command(args, config)
     with Project.open(args.dir) as project:
-        result = run_stage(project, "anonymize", config_to_dict(config))
-        samples = _review_lines(project, args.review)
-    return {**result, "lines": [*render_anonymize(result), *samples]}
+        output = stage_output(project, ANONYMIZE, config, render_anonymize)
+        output["lines"] += _review_lines(project, args.review)
+    return output
 
 
-def render_anonymize(result: dict[str, Any]) -> list[str]:
+def render_anonymize(result: AnonymizeResult) -> list[str]:
     """A stage result as terminal lines (counts only)."""
-    lines = [_LOUD] if result.get("warning") else []
+    lines = [_LOUD] if result.warning else []
     lines.append(
-        f"anonymized {result['anonymized']:,} of {result['records_total']:,} records "
-        f"({result['skipped']:,} already done, {result['reanonymized']:,} redone because the "
-        f"settings changed) in {result['seconds']:.1f} s, {result['docs_per_s']:,.0f} docs/s, "
-        f"{result['processes']} process(es), {result['mode']}"
+        f"anonymized {result.anonymized:,} of {result.records_total:,} records "
+        f"({result.skipped:,} already done, {result.reanonymized:,} redone because the "
+        f"settings changed) in {result.seconds:.1f} s, {result.docs_per_s:,.0f} docs/s, "
+        f"{result.processes} process(es), {result.mode}"
     )
-    if result["entity_counts"]:
+    if result.entity_counts:
         lines.append(
-            "  replaced: " + ", ".join(f"{k} {v:,}" for k, v in result["entity_counts"].items())
+            "  replaced: " + ", ".join(f"{k} {v:,}" for k, v in result.entity_counts.items())
         )
+    reasons = ", ".join(f"{k} {v:,}" for k, v in result.review_reasons.items())
     lines.append(
-        f"  needs review: {result['needs_review']:,} records"
-        + (
-            " (" + ", ".join(f"{k} {v:,}" for k, v in result["review_reasons"].items()) + ")"
-            if result["review_reasons"]
-            else ""
-        )
+        f"  needs review: {result.needs_review:,} records" + (f" ({reasons})" if reasons else "")
     )
-    lines.append(f"  settings hash {result['config_hash']}")
+    lines.append(f"  settings hash {result.config_hash}")
     return lines
 
 
@@ -197,7 +161,7 @@ def _review_lines(project: Project, count: int) -> list[str]:
     return lines
 
 
-def leakage_command(args: argparse.Namespace, config: Any) -> dict[str, Any]:
+def leakage_command(args: argparse.Namespace, config: AnonymizeConfig) -> dict[str, Any]:
     from core.anonymize.leakage import check_leakage, generated_samples, read_labelled_jsonl
     from core.reporter import NullReporter
 

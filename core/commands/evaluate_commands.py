@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from core.commands.config_defaults import default, given
+from core.configs import to_json
+from core.evaluate.config import EvaluateConfig
 from core.project import Project
+
+_default = partial(default, EvaluateConfig)
+
+if TYPE_CHECKING:
+    from core.evaluate.config import EvaluateResult
 
 
 def add(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -36,81 +45,83 @@ def _options(evaluate: argparse.ArgumentParser) -> None:
         help="the teacher to compare with (default: the one the student was trained on)",
     )  # fmt: skip
     evaluate.add_argument(
-        "--hardware-cost-per-hour", type=float, default=1.0, metavar="X",
+        "--hardware-cost-per-hour", type=float, metavar="X",
         help="what an hour of the serving hardware costs, in the teacher's price currency "
-        "(default 1.0), for the student's cost per million requests and the break-even",
+        f"(default {_default('hardware_cost_per_hour')}), for the student's cost per million "
+        "requests and the break-even",
     )  # fmt: skip
     evaluate.add_argument(
-        "--latency-runs", type=int, default=30, metavar="N",
-        help="timed batch-1 requests per model and device (default 30)",
+        "--latency-runs", type=int, metavar="N",
+        help=f"timed batch-1 requests per model and device (default {_default('latency_runs')})",
     )  # fmt: skip
-    evaluate.add_argument("--no-latency", action="store_true", help="skip the timings")
+    _switch(evaluate, "--no-latency", "measure_latency", "skip the timings")
     evaluate.add_argument(
         "--threads", type=int, metavar="N",
         help="PyTorch CPU threads while scoring and timing (default: PyTorch's choice); "
         "recorded with every timing",
     )  # fmt: skip
-    evaluate.add_argument(
-        "--no-baseline", action="store_true", help="skip the quantize-only teacher baseline"
+    _switch(
+        evaluate, "--no-baseline", "quantize_baseline", "skip the quantize-only teacher baseline"
     )
-    evaluate.add_argument(
-        "--no-onnx", action="store_true",
-        help="skip the column of the student exported to ONNX INT8 (as a bundle ships it)",
+    _switch(
+        evaluate, "--no-onnx", "extra_columns",
+        "skip the column of the student exported to ONNX INT8 (as a bundle ships it)",
     )  # fmt: skip
-    evaluate.add_argument(
-        "--strict-edge", action="store_true",
-        help="fail the gate when the edge-case set fails too (it is always shown)",
+    _switch(
+        evaluate, "--strict-edge", "strict_edge",
+        "fail the gate when the edge-case set fails too (it is always shown)",
     )  # fmt: skip
+
+
+def _switch(parser: argparse.ArgumentParser, flag: str, field: str, text: str) -> None:
+    """A flag that sets ``field`` to the opposite of its default (None when not given)."""
+    parser.add_argument(
+        flag, dest=field, action="store_const", const=not _default(field), help=text
+    )
 
 
 def evaluate_command(args: argparse.Namespace) -> dict[str, Any]:
     from core.commands.progress import run_stage
-    from core.evaluate.config import EvaluateConfig, config_to_dict
+    from core.jobs.registry import EVALUATE
 
-    config = EvaluateConfig(
-        student=None if args.student is None else args.student.expanduser().resolve(),
-        teacher_id=args.teacher_id,
-        hardware_cost_per_hour=args.hardware_cost_per_hour,
-        latency_runs=args.latency_runs,
-        measure_latency=not args.no_latency,
-        quantize_baseline=not args.no_baseline,
-        strict_edge=args.strict_edge,
-        threads=args.threads,
-        extra_columns=not args.no_onnx,
-    )
+    values = given(args, EvaluateConfig)
+    if "student" in values:
+        values["student"] = values["student"].expanduser().resolve()
+    config = EvaluateConfig(**values)
     config.validate()
     with Project.open(args.dir) as project:
-        result = run_stage(project, "evaluate", config_to_dict(config))
-    return {**result, "lines": render_evaluate(result), "exit_code": 0 if result["passed"] else 1}
+        result = run_stage(project, EVALUATE, config)
+    lines = render_evaluate(result)
+    return {**to_json(result), "lines": lines, "exit_code": 0 if result.passed else 1}
 
 
 def _cell(value: Any, digits: int = 3) -> str:
     return "—" if value is None else f"{value:,.{digits}f}"
 
 
-def render_evaluate(result: dict[str, Any]) -> list[str]:
+def render_evaluate(result: EvaluateResult) -> list[str]:
     """An evaluate result for a terminal: the verdict, the headline table, notes, paths."""
-    verdict = "PASSES" if result["passed"] else "FAILS"
-    lines = [f"the student {verdict} the quality floor (reference: {result['reference']})"]
-    lines += [f"  failed: {failure}" for failure in result["failures"]]
-    if result["edge_passed"] is False and result["test_passed"]:
+    verdict = "PASSES" if result.passed else "FAILS"
+    lines = [f"the student {verdict} the quality floor (reference: {result.reference})"]
+    lines += [f"  failed: {failure}" for failure in result.failures]
+    if result.edge_passed is False and result.test_passed:
         lines.append("  note: the edge-case set FAILS although the test set passes")
-    metric = result["primary_metric"]
+    metric = result.primary_metric
     head = f"  {'set':<5} {'model':<34} {metric:>8} {'retain':>7} {'agree':>6} {'ECE':>6} "
     lines += ["", head + f"{'ECE(T)':>6} {'p50 ms':>7} {'req/s':>7} {'MB':>6} {'$/1M':>8}"]
-    for row in result["headline"]:
+    for row in result.headline:
         lines.append(
-            f"  {row['split']:<5} {row['title'][:34]:<34} {_cell(row['metric']):>8} "
-            f"{_cell(row['retention']):>7} {_cell(row['agreement']):>6} {_cell(row['ece']):>6} "
-            f"{_cell(row['ece_calibrated']):>6} {_cell(row['p50_ms'], 1):>7} "
-            f"{_cell(row['throughput_per_s'], 1):>7} {_cell(row['size_mb'], 1):>6} "
-            f"{_cell(row['cost_per_million'], 2):>8}"
+            f"  {row.split:<5} {row.title[:34]:<34} {_cell(row.metric):>8} "
+            f"{_cell(row.retention):>7} {_cell(row.agreement):>6} {_cell(row.ece):>6} "
+            f"{_cell(row.ece_calibrated):>6} {_cell(row.p50_ms, 1):>7} "
+            f"{_cell(row.throughput_per_s, 1):>7} {_cell(row.size_mb, 1):>6} "
+            f"{_cell(row.cost_per_million, 2):>8}"
         )
-    if result["temperature"] is not None:
-        lines += ["", f"temperature {result['temperature']:.3f} saved to "
-                  f"{result['calibration_file']}"]  # fmt: skip
-    lines += [f"note: {note}" for note in result["notes"]]
-    lines.append(f"report: {result['report_html']}")
-    if result["report_pdf"]:
-        lines.append(f"pdf: {result['report_pdf']}")
+    if result.temperature is not None:
+        lines += ["", f"temperature {result.temperature:.3f} saved to "
+                  f"{result.calibration_file}"]  # fmt: skip
+    lines += [f"note: {note}" for note in result.notes]
+    lines.append(f"report: {result.report_html}")
+    if result.report_pdf:
+        lines.append(f"pdf: {result.report_pdf}")
     return lines

@@ -9,10 +9,23 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
+from core.commands.config_defaults import default, given
+from core.configs import to_json
 from core.errors import BundleError
+from core.export.config import (
+    ISAS,
+    BundleFormat,
+    ExportConfig,
+    Exporter,
+    ExportResult,
+    Quantize,
+)
+
+_default = partial(default, ExportConfig)
 
 if TYPE_CHECKING:
     from core.export.signature import SignatureCheck
@@ -37,10 +50,10 @@ def add(sub: Any, common: argparse.ArgumentParser) -> None:
         description="Check the Ed25519 signature over manifest.json (by the pinned key with "
         "--key), recompute every file's SHA-256 and size against it (files it does not list "
         "are refused), check the manifest's schema, load the model with ONNX Runtime, check "
-        "the Triton config against the graph, and re-run the stored anonymized probe inputs "
-        "against their expected outputs. Exits 0 when everything matches, 1 naming the first "
-        "file that does not (or a missing or wrong signature), 2 when BUNDLE is not a bundle. "
-        "A zip with '..', absolute or link entries is refused.",
+        "each serving layout (the Triton config) against the graph, and re-run the stored "
+        "anonymized probe inputs against their expected outputs. Exits 0 when everything "
+        "matches, 1 naming the first file that does not (or a missing or wrong signature), 2 "
+        "when BUNDLE is not a bundle. A zip with '..', absolute or link entries is refused.",
     )
     verify.add_argument("bundle", type=Path, metavar="BUNDLE", help="a bundle folder or .zip")
     verify.add_argument("--key", metavar="PUB", help=_KEY_HELP)
@@ -93,6 +106,9 @@ def _add_keys(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _add_export(sub: Any, common: argparse.ArgumentParser) -> None:
+    from core.export.targets import TARGETS
+
+    layouts = ", ".join(f"{t.title} ({t.key}/)" for t in TARGETS)
     export = sub.add_parser(
         "export",
         parents=[common],
@@ -100,44 +116,35 @@ def _add_export(sub: Any, common: argparse.ArgumentParser) -> None:
         description="Export the evaluated student to ONNX (optimum), quantize it to dynamic "
         "per-channel INT8, check PyTorch/ONNX fp32/INT8 parity on the test split, and write "
         "a bundle (manifest with checksums and lineage, signed with the project's Ed25519 "
-        "key or --signing-key; tokenizer, labels, model card, report, Triton repository) "
-        "atomically. Refuses a student without a passing "
+        "key or --signing-key; tokenizer, labels, model card, report, and the serving "
+        f"layouts for {layouts}) atomically. Refuses a student without a passing "
         "evaluation, or INT8 below --min-agreement, unless overridden with a reason (audited).",
     )
     export.add_argument("dir", type=Path, metavar="DIR", help="the project folder")
     export.add_argument(
-        "--out",
-        type=Path,
-        required=True,
-        metavar="BUNDLE",
+        "--out", type=Path, required=True, metavar="BUNDLE",
         help="the bundle folder (or .zip with --format zip) to write",
-    )
+    )  # fmt: skip
     export.add_argument(
-        "--student",
-        type=Path,
-        metavar="DIR",
+        "--student", type=Path, metavar="DIR",
         help="the student folder (default: the latest succeeded train run's model)",
-    )
-    export.add_argument("--quantize", choices=("int8", "none"), default="int8")
-    export.add_argument("--format", choices=("dir", "zip"), default="dir")
-    export.add_argument("--force", action="store_true", help="replace an existing BUNDLE")
+    )  # fmt: skip
+    _choice(export, "--quantize", "quantize", get_args(Quantize), "the shipped model's precision")
+    _choice(export, "--format", "format", get_args(BundleFormat), "a folder, or one .zip file")
+    _flag(export, "--force", "force", "replace an existing BUNDLE")
     export.add_argument(
-        "--override-floor",
-        metavar="REASON",
+        "--override-floor", metavar="REASON",
         help="export although the evaluation failed or is missing; the reason is audited",
-    )
+    )  # fmt: skip
     export.add_argument(
-        "--override-parity",
-        metavar="REASON",
+        "--override-parity", metavar="REASON",
         help="export although INT8 agreement is below --min-agreement; audited",
-    )
+    )  # fmt: skip
     export.add_argument(
-        "--min-agreement",
-        type=float,
-        default=0.99,
-        metavar="X",
-        help="least INT8/PyTorch argmax agreement on the test split (0.99)",
-    )
+        "--min-agreement", type=float, metavar="X",
+        help="least INT8/PyTorch argmax agreement on the test split "
+        f"(default {_default('min_agreement')})",
+    )  # fmt: skip
     _add_tuning(export)
     export.set_defaults(handler=export_command)
 
@@ -145,108 +152,95 @@ def _add_export(sub: Any, common: argparse.ArgumentParser) -> None:
 def _add_tuning(export: Any) -> None:
     """Options most exports leave at their defaults."""
     export.add_argument(
-        "--signing-key",
-        type=Path,
-        metavar="KEY",
+        "--signing-key", type=Path, metavar="KEY",
         help="sign with an organisation's Ed25519 private key (PEM, mode 0600) instead of the "
         "project's own (DIR/keys/bundle_signing.key, created on first export)",
-    )
-    export.add_argument(
-        "--isa",
-        choices=("auto", "avx2", "avx512", "avx512_vnni", "arm64"),
-        default="auto",
-        help="CPU instruction set the INT8 kernels target",
-    )
-    export.add_argument("--fp16", action="store_true", help="add model_fp16.onnx (GPU)")
-    export.add_argument("--keep-fp32", action="store_true", help="add model_fp32.onnx")
-    export.add_argument("--exporter", choices=("auto", "optimum", "torch"), default="auto")
+    )  # fmt: skip
+    _choice(export, "--isa", "isa", ISAS, "CPU instruction set the INT8 kernels target")
+    _flag(export, "--fp16", "fp16", "add model_fp16.onnx (GPU)")
+    _flag(export, "--keep-fp32", "keep_fp32", "add model_fp32.onnx")
+    _choice(export, "--exporter", "exporter", get_args(Exporter),
+            "what makes the ONNX graph (auto: optimum, else torch.onnx)")  # fmt: skip
     export.add_argument("--opset", type=int, help="ONNX opset (default: the exporter's)")
-    export.add_argument("--max-length", type=int, help="longest input in tokens")
-    export.add_argument("--probes", type=int, default=8, help="self-test inputs stored (8)")
     export.add_argument(
-        "--parity-limit",
-        type=int,
-        default=2000,
-        metavar="N",
-        help="most test inputs in the parity check (2000)",
+        "--max-length", type=int, help="longest input in tokens (default: the training length)"
     )
-    export.add_argument("--name", help="the Triton model name")
+    export.add_argument(
+        "--probes", type=int, help=f"self-test inputs stored (default {_default('probes')})"
+    )
+    export.add_argument(
+        "--parity-limit", type=int, metavar="N",
+        help=f"most test inputs in the parity check (default {_default('parity_limit')})",
+    )  # fmt: skip
+    export.add_argument("--name", help="the served model's name (default: from DIR's name)")
+
+
+def _choice(
+    parser: argparse.ArgumentParser, flag: str, field: str, choices: Any, text: str
+) -> None:
+    parser.add_argument(
+        flag, dest=field, choices=choices, help=f"{text} (default {_default(field)})"
+    )
+
+
+def _flag(parser: argparse.ArgumentParser, flag: str, field: str, text: str) -> None:
+    parser.add_argument(flag, dest=field, action="store_const", const=True, help=text)
 
 
 def export_command(args: argparse.Namespace) -> dict[str, Any]:
     from core.commands.progress import run_stage
-    from core.export.config import ExportConfig, config_to_dict
+    from core.jobs.registry import EXPORT
     from core.project import Project
 
-    config = ExportConfig(
-        out=args.out.expanduser().absolute(),
-        student=None if args.student is None else args.student.expanduser().resolve(),
-        quantize=args.quantize,
-        format=args.format,
-        force=args.force,
-        override_floor=args.override_floor,
-        override_parity=args.override_parity,
-        min_agreement=args.min_agreement,
-        isa=args.isa,
-        fp16=args.fp16,
-        keep_fp32=args.keep_fp32,
-        exporter=args.exporter,
-        opset=args.opset,
-        max_length=args.max_length,
-        probes=args.probes,
-        parity_limit=args.parity_limit,
-        name=args.name,
-        signing_key=None if args.signing_key is None else args.signing_key.expanduser().absolute(),
-    )
+    values = given(args, ExportConfig)
+    values["out"] = args.out.expanduser().absolute()
+    for name in ("student", "signing_key"):
+        if name in values:
+            values[name] = values[name].expanduser().absolute()
+    config = ExportConfig(**values)
     config.validate()
     with Project.open(args.dir) as project:
-        result = run_stage(project, "export", config_to_dict(config))
+        result = run_stage(project, EXPORT, config)
         lines = render_export(result) + _signing_lines(result, project.path)
-    return {**result, "lines": lines}
+    return {**to_json(result), "lines": lines}
 
 
-def _signing_lines(result: dict[str, Any], project: Path) -> list[str]:
-    if not result.get("signing_key_id"):
+def _signing_lines(result: ExportResult, project: Path) -> list[str]:
+    if not result.signing_key_id:
         return []
     pin = f"stillroom keys export-public {project} --out bundle_signing.pub"
-    if result.get("signing_key_source") == "organisation":
+    if result.signing_key_source == "organisation":
         pin += " --signing-key KEY"
     return [
-        f"  signed with Ed25519 key {result['signing_key_id']} "
-        f"({result.get('signing_key_source')} key); give IT its public key to pin: {pin}"
+        f"  signed with Ed25519 key {result.signing_key_id} "
+        f"({result.signing_key_source} key); give IT its public key to pin: {pin}"
     ]
 
 
-def render_export(result: dict[str, Any]) -> list[str]:
+def render_export(result: ExportResult) -> list[str]:
     """An export result for a terminal: where, what, parity, gates."""
-    parity = result["parity"]
+    parity = result.parity
     lines = [
-        f"bundle written to {result['bundle']} ({result['files']} files, "
-        f"{result['bundle_bytes'] / 1e6:.1f} MB; model {result['model_bytes'] / 1e6:.1f} MB "
-        f"{result['quantize']}, fp32 {result['fp32_bytes'] / 1e6:.1f} MB)",
-        f"  exporter: {result['exporter']}; INT8 target: {result['isa'] or '—'}; "
-        f"temperature {result['temperature']:.3f} ({result['temperature_source']})",
-        f"  parity on {parity['n']:,} test inputs (reference {parity['reference']}, PyTorch "
-        f"{parity['metric_name']} {_num(parity['pytorch_metric'])}):",
+        f"bundle written to {result.bundle} ({result.files} files, "
+        f"{result.bundle_bytes / 1e6:.1f} MB; model {result.model_bytes / 1e6:.1f} MB "
+        f"{result.quantize}, fp32 {result.fp32_bytes / 1e6:.1f} MB)",
+        f"  exporter: {result.exporter}; INT8 target: {result.isa or '—'}; "
+        f"temperature {result.temperature:.3f} ({result.temperature_source})",
+        f"  parity on {parity.n:,} test inputs (reference {parity.reference}, PyTorch "
+        f"{parity.metric_name} {_num(parity.pytorch_metric)}):",
     ]
-    for v in parity["variants"]:
+    for v in parity.variants:
         lines.append(
-            f"    {v['variant']:<10} agreement {v['agreement']:.4f}  max |Δlogit| "
-            f"{v['max_abs_diff']:.4f}  {parity['metric_name']} {_num(v['metric'])} "
-            f"(Δ {_num(v['metric_delta'])})"
-            + (
-                ""
-                if v.get("batched_agreement") is None
-                else f"; in batches {v['batched_agreement']:.4f}"
-            )
+            f"    {v.variant:<10} agreement {v.agreement:.4f}  max |Δlogit| "
+            f"{v.max_abs_diff:.4f}  {parity.metric_name} {_num(v.metric)} "
+            f"(Δ {_num(v.metric_delta)})"
+            + ("" if v.batched_agreement is None else f"; in batches {v.batched_agreement:.4f}")
         )
-    if result["floor_overridden"]:
-        lines.append(
-            f"  WARNING: exported over a {result['verdict']} evaluation (override audited)"
-        )
-    if result["parity_overridden"]:
+    if result.floor_overridden:
+        lines.append(f"  WARNING: exported over a {result.verdict} evaluation (override audited)")
+    if result.parity_overridden:
         lines.append("  WARNING: exported below the parity threshold (override audited)")
-    lines += [f"  note: {note}" for note in result["notes"]]
+    lines += [f"  note: {note}" for note in result.notes]
     return lines
 
 
@@ -263,7 +257,7 @@ def verify_command(args: argparse.Namespace) -> dict[str, Any]:
     lines = [
         f"bundle OK: {report.files_checked} files match their checksums; the model loads "
         f"({report.provider}); {report.probes_checked} probe inputs reproduce their "
-        "outputs; the Triton config matches the graph",
+        "outputs" + "".join(f"; {checked}" for checked in report.targets_checked),
         *signature_lines(signature),
     ]
     lines += [f"  note: {note}" for note in report.notes]

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import IO, Any
+from collections.abc import Callable
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
-from core.errors import UserError
+from core.configs import to_json
+from core.errors import StageCancelled, UserError
 from core.project import Project
+
+if TYPE_CHECKING:
+    from core.jobs.registry import Stage
+
+R = TypeVar("R")
 
 
 class TerminalProgress:
@@ -26,8 +33,10 @@ class TerminalProgress:
         self._started: float | None = None
         self._last_decile = -1
         self._drawn = False
+        self.run_id: str | None = None  # the run whose events these are
 
     def __call__(self, event: dict[str, Any]) -> None:
+        self.run_id = event.get("run", self.run_id)
         if event["kind"] != "progress":
             return
         now = time.monotonic()
@@ -50,28 +59,44 @@ class TerminalProgress:
         self._stream.flush()
 
 
-def run_stage(project: Project, stage: str, config: dict[str, Any]) -> dict[str, Any]:
-    """Run one stage in this process under a new run, drawing its progress on stderr.
+def run_stage(project: Project, stage: Stage[Any, R], config: Any) -> R:
+    """Run one stage in this process, drawing its progress on stderr: a stopped run with the
+    same settings resumes, otherwise a new run starts.
 
     Returns:
-        The stage's result.
+        The stage's typed result.
 
     Raises:
         StageBusyError: the stage is already running on the project (nothing was recorded).
         UserError: the stage failed on something the user can fix, or was cancelled.
     """
-    from core.jobs.execute import execute_run
-    from core.jobs.locks import stage_lock
-    from core.jobs.runs import create_run
+    return _run(project, stage, config)[1]
 
-    with stage_lock(project, stage):  # before the run row exists: a refusal records nothing
-        run_id = create_run(project, stage, config)
-        outcome = execute_run(project, run_id, TerminalProgress())
-    if outcome.error is not None:
-        raise outcome.error
-    if outcome.status == "cancelled":
+
+def stage_output(
+    project: Project, stage: Stage[Any, R], config: Any, render: Callable[[R], list[str]]
+) -> dict[str, Any]:
+    """Run one stage as :func:`run_stage` does and give a command's output: the run's id
+    and its result (``--json``) and ``render``'s lines (people).
+
+    Raises:
+        StageBusyError: the stage is already running on the project (nothing was recorded).
+        UserError: the stage failed on something the user can fix, or was cancelled.
+    """
+    run_id, result = _run(project, stage, config)
+    return {"run_id": run_id, **to_json(result), "lines": render(result)}
+
+
+def _run(project: Project, stage: Stage[Any, R], config: Any) -> tuple[str, R]:
+    from core.jobs import execute
+
+    progress = TerminalProgress()
+    try:
+        result = execute.run_stage(project, stage, config, sink=progress)
+    except StageCancelled as exc:
+        why = f" ({exc})" if str(exc) else ""
         raise UserError(
-            f"the {stage} run {run_id} was cancelled",
+            f"the {stage.key} run {progress.run_id} was cancelled{why}",
             "run the same command again to continue",
-        )
-    return outcome.result
+        ) from None
+    return str(progress.run_id), result

@@ -7,6 +7,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from core.configs import to_json
 from core.errors import UserError
 from core.project import TASKS, Project, QualityFloor
 from core.store import audit
@@ -82,17 +83,9 @@ def init_command(args: argparse.Namespace) -> dict[str, Any]:
             + (f", ECE <= {floor.max_ece:g}" if floor.max_ece is not None else ""),
             f"next: stillroom import {project.path} FILE --text COLUMN [--label COLUMN]",
         ]
-        return {
-            "project": str(project.path),
-            "task": settings.task,
-            "labels": list(settings.labels),
-            "floor": {
-                "min_retention": floor.min_retention,
-                "min_metric": floor.min_metric,
-                "max_ece": floor.max_ece,
-            },
-            "lines": lines,
-        }
+        return {"project": str(project.path), "task": settings.task,
+                "labels": list(settings.labels), "floor": to_json(floor),
+                "lines": lines}  # fmt: skip
 
 
 def status_command(args: argparse.Namespace) -> dict[str, Any]:

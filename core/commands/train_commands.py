@@ -9,27 +9,27 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
+from core.commands.config_defaults import add_numbers, default, given
+from core.configs import to_json
 from core.errors import RunError, TrainError, TrainOutOfMemoryError, UserError
+from core.jobs.registry import TRAIN
 from core.project import Project
+from core.train.config import (
+    DEFAULT_ALPHA,
+    DEFAULT_LORA_LR,
+    DEFAULT_LR,
+    DEFAULT_MAX_LENGTH,
+    HardLabels,
+    Precision,
+    TrainConfig,
+)
 
 if TYPE_CHECKING:
     from core.jobs.execute import RunOutcome
-    from core.train.config import TrainConfig
+    from core.train.config import TrainResult
 
-# Option → TrainConfig field; all default to None so that only what was typed is applied.
-_OPTIONS: dict[str, str] = {
-    "student": "student", "derive": "derive", "layers": "layers", "teacher_id": "teacher_id",
-    "prompt_version": "prompt_version", "lora": "lora", "lora_rank": "lora_rank",
-    "lora_alpha": "lora_alpha", "lora_targets": "lora_targets", "epochs": "epochs",
-    "alpha": "alpha", "temperature": "temperature", "hard_labels": "hard_labels", "lr": "lr",
-    "batch_size": "batch_size", "grad_accum": "grad_accum", "max_length": "max_length",
-    "checkpoint_every": "checkpoint_every", "eval_every": "eval_every",
-    "early_stopping": "early_stopping", "seed": "seed", "device": "device",
-    "precision": "precision", "gradient_checkpointing": "gradient_checkpointing",
-    "allow_raw_text": "allow_raw_text", "auto_retry_oom": "auto_retry_oom",
-}  # fmt: skip
 MULTI_GPU = (
     "Several GPUs: run the stored run under torchrun, one process per GPU: "
     "`torchrun --nproc_per_node N -m core.train.launch DIR RUN_ID` (or `accelerate launch "
@@ -48,8 +48,7 @@ def add(sub: Any, common: argparse.ArgumentParser) -> None:
         "DIR/runs/RUN/student with lineage.json. " + MULTI_GPU,
     )  # fmt: skip
     train.add_argument("dir", type=Path, metavar="DIR", help="the project folder")
-    _student_options(train)
-    _loss_options(train)
+    _config_options(train)
     _run_options(train)
     train.set_defaults(handler=train_command)
 
@@ -65,95 +64,76 @@ def add(sub: Any, common: argparse.ArgumentParser) -> None:
     models.set_defaults(handler=models_command)
 
 
-def _student_options(parser: argparse.ArgumentParser) -> None:
+# Options that set a TrainConfig number: flag, type, help ({} shows the dataclass's default).
+_NUMBERS = (
+    ("--layers", int, "layers kept by --derive"), ("--lora-rank", int, "LoRA rank (default {})"),
+    ("--lora-alpha", int, "LoRA alpha (default {})"),
+    ("--epochs", float, "passes over the data (default {:g})"),
+    ("--temperature", float, "distillation T (default {:g})"),
+    ("--batch-size", int, "inputs per step per device ({})"),
+    ("--grad-accum", int, "steps accumulated per update ({})"),
+    ("--checkpoint-every", int, "steps between checkpoints ({})"),
+    ("--eval-every", int, "steps between validations"),
+    ("--early-stopping", int, "stop after N validations without improvement ({}; 0 = never)"),
+    ("--seed", int, "seed (default {}), recorded in the lineage"),
+)  # fmt: skip
+_FLAGS = (
+    ("--lora", "train LoRA adapters"), ("--gradient-checkpointing", None),
+    ("--allow-raw-text", "also train on records that were not anonymized (audited)"),
+    ("--auto-retry-oom", "on out of memory, retry once at half the batch size"),
+)  # fmt: skip
+
+
+def _config_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--student", metavar="PATH", help="a local model folder or .gguf")
     parser.add_argument("--derive", metavar="PATH", help="a larger local model to shrink")
-    parser.add_argument("--layers", type=int, metavar="K", help="layers kept by --derive")
+    add_numbers(parser, TrainConfig, _NUMBERS, {"--layers": "K", "--early-stopping": "N"})
+    for flag, text in _FLAGS:
+        parser.add_argument(flag, action="store_true", default=None, help=text)
+    # fmt: off
     parser.add_argument("--teacher-id", help="whose outputs to learn from (default: latest)")
     parser.add_argument("--prompt-version", help="that teacher's prompt version (default: latest)")
-    parser.add_argument("--lora", action="store_true", default=None, help="train LoRA adapters")
-    parser.add_argument("--lora-rank", type=int, help="LoRA rank (default 8)")
-    parser.add_argument("--lora-alpha", type=int, help="LoRA alpha (default 16)")
-    parser.add_argument(
-        "--lora-targets",
-        type=lambda s: tuple(s.split(",")),
-        help="modules to adapt, comma-separated (default: per architecture)",
-    )
-
-
-def _loss_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--epochs", type=float, help="passes over the data (default 3)")
-    parser.add_argument("--alpha", type=float, help="weight of the soft term (default 0.5)")
-    parser.add_argument("--temperature", type=float, help="distillation T (default 1)")
-    parser.add_argument(
-        "--hard-labels",
-        choices=("human", "teacher"),
-        help="CE target: the human label (default) or the teacher's",
-    )
-    parser.add_argument("--lr", type=float, help="learning rate (default 5e-5; LoRA 2e-4)")
-    parser.add_argument("--batch-size", type=int, help="inputs per step per device (16)")
-    parser.add_argument("--grad-accum", type=int, help="steps accumulated per update (1)")
-    parser.add_argument("--max-length", type=int, help="longest input in tokens (128/512)")
+    parser.add_argument("--lora-targets", type=lambda s: tuple(s.split(",")),
+                        help="modules to adapt, comma-separated (default: per architecture)")
+    parser.add_argument("--alpha", type=float,
+                        help=f"weight of the soft term (default {DEFAULT_ALPHA:g})")
+    parser.add_argument("--hard-labels", choices=get_args(HardLabels), help="CE target: the "
+                        f"human label or the teacher's (default {_default('hard_labels')})")
+    parser.add_argument("--lr", type=float,
+                        help=f"learning rate (default {DEFAULT_LR:g}; LoRA {DEFAULT_LORA_LR:g})")
+    lengths = "/".join(str(n) for n in DEFAULT_MAX_LENGTH.values())
+    parser.add_argument("--max-length", type=int, help=f"longest input in tokens ({lengths})")
+    parser.add_argument("--device",
+                        help=f"auto, cpu, cuda or cuda:N (default {_default('device')})")
+    parser.add_argument("--precision", choices=get_args(Precision))
+    # fmt: on
 
 
 def _run_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (100)")
-    parser.add_argument("--eval-every", type=int, help="steps between validations")
-    parser.add_argument(
-        "--early-stopping",
-        type=int,
-        metavar="N",
-        help="stop after N validations without improvement (3; 0 = never)",
-    )
-    parser.add_argument("--seed", type=int, help="seed (default 42), recorded in the lineage")
-    parser.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
-    parser.add_argument("--precision", choices=("auto", "fp32", "fp16", "bf16"))
-    parser.add_argument("--gradient-checkpointing", action="store_true", default=None)
-    parser.add_argument(
-        "--allow-raw-text",
-        action="store_true",
-        default=None,
-        help="also train on records that were not anonymized (audited)",
-    )
-    parser.add_argument(
-        "--auto-retry-oom",
-        action="store_true",
-        default=None,
-        help="on out of memory, retry once at half the batch size",
-    )
+    # fmt: off
     parser.add_argument("--resume", metavar="RUN_ID", help="resume this stopped train run")
-    parser.add_argument(
-        "--fresh",
-        action="store_true",
-        help="start a new run even if a stopped one has the same settings",
-    )
-    parser.add_argument(
-        "--worker",
-        action="store_true",
-        help="train in a background worker process, showing its events",
-    )
-    parser.add_argument(
-        "--create-only",
-        action="store_true",
-        help="only record the run and print its id (for torchrun)",
-    )
+    parser.add_argument("--fresh", action="store_true",
+                        help="start a new run even if a stopped one has the same settings")
+    parser.add_argument("--worker", action="store_true",
+                        help="train in a background worker process, showing its events")
+    parser.add_argument("--create-only", action="store_true",
+                        help="only record the run and print its id (for torchrun)")
+    # fmt: on
 
 
-def given_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The TrainConfig fields the user typed."""
-    return {field: getattr(args, name) for name, field in _OPTIONS.items()
-            if getattr(args, name, None) is not None}  # fmt: skip
+def _default(name: str) -> Any:
+    return default(TrainConfig, name)
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """The stage config for a new run.
+    """The stage config for a new run: the options typed, the dataclass's defaults else.
 
     Raises:
         TrainError: the options are invalid or contradict each other.
     """
-    from core.train.config import TrainConfig, resolve_path
+    from core.train.config import resolve_path
 
-    values = given_options(args)
+    values = given(args, TrainConfig)
     for key in ("student", "derive"):
         if key in values:
             values[key] = str(resolve_path(values[key]))
@@ -168,7 +148,7 @@ def train_command(args: argparse.Namespace) -> dict[str, Any]:
     with Project.open(args.dir) as project:
         # Held while a run is picked or created, so a second `train` is refused before it
         # records anything; a worker process takes it itself, so it is released first then.
-        with stage_lock(project, "train"):
+        with stage_lock(project, TRAIN.key):
             run_id, note = _pick_run(project, args)
             outcome = None if args.create_only or args.worker else _run_here(project, run_id)
         if args.create_only:
@@ -177,43 +157,39 @@ def train_command(args: argparse.Namespace) -> dict[str, Any]:
             outcome = _run_in_worker(project, run_id)
     if outcome.error is not None:
         raise outcome.error
-    if outcome.status == "cancelled":
+    if outcome.result is None:
         raise UserError(
-            f"the train run {run_id} was cancelled; its last step is checkpointed",
+            f"the train run {run_id} was {outcome.status}; its last step is checkpointed",
             f"run the same command again (or add --resume {run_id}) to continue",
         )
     lines = ([note] if note else []) + render_train(outcome.result)
-    return {**outcome.result, "lines": lines}
+    return {**to_json(outcome.result), "lines": lines}
 
 
 def _pick_run(project: Project, args: argparse.Namespace) -> tuple[str, str]:
     """The run to execute: the one named, a stopped one with the same settings, or new."""
-    from core.jobs.runs import RESUMABLE, create_run, get_run, reconcile_runs
-    from core.train.config import config_from_dict, config_to_dict
-    from core.train.session import store_config
-    from core.train.stage import resumable_run, with_overrides
+    from core.jobs.runs import RESUMABLE, get_run, replace_config, run_config, start_run
+    from core.train.stage import with_overrides
 
-    reconcile_runs(project)
     if args.resume:
         run = get_run(project, args.resume)
-        if run.stage != "train" or run.status not in ("pending", *RESUMABLE):
+        if run.stage != TRAIN.key or run.status not in ("pending", *RESUMABLE):
             raise RunError(f"run {run.id} is a {run.stage} run that is {run.status}",
                            "pass a stopped train run (see `stillroom status DIR`)")  # fmt: skip
-        given = {k: v for k, v in given_options(args).items() if k not in ("student", "derive")}
-        config = with_overrides(config_from_dict(run.config), given)
-        if config_to_dict(config) != run.config:
-            store_config(project, run.id, config, "resume options")
+        given_now = {k: v for k, v in given(args, TrainConfig).items()
+                     if k not in ("student", "derive")}  # fmt: skip
+        stored = run_config(project, TRAIN, run)
+        config = with_overrides(stored, given_now)
+        if config != stored:
+            replace_config(project, TRAIN, run.id, config, "resume options")
         return run.id, f"resuming {run.id}"
-    config = config_from_args(args)
-    found = None if args.fresh else resumable_run(project, config)
-    if found is None:
-        return create_run(project, "train", config_to_dict(config)), ""
-    if config_to_dict(config) != get_run(project, found).config:
-        store_config(project, found, config, "resume options")
-    return found, f"resuming the stopped run {found} (same settings; --fresh starts anew)"
+    run_id = start_run(project, TRAIN, config_from_args(args), fresh=args.fresh)
+    if get_run(project, run_id).status == "pending":
+        return run_id, ""
+    return run_id, f"resuming the stopped run {run_id} (same settings; --fresh starts anew)"
 
 
-def _run_here(project: Project, run_id: str) -> RunOutcome:
+def _run_here(project: Project, run_id: str) -> RunOutcome[TrainResult]:
     from core.jobs.execute import execute_run
     from core.jobs.protocol import request_cancel
 
@@ -248,10 +224,10 @@ def _ctrl_c_calls(action: Callable[[], None]) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _run_in_worker(project: Project, run_id: str) -> RunOutcome:
+def _run_in_worker(project: Project, run_id: str) -> RunOutcome[TrainResult]:
     from core.jobs import protocol
     from core.jobs.execute import RunOutcome
-    from core.jobs.runs import get_run
+    from core.jobs.runs import get_run, run_result
     from core.jobs.worker import WorkerProcess
 
     worker = WorkerProcess(project.path, run_id)
@@ -269,7 +245,7 @@ def _run_in_worker(project: Project, run_id: str) -> RunOutcome:
         error = (TrainOutOfMemoryError(message, hint, suggested_batch_size=0)
                  if code == protocol.EXIT_OUT_OF_MEMORY else TrainError(message, hint))  # fmt: skip
         error.exit_code = code if code > 0 else protocol.EXIT_CRASH  # < 0: killed by a signal
-    return RunOutcome(run_id, run.status, code, run.result or {}, error)
+    return RunOutcome(run_id, run.status, code, run_result(project, TRAIN, run), error)
 
 
 class TrainProgress:
@@ -289,29 +265,29 @@ class TrainProgress:
             sys.stderr.write(f"note: {event['message']}\n")
 
 
-def render_train(result: dict[str, Any]) -> list[str]:
+def render_train(result: TrainResult) -> list[str]:
     """A train result as terminal lines (numbers and paths, never record contents)."""
-    best = result["best_val_metric"]
+    best = result.best_val_metric
     shown = "n/a" if best is None else f"{best:.4f}"
-    skipped = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in result["skipped"].items())
+    skipped = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in result.skipped.items())
     lines = [
-        f"trained student: {result['model_dir']}",
-        f"  run {result['run_id']}"
-        + (f", resumed from step {result['resumed_from_step']:,}" if result["resumed"] else ""),
-        f"  teacher {result['teacher_id']}; {result['train_examples']:,} train / "
-        f"{result['validation_examples']:,} validation examples"
+        f"trained student: {result.model_dir}",
+        f"  run {result.run_id}"
+        + (f", resumed from step {result.resumed_from_step:,}" if result.resumed else ""),
+        f"  teacher {result.teacher_id}; {result.train_examples:,} train / "
+        f"{result.validation_examples:,} validation examples"
         + (f"; skipped: {skipped}" if skipped else ""),
-        f"  {result['global_step']:,} steps ({result['epochs_run']:g} epochs); best "
-        f"validation {result['val_metric_name']} {shown}"
-        + ("; stopped early" if result["stopped_early"] else ""),
-        f"  {result['samples_per_s']:.1f} samples/s on {result['device']}, peak memory "
-        f"{result['peak_memory_mb']:.0f} MB; batch {result['batch_size']} x "
-        f"{result['grad_accum']} accumulation",
+        f"  {result.global_step:,} steps ({result.epochs_run:g} epochs); best "
+        f"validation {result.val_metric_name} {shown}"
+        + ("; stopped early" if result.stopped_early else ""),
+        f"  {result.samples_per_s:.1f} samples/s on {result.device}, peak memory "
+        f"{result.peak_memory_mb:.0f} MB; batch {result.batch_size} x "
+        f"{result.grad_accum} accumulation",
     ]
-    if result.get("token_kl") is not None:
-        lines.append(f"  token-level KL: {'yes' if result['token_kl'] else 'no (SFT only)'}")
-    lines += [f"  note: {note}" for note in result["notes"]]
-    lines.append(f"  curves: {result['curves_path']}; lineage: {result['lineage_path']}")
+    if result.token_kl is not None:
+        lines.append(f"  token-level KL: {'yes' if result.token_kl else 'no (SFT only)'}")
+    lines += [f"  note: {note}" for note in result.notes]
+    lines.append(f"  curves: {result.curves_path}; lineage: {result.lineage_path}")
     return lines
 
 
@@ -326,9 +302,4 @@ def models_command(args: argparse.Namespace) -> dict[str, Any]:
     if missing:
         raise UserError(f"no such folder: {missing[0]}", "pass folders that exist")
     entries = catalogue(roots)
-    as_data = [{"path": str(e.path), "model_type": e.model_type, "architecture": e.architecture,
-                "layers": e.layers, "parameters": e.parameters, "size_bytes": e.size_bytes,
-                "tasks": list(e.tasks), "memory_bytes": e.memory_bytes,
-                "derived_from": e.derived_from, "display_name": e.display_name}
-                for e in entries]  # fmt: skip
-    return {"models": as_data, "lines": render_catalogue(entries)}
+    return {"models": [to_json(e) for e in entries], "lines": render_catalogue(entries)}

@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.data.checks import check_labels, check_rows
 from core.data.columns import require_columns
@@ -31,6 +31,9 @@ from core.errors import DuplicateImportError, ImportCancelled, UserError
 from core.project import Project
 from core.reporter import Reporter
 from core.store.db import utc_now
+
+if TYPE_CHECKING:
+    from core.jobs.registry import RunContext
 
 __all__ = ["ImportConfig", "ImportResult", "file_sha256", "run_import"]
 
@@ -81,12 +84,15 @@ class ImportResult:
     unlabeled_rows: int = 0  # imported rows with an empty label cell (label column given)
 
 
-def run_import(project: Project, config: ImportConfig, *, reporter: Reporter) -> ImportResult:
+def run_import(
+    project: Project, config: ImportConfig, *, run: RunContext, reporter: Reporter
+) -> ImportResult:
     """Import one data file into ``project`` as a new dataset.
 
     Args:
         project: the open project.
         config: the file, its columns and the split.
+        run: the run it executes under.
         reporter: receives progress about every 5,000 rows; a cancel request stops the
             import at the next batch and rolls it back.
 

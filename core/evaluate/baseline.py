@@ -8,16 +8,16 @@ LM prompted for a label have no such baseline here, and the report says why.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import TeacherError
-from core.jobs.runs import list_runs
+from core.jobs.registry import TEACH
+from core.jobs.runs import latest, run_config
 from core.project import Project
-from core.teacher.models import folder_digest, model_kind
-
-_TEMPERATURE = re.compile(r"[?&]t=([0-9.eE+-]+)")
+from core.teacher.config import parse_spec
+from core.teacher.models import folder_digest
+from core.teacher.sources import source_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,21 +33,14 @@ def plan_baseline(project: Project, teacher_id: str | None) -> BaselinePlan:
     """Find the local classifier folder behind ``teacher_id``, or say why there is none."""
     if teacher_id is None:
         return BaselinePlan(None, 1.0, "there are no teacher outputs to compare with")
-    if teacher_id.startswith("labels:"):
-        return BaselinePlan(None, 1.0, "the teacher is the human labels: no model to quantize")
-    if teacher_id.startswith("openai:"):
-        return BaselinePlan(
-            None, 1.0, "the teacher is a remote endpoint: its weights are not on this machine"
-        )
-    if "?answers=" in teacher_id:
-        return BaselinePlan(
-            None,
-            1.0,
-            "the teacher is a causal LM prompted for its label; "
-            "only a local sequence classifier is quantized here (the export "
-            "stage's ONNX INT8 path will cover it)",
-        )
-    folder = _teacher_folder(project, teacher_id.split("?", 1)[0])
+    found = latest(project, TEACH, where=lambda r: r.teacher_id == teacher_id)
+    if found is None:
+        return BaselinePlan(None, 1.0, "no teach run of this project stored these outputs")
+    source = source_of(found.result.teacher_kind)
+    if source is None or not source.quantizable:
+        return BaselinePlan(None, 1.0, source.no_baseline if source else "unknown teacher")
+    config = run_config(project, TEACH, found.run)
+    folder = _same_model(config.teacher, teacher_id)
     if folder is None:
         return BaselinePlan(
             None,
@@ -55,27 +48,19 @@ def plan_baseline(project: Project, teacher_id: str | None) -> BaselinePlan:
             "no teach run of this project names a local classifier folder with the "
             "teacher's identity (it was moved or changed since)",
         )
-    match = _TEMPERATURE.search(teacher_id)
-    return BaselinePlan(folder, float(match.group(1)) if match else 1.0)
+    return BaselinePlan(folder, 1.0 if config.temperature is None else config.temperature)
 
 
-def _teacher_folder(project: Project, identity: str) -> Path | None:
-    """The folder of a teach run whose model has this ``hf:name@digest`` identity."""
-    seen: set[Path] = set()
-    for run in reversed(list_runs(project, "teach")):
-        spec = str(run.config.get("teacher", ""))
-        if not spec.startswith("hf:"):
-            continue
-        folder = Path(spec[3:]).expanduser()
-        if folder in seen or not (folder / "config.json").is_file():
-            continue
-        seen.add(folder)
-        folder = folder.resolve()
-        try:
-            if f"hf:{folder.name}@{folder_digest(folder)}" != identity:
-                continue
-            if model_kind(folder) == "classifier":
-                return folder
-        except (OSError, TeacherError):
-            continue
-    return None
+def _same_model(spec: str, teacher_id: str) -> Path | None:
+    """The teach run's model folder, if it still holds the model that made the outputs."""
+    folder = Path(parse_spec(spec)[1]).expanduser()
+    if not (folder / "config.json").is_file():
+        return None
+    folder = folder.resolve()
+    try:
+        # A local teacher's id starts with its folder's name and digest: same model still?
+        return (
+            folder if teacher_id.startswith(f"hf:{folder.name}@{folder_digest(folder)}") else None
+        )
+    except (OSError, TeacherError):
+        return None

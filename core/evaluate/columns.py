@@ -24,11 +24,6 @@ EXTRA_COLUMNS: dict[str, str] = {
 }
 
 
-def register_column(name: str, target: str) -> None:
-    """Add (or replace) a column built by ``"module:attribute"`` for every evaluation."""
-    EXTRA_COLUMNS[name] = target
-
-
 def resolve(target: str) -> ColumnFactory:
     """The factory a ``"module:attribute.attribute"`` string names.
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.evaluate.config import TEACHER
 from core.evaluate.inputs import EvalSet
 from core.evaluate.metrics import (
     ClassificationScores,
@@ -25,7 +26,6 @@ from core.evaluate.metrics import (
 )
 from core.evaluate.textmetrics import GenerationScores, generation_scores
 
-TEACHER = "teacher"
 PRIMARY = {"classification": "macro_f1", "generation": "rouge_l"}
 
 Scores = ClassificationScores | GenerationScores
@@ -76,10 +76,6 @@ def _comparison_rows(human: np.ndarray, teacher_ok: np.ndarray, answered: np.nda
         both = human & answered
         return _Rows(both, "human", True) if both.any() else _Rows(human, "human", False)
     return _Rows(teacher_ok, "teacher", bool(teacher_ok.any()))
-
-
-def _primary(scores: Scores) -> float:
-    return scores.macro_f1 if isinstance(scores, ClassificationScores) else scores.rouge_l
 
 
 def _notes(eset: EvalSet, rows: _Rows, answered: np.ndarray, human: np.ndarray) -> list[str]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from core.configs import config_from_json, config_to_json
 from core.errors import EvaluateError
+from core.evaluate.gate import SetVerdict
+
+# The model columns every evaluation has (others: ``teacher_int8``, ``student_onnx_int8``).
+STUDENT, TEACHER = "student", "teacher"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,14 +85,72 @@ class HeadlineRow:
 
 
 @dataclass(frozen=True, slots=True)
+class ClassFigures:
+    """One label's figures on one set: (precision, recall, F1) per model (None: absent)."""
+
+    label: str
+    support: int
+    student: tuple[float, float, float] | None
+    teacher: tuple[float, float, float] | None
+
+
+@dataclass(frozen=True, slots=True)
+class SetSummary:
+    """One evaluated set (``test``, ``edge``): its verdict against the floor and the
+    student's per-class figures and confusion counts (reference rows, predicted columns)."""
+
+    split: str
+    rows: int
+    compared: int
+    verdict: SetVerdict
+    classes: tuple[ClassFigures, ...] = ()
+    confusion: tuple[tuple[int, ...], ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SpeedRow:
+    """One model's CPU speed, size and cost (None: not measured or not applicable)."""
+
+    model: str
+    title: str
+    p50_ms: float | None
+    p95_ms: float | None
+    throughput_per_s: float | None
+    threads: int | None
+    size_mb: float | None
+    cost_per_million: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class CostEstimate:
+    """Both models' cost per million requests, the one-off cost, and the break-even.
+
+    ``breakeven_per_day`` is the daily volume at which the per-request saving repays the
+    one-off cost (teacher labelling plus training compute) within ``payback_days``; None when
+    the student saves nothing per request or a cost is unknown.
+    """
+
+    hardware_cost_per_hour: float
+    teacher_per_million: float | None
+    teacher_basis: str
+    student_per_million: float | None
+    student_basis: str
+    one_off_cost: float | None
+    one_off_parts: dict[str, float] = field(default_factory=dict)
+    payback_days: int = 30
+    breakeven_per_day: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class EvaluateResult:
     """What an evaluate run found; paths and numbers, never record contents.
 
     ``passed`` is the ship decision (the test set's verdict, and the edge set's when
-    ``strict_edge``); ``edge_passed`` is None when there is no edge-case set.
+    ``strict_edge``); ``edge_passed`` is None when there is no edge-case set. Results stored
+    by release 0.1 lack ``sets`` and what follows it (see :attr:`complete`).
     """
 
-    run_id: str | None
+    run_id: str
     task: str
     primary_metric: str
     reference: str
@@ -107,34 +166,34 @@ class EvaluateResult:
     report_pdf: Path | None
     headline: tuple[HeadlineRow, ...]
     notes: tuple[str, ...]
+    labels: tuple[str, ...] = ()
+    strict_edge: bool = False
+    sets: tuple[SetSummary, ...] = ()
+    speed: tuple[SpeedRow, ...] = ()
+    cost: CostEstimate | None = None
+    reliability_file: Path | None = None
 
+    @property
+    def complete(self) -> bool:
+        """False for a result stored before the per-set figures were kept."""
+        return bool(self.sets)
 
-def config_to_dict(config: EvaluateConfig) -> dict[str, Any]:
-    """The JSON form stored in ``runs.config``."""
-    return config_to_json(config)
+    def set(self, split: str) -> SetSummary | None:
+        """The summary of ``test`` or ``edge``, if that set was evaluated."""
+        return next((s for s in self.sets if s.split == split), None)
 
+    def row(self, split: str, model: str) -> HeadlineRow | None:
+        """One model's headline row on one set, if it was scored there."""
+        return next((r for r in self.headline if r.split == split and r.model == model), None)
 
-def config_from_dict(values: dict[str, Any]) -> EvaluateConfig:
-    """Rebuild an :class:`EvaluateConfig` from its JSON form, ignoring unknown keys.
-
-    Raises:
-        EvaluateError: the values do not make a valid config.
-    """
-    config = config_from_json(
-        EvaluateConfig,
-        values,
-        lambda: EvaluateError("the stored evaluate config is invalid", "start a new run"),
-    )
-    config.validate()
-    return config
-
-
-def result_to_dict(result: EvaluateResult) -> dict[str, Any]:
-    """The result as JSON-able data (paths as strings)."""
-    values = dataclasses.asdict(result)
-    for key in ("student_dir", "calibration_file", "report_html", "report_pdf"):
-        values[key] = None if values[key] is None else str(values[key])
-    values["failures"] = list(result.failures)
-    values["notes"] = list(result.notes)
-    values["headline"] = [dataclasses.asdict(row) for row in result.headline]
-    return values
+    def reason(self) -> str:
+        """One sentence: the failed bounds when it fails, the checked bounds when it passes."""
+        if not self.passed:
+            return "; ".join(self.failures) or "the student does not meet the quality floor"
+        test = self.set("test")
+        text = "; ".join(c.describe() for c in test.verdict.checks) if test else ""
+        text = text or "the test set passes"
+        edge = [f.removeprefix("edge: ") for f in self.failures if f.startswith("edge:")]
+        if edge:
+            text += " — but the edge-case set fails (" + "; ".join(edge) + ")"
+        return text

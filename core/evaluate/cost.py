@@ -8,32 +8,9 @@ throughput), which is the cheapest it can get; latency-bound serving costs more.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+from core.evaluate.config import CostEstimate
 from core.evaluate.inputs import TeacherCost
-
-MILLION = 1_000_000
-SECONDS_PER_HOUR = 3600.0
-
-
-@dataclass(frozen=True, slots=True)
-class CostEstimate:
-    """Both models' cost per million requests, the one-off cost, and the break-even.
-
-    ``breakeven_per_day`` is the daily volume at which the per-request saving repays the
-    one-off cost (teacher labelling plus training compute) within ``payback_days``; None when
-    the student saves nothing per request or a cost is unknown.
-    """
-
-    hardware_cost_per_hour: float
-    teacher_per_million: float | None
-    teacher_basis: str
-    student_per_million: float | None
-    student_basis: str
-    one_off_cost: float | None
-    one_off_parts: dict[str, float] = field(default_factory=dict)
-    payback_days: int = 30
-    breakeven_per_day: float | None = None
+from core.evaluate.worth_it import MILLION, SECONDS_PER_HOUR
 
 
 def per_million(cost_per_hour: float, throughput_per_s: float) -> float | None:

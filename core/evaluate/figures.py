@@ -1,7 +1,7 @@
 """``reliability.json``: the reliability diagrams' bins, kept next to ``report.html``.
 
-The report draws them as SVG and the metrics table keeps only the ECE, so without this file a
-reopened project could not redraw the diagrams without scoring the student again. Bins hold
+The report draws them as SVG and the stored result keeps only the ECE (and this file's path),
+so without it a reopened project could not redraw the diagrams without scoring again. Bins hold
 counts and means only, never a record.
 """
 
@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.configs import from_json
+from core.errors import StoredDataError
 from core.evaluate.compare import SetResult
 from core.evaluate.metrics import Reliability
 
@@ -94,32 +96,24 @@ def write_reliability(
     return target
 
 
-def read_reliability(folder: Path) -> list[ReliabilityCurve]:
-    """The curves :func:`write_reliability` stored in ``folder``; empty when there are none.
+def read_reliability(path: Path | None) -> list[ReliabilityCurve]:
+    """The curves :func:`write_reliability` stored in ``path``; empty when there are none.
 
     A missing, unreadable or foreign file reads as no curves: the diagrams are a view of a
     finished evaluation, and their absence must not hide its other figures.
     """
+    if path is None:
+        return []
     try:
-        payload = json.loads((folder / RELIABILITY_FILE).read_text(encoding="utf-8"))
+        payload = json.loads(path.read_text(encoding="utf-8"))
         raw = payload["curves"] if payload.get("version") == _VERSION else []
         return [_parse(item) for item in raw]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, StoredDataError):
         return []
 
 
-def _parse(item: dict[str, Any]) -> ReliabilityCurve:
-    curve = ReliabilityCurve(
-        split=str(item["split"]),
-        model=str(item["model"]),
-        title=str(item["title"]),
-        calibrated=bool(item["calibrated"]),
-        edges=tuple(float(x) for x in item["edges"]),
-        counts=tuple(int(x) for x in item["counts"]),
-        confidence=tuple(float(x) for x in item["confidence"]),
-        accuracy=tuple(float(x) for x in item["accuracy"]),
-        ece=float(item["ece"]),
-    )
+def _parse(item: Any) -> ReliabilityCurve:
+    curve = from_json(ReliabilityCurve, item)
     bins = len(curve.counts)
     if len(curve.edges) != bins + 1 or {len(curve.confidence), len(curve.accuracy)} != {bins}:
         raise ValueError("reliability bins of unequal length")

@@ -14,14 +14,17 @@ from typing import Any
 
 import numpy as np
 
-from core.errors import EvaluateError
+from core.errors import EvaluateError, UserError
 from core.evaluate.metrics import FloatArray, IntArray
-from core.jobs.runs import RunRecord, list_runs
+from core.jobs.registry import TRAIN
+from core.jobs.runs import RunRecord, latest
 from core.project import Project
+from core.teacher.sources import teacher_kind_of
+from core.train.lineage import LINEAGE_FILE
 
-LINEAGE_FILE = "lineage.json"
 _RAW_MARKERS = {"raw", "records", "records.text", "original"}
-_TEXT_SQL = {
+# The text the student reads, by the lineage's text source: (column, join).
+TEXT_SQL = {
     "anonymized": ("a.text", "JOIN anonymized a ON a.record_id = r.id"),
     "mixed": ("COALESCE(a.text, r.text)", "LEFT JOIN anonymized a ON a.record_id = r.id"),
     "raw": ("r.text", ""),
@@ -72,8 +75,11 @@ def lineage_value(lineage: dict[str, Any], *path: str) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class TeacherRef:
+    """The teacher outputs to compare with, and the kind of teacher that made them."""
+
     teacher_id: str
     prompt_version: str
+    kind: str | None = None
 
 
 @dataclass
@@ -98,69 +104,60 @@ class EvalSet:
         return len(self.texts)
 
 
-def find_student(project: Project, student: Path | None) -> StudentSource:
+def find_student(
+    project: Project,
+    student: Path | None,
+    *,
+    error: type[UserError] = EvaluateError,
+    purpose: str = "evaluate",
+) -> StudentSource:
     """The student folder: the one given, or the latest succeeded train run's model.
 
+    Evaluate and export both read the student here; each passes its own error class and
+    what the student is wanted for (``evaluate``, ``export``) for the message.
+
     Raises:
-        EvaluateError: nothing has been trained yet, or the folder is not a model.
+        UserError: (``error``) nothing has been trained yet, the train run's model is gone,
+            or the folder is not a model.
     """
     if student is not None:
         folder = Path(student).expanduser().resolve()
-        train_run = _train_run_for(project, folder)
+        found = latest(project, TRAIN, where=lambda r: r.model_dir.resolve() == folder)
     else:
-        train_run = _latest_train_run(project)
-        folder = _model_dir(project, train_run)
+        found = latest(project, TRAIN)
+        if found is None:
+            raise error(
+                f"there is no trained student to {purpose} yet",
+                f"run `stillroom train {project.path} --student PATH` first, or pass --student DIR",
+            )
+        folder = found.result.model_dir
+        if not folder.is_dir():
+            raise error(
+                f"the model of train run {found.run.id} is missing ({folder})",
+                "re-run the train stage, or pass the model folder with --student DIR",
+            )
     if not (folder / "config.json").is_file():
-        raise EvaluateError(
+        raise error(
             f"{folder} is not a model folder (no config.json)",
             "pass the folder the train stage wrote (runs/<train run>/student) with --student",
         )
-    return StudentSource(folder, train_run, _read_lineage(folder))
+    train_run = None if found is None else found.run
+    return StudentSource(folder, train_run, read_json(folder / LINEAGE_FILE, error))
 
 
-def _latest_train_run(project: Project) -> RunRecord:
-    done = [run for run in list_runs(project, "train") if run.status == "succeeded"]
-    if not done:
-        raise EvaluateError(
-            "there is no trained student to evaluate yet",
-            f"run `stillroom train {project.path} --student PATH` first, or pass --student DIR",
-        )
-    return done[-1]
+def read_json(path: Path, error: type[UserError] = EvaluateError) -> dict[str, Any]:
+    """A JSON object from a file (a model folder's lineage, its calibration), or ``{}`` when
+    the file is missing or holds no object.
 
-
-def _model_dir(project: Project, run: RunRecord) -> Path:
-    result = run.result or {}
-    named = result.get("model_dir") or result.get("student_dir")
-    folder = Path(named) if named else project.runs_dir / run.id / "student"
-    if not folder.is_dir():
-        raise EvaluateError(
-            f"the model of train run {run.id} is missing ({folder})",
-            "re-run the train stage, or pass the model folder with --student DIR",
-        )
-    return folder.resolve()
-
-
-def _train_run_for(project: Project, folder: Path) -> RunRecord | None:
-    """The train run whose folder holds ``folder``, if it is one of this project's."""
-    for run in reversed(list_runs(project, "train")):
-        if run.status != "succeeded":
-            continue
-        try:
-            if _model_dir(project, run) == folder:
-                return run
-        except EvaluateError:
-            continue
-    return None
-
-
-def _read_lineage(folder: Path) -> dict[str, Any]:
-    path = folder / LINEAGE_FILE
+    Raises:
+        UserError: (``error``) the file exists but cannot be read as JSON.
+    """
     if not path.is_file():
         return {}
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise EvaluateError(
+        raise error(
             f"{path} cannot be read as JSON", "restore it, or re-run the train stage"
         ) from exc
     return value if isinstance(value, dict) else {}
@@ -202,7 +199,7 @@ def resolve_teacher(
             (wanted, version, version),
         )
         if row:
-            return TeacherRef(str(wanted), str(row[0]["prompt_version"]))
+            return _teacher_ref(project, str(wanted), str(row[0]["prompt_version"]))
         if teacher_id:
             known = [
                 r["teacher_id"]
@@ -214,13 +211,17 @@ def resolve_teacher(
                 f"the teacher {teacher_id} has no stored outputs in this project",
                 f"known teachers: {', '.join(known)}" if known else "run `stillroom teach` first",
             )
-    latest = project.store.query(
+    newest = project.store.query(
         "SELECT teacher_id, prompt_version FROM teacher_outputs "
         "ORDER BY created_at DESC, id DESC LIMIT 1"
     )
-    if not latest:
+    if not newest:
         return None
-    return TeacherRef(str(latest[0]["teacher_id"]), str(latest[0]["prompt_version"]))
+    return _teacher_ref(project, str(newest[0]["teacher_id"]), str(newest[0]["prompt_version"]))
+
+
+def _teacher_ref(project: Project, teacher_id: str, prompt_version: str) -> TeacherRef:
+    return TeacherRef(teacher_id, prompt_version, teacher_kind_of(project, teacher_id))
 
 
 def load_set(
@@ -231,7 +232,7 @@ def load_set(
     text_source: str,
 ) -> EvalSet:
     """One split's rows in record order, with the text the student was trained on."""
-    text, join = _TEXT_SQL.get(text_source, _TEXT_SQL["anonymized"])
+    text, join = TEXT_SQL.get(text_source, TEXT_SQL["anonymized"])
     rows = project.store.conn.execute(
         f"SELECT r.label, {text}, t.id, t.valid, t.label, t.probabilities, t.text "
         f"FROM records r {join} LEFT JOIN teacher_outputs t ON t.record_id = r.id "

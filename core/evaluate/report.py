@@ -14,8 +14,7 @@ from pathlib import Path
 
 from core.evaluate.calibration import TemperatureFit
 from core.evaluate.compare import SetResult
-from core.evaluate.config import HeadlineRow
-from core.evaluate.cost import CostEstimate
+from core.evaluate.config import CostEstimate, HeadlineRow
 from core.evaluate.gate import SetVerdict
 from core.evaluate.latency import Latency
 from core.evaluate.report_sections import (

@@ -7,9 +7,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from core.evaluate.calibration import TemperatureFit
-from core.evaluate.compare import TEACHER, Scores, SetResult
-from core.evaluate.config import HeadlineRow
-from core.evaluate.cost import CostEstimate
+from core.evaluate.compare import Scores, SetResult
+from core.evaluate.config import TEACHER, CostEstimate, HeadlineRow
 from core.evaluate.latency import Latency
 from core.evaluate.metrics import ClassificationScores, Reliability
 

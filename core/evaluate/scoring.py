@@ -14,7 +14,7 @@ from core.errors import EvaluateError
 from core.evaluate.baseline import plan_baseline
 from core.evaluate.calibration import TemperatureFit, fit_temperature, save_calibration
 from core.evaluate.compare import SetResult, classification_set, generation_set
-from core.evaluate.config import EvaluateConfig
+from core.evaluate.config import STUDENT, EvaluateConfig
 from core.evaluate.inputs import EvalSet, StudentSource, TeacherRef
 from core.evaluate.latency import Latency, measure
 from core.evaluate.metrics import FloatArray
@@ -22,7 +22,7 @@ from core.evaluate.scorers import ClassifierScorer, HFClassifierScorer, Scorer
 from core.project import Project
 from core.reporter import Reporter, StageCancelled
 
-STUDENT, BASELINE = "student", "teacher_int8"
+BASELINE = "teacher_int8"
 EVAL_SPLITS = ("test", "edge")
 
 
@@ -51,7 +51,7 @@ class Job:
     sets: dict[str, EvalSet]
     labels: tuple[str, ...]
     reporter: Reporter
-    run_id: str | None
+    run_id: str
 
 
 def checkpoint(reporter: Reporter, fraction: float, message: str) -> None:
@@ -124,8 +124,6 @@ def _calibrate(job: Job, logits: FloatArray, scored: Scored) -> None:
             job.student.model_dir, scored.fit, run_id=job.run_id
         )
     except OSError:
-        if job.run_id is None:
-            raise
         folder = job.project.run_dir(job.run_id)
         scored.calibration_file = save_calibration(folder, scored.fit, run_id=job.run_id)
         scored.notes.append(
@@ -178,7 +176,7 @@ def _extra_logits(job: Job, scored: Scored) -> dict[str, dict[str, FloatArray]]:
     if not job.config.extra_columns:
         return {}
     checkpoint(job.reporter, 0.89, "building the exported student's column")
-    root = job.project.run_dir(job.run_id) if job.run_id else job.project.runs_dir
+    root = job.project.run_dir(job.run_id)
     built, notes = build_columns(job.student.model_dir, job.labels, root)
     scored.notes += notes
     out = {}

@@ -2,8 +2,9 @@
 
 ``run_evaluate`` reads the held-out sets and stored teacher answers, runs the student (and
 the quantize-only baseline), decides pass or fail against the project's floor per set,
-writes every figure to the ``metrics`` table, ``calibration.json`` next to the model and
-``report.html`` into the run folder. ``run_evaluate_stage`` is the same as a job stage.
+writes every figure to the ``metrics`` table, ``calibration.json`` next to the model,
+``report.html`` and ``reliability.json`` into the run folder, and returns the verdict with the
+figures a reader needs (per set, per class, speed) in its :class:`EvaluateResult`.
 Re-running is safe: nothing it writes depends on an earlier evaluate run.
 """
 
@@ -11,23 +12,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from core.configs import to_json
 from core.errors import EvaluateError
 from core.evaluate import gate, inputs
-from core.evaluate.compare import PRIMARY, TEACHER, SetResult
-from core.evaluate.config import (
-    EvaluateConfig,
-    EvaluateResult,
-    config_from_dict,
-    result_to_dict,
-)
-from core.evaluate.cost import CostEstimate, estimate
+from core.evaluate.compare import PRIMARY, SetResult
+from core.evaluate.config import STUDENT, TEACHER, CostEstimate, EvaluateConfig, EvaluateResult
+from core.evaluate.cost import estimate
 from core.evaluate.figures import write_reliability
 from core.evaluate.latency import torch_threads
 from core.evaluate.report import ReportData, render_html, write_report
 from core.evaluate.scoring import (
-    STUDENT,
     Job,
     Scored,
     checkpoint,
@@ -35,34 +31,33 @@ from core.evaluate.scoring import (
     score_classification,
     score_generation,
 )
-from core.evaluate.summary import headline, metric_rows
+from core.evaluate.summary import headline, metric_rows, set_summaries, speed_rows
 from core.project import Project
 from core.reporter import Reporter
 from core.store.db import user_errors
+
+if TYPE_CHECKING:
+    from core.jobs.registry import RunContext
 
 _SPLITS = ("validation", "test", "edge")
 
 
 def run_evaluate(
-    project: Project, config: EvaluateConfig, *, reporter: Reporter, run_id: str | None = None
+    project: Project, config: EvaluateConfig, *, run: RunContext, reporter: Reporter
 ) -> EvaluateResult:
     """Evaluate the student against the teacher and the project's quality floor.
-
-    Without a ``run_id`` the report goes to a fresh ``runs/evaluate-…`` folder and nothing
-    is written to the metrics table (it needs a run to belong to).
 
     Raises:
         EvaluateError: nothing trained yet, a student of another label set, or a test split
             that cannot support a verdict (one actionable line).
         StageCancelled: the reporter asked to stop; nothing was written.
     """
-    config.validate()
-    job = _prepare(project, config, reporter, run_id)
+    job = _prepare(project, config, reporter, run.id)
     project.audit(
         "evaluate.start",
         {
-            "run": run_id,
-            "student": str(job.student.model_dir),
+            "run": run.id,
+            "student": to_json(job.student.model_dir, project.path),
             "teacher_id": job.teacher.teacher_id if job.teacher else None,
             "rows": {split: len(s) for split, s in job.sets.items()},
         },
@@ -80,9 +75,7 @@ def run_evaluate(
     return _conclude(job, scored)
 
 
-def _prepare(
-    project: Project, config: EvaluateConfig, reporter: Reporter, run_id: str | None
-) -> Job:
+def _prepare(project: Project, config: EvaluateConfig, reporter: Reporter, run_id: str) -> Job:
     settings = project.settings
     if settings.task == "classification" and len(settings.labels) < 2:
         raise EvaluateError("the project has no label set yet", "import labelled data first")
@@ -105,13 +98,14 @@ def _conclude(job: Job, scored: Scored) -> EvaluateResult:
     cost = _cost(job, scored)
     _teacher_notes(job, scored)
     rows = headline(scored, cost)
-    folder = project.run_dir(job.run_id or _adhoc_run_name())
+    folder = project.run_dir(job.run_id)
     data = _report_data(job, scored, verdicts, passed, rows, cost)
     with user_errors():
         html_path, pdf_path, pdf_note = write_report(render_html(data), folder)
-        write_reliability(folder, scored.sets, scored.titles)
+        reliability = write_reliability(folder, scored.sets, scored.titles)
     notes = [*scored.notes, *([pdf_note] if pdf_note else [])]
-    result = _result(job, scored, verdicts, passed, rows, html_path, pdf_path, notes)
+    report = (html_path, pdf_path, reliability)
+    result = _result(job, scored, verdicts, passed, rows, cost, report, notes)
     _record(job, scored, verdicts, cost, result)
     job.reporter.progress(1.0, "evaluation " + ("passed" if passed else "FAILED the floor"))
     return result
@@ -123,7 +117,7 @@ def _teacher_notes(job: Job, scored: Scored) -> None:
             "the project has no teacher outputs: evaluated against the human "
             "labels only; retention cannot be computed"
         )
-    elif job.teacher.teacher_id.startswith("labels:"):
+    elif job.teacher.kind == "labels":
         scored.titles[TEACHER] = "teacher (human labels)"
         scored.notes.append(
             "the teacher is the human labels themselves: it scores 1 against them by "
@@ -165,10 +159,6 @@ def _cost(job: Job, scored: Scored) -> CostEstimate:
         train_hours=hours,
         payback_days=job.config.payback_days,
     )
-
-
-def _adhoc_run_name() -> str:
-    return "evaluate-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
 
 
 def _report_data(
@@ -213,8 +203,8 @@ def _result(
     verdicts: dict[str, gate.SetVerdict],
     passed: bool,
     rows: list[Any],
-    html_path: Path,
-    pdf_path: Path | None,
+    cost: CostEstimate,
+    report: tuple[Path, Path | None, Path | None],  # report.html, its PDF, reliability.json
     notes: list[str],
 ) -> EvaluateResult:
     failures = [f"{split}: {c.describe()}" for split, v in verdicts.items() for c in v.failures]
@@ -232,14 +222,20 @@ def _result(
         failures=tuple(failures),
         temperature=scored.fit.temperature if scored.fit else None,
         calibration_file=scored.calibration_file,
-        report_html=html_path,
-        report_pdf=pdf_path,
+        report_html=report[0],
+        report_pdf=report[1],
         headline=tuple(rows),
         notes=tuple(
             dict.fromkeys(
                 [*notes, *(f"{r.split}: {n}" for r in scored.sets.values() for n in r.notes)]
             )
         ),
+        labels=job.labels,
+        strict_edge=job.config.strict_edge,
+        sets=set_summaries(scored, verdicts, job.labels),
+        speed=speed_rows(scored, rows),
+        cost=cost,
+        reliability_file=report[2],
     )
 
 
@@ -256,13 +252,12 @@ def _record(
         if row.model == STUDENT and row.metric is not None:
             job.reporter.metric(f"{row.split}/student_{result.primary_metric}", row.metric)
     with job.project.store.transaction() as conn:
-        if job.run_id is not None:
-            # A resumed run replaces its figures rather than doubling them.
-            conn.execute("DELETE FROM metrics WHERE run_id = ?", (job.run_id,))
-            conn.executemany(
-                "INSERT INTO metrics (run_id, split, name, value) VALUES (?, ?, ?, ?)",
-                [(job.run_id, split, name, value) for split, name, value in rows],
-            )
+        # A resumed run replaces its figures rather than doubling them.
+        conn.execute("DELETE FROM metrics WHERE run_id = ?", (job.run_id,))
+        conn.executemany(
+            "INSERT INTO metrics (run_id, split, name, value) VALUES (?, ?, ?, ?)",
+            [(job.run_id, split, name, value) for split, name, value in rows],
+        )
         job.project.audit(
             "evaluate.finish",
             {
@@ -272,21 +267,9 @@ def _record(
                 "edge_passed": result.edge_passed,
                 "failures": list(result.failures),
                 "temperature": result.temperature,
-                "report": str(result.report_html),
+                "report": to_json(result.report_html, job.project.path),
             },
         )
 
 
-def run_evaluate_stage(
-    project: Project, run_id: str, config: dict[str, Any], reporter: Reporter
-) -> dict[str, Any]:
-    """:func:`run_evaluate` as a job stage: the stored JSON config in, plain data out.
-
-    Raises:
-        EvaluateError: as :func:`run_evaluate`.
-    """
-    result = run_evaluate(project, config_from_dict(config), reporter=reporter, run_id=run_id)
-    return result_to_dict(result)
-
-
-__all__ = ["EvaluateConfig", "EvaluateResult", "run_evaluate", "run_evaluate_stage"]
+__all__ = ["EvaluateConfig", "EvaluateResult", "run_evaluate"]

@@ -10,13 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from core.evaluate.compare import TEACHER, ModelResult, Scores
-from core.evaluate.config import HeadlineRow
-from core.evaluate.cost import CostEstimate, per_million
+from core.evaluate.compare import ModelResult, Scores, SetResult
+from core.evaluate.config import (
+    STUDENT,
+    TEACHER,
+    ClassFigures,
+    CostEstimate,
+    HeadlineRow,
+    SetSummary,
+    SpeedRow,
+)
+from core.evaluate.cost import per_million
 from core.evaluate.gate import SetVerdict
 from core.evaluate.latency import Latency
 from core.evaluate.metrics import ClassificationScores
-from core.evaluate.scoring import STUDENT, Scored
+from core.evaluate.scoring import Scored
 
 MetricRow = tuple[str, str, float]  # split, name, value
 
@@ -52,6 +60,64 @@ def headline(scored: Scored, cost: CostEstimate | None) -> list[HeadlineRow]:
                 )
             )
     return rows
+
+
+def set_summaries(
+    scored: Scored, verdicts: dict[str, SetVerdict], labels: Sequence[str]
+) -> tuple[SetSummary, ...]:
+    """Each evaluated set's verdict with the student's per-class figures and confusion."""
+    return tuple(
+        _set_summary(scored.sets[split], verdict, labels) for split, verdict in verdicts.items()
+    )
+
+
+def _set_summary(result: SetResult, verdict: SetVerdict, labels: Sequence[str]) -> SetSummary:
+    student = result.models[STUDENT].scores
+    teacher = result.models.get(TEACHER)
+    if not isinstance(student, ClassificationScores):
+        return SetSummary(result.split, result.rows, result.compared, verdict)
+    classes = tuple(
+        ClassFigures(
+            label=label,
+            support=int(student.support[i]),
+            student=_triple(student, i),
+            teacher=None if teacher is None else _triple(teacher.scores, i),
+        )
+        for i, label in enumerate(labels)
+    )
+    confusion = tuple(tuple(int(n) for n in row) for row in student.confusion)
+    return SetSummary(result.split, result.rows, result.compared, verdict, classes, confusion)
+
+
+def _triple(scores: Scores, i: int) -> tuple[float, float, float] | None:
+    if not isinstance(scores, ClassificationScores):
+        return None
+    return float(scores.precision[i]), float(scores.recall[i]), float(scores.f1[i])
+
+
+def speed_rows(scored: Scored, rows: Sequence[HeadlineRow]) -> tuple[SpeedRow, ...]:
+    """Each model's CPU speed, size and cost (speed and size are per model, not per set:
+    the test set's headline row is taken where a model has one)."""
+    seen: dict[str, HeadlineRow] = {}
+    for row in rows:
+        if row.model not in seen or row.split == "test":
+            seen[row.model] = row
+    out = []
+    for name, row in seen.items():
+        speed = _cpu(scored.latencies, name)
+        measured = SpeedRow(
+            model=name,
+            title=row.title,
+            p50_ms=row.p50_ms,
+            p95_ms=None if speed is None else speed.p95_ms,
+            throughput_per_s=row.throughput_per_s,
+            threads=None if speed is None else speed.threads,
+            size_mb=row.size_mb,
+            cost_per_million=row.cost_per_million,
+        )
+        if any(v is not None for v in (row.p50_ms, row.size_mb, row.cost_per_million)):
+            out.append(measured)
+    return tuple(out)
 
 
 def _cost(model: str, cost: CostEstimate | None, speed: Latency | None) -> float | None:

@@ -12,12 +12,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from core.errors import UserError
-from core.jobs.runs import list_runs
+from core.configs import from_json
+from core.errors import StoredDataError, UserError
+from core.evaluate.config import STUDENT
+from core.jobs.registry import EVALUATE
+from core.jobs.runs import latest
 from core.project import Project
 
-# The same constants as core.evaluate.cost, which imports numpy: the project page reads
-# this module while the window opens, and numpy alone costs a noticeable part of the budget.
+# Here rather than in core.evaluate.cost (which uses them too), because that imports numpy:
+# the project page reads this module while the window opens.
 MILLION = 1_000_000
 SECONDS_PER_HOUR = 3600.0
 DAYS_PER_YEAR = 365
@@ -157,24 +160,15 @@ def _within(latency_ms: float | None, need_ms: float | None) -> bool | None:
 def measured_student(project: Project) -> StudentMeasurement | None:
     """The student's CPU latency, throughput and cost from the latest successful
     evaluation, or None if none ran."""
-    done = [run for run in list_runs(project, "evaluate") if run.status == "succeeded"]
-    if not done:
+    found = latest(project, EVALUATE)
+    if found is None:
         return None
-    run_id = done[-1].id
-    figures = {
-        row["name"]: float(row["value"])
-        for row in project.store.query(
-            "SELECT name, value FROM metrics WHERE run_id = ? AND split = '' AND name IN "
-            "('student.latency_p95_ms.cpu', 'student.throughput_per_s.cpu', "
-            "'student.cost_per_million')",
-            (run_id,),
-        )
-    }
+    speed = next((row for row in found.result.speed if row.model == STUDENT), None)
     return StudentMeasurement(
-        run_id=run_id,
-        latency_p95_ms=figures.get("student.latency_p95_ms.cpu"),
-        throughput_per_s=figures.get("student.throughput_per_s.cpu"),
-        cost_per_million=figures.get("student.cost_per_million"),
+        run_id=found.run.id,
+        latency_p95_ms=None if speed is None else speed.p95_ms,
+        throughput_per_s=None if speed is None else speed.throughput_per_s,
+        cost_per_million=None if speed is None else speed.cost_per_million,
     )
 
 
@@ -183,10 +177,9 @@ def load_inputs(project: Project) -> WorthItInputs | None:
     values = project.setting(SETTING_KEY)
     if not isinstance(values, dict):
         return None
-    known = {k: v for k, v in values.items() if k in WorthItInputs.__dataclass_fields__}
     try:
-        return WorthItInputs(**known)
-    except TypeError:
+        return from_json(WorthItInputs, values)
+    except StoredDataError:
         return None
 
 

@@ -21,8 +21,8 @@ from core.export import onnx_export, parity, quantize
 from core.export.config import ExportConfig, ParityReport
 from core.export.onnx_export import load_local
 from core.export.runtime import OnnxClassifier, TokenizerSettings, open_session, softmax
+from core.export.serving import TensorSpec, graph_io
 from core.export.sources import probe_texts, test_inputs
-from core.export.triton import TensorSpec, graph_io
 from core.project import Project
 
 PROBE_ATOL = 1e-3

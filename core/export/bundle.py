@@ -24,8 +24,9 @@ from typing import Any
 
 from core.errors import OutputExistsError
 from core.export import bundle_format as fmt
+from core.export import targets
+from core.export.serving import Serving
 from core.export.signature import Signer, write_signature
-from core.export.triton import TensorSpec, render_config
 from core.store.db import user_errors
 
 # Files of the exported model folder that a serving stack or ORTModel reads.
@@ -52,10 +53,7 @@ class BundleParts:
     model_folder: Path
     labels: list[str]
     probes: dict[str, Any]
-    triton_name: str
-    inputs: list[TensorSpec]
-    outputs: list[TensorSpec]
-    max_batch_size: int
+    serving: Serving
     card: str = ""
     report: Path | None = None
     variants: dict[str, Path] = field(default_factory=dict)
@@ -131,13 +129,8 @@ def _assemble(root: Path, parts: BundleParts, manifest: dict[str, Any]) -> dict[
         _write_json(root / name, value)
     if parts.report is not None and parts.report.is_file():
         shutil.copyfile(parts.report, root / fmt.REPORT)
-    triton = root / fmt.TRITON_DIR / parts.triton_name
-    (triton / "1").mkdir(parents=True)
-    config = render_config(
-        parts.triton_name, parts.inputs, parts.outputs, max_batch_size=parts.max_batch_size
-    )
-    (triton / "config.pbtxt").write_text(config, encoding="utf-8")
-    shutil.copyfile(parts.model, triton / "1" / fmt.MODEL)
+    for target in targets.TARGETS:
+        target.write(root, parts.serving, manifest[target.key])
     (root / fmt.MODEL_CARD).write_text(parts.card, encoding="utf-8")
     written = {**manifest, "files": fmt.file_entries(root)}
     _write_json(root / fmt.MANIFEST, written)

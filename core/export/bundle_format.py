@@ -23,10 +23,9 @@ LABELS = "labels.json"
 PROBES = "probes.json"
 MODEL_CARD = "MODEL_CARD.md"
 REPORT = "report.html"
-TRITON_DIR = "triton"
-TOKENIZER_JSON = "tokenizer.json"
 
-# key → the JSON type(s) it must have; nested sections are checked one level down.
+# key → the JSON type(s) it must have; nested sections are checked one level down. A serving
+# target's section (``triton``…) is checked by the target (core.export.targets).
 _REQUIRED: dict[str, type | tuple[type, ...]] = {
     "format": str,
     "format_version": int,
@@ -39,7 +38,6 @@ _REQUIRED: dict[str, type | tuple[type, ...]] = {
     "calibration": dict,
     "parity": dict,
     "probes": dict,
-    "triton": dict,
     "lineage": dict,
     "metrics": dict,
     "quality": dict,
@@ -54,7 +52,6 @@ _SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "tokenizer": {"file": str, "pad_id": int, "pad_token": str, "input_names": list},
     "calibration": {"temperature": (int, float), "source": str},
     "probes": {"file": str, "count": int, "atol": (int, float)},
-    "triton": {"model_name": str, "config": str, "model_file": str},
     "quality": {"verdict": str},
 }
 
@@ -92,7 +89,7 @@ def schema_problems(manifest: Any) -> list[str]:
     """What is missing or mistyped in a manifest; empty when it fits the schema."""
     if not isinstance(manifest, dict):
         return ["the manifest is not a JSON object"]
-    problems = _missing(manifest, _REQUIRED, "")
+    problems = missing_fields(manifest, _REQUIRED, "")
     if manifest.get("format") != FORMAT:
         problems.append(f"format is {manifest.get('format')!r}, not {FORMAT!r}")
     version = manifest.get("format_version")
@@ -100,7 +97,7 @@ def schema_problems(manifest: Any) -> list[str]:
         problems.append(f"format_version {version} is newer than this Stillroom reads")
     for section, fields in _SECTIONS.items():
         if isinstance(manifest.get(section), dict):
-            problems += _missing(manifest[section], fields, f"{section}.")
+            problems += missing_fields(manifest[section], fields, f"{section}.")
     for name, entry in (manifest.get("files") or {}).items():
         if not (
             isinstance(entry, dict)
@@ -111,7 +108,8 @@ def schema_problems(manifest: Any) -> list[str]:
     return problems
 
 
-def _missing(values: dict[str, Any], fields: dict[str, Any], prefix: str) -> list[str]:
+def missing_fields(values: dict[str, Any], fields: dict[str, Any], prefix: str) -> list[str]:
+    """What of ``fields`` (name → JSON type) ``values`` lacks or holds with the wrong type."""
     problems = []
     for key, kind in fields.items():
         if key not in values:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal, get_args
 
-from core.configs import config_from_json, config_to_json
 from core.errors import ExportError
 
 Quantize = Literal["int8", "none"]
@@ -16,8 +14,7 @@ BundleFormat = Literal["dir", "zip"]
 Isa = Literal["auto", "avx2", "avx512", "avx512_vnni", "arm64"]
 Exporter = Literal["auto", "optimum", "torch"]
 
-DEFAULT_MIN_AGREEMENT = 0.99
-ISAS = ("auto", "avx2", "avx512", "avx512_vnni", "arm64")
+ISAS: tuple[str, ...] = get_args(Isa)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -47,8 +44,9 @@ class ExportConfig:
         probes: anonymized test inputs stored for ``bundle verify``'s self-test.
         parity_limit: most test inputs compared in the parity check (None: all).
         batch_size: inputs per forward pass in the parity check.
-        name: the Triton model name (default: from the project folder's name).
-        max_batch_size: Triton's ``max_batch_size``.
+        name: the served model's name in every serving target (Triton's model folder;
+            default: from the project folder's name).
+        max_batch_size: the largest batch a server may form (Triton's ``max_batch_size``).
         signing_key: an organisation's Ed25519 private key (PEM, owner-only) that signs
             the manifest; default: the project's own key, ``keys/bundle_signing.key``.
     """
@@ -60,7 +58,7 @@ class ExportConfig:
     force: bool = False
     override_floor: str | None = None
     override_parity: str | None = None
-    min_agreement: float = DEFAULT_MIN_AGREEMENT
+    min_agreement: float = 0.99
     isa: Isa = "auto"
     fp16: bool = False
     keep_fp32: bool = False
@@ -151,7 +149,7 @@ class ParityReport:
 class ExportResult:
     """What an export wrote; paths and numbers, never record contents."""
 
-    run_id: str | None
+    run_id: str
     bundle: Path
     format: str
     task: str
@@ -174,39 +172,3 @@ class ExportResult:
     notes: tuple[str, ...] = ()
     signing_key_id: str = ""
     signing_key_source: str = ""
-
-
-def config_to_dict(config: ExportConfig) -> dict[str, Any]:
-    """The JSON form stored in ``runs.config``."""
-    return config_to_json(config)
-
-
-def config_from_dict(values: dict[str, Any]) -> ExportConfig:
-    """Rebuild an :class:`ExportConfig` from its JSON form, ignoring unknown keys.
-
-    Raises:
-        ExportError: the values do not make a valid config.
-    """
-    config = config_from_json(
-        ExportConfig,
-        values,
-        lambda: ExportError("the stored export config is incomplete", "start a new export"),
-    )
-    config.validate()
-    return config
-
-
-def parity_to_dict(parity: ParityReport) -> dict[str, Any]:
-    """The JSON form of a parity report (manifest, result, metrics)."""
-    values = dataclasses.asdict(parity)
-    values["variants"] = [dataclasses.asdict(v) for v in parity.variants]
-    return values
-
-
-def result_to_dict(result: ExportResult) -> dict[str, Any]:
-    """The result as JSON-able data (paths as strings)."""
-    values = dataclasses.asdict(result)
-    values["bundle"] = str(result.bundle)
-    values["parity"] = parity_to_dict(result.parity)
-    values["notes"] = list(result.notes)
-    return values

@@ -1,13 +1,14 @@
-"""Handing a bundle over: the export gate's state, a pre-flight check of the output, the
-last export, a per-file checksum table and the copy-to-server instructions.
+"""Handing a bundle over: the export gate's state, a pre-flight check of the output, a
+per-file checksum table and the copy-to-server instructions.
 
-The desktop's export page reads these; they are fast (no model is loaded except by
-:func:`check_bundle`, which runs the verifier) and import neither torch nor ONNX Runtime.
+The desktop's export page reads these with the last export's typed result
+(``latest(project, EXPORT)``, whose bundle path is resolved against the project's current
+folder); they are fast (no model is loaded except by :func:`check_bundle`, which runs the
+verifier) and import neither torch nor ONNX Runtime.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import zipfile
@@ -16,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import BundleError, BundleVerifyError, ExportError, UserError
+from core.evaluate.inputs import find_student
 from core.export import bundle_format as fmt
+from core.export import targets
 from core.export.bundle import check_target
 from core.export.verify import VerifyReport
-from core.jobs.runs import list_runs
 from core.project import Project
 
 
@@ -41,15 +43,15 @@ class GateState:
 
 def gate_state(project: Project) -> GateState:
     """The newest evaluation of the student export would ship, as the export gate sees it."""
-    from core.export.sources import find_student, latest_evaluation
+    from core.export.sources import latest_evaluation
 
     try:
-        student = find_student(project, None)
+        student = find_student(project, None, error=ExportError, purpose="export")
     except ExportError as exc:
         return GateState("no_student", None, (exc.message,))
     evaluation = latest_evaluation(project, student.model_dir)
-    failures = evaluation.result.get("failures") or []
-    return GateState(evaluation.verdict, evaluation.run_id, tuple(str(f) for f in failures))
+    failures = () if evaluation.result is None else evaluation.result.failures
+    return GateState(evaluation.verdict, evaluation.run_id, failures)
 
 
 def require_gate(project: Project, override_floor: str | None) -> None:
@@ -61,9 +63,9 @@ def require_gate(project: Project, override_floor: str | None) -> None:
         ExportError: there is no trained student.
         ExportRefusedError: the evaluation failed or is missing and there is no override.
     """
-    from core.export.sources import check_gate, find_student, latest_evaluation
+    from core.export.sources import check_gate, latest_evaluation
 
-    student = find_student(project, None)
+    student = find_student(project, None, error=ExportError, purpose="export")
     if override_floor is None:
         check_gate(project, latest_evaluation(project, student.model_dir), None, None)
 
@@ -89,28 +91,6 @@ def preflight(out: Path, force: bool) -> Path:
             "choose a folder you can write to (for example one in your home folder)",
         )
     return target
-
-
-@dataclass(frozen=True, slots=True)
-class LastExport:
-    """The newest succeeded export run and its stored result (see ``ExportResult``)."""
-
-    run_id: str
-    finished: str | None
-    bundle: Path
-    result: dict[str, Any]
-
-    @property
-    def exists(self) -> bool:
-        return self.bundle.exists()
-
-
-def last_export(project: Project) -> LastExport | None:
-    """The newest succeeded export run of the project, or None."""
-    for run in reversed(list_runs(project, "export")):
-        if run.status == "succeeded" and run.result and run.result.get("bundle"):
-            return LastExport(run.id, run.finished, Path(run.result["bundle"]), run.result)
-    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +165,8 @@ def file_checks(root: Path, manifest: dict[str, Any]) -> list[FileCheck]:
 
 
 def serving_instructions(bundle: Path) -> str:
-    """How to serve the bundle with Triton and with plain ONNX Runtime, as copyable text.
+    """How to serve the bundle with each serving target (Triton) and with plain ONNX Runtime,
+    as copyable text.
 
     Reads the manifest only (a zip is not extracted), so it is cheap to call on every view.
 
@@ -210,46 +191,29 @@ def serving_instructions(bundle: Path) -> str:
 
 
 def _manifest_only(bundle: Path) -> dict[str, Any]:
-    from core.export.reader import open_bundle, read_manifest
+    from core.export.reader import open_bundle, parse_manifest, read_manifest
 
     if not (bundle.is_file() and zipfile.is_zipfile(bundle)):
         with open_bundle(bundle) as root:
             return read_manifest(root)
     try:
         with zipfile.ZipFile(bundle) as archive:
-            value = json.loads(archive.read(fmt.MANIFEST))
-    except (KeyError, OSError, ValueError, zipfile.BadZipFile) as exc:
+            data = archive.read(fmt.MANIFEST)
+    except (KeyError, OSError, zipfile.BadZipFile) as exc:
         raise BundleError(
             f"{bundle} holds no readable {fmt.MANIFEST}",
             "pass the folder or .zip that `stillroom export` wrote",
         ) from exc
-    if not isinstance(value, dict):
-        raise BundleError(f"{bundle} holds no readable {fmt.MANIFEST}", "export it again")
-    return value
+    return parse_manifest(data)
 
 
 def _instructions(bundle: Path, manifest: dict[str, Any]) -> str:
-    name = str(manifest["triton"]["model_name"])
-    folder = shlex.quote(f"{bundle}/{fmt.TRITON_DIR}/{name}")
-    inputs = ", ".join(str(t["name"]) for t in manifest["model"]["inputs"])
     quoted = shlex.quote(str(bundle))
-    lines = [
-        "Serve with NVIDIA Triton Inference Server",
-        "1. Copy the model folder into the server's model repository (here /models):",
-        f"     scp -r {folder} SERVER:/models/",
-        "2. Start Triton on that repository (ONNX Runtime backend):",
-        "     tritonserver --model-repository=/models",
-        f'3. The model "{name}" takes {inputs}',
-        "   (INT64, batch x tokens) and returns logits. Tokenize with the bundle's",
-        f"   {manifest['tokenizer']['file']}, truncated to {manifest['max_length']} tokens.",
-    ]
-    if manifest["task"] == "classification":
-        lines.append(
-            f"   softmax(logits / {float(manifest['calibration']['temperature']):.4g}) gives "
-            f"the calibrated probabilities, in the order of {fmt.LABELS}."
-        )
+    lines = []
+    for target in targets.TARGETS:
+        if target.key in manifest:
+            lines += [*target.instructions(bundle, manifest), ""]
     lines += [
-        "",
         "Run with ONNX Runtime alone (no Triton, no PyTorch)",
         "1. Copy the whole bundle folder to the server:",
         f"     scp -r {quoted} SERVER:/opt/models/",

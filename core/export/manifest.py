@@ -11,10 +11,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from core.configs import to_json
 from core.evaluate.inputs import StudentSource
 from core.export import bundle_format as fmt
+from core.export import targets
 from core.export.build import Built
-from core.export.config import ExportConfig, parity_to_dict
+from core.export.config import ExportConfig
+from core.export.serving import Serving
 from core.export.signature import ALGORITHM, Signer
 from core.export.sources import Evaluation, lineage_summary
 from core.project import Project
@@ -67,7 +70,7 @@ class Gates:
 
 def build_manifest(project: Project, config: ExportConfig, student: StudentSource,
                    evaluation: Evaluation, built: Built, calibration: tuple[float, str],
-                   gates: Gates, *, name: str, run_id: str | None,
+                   gates: Gates, *, serving: Serving, run_id: str | None,
                    signer: Signer) -> dict[str, Any]:  # fmt: skip
     """Every manifest field except ``files`` (the bundle writer adds it).
 
@@ -78,7 +81,7 @@ def build_manifest(project: Project, config: ExportConfig, student: StudentSourc
     return {
         "format": fmt.FORMAT,
         "format_version": fmt.FORMAT_VERSION,
-        "name": name,
+        "name": serving.name,
         "task": project.settings.task,
         "labels": built.labels,
         "model": _model(built, config),
@@ -92,12 +95,7 @@ def build_manifest(project: Project, config: ExportConfig, student: StudentSourc
             "atol": built.probes.get("atol", 0.0),
             "text": "anonymized or synthetic",
         },
-        "triton": {
-            "model_name": name,
-            "config": f"{fmt.TRITON_DIR}/{name}/config.pbtxt",
-            "model_file": f"{fmt.TRITON_DIR}/{name}/1/{fmt.MODEL}",
-            "max_batch_size": config.max_batch_size,
-        },
+        **{target.key: target.section(serving) for target in targets.TARGETS},
         "lineage": lineage_summary(project, student),
         "metrics": evaluation.metrics,
         "quality": _quality(project, evaluation, gates),
@@ -143,7 +141,7 @@ def _model(built: Built, config: ExportConfig) -> dict[str, Any]:
 
 def _parity(built: Built, gates: Gates) -> dict[str, Any]:
     assert built.parity is not None
-    values = parity_to_dict(built.parity)
+    values: dict[str, Any] = to_json(built.parity)
     values["threshold"] = gates.threshold
     values["override"] = (
         None if gates.parity_override is None else {"reason": gates.parity_override}
@@ -157,10 +155,10 @@ def _quality(project: Project, evaluation: Evaluation, gates: Gates) -> dict[str
         "floor": dataclasses.asdict(project.settings.floor),
         "verdict": evaluation.verdict,
         "evaluate_run": evaluation.run_id,
-        "test_passed": result.get("test_passed"),
-        "edge_passed": result.get("edge_passed"),
-        "failures": list(result.get("failures") or []),
-        "primary_metric": result.get("primary_metric"),
-        "reference": result.get("reference"),
+        "test_passed": None if result is None else result.test_passed,
+        "edge_passed": None if result is None else result.edge_passed,
+        "failures": [] if result is None else list(result.failures),
+        "primary_metric": None if result is None else result.primary_metric,
+        "reference": None if result is None else result.reference,
         "override": None if gates.floor_override is None else {"reason": gates.floor_override},
     }

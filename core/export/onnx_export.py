@@ -14,7 +14,6 @@ import logging
 import shutil
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +24,6 @@ TORCH = "torch.onnx.export"
 _TASKS = {"classification": "text-classification", "generation": "text-generation-with-past"}
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 _FALLBACK_OPSET = 17
-
-
-@dataclass(frozen=True, slots=True)
-class OnnxExport:
-    """An exported model folder: ``model.onnx`` with config.json and the tokenizer files."""
-
-    folder: Path
-    model: Path
-    exporter: str
-    fallback_reason: str | None
-    merged_lora: bool
 
 
 def load_local(class_name: str, folder: Path, **options: Any) -> Any:

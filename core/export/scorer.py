@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from core.evaluate.inputs import StudentSource
+from core.evaluate.inputs import StudentSource, read_json
 from core.export.config import Isa
 from core.export.runtime import FloatArray, OnnxClassifier
+from core.train.lineage import LINEAGE_FILE
 
 ONNX_INT8 = "student_onnx_int8"
 
@@ -48,12 +49,12 @@ class OnnxInt8Scorer:
         Raises:
             ExportError: the student cannot be exported, or predicts another label set.
         """
+        from core.errors import ExportError
         from core.export.build import export_and_quantize, settings_of
         from core.export.config import ExportConfig
-        from core.export.sources import read_json
 
         config = ExportConfig(out=work / "unused", isa=isa, quantize="int8" if quantize else "none")
-        source = StudentSource(student, None, read_json(student / "lineage.json"))
+        source = StudentSource(student, None, read_json(student / LINEAGE_FILE, ExportError))
         built = export_and_quantize(config, source, "classification", work, labels, _no_step)
         tokenizer = built.folder / "tokenizer.json"
         runner = OnnxClassifier.open(

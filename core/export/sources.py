@@ -12,28 +12,34 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.configs import to_json
 from core.errors import ExportError, ExportRefusedError
-from core.evaluate.inputs import StudentSource
-from core.jobs.runs import RunRecord, list_runs
+from core.evaluate.calibration import CALIBRATION_FILE
+from core.evaluate.config import EvaluateResult
+from core.evaluate.inputs import TEXT_SQL, StudentSource, read_json
+from core.jobs.registry import ANONYMIZE, EVALUATE
+from core.jobs.runs import latest, run_config
 from core.project import Project
-
-CALIBRATION_FILE = "calibration.json"
-LINEAGE_FILE = "lineage.json"
-_TEXT_SQL = {
-    "anonymized": ("a.text", "JOIN anonymized a ON a.record_id = r.id"),
-    "mixed": ("COALESCE(a.text, r.text)", "LEFT JOIN anonymized a ON a.record_id = r.id"),
-    "raw": ("r.text", ""),
-}
 
 
 @dataclass(frozen=True, slots=True)
 class Evaluation:
-    """The newest finished evaluation of the student being exported (``none``: there is none)."""
+    """The newest finished evaluation of the student being exported (None: there is none),
+    with its figures from the ``metrics`` table for the manifest."""
 
-    run_id: str | None
-    verdict: str  # passed | failed | none
-    result: dict[str, Any] = field(default_factory=dict)
+    result: EvaluateResult | None
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def run_id(self) -> str | None:
+        return None if self.result is None else self.result.run_id
+
+    @property
+    def verdict(self) -> str:
+        """``passed``, ``failed`` or ``none`` (not evaluated)."""
+        if self.result is None:
+            return "none"
+        return "passed" if self.result.passed else "failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,76 +51,18 @@ class TestInputs:
     reference_kind: str  # human | teacher | none
 
 
-def find_student(project: Project, student: Path | None) -> StudentSource:
-    """The student folder: the one given, or the latest succeeded train run's model.
-
-    Raises:
-        ExportError: nothing has been trained yet, or the folder is not a model.
-    """
-    train_run: RunRecord | None = None
-    if student is not None:
-        folder = Path(student).expanduser().resolve()
-        train_run = next((r for r in _trains(project) if _model_dir(project, r) == folder), None)
-    else:
-        done = _trains(project)
-        if not done:
-            raise ExportError(
-                "there is no trained student to export yet",
-                f"run `stillroom train {project.path} ...` first, or pass --student DIR",
-            )
-        train_run = done[-1]
-        folder = _model_dir(project, train_run)
-    if not (folder / "config.json").is_file():
-        raise ExportError(
-            f"{folder} is not a model folder (no config.json)",
-            "pass the folder the train stage wrote (runs/<train run>/student) with --student",
-        )
-    return StudentSource(folder, train_run, read_json(folder / LINEAGE_FILE))
-
-
-def _trains(project: Project) -> list[RunRecord]:
-    return [r for r in list_runs(project, "train") if r.status == "succeeded"]
-
-
-def _model_dir(project: Project, run: RunRecord) -> Path:
-    result = run.result or {}
-    named = result.get("model_dir") or result.get("student_dir")
-    return Path(named or project.runs_dir / run.id / "student").resolve()
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    """A JSON object from a file, or ``{}`` when it is missing.
-
-    Raises:
-        ExportError: the file exists but is not a JSON object.
-    """
-    if not path.is_file():
-        return {}
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ExportError(
-            f"{path} cannot be read as JSON", "restore it or re-run its stage"
-        ) from exc
-    return value if isinstance(value, dict) else {}
-
-
 def latest_evaluation(project: Project, student_dir: Path) -> Evaluation:
     """The newest succeeded evaluate run of ``student_dir`` and its verdict and metrics."""
-    for run in reversed(list_runs(project, "evaluate")):
-        result = run.result or {}
-        named = result.get("student_dir")
-        if run.status != "succeeded" or not named or Path(named).resolve() != student_dir:
-            continue
-        rows = project.store.query(
-            "SELECT split, name, value FROM metrics WHERE run_id = ? ORDER BY id", (run.id,)
-        )
-        metrics: dict[str, dict[str, float]] = {}
-        for row in rows:
-            metrics.setdefault(row["split"] or "all", {})[row["name"]] = float(row["value"])
-        verdict = "passed" if result.get("passed") else "failed"
-        return Evaluation(run.id, verdict, result, metrics)
-    return Evaluation(None, "none")
+    wanted = student_dir.resolve()
+    found = latest(project, EVALUATE, where=lambda r: r.student_dir.resolve() == wanted)
+    if found is None:
+        return Evaluation(None)
+    metrics: dict[str, dict[str, float]] = {}
+    for row in project.store.query(
+        "SELECT split, name, value FROM metrics WHERE run_id = ? ORDER BY id", (found.run.id,)
+    ):
+        metrics.setdefault(row["split"] or "all", {})[row["name"]] = float(row["value"])
+    return Evaluation(found.result, metrics)
 
 
 def check_gate(
@@ -155,26 +103,23 @@ def check_gate(
 
 def calibration(student_dir: Path, evaluation: Evaluation) -> tuple[float, str]:
     """The fitted temperature and where it came from (1.0 when none was fitted)."""
-    for path in (student_dir / CALIBRATION_FILE, _named(evaluation.result.get("calibration_file"))):
+    result = evaluation.result
+    named = None if result is None else result.calibration_file
+    for path in (student_dir / CALIBRATION_FILE, named):
         if path is not None and path.is_file():
-            value = read_json(path).get("temperature")
+            value = read_json(path, ExportError).get("temperature")
             if isinstance(value, int | float) and value > 0:
                 return float(value), CALIBRATION_FILE
-    value = evaluation.result.get("temperature")
-    if isinstance(value, int | float) and value > 0:
-        return float(value), f"evaluate run {evaluation.run_id}"
+    if result is not None and result.temperature is not None and result.temperature > 0:
+        return result.temperature, f"evaluate run {result.run_id}"
     return 1.0, "default: no temperature was fitted (run `stillroom evaluate`)"
-
-
-def _named(value: Any) -> Path | None:
-    return Path(value) if isinstance(value, str) and value else None
 
 
 def test_inputs(
     project: Project, student: StudentSource, limit: int | None, teacher_id: str | None
 ) -> TestInputs:
     """The test split as the student reads it, with human (else teacher) labels."""
-    text, join = _TEXT_SQL.get(student.text_source, _TEXT_SQL["anonymized"])
+    text, join = TEXT_SQL.get(student.text_source, TEXT_SQL["anonymized"])
     rows = project.store.conn.execute(
         f"SELECT r.label, {text}, t.label FROM records r {join} "
         "LEFT JOIN teacher_outputs t ON t.record_id = r.id AND t.teacher_id = ? AND t.valid = 1 "
@@ -270,7 +215,7 @@ def anonymization_summary(project: Project) -> dict[str, Any]:
         details = json.loads(row["details"])
         if details.get("config_hash") in hashes:
             settings[details["config_hash"]] = details
-    runs = [r for r in list_runs(project, "anonymize") if r.status == "succeeded"]
+    anonymized = latest(project, ANONYMIZE)
     entities: dict[str, int] = {}
     for (counts,) in project.store.conn.execute("SELECT entity_counts FROM anonymized"):
         for entity, n in json.loads(counts or "{}").items():
@@ -279,7 +224,9 @@ def anonymization_summary(project: Project) -> dict[str, Any]:
     return {
         "config_hashes": hashes,
         "settings": list(settings.values()),
-        "latest_run_config": runs[-1].config if runs else None,
+        "latest_run_config": None
+        if anonymized is None
+        else to_json(run_config(project, ANONYMIZE, anonymized.run), project.path),
         "entities_replaced": dict(sorted(entities.items())),
         "records": total,
         "records_anonymized": sum(hashes.values()),

@@ -3,7 +3,7 @@
 ``run_export`` refuses a student without a passing evaluation (unless overridden, audited),
 exports it to ONNX, quantizes it to INT8, checks PyTorch/fp32/INT8 parity on the test split
 (refusing INT8 below the agreement threshold unless overridden, audited), and writes the
-bundle atomically: a failure leaves no half bundle. ``run_export_stage`` is the job stage.
+bundle atomically: a failure leaves no half bundle.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.anonymize.vault import SECRET_FILES
+from core.configs import to_json
 from core.errors import ExportError, ExportRefusedError, StageCancelled
-from core.evaluate.inputs import StudentSource
+from core.evaluate.inputs import StudentSource, find_student
 from core.export import bundle_format as fmt
 from core.export import generation
 from core.export.build import (
@@ -29,30 +30,25 @@ from core.export.build import (
 )
 from core.export.bundle import BundleParts, check_target, json_bytes, write_bundle
 from core.export.card import render_card
-from core.export.config import (
-    ExportConfig,
-    ExportResult,
-    ParityReport,
-    config_from_dict,
-    result_to_dict,
-)
+from core.export.config import ExportConfig, ExportResult, ParityReport
 from core.export.keys import signer_for
 from core.export.manifest import Gates, build_manifest
 from core.export.runtime_causal import PROMPT_FILE
+from core.export.serving import Serving
 from core.export.signature import Signer
-from core.export.sources import Evaluation, calibration, check_gate, find_student, latest_evaluation
+from core.export.sources import Evaluation, calibration, check_gate, latest_evaluation
 from core.project import Project
 from core.reporter import Reporter
 from core.store.db import user_errors
 
+if TYPE_CHECKING:
+    from core.jobs.registry import RunContext
+
 
 def run_export(
-    project: Project, config: ExportConfig, *, reporter: Reporter, run_id: str | None = None
+    project: Project, config: ExportConfig, *, run: RunContext, reporter: Reporter
 ) -> ExportResult:
     """Export the student as a bundle at ``config.out``.
-
-    Without ``run_id`` the scratch files go to a fresh ``runs/export-…`` folder and no
-    metrics rows are written (they need a run to belong to).
 
     Raises:
         ExportError: no student, an unusable model or option, or an output inside the project.
@@ -63,18 +59,20 @@ def run_export(
         StageCancelled: the reporter asked to stop; nothing was written.
     """
     started = time.perf_counter()
+    run_id = run.id
     job = _prepare(project, config, reporter, run_id)
     with user_errors():
-        work = Path(tempfile.mkdtemp(prefix="export-work-", dir=project.run_dir(job.run_dir)))
+        work = Path(tempfile.mkdtemp(prefix="export-work-", dir=run.dir))
     try:
         built = _build(job, work)
         gates = Gates(config.override_floor, _parity_gate(job, built), config.min_agreement)
         _step(reporter, 0.9, "writing the bundle")
-        name = config.name or triton_name(project.path.name)
+        serving = Serving(config.name or triton_name(project.path.name), built.shipped,
+                          built.inputs, built.outputs, config.max_batch_size)  # fmt: skip
         manifest = build_manifest(project, config, job.student, job.evaluation, built,
-                                  job.temperature, gates, name=name, run_id=run_id,
+                                  job.temperature, gates, serving=serving, run_id=run_id,
                                   signer=job.signer)  # fmt: skip
-        parts = _parts(config, built, manifest, job.evaluation, name)
+        parts = _parts(config, built, manifest, job.evaluation, serving)
         written = write_bundle(job.out, parts, manifest, signer=job.signer, form=config.format,
                                force=config.force)  # fmt: skip
     finally:
@@ -91,7 +89,7 @@ class _Job:
     project: Project
     config: ExportConfig
     reporter: Reporter
-    run_id: str | None
+    run_id: str
     out: Path
     student: StudentSource
     evaluation: Evaluation
@@ -99,22 +97,17 @@ class _Job:
     temperature: tuple[float, str]
     signer: Signer
 
-    @property
-    def run_dir(self) -> str:
-        return self.run_id or "export-" + time.strftime("%Y%m%dT%H%M%S", time.gmtime())
 
-
-def _prepare(project: Project, config: ExportConfig, reporter: Reporter,
-             run_id: str | None) -> _Job:  # fmt: skip
+def _prepare(project: Project, config: ExportConfig, reporter: Reporter, run_id: str) -> _Job:
     """Check the options and the output, find the student, apply the evaluation gate."""
-    config.validate()
     out = _check_out(project, config)
-    student = find_student(project, config.student)
+    student = find_student(project, config.student, error=ExportError, purpose="export")
     evaluation = latest_evaluation(project, student.model_dir)
     overridden = check_gate(project, evaluation, config.override_floor, run_id)
     signer = signer_for(project, config.signing_key)  # before minutes of work, not after
     project.audit("export.start", {
-        "run": run_id, "student": str(student.model_dir), "out": str(out),
+        "run": run_id, "student": to_json(student.model_dir, project.path),
+        "out": to_json(out, project.path),
         "evaluate_run": evaluation.run_id, "verdict": evaluation.verdict,
         "quantize": config.quantize, "format": config.format,
         "signing_key_id": signer.key_id, "signing_key_source": signer.source,
@@ -203,7 +196,11 @@ def _parity_gate(job: _Job, built: Built) -> str | None:
 
 
 def _parts(
-    config: ExportConfig, built: Built, manifest: dict[str, Any], evaluation: Evaluation, name: str
+    config: ExportConfig,
+    built: Built,
+    manifest: dict[str, Any],
+    evaluation: Evaluation,
+    serving: Serving,
 ) -> BundleParts:
     variants: dict[str, Path] = {}
     if config.keep_fp32 and built.quantization:
@@ -212,18 +209,14 @@ def _parts(
         variants[fmt.MODEL_FP16] = built.fp16
     for secret in SECRET_FILES:  # never in a bundle, whatever the model folder holds
         (built.folder / secret).unlink(missing_ok=True)
-    report = evaluation.result.get("report_html")
     return BundleParts(
         model=built.shipped,
         model_folder=built.folder,
         labels=built.labels,
         probes=built.probes,
-        triton_name=name,
-        inputs=built.inputs,
-        outputs=built.outputs,
-        max_batch_size=config.max_batch_size,
+        serving=serving,
         card=render_card({**manifest, "files": {}}),
-        report=Path(report) if isinstance(report, str) else None,
+        report=None if evaluation.result is None else evaluation.result.report_html,
         variants=variants,
         extra_json={PROMPT_FILE: built.prompt} if built.prompt is not None else {},
     )
@@ -267,17 +260,16 @@ def _record(project: Project, result: ExportResult, reporter: Reporter) -> None:
         ("model_bytes", float(result.model_bytes)),
     ]
     with project.store.transaction() as conn:
-        if result.run_id is not None:
-            conn.execute("DELETE FROM metrics WHERE run_id = ?", (result.run_id,))
-            conn.executemany(
-                "INSERT INTO metrics (run_id, split, name, value) VALUES (?, ?, ?, ?)",
-                [(result.run_id, "test", n, float(v)) for n, v in rows],
-            )
+        conn.execute("DELETE FROM metrics WHERE run_id = ?", (result.run_id,))
+        conn.executemany(
+            "INSERT INTO metrics (run_id, split, name, value) VALUES (?, ?, ?, ?)",
+            [(result.run_id, "test", n, float(v)) for n, v in rows],
+        )
         project.audit(
             "export.finish",
             {
                 "run": result.run_id,
-                "bundle": str(result.bundle),
+                "bundle": to_json(result.bundle, project.path),
                 "format": result.format,
                 "manifest_sha256": result.manifest_sha256,
                 "signing_key_id": result.signing_key_id,
@@ -291,16 +283,4 @@ def _record(project: Project, result: ExportResult, reporter: Reporter) -> None:
     reporter.progress(1.0, f"bundle written to {result.bundle}")
 
 
-def run_export_stage(
-    project: Project, run_id: str, config: dict[str, Any], reporter: Reporter
-) -> dict[str, Any]:
-    """:func:`run_export` as a job stage: the stored JSON config in, plain data out.
-
-    Raises:
-        ExportError: as :func:`run_export`.
-    """
-    result = run_export(project, config_from_dict(config), reporter=reporter, run_id=run_id)
-    return result_to_dict(result)
-
-
-__all__ = ["ExportConfig", "ExportResult", "run_export", "run_export_stage"]
+__all__ = ["ExportConfig", "ExportResult", "run_export"]

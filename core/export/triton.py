@@ -1,4 +1,4 @@
-"""A Triton model repository for the bundle: ``triton/<name>/config.pbtxt`` + ``1/model.onnx``.
+"""The Triton target: a model repository ``triton/<name>/config.pbtxt`` + ``1/model.onnx``.
 
 The config is written from the ONNX graph's own inputs and outputs, so names, dtypes and
 dynamic dimensions cannot drift from the model. ``parse_pbtxt`` reads the protobuf text
@@ -9,10 +9,17 @@ without Triton's protobuf definitions.
 from __future__ import annotations
 
 import re
+import shlex
+import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from core.errors import BundleVerifyError
+from core.export import bundle_format as fmt
+from core.export.serving import Manifest, Serving, Target, TensorSpec
+
+_FOLDER = "triton"  # the repository's folder in the bundle, and the manifest section
 # ONNX Runtime's type strings → Triton's data types.
 DTYPES = {
     "tensor(float)": "TYPE_FP32",
@@ -28,29 +35,10 @@ DTYPES = {
 _TOKEN = re.compile(r'\s*(?:(#[^\n]*)|([{}\[\]:,])|("(?:[^"\\]|\\.)*")|([^\s{}\[\]:,"#]+))')
 
 
-@dataclass(frozen=True, slots=True)
-class TensorSpec:
-    """One graph input or output: its name, ONNX type and shape (str/None = dynamic)."""
-
-    name: str
-    type: str
-    shape: tuple[int | str | None, ...]
-
-    def triton_dims(self) -> list[int]:
-        """The dims without the batch dimension; every dynamic one is -1."""
-        return [d if isinstance(d, int) and d > 0 else -1 for d in self.shape[1:]]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "dtype": self.type, "shape": list(self.shape)}
-
-
-def graph_io(session: Any) -> tuple[list[TensorSpec], list[TensorSpec]]:
-    """The inputs and outputs of an ONNX Runtime session."""
-
-    def specs(nodes: Sequence[Any]) -> list[TensorSpec]:
-        return [TensorSpec(n.name, n.type, tuple(n.shape)) for n in nodes]
-
-    return specs(session.get_inputs()), specs(session.get_outputs())
+def _dims(spec: TensorSpec, *, batched: bool = True) -> list[int]:
+    """The dims (without the batch dimension when batched); every dynamic one is -1."""
+    shape = spec.shape[1:] if batched else spec.shape
+    return [d if isinstance(d, int) and d > 0 else -1 for d in shape]
 
 
 def render_config(
@@ -91,7 +79,7 @@ def render_config(
 def _tensor(spec: TensorSpec) -> str:
     if spec.type not in DTYPES:
         raise ValueError(f"{spec.name} has type {spec.type}, which Triton has no type for")
-    dims = ", ".join(str(d) for d in spec.triton_dims())
+    dims = ", ".join(str(d) for d in _dims(spec))
     return (
         f'  {{\n    name: "{spec.name}"\n    data_type: {DTYPES[spec.type]}\n'
         f"    dims: [ {dims} ]\n  }}"
@@ -212,11 +200,7 @@ def config_problems(
             if entry.get("data_type") != DTYPES.get(spec.type):
                 problems.append(f"{spec.name}: data_type {entry.get('data_type')} != {spec.type}")
             dims = _as_list(entry.get("dims"))
-            expected = (
-                spec.triton_dims()
-                if batch
-                else [d if isinstance(d, int) and d > 0 else -1 for d in spec.shape]
-            )
+            expected = _dims(spec) if batch else _dims(spec, batched=False)
             if dims != expected:
                 problems.append(f"{spec.name}: dims {dims} != {expected}")
     return problems
@@ -226,3 +210,81 @@ def _as_list(value: Any) -> list[Any]:
     if value is None:
         return []
     return value if isinstance(value, list) else [value]
+
+
+def _section(serving: Serving) -> dict[str, Any]:
+    folder = f"{_FOLDER}/{serving.name}"
+    return {
+        "model_name": serving.name,
+        "config": f"{folder}/config.pbtxt",
+        "model_file": f"{folder}/1/{fmt.MODEL}",
+        "max_batch_size": serving.max_batch_size,
+    }
+
+
+def _write(root: Path, serving: Serving, section: dict[str, Any]) -> None:
+    config = render_config(
+        serving.name, serving.inputs, serving.outputs, max_batch_size=serving.max_batch_size
+    )
+    (root / section["model_file"]).parent.mkdir(parents=True)
+    (root / section["config"]).write_text(config, encoding="utf-8")
+    shutil.copyfile(serving.model, root / section["model_file"])
+
+
+_SECTION_FIELDS = {"model_name": str, "config": str, "model_file": str}
+
+
+def _check(root: Path, manifest: Manifest) -> None:
+    triton = manifest[TRITON.key]
+    problems = fmt.missing_fields(triton, _SECTION_FIELDS, "triton.")
+    if problems:
+        raise BundleVerifyError(fmt.MANIFEST, "schema: " + "; ".join(problems))
+    config_file, model_file = triton["config"], triton["model_file"]
+    try:
+        parsed = parse_pbtxt((root / config_file).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BundleVerifyError(config_file, f"not a readable Triton config ({exc})") from exc
+    shipped = manifest["files"].get(manifest["model"]["file"], {}).get("sha256")
+    if manifest["files"].get(model_file, {}).get("sha256") != shipped:
+        raise BundleVerifyError(model_file, "is not the bundle's shipped model")
+    # Same bytes as the shipped model, whose graph was checked against the manifest.
+    inputs, outputs = (
+        [TensorSpec(t["name"], t["dtype"], tuple(t["shape"])) for t in manifest["model"][kind]]
+        for kind in ("inputs", "outputs")
+    )
+    problems = config_problems(parsed, triton["model_name"], inputs, outputs)
+    if problems:
+        raise BundleVerifyError(config_file, "; ".join(problems[:3]))
+
+
+def _instructions(bundle: Path, manifest: Manifest) -> list[str]:
+    name = str(manifest[TRITON.key]["model_name"])
+    folder = shlex.quote(f"{bundle}/{_FOLDER}/{name}")
+    inputs = ", ".join(str(t["name"]) for t in manifest["model"]["inputs"])
+    lines = [
+        "Serve with NVIDIA Triton Inference Server",
+        "1. Copy the model folder into the server's model repository (here /models):",
+        f"     scp -r {folder} SERVER:/models/",
+        "2. Start Triton on that repository (ONNX Runtime backend):",
+        "     tritonserver --model-repository=/models",
+        f'3. The model "{name}" takes {inputs}',
+        "   (INT64, batch x tokens) and returns logits. Tokenize with the bundle's",
+        f"   {manifest['tokenizer']['file']}, truncated to {manifest['max_length']} tokens.",
+    ]
+    if manifest["task"] == "classification":
+        lines.append(
+            f"   softmax(logits / {float(manifest['calibration']['temperature']):.4g}) gives "
+            f"the calibrated probabilities, in the order of {fmt.LABELS}."
+        )
+    return lines
+
+
+TRITON = Target(
+    key=_FOLDER,
+    title="NVIDIA Triton Inference Server",
+    section=_section,
+    write=_write,
+    check=_check,
+    checked="the Triton config matches the graph",
+    instructions=_instructions,
+)

@@ -3,9 +3,9 @@
 Checks, in order, stopping at the first mismatch and naming its file: the manifest's
 schema; its Ed25519 signature (by the pinned key, with ``--key``); every file's size and
 SHA-256 (and that no file was added); the model loads in ONNX Runtime with the inputs and
-outputs the manifest records; ``labels.json``; the Triton config against the graph; and a
-self-test on the stored anonymized probe inputs, whose expected outputs were computed with
-the shipped model at export time.
+outputs the manifest records; ``labels.json``; a self-test on the stored anonymized probe
+inputs, whose expected outputs were computed with the shipped model at export time; and each
+serving target's files (the Triton config against the graph; ``core.export.targets``).
 """
 
 from __future__ import annotations
@@ -19,9 +19,11 @@ import numpy as np
 
 from core.errors import BundleVerifyError
 from core.export import bundle_format as fmt
+from core.export import targets
 from core.export.integrity import check_files, load_verified_bundle
 from core.export.reader import load_classifier
 from core.export.runtime import softmax
+from core.export.serving import graph_io
 from core.export.signature import SignatureCheck
 
 __all__ = ["VerifyReport", "check_files", "check_io", "verify_bundle"]
@@ -35,7 +37,7 @@ class VerifyReport:
     task: str
     files_checked: int
     probes_checked: int
-    triton_checked: bool
+    targets_checked: tuple[str, ...]  # what each serving target's check proved
     provider: str
     notes: tuple[str, ...] = ()
     signature: SignatureCheck | None = None
@@ -63,9 +65,9 @@ def verify_bundle(path: Path, *, key: str | Path | None = None) -> VerifyReport:
             provider, probes = verify_generation_probes(root, manifest)
         else:
             provider, probes = _check_classifier(root, manifest)
-        _check_triton(root, manifest)
+        checked = _check_targets(root, manifest)
     notes = () if probes else ("the bundle stores no probe inputs: no self-test was run",)
-    return VerifyReport(Path(path), manifest["task"], bundle.files_checked, probes, True,
+    return VerifyReport(Path(path), manifest["task"], bundle.files_checked, probes, checked,
                         provider, notes, bundle.signature)  # fmt: skip
 
 
@@ -81,8 +83,6 @@ def _check_labels(root: Path, manifest: dict[str, Any]) -> None:
 
 
 def check_io(session: Any, manifest: dict[str, Any], file: str) -> None:
-    from core.export.triton import graph_io
-
     inputs, outputs = graph_io(session)
     for kind, graph in (("inputs", inputs), ("outputs", outputs)):
         recorded = [(t["name"], t["dtype"]) for t in manifest["model"][kind]]
@@ -125,23 +125,8 @@ def _read_probes(root: Path, manifest: dict[str, Any]) -> list[dict[str, Any]]:
     return probes
 
 
-def _check_triton(root: Path, manifest: dict[str, Any]) -> None:
-    from core.export.triton import TensorSpec, config_problems, parse_pbtxt
-
-    triton = manifest["triton"]
-    config_file, model_file = triton["config"], triton["model_file"]
-    try:
-        parsed = parse_pbtxt((root / config_file).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise BundleVerifyError(config_file, f"not a readable Triton config ({exc})") from exc
-    shipped = manifest["files"].get(manifest["model"]["file"], {}).get("sha256")
-    if manifest["files"].get(model_file, {}).get("sha256") != shipped:
-        raise BundleVerifyError(model_file, "is not the bundle's shipped model")
-    # Same bytes as the shipped model, whose graph was checked against the manifest.
-    inputs, outputs = (
-        [TensorSpec(t["name"], t["dtype"], tuple(t["shape"])) for t in manifest["model"][kind]]
-        for kind in ("inputs", "outputs")
-    )
-    problems = config_problems(parsed, triton["model_name"], inputs, outputs)
-    if problems:
-        raise BundleVerifyError(config_file, "; ".join(problems[:3]))
+def _check_targets(root: Path, manifest: dict[str, Any]) -> tuple[str, ...]:
+    named = [target for target in targets.TARGETS if target.key in manifest]
+    for target in named:
+        target.check(root, manifest)
+    return tuple(target.checked for target in named)

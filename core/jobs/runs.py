@@ -1,19 +1,25 @@
-"""The ``runs`` table: one row per execution of a stage, and its event log."""
+"""The ``runs`` table: one row per execution of a stage, its event log, and typed access to
+its stored configs and results (paths resolved against the project's folder)."""
 
 from __future__ import annotations
 
 import json
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
+from core.configs import from_json, to_json
 from core.errors import RunError
+from core.jobs.registry import Stage
 from core.project import Project
 from core.store.db import utc_now
 
-ACTIVE = ("pending", "running")
+C = TypeVar("C")
+R = TypeVar("R")
+
 RESUMABLE = ("interrupted", "cancelled", "failed")
 
 
@@ -32,18 +38,116 @@ class RunRecord:
     result: dict[str, Any] | None
 
 
-def create_run(project: Project, stage: str, config: dict[str, Any]) -> str:
-    """Insert a pending run and return its id (``<stage>-<UTC time>-<random>``)."""
+@dataclass(frozen=True, slots=True)
+class Finished(Generic[R]):
+    """A succeeded run and its typed result."""
+
+    run: RunRecord
+    result: R
+
+
+def create_run(project: Project, stage: Stage[C, Any], config: C) -> str:
+    """Insert a pending run of ``stage`` with ``config`` and return its id.
+
+    The id is ``<stage>-<UTC time>-<random>``; paths in the config inside the project are
+    stored relative to it.
+    """
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    run_id = f"{stage}-{stamp}-{secrets.token_hex(3)}"
+    run_id = f"{stage.key}-{stamp}-{secrets.token_hex(3)}"
+    stored = json.dumps(to_json(config, project.path))
     with project.store.transaction() as conn:
         conn.execute(
             "INSERT INTO runs (id, stage, config, status, created) VALUES (?, ?, ?, 'pending', ?)",
-            (run_id, stage, json.dumps(config), utc_now()),
+            (run_id, stage.key, stored, utc_now()),
         )
-        project.audit("run.create", {"run": run_id, "stage": stage})
+        project.audit("run.create", {"run": run_id, "stage": stage.key})
     project.run_dir(run_id)
     return run_id
+
+
+def start_run(project: Project, stage: Stage[C, Any], config: C, *, fresh: bool = False) -> str:
+    """The run to execute ``config``: the newest stopped run of the stage with the same
+    settings (so it resumes where it stopped), else a new one.
+
+    Settings in ``stage.resume_ignores`` may differ; the stopped run then takes the new
+    values (audited). ``fresh`` always starts a new run.
+    """
+    found = None if fresh else resumable_run(project, stage, config)
+    if found is None:
+        return create_run(project, stage, config)
+    if to_json(config, project.path) != found.config:
+        replace_config(project, stage, found.id, config, "resume options")
+    return found.id
+
+
+def resumable_run(project: Project, stage: Stage[C, Any], config: C) -> RunRecord | None:
+    """The newest interrupted, cancelled or failed run of ``stage`` with ``config``'s
+    settings, ignoring ``stage.resume_ignores``."""
+    reconcile_runs(project)
+
+    def comparable(values: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in values.items() if k not in stage.resume_ignores}
+
+    wanted = comparable(to_json(config, project.path))
+    for run in reversed(list_runs(project, stage.key)):
+        if run.status in RESUMABLE and comparable(run.config) == wanted:
+            return run
+    return None
+
+
+def replace_config(
+    project: Project, stage: Stage[C, Any], run_id: str, config: C, reason: str
+) -> None:
+    """Store a new config for a stopped run (a resume override, an OOM retry); audited
+    with the names of the settings that changed."""
+    values = to_json(config, project.path)
+    before = get_run(project, run_id).config
+    changed = sorted(k for k in values if before.get(k) != values[k])
+    with project.store.transaction() as conn:
+        conn.execute("UPDATE runs SET config = ? WHERE id = ?", (json.dumps(values), run_id))
+        project.audit(
+            "run.config_change",
+            {"run": run_id, "stage": stage.key, "reason": reason, "changed": changed},
+        )
+
+
+def run_config(project: Project, stage: Stage[C, Any], run: RunRecord) -> C:
+    """A run's stored config as its stage's type (not validated).
+
+    Raises:
+        StoredDataError: the stored values do not make a config.
+    """
+    return from_json(stage.config, run.config, project.path)
+
+
+def run_result(project: Project, stage: Stage[Any, R], run: RunRecord) -> R | None:
+    """A succeeded run's stored result as its stage's type; None for other runs.
+
+    Raises:
+        StoredDataError: the stored values do not make a result.
+    """
+    if run.status != "succeeded" or run.result is None:
+        return None
+    return from_json(stage.result, run.result, project.path)
+
+
+def latest(
+    project: Project, stage: Stage[Any, R], where: Callable[[R], bool] | None = None
+) -> Finished[R] | None:
+    """The newest succeeded run of ``stage`` (whose result satisfies ``where``)."""
+    for run in reversed(list_runs(project, stage.key)):
+        result = run_result(project, stage, run)
+        if result is not None and (where is None or where(result)):
+            return Finished(run, result)
+    return None
+
+
+def latest_result(
+    project: Project, stage: Stage[Any, R], where: Callable[[R], bool] | None = None
+) -> R | None:
+    """The result of the newest succeeded run of ``stage`` (satisfying ``where``), or None."""
+    found = latest(project, stage, where)
+    return None if found is None else found.result
 
 
 def get_run(project: Project, run_id: str) -> RunRecord:
@@ -87,7 +191,10 @@ def mark_finished(
     error_class: str | None = None,
     error_message: str | None = None,
 ) -> None:
-    """Close a run with its final status; audited in the same transaction."""
+    """Close a run with its final status; audited in the same transaction.
+
+    ``result`` is the stored (JSON) form: :func:`core.configs.to_json` of the stage's result.
+    """
     with project.store.transaction() as conn:
         conn.execute(
             "UPDATE runs SET status = ?, finished = ?, result = ?, error_class = ?, "

@@ -10,28 +10,42 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from core.project import Project
 from core.reporter import Reporter, StageCancelled
 from core.store.db import utc_now
 
+if TYPE_CHECKING:
+    from core.jobs.registry import RunContext
 
-def run_selftest_stage(
-    project: Project, run_id: str, config: dict[str, Any], reporter: Reporter
-) -> dict[str, Any]:
-    """Count ``steps`` steps, ``delay_s`` apart, checkpointing after each one.
 
-    Config keys: ``steps`` (int), ``delay_s`` (float), ``fail_at`` (a step at which to raise
-    a RuntimeError, to test crash handling).
-    """
-    steps, delay = int(config.get("steps", 10)), float(config.get("delay_s", 0.0))
-    fail_at = config.get("fail_at")
+@dataclass(frozen=True, slots=True)
+class SelftestConfig:
+    """``steps`` steps, ``delay_s`` apart; ``fail_at``: a step that raises (crash tests)."""
+
+    steps: int = 10
+    delay_s: float = 0.0
+    fail_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SelftestResult:
+    steps: int
+    resumed_from: int
+
+
+def run_selftest(
+    project: Project, config: SelftestConfig, *, run: RunContext, reporter: Reporter
+) -> SelftestResult:
+    """Count the steps, checkpointing after each one; resume after the last checkpoint."""
+    run_id, steps, delay, fail_at = run.id, config.steps, config.delay_s, config.fail_at
     start = last_checkpoint(project, run_id)
     for step in range(start, steps):
         if reporter.cancel_requested():
             raise StageCancelled(f"cancelled at step {step} of {steps}")
-        if fail_at is not None and step == int(fail_at):
+        if fail_at is not None and step == fail_at:
             raise RuntimeError(f"selftest failure injected at step {step}")
         time.sleep(delay)
         with project.store.transaction() as conn:
@@ -45,7 +59,7 @@ def run_selftest_stage(
             )
         reporter.metric("selftest.step", float(step + 1), step + 1)
         reporter.progress((step + 1) / steps, f"step {step + 1} of {steps}")
-    return {"steps": steps, "resumed_from": start}
+    return SelftestResult(steps, start)
 
 
 def last_checkpoint(project: Project, run_id: str) -> int:

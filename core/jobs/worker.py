@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import signal
 import subprocess
 import sys
@@ -123,6 +122,3 @@ class WorkerProcess:
         return self.process.returncode
 
 
-def format_event(event: dict[str, Any]) -> str:
-    """A compact one-line rendering of an event, for logs and the CLI."""
-    return json.dumps({k: v for k, v in event.items() if k not in ("v", "run")})

@@ -23,7 +23,7 @@ from core.errors import (
     SchemaTooNewError,
     StoreError,
 )
-from core.store.schema import APPLICATION_ID, MIGRATIONS
+from core.store.schema import APPLICATION_ID, MIGRATIONS, Migration
 
 DEFAULT_BUSY_TIMEOUT_S = 10.0
 
@@ -221,7 +221,7 @@ def _check_identity(store: Store) -> None:
         )
 
 
-def migrate(store: Store, migrations: Sequence[str]) -> int:
+def migrate(store: Store, migrations: Sequence[Migration]) -> int:
     """Bring the store up to ``len(migrations)``, backing it up first if it had data.
 
     Returns:
@@ -245,7 +245,11 @@ def migrate(store: Store, migrations: Sequence[str]) -> int:
         backup_store(store, f"v{current}")
     with store.transaction() as conn:
         for version in range(current, latest):
-            for statement in _statements(migrations[version]):
+            step = migrations[version]
+            if callable(step):
+                step(conn)
+                continue
+            for statement in _statements(step):
                 conn.execute(statement)
         conn.execute(f"PRAGMA user_version = {latest}")
     return current

@@ -7,6 +7,11 @@ never edited once released: a change to the schema is a new entry at the end of
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable
+
+from core.store.portable import relative_paths
+
 # "STRM": marks a SQLite file as a Stillroom store, so a random .db is not mistaken for one.
 APPLICATION_ID = 0x5354524D
 
@@ -144,7 +149,9 @@ CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1,)
-"""``MIGRATIONS[i]`` takes the store from version ``i`` to ``i + 1``."""
+Migration = str | Callable[[sqlite3.Connection], None]
+MIGRATIONS: tuple[Migration, ...] = (_V1, relative_paths)
+"""``MIGRATIONS[i]`` takes the store from version ``i`` to ``i + 1``: an SQL script, or a
+function run inside the migration's transaction."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

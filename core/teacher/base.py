@@ -70,10 +70,6 @@ class Teacher(Protocol):
         """A stable id: the same teacher and decoding settings give the same id."""
 
     @property
-    def kind(self) -> str:
-        """``hf-classifier``, ``hf-causal``, ``endpoint`` or ``labels``."""
-
-    @property
     def warnings(self) -> list[str]:
         """Actionable notes gathered while running (no record contents)."""
 

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal, get_args
 from urllib.parse import urlsplit
 
-from core.configs import config_from_json, config_to_json
 from core.errors import TeacherError
-from core.teacher.transport import check_env_name, redact_url, refuse_credentials
+from core.teacher.sources import ENDPOINT_SPEC
+from core.teacher.sources import parse_spec as parse_spec  # re-exported: part of the config's API
+from core.teacher.transport import check_env_name
 
-TeacherKind = Literal["hf", "openai", "labels"]
+Mode = Literal["chat", "completions"]  # the endpoint API asked
+LabelTokens = Literal["auto", "names", "letters"]  # how labels are answered
 MAX_TOP_LOGPROBS = 20  # the OpenAI API's (and vLLM's default) ceiling
-
-_SPEC_HINT = (
-    "use --teacher hf:PATH (a local model folder or .gguf file, never a hub id), "
-    "--teacher openai:BASE_URL --model NAME, or --teacher labels"
-)
+DEFAULT_REPLY_BYTES = 1 << 20
+REPLY_BYTES_PER_TOKEN = 4096  # a generated token with 20 top logprobs, as JSON, with room
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +34,9 @@ class TeachConfig:
         timeout_s: the most seconds one request may take in all, from sending it to the
             last byte of the answer (a server that drips bytes cannot hold it longer).
         connect_timeout_s: seconds to wait for a connection.
-        max_reply_bytes: the largest answer read (None: 1 MiB, more for long generations:
-            4 KiB per requested token); a longer one fails its record as "reply too large".
+        max_reply_bytes: the largest answer read (None: :data:`DEFAULT_REPLY_BYTES`, more
+            for long generations: :data:`REPLY_BYTES_PER_TOKEN` per requested token); a
+            longer one fails its record as "reply too large".
         allow_insecure_http: let an API key go over plain http to a non-loopback host
             (audited); without it such a run is refused.
         ca_bundle: a PEM file of the certificate authorities to trust for https (an
@@ -62,7 +62,7 @@ class TeachConfig:
 
     teacher: str
     model: str | None = None
-    mode: Literal["chat", "completions"] = "chat"
+    mode: Mode = "chat"
     api_key_env: str = "STILLROOM_TEACHER_API_KEY"
     concurrency: int = 8
     rate: float | None = None
@@ -81,16 +81,12 @@ class TeachConfig:
     samples: int = 1
     temperature: float | None = None
     prompt_file: Path | None = None
-    label_tokens: Literal["auto", "names", "letters"] = "auto"
+    label_tokens: LabelTokens = "auto"
     use_logprobs: bool = True
     top_logprobs: int = MAX_TOP_LOGPROBS
     max_new_tokens: int = 256
     batch_size: int = 16
     limit: int | None = None
-
-    @property
-    def kind(self) -> TeacherKind:
-        return parse_spec(self.teacher)[0]
 
     def validate(self) -> None:
         """Check the numbers and the teacher spec.
@@ -98,8 +94,8 @@ class TeachConfig:
         Raises:
             TeacherError: a value is out of range or the spec is malformed.
         """
-        kind, _ = parse_spec(self.teacher)
-        if kind == "openai" and not self.model:
+        prefix, _ = parse_spec(self.teacher)
+        if prefix == ENDPOINT_SPEC.prefix and not self.model:
             raise TeacherError("an endpoint teacher needs a model name", "add --model NAME")
         check_env_name(self.api_key_env)
         if self.ca_bundle is not None and not Path(self.ca_bundle).is_file():
@@ -122,8 +118,8 @@ class TeachConfig:
                 self.max_reply_bytes is None or self.max_reply_bytes >= 1024,
                 "--max-reply-bytes must be at least 1024",
             ),
-            (self.mode in ("chat", "completions"), "--mode must be chat or completions"),
-            (self.label_tokens in ("auto", "names", "letters"), "bad --label-tokens"),
+            (self.mode in get_args(Mode), "--mode must be chat or completions"),
+            (self.label_tokens in get_args(LabelTokens), "bad --label-tokens"),
         ]
         for ok, message in checks:
             if not ok:
@@ -143,7 +139,7 @@ class TeachResult:
     """
 
     teacher_id: str
-    teacher_kind: str
+    teacher_kind: str  # a :data:`core.teacher.sources.SOURCES` kind
     prompt_version: str
     task: str
     eligible: int
@@ -167,60 +163,7 @@ class TeachResult:
     usage_ignored: int = 0
 
 
-def parse_spec(spec: str) -> tuple[TeacherKind, str]:
-    """``hf:PATH`` / ``openai:URL`` / ``labels`` → (kind, path or URL).
-
-    An endpoint URL with credentials in it (user info, a key in the query string) is refused
-    here, before anything is stored; no message quotes them.
-
-    Raises:
-        TeacherError: anything else, a hub id included, or a URL holding credentials.
-    """
-    spec = spec.strip()
-    if spec == "labels":
-        return "labels", ""
-    prefix, _, rest = spec.partition(":")
-    if prefix == "hf" and rest:
-        return "hf", rest
-    if prefix == "openai" and rest:
-        refuse_credentials(rest)
-        try:
-            parts = urlsplit(rest)
-            usable = parts.scheme in ("http", "https") and bool(parts.hostname)
-            usable = usable and (parts.port is None or parts.port > 0)
-        except ValueError:  # a bad IPv6 literal or port
-            usable = False
-        if not usable:
-            raise TeacherError(
-                f"{redact_url(rest)} is not an http(s) base URL",
-                "for example --teacher openai:http://gpu-box:8000/v1",
-            )
-        return "openai", rest.rstrip("/")
-    # Only the prefix is quoted: the rest may be a URL with a password in it.
-    raise TeacherError(f"unknown teacher {prefix[:40]!r}", _SPEC_HINT)
-
-
 def endpoint_host(config: TeachConfig) -> str | None:
     """The host an endpoint teacher talks to (for the egress allow-list), else None."""
-    kind, rest = parse_spec(config.teacher)
-    return urlsplit(rest).hostname if kind == "openai" else None
-
-
-def config_to_dict(config: TeachConfig) -> dict[str, Any]:
-    """The JSON form stored in ``runs.config`` (it never holds an API key)."""
-    return config_to_json(config)
-
-
-def config_from_dict(values: dict[str, Any]) -> TeachConfig:
-    """Rebuild a :class:`TeachConfig` from its JSON form, ignoring unknown keys.
-
-    Raises:
-        TeacherError: the values do not make a valid config.
-    """
-    config = config_from_json(
-        TeachConfig,
-        values,
-        lambda: TeacherError("the stored teach config is incomplete", "start a new run"),
-    )
-    config.validate()
-    return config
+    prefix, rest = parse_spec(config.teacher)
+    return urlsplit(rest).hostname if prefix == ENDPOINT_SPEC.prefix else None

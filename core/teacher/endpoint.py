@@ -46,8 +46,6 @@ _NO_LOGPROBS = (
 class OpenAICompatibleTeacher:
     """Soft labels or generations from an endpoint; see the module docstring."""
 
-    kind = "endpoint"
-
     def __init__(
         self,
         base_url: str,

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from core import netguard
 from core.errors import TeacherError
-from core.teacher.config import TeachConfig, endpoint_host, parse_spec
+from core.teacher.config import TeachConfig, endpoint_host
+from core.teacher.sources import ENDPOINT_SPEC, parse_spec
 from core.teacher.transport import check_api_key, insecure_http_host
 
 CHECK_TIMEOUT_S = 5.0
@@ -48,8 +49,8 @@ def check_endpoint(config: TeachConfig, *, timeout_s: float = CHECK_TIMEOUT_S) -
     from core.teacher.endpoint_client import preflight
 
     config.validate()
-    kind, base_url = parse_spec(config.teacher)
-    if kind != "openai":
+    prefix, base_url = parse_spec(config.teacher)
+    if prefix != ENDPOINT_SPEC.prefix:
         raise TeacherError("only an endpoint teacher can be tested", "choose the endpoint source")
     host = endpoint_host(config) or ""
     short = dataclasses.replace(

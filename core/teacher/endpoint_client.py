@@ -25,10 +25,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from core.errors import EgressBlocked, EndpointError
-from core.teacher.config import TeachConfig
+from core.teacher.config import DEFAULT_REPLY_BYTES, REPLY_BYTES_PER_TOKEN, Mode, TeachConfig
 from core.teacher.openai_wire import (
     MalformedReply,
-    Mode,
     Reply,
     model_ids,
     parse_reply,
@@ -39,8 +38,6 @@ from core.teacher.resilience import BreakerGaveUp, CircuitBreaker, RateLimiter, 
 from core.teacher.transport import redact_url, tls_verify
 
 RETRIABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
-DEFAULT_REPLY_BYTES = 1 << 20
-_BYTES_PER_TOKEN = 4096  # a generated token with 20 top logprobs, as JSON, with room to spare
 _MODELS_REPLY_BYTES = 8 << 20  # a gateway may list hundreds of models
 TOO_LARGE = "reply too large"
 _UNTRUSTED = "TLS certificate not trusted"
@@ -100,7 +97,7 @@ def reply_cap(config: TeachConfig, body: dict[str, Any]) -> int:
     if config.max_reply_bytes is not None:
         return config.max_reply_bytes
     tokens = int(body.get("max_tokens") or 1) * int(body.get("n") or 1)
-    return max(DEFAULT_REPLY_BYTES, _BYTES_PER_TOKEN * tokens)
+    return max(DEFAULT_REPLY_BYTES, REPLY_BYTES_PER_TOKEN * tokens)
 
 
 async def read_capped(response: httpx.Response, cap: int) -> bytes:

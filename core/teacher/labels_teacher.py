@@ -13,7 +13,6 @@ TEACHER_ID = "labels:human"
 class ExistingLabelsTeacher:
     """Copies each record's human label; needs no text and costs nothing."""
 
-    kind = "labels"
     teacher_id = TEACHER_ID
 
     def __init__(self, labels: tuple[str, ...], batch_size: int = 512) -> None:

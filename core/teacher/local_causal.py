@@ -27,8 +27,6 @@ _CLASSIFY_TOP_K = 5  # alternatives kept for the record at the answer position
 class LocalCausalTeacher:
     """A causal LM from a local folder, batched (left-padded), on CUDA when present."""
 
-    kind = "hf-causal"
-
     def __init__(
         self,
         folder: Path,

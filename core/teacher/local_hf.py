@@ -17,8 +17,6 @@ _GENERIC_LABEL = re.compile(r"^LABEL_\d+$")
 class LocalClassifierTeacher:
     """A sequence-classification model from a local folder, batched, on CUDA when present."""
 
-    kind = "hf-classifier"
-
     def __init__(
         self,
         folder: Path,

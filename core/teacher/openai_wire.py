@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-Mode = Literal["chat", "completions"]
+from core.teacher.config import Mode
 
 
 class MalformedReply(ValueError):

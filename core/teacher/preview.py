@@ -15,7 +15,8 @@ from core.teacher import outputs as store
 from core.teacher.base import Teacher, TeacherOutput, TeachItem
 from core.teacher.config import TeachConfig, endpoint_host
 from core.teacher.prompts import load_template
-from core.teacher.stage import build_teacher, check_inputs, resolve_source, task_and_labels
+from core.teacher.sources import resolve
+from core.teacher.stage import check_inputs, task_and_labels
 from core.teacher.transport import audit_transport
 
 PREVIEW_RECORDS = 5
@@ -48,7 +49,7 @@ def preview_teach(
     config = dataclasses.replace(config, limit=records)
     config.validate()
     task, labels = task_and_labels(project)
-    source = resolve_source(config)
+    source, location = resolve(config.teacher)
     check_inputs(project, config, source, labels)
     prompt_file = config.prompt_file
     template = (
@@ -58,7 +59,7 @@ def preview_teach(
                                      labels=labels, limit=records))  # fmt: skip
     with netguard.allowed(endpoint_host(config)):
         audit_transport(project, config, None)
-        teacher = build_teacher(config, source, task=task, labels=labels, template=template)
+        teacher = source.build(config, location, task, labels, template)
         try:
             # Checked as a run stores them: the dry run shows what training would get.
             answers = {

@@ -2,17 +2,17 @@
 
 ``run_teach`` picks the source, labels every eligible record that has no stored output for
 this teacher and prompt version yet, writes each batch in one transaction (so a kill loses
-at most the batch in flight), and reports the teacher's accuracy against the human labels.
-``run_teach_stage`` is the same as a job stage (``preview.py`` holds the dry run).
+at most the batch in flight), and reports the teacher's accuracy against the human labels
+(``preview.py`` holds the dry run). Which teacher answers is :mod:`core.teacher.sources`'.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core import netguard
 from core.errors import TeacherError, UserError
@@ -20,29 +20,13 @@ from core.project import Project
 from core.reporter import Reporter, StageCancelled
 from core.teacher import outputs as store
 from core.teacher.base import Teacher
-from core.teacher.config import (
-    TeachConfig,
-    TeachResult,
-    config_from_dict,
-    endpoint_host,
-    parse_spec,
-)
+from core.teacher.config import TeachConfig, TeachResult, endpoint_host
 from core.teacher.prompts import PromptTemplate, load_template
+from core.teacher.sources import SOURCES, TeacherSource, resolve, spec_form
 from core.teacher.transport import audit_transport
 
-
-@dataclass(frozen=True, slots=True)
-class Source:
-    kind: str  # labels | hf-classifier | hf-causal | endpoint
-    location: str  # model folder or base URL; "" for labels
-
-    @property
-    def needs_text(self) -> bool:
-        return self.kind != "labels"
-
-    @property
-    def needs_prompt(self) -> bool:
-        return self.kind in ("hf-causal", "endpoint")
+if TYPE_CHECKING:
+    from core.jobs.registry import RunContext
 
 
 @dataclass
@@ -61,7 +45,7 @@ class _Tally:
 
 
 def run_teach(
-    project: Project, config: TeachConfig, *, reporter: Reporter, run_id: str | None = None
+    project: Project, config: TeachConfig, *, run: RunContext, reporter: Reporter
 ) -> TeachResult:
     """Label the project's anonymized records with the configured teacher.
 
@@ -72,16 +56,17 @@ def run_teach(
         UserError: the project has no anonymized records, or no label set.
         StageCancelled: the reporter asked to stop; finished batches are stored.
     """
-    config.validate()
+    run_id = run.id
     task, labels = task_and_labels(project)
-    source = resolve_source(config)
+    source, location = resolve(config.teacher)
     check_inputs(project, config, source, labels)
     template = load_template(project, task, config.prompt_file) if source.needs_prompt else None
     with netguard.allowed(endpoint_host(config)):
         audit_transport(project, config, run_id)
-        teacher = build_teacher(config, source, task=task, labels=labels, template=template)
+        teacher = source.build(config, location, task, labels, template)
         try:
-            return _label_all(project, config, teacher, template, labels, reporter, run_id)
+            return _label_all(project, config, source, teacher, template, labels, reporter,
+                              run_id)  # fmt: skip
         finally:
             teacher.close()
 
@@ -89,15 +74,16 @@ def run_teach(
 def _label_all(
     project: Project,
     config: TeachConfig,
+    source: TeacherSource,
     teacher: Teacher,
     template: PromptTemplate | None,
     labels: tuple[str, ...],
     reporter: Reporter,
-    run_id: str | None,
+    run_id: str,
 ) -> TeachResult:
     version = "" if template is None else template.version
     ident = {"teacher_id": teacher.teacher_id, "prompt_version": version}
-    need_text = teacher.kind != "labels"
+    need_text = source.needs_text
     eligible = store.count_eligible(project, need_text=need_text, labels=labels)
     already = store.count_stored(project, teacher.teacher_id, version)
     todo = max(eligible - already, 0)
@@ -120,7 +106,7 @@ def _label_all(
             project.audit("teach.cancel", {**ident, "run": run_id, **_audit_counts(tally)})
             raise StageCancelled
     seconds = time.perf_counter() - start
-    result = _result(project, config, teacher, version, tally, eligible, already, seconds)
+    result = _result(project, config, source, teacher, version, tally, eligible, already, seconds)
     _report(project, reporter, result, run_id)
     return result
 
@@ -163,6 +149,7 @@ def _audit_counts(tally: _Tally) -> dict[str, Any]:
 def _result(
     project: Project,
     config: TeachConfig,
+    source: TeacherSource,
     teacher: Teacher,
     version: str,
     tally: _Tally,
@@ -175,7 +162,7 @@ def _result(
     warnings += _quality_warnings(project, accuracy, tally)
     return TeachResult(
         teacher_id=teacher.teacher_id,
-        teacher_kind=teacher.kind,
+        teacher_kind=source.kind,
         prompt_version=version,
         task=project.settings.task,
         eligible=eligible,
@@ -223,19 +210,18 @@ def _quality_warnings(project: Project, accuracy: dict[str, float], tally: _Tall
     return notes
 
 
-def _report(project: Project, reporter: Reporter, result: TeachResult, run_id: str | None) -> None:
+def _report(project: Project, reporter: Reporter, result: TeachResult, run_id: str) -> None:
     for split, value in result.accuracy.items():
         reporter.metric(f"teacher_accuracy/{split}", value)
     reporter.metric("teacher_cost", result.cost)
-    if run_id is not None:
-        with project.store.transaction() as conn:
-            conn.executemany(
-                "INSERT INTO metrics (run_id, split, name, value) VALUES (?, ?, ?, ?)",
-                [(run_id, split, "teacher_accuracy", value)
-                 for split, value in result.accuracy.items()]
-                + [(run_id, "", "teacher_cost", result.cost),
-                   (run_id, "", "teacher_records_per_s", result.records_per_s)],
-            )  # fmt: skip
+    with project.store.transaction() as conn:
+        conn.executemany(
+            "INSERT INTO metrics (run_id, split, name, value) VALUES (?, ?, ?, ?)",
+            [(run_id, split, "teacher_accuracy", value)
+             for split, value in result.accuracy.items()]
+            + [(run_id, "", "teacher_cost", result.cost),
+               (run_id, "", "teacher_records_per_s", result.records_per_s)],
+        )  # fmt: skip
     project.audit("teach.finish", {
         "run": run_id, "teacher_id": result.teacher_id, "prompt_version": result.prompt_version,
         "labelled": result.labelled, "invalid": result.invalid, "failed": result.failed,
@@ -256,20 +242,8 @@ def task_and_labels(project: Project) -> tuple[str, tuple[str, ...]]:
     return settings.task, settings.labels
 
 
-def resolve_source(config: TeachConfig) -> Source:
-    kind, location = parse_spec(config.teacher)
-    if kind == "labels":
-        return Source("labels", "")
-    if kind == "openai":
-        return Source("endpoint", location)
-    from core.teacher.models import model_kind, resolve_model_folder
-
-    folder = resolve_model_folder(location)
-    return Source(f"hf-{model_kind(folder)}", str(folder))
-
-
 def check_inputs(
-    project: Project, config: TeachConfig, source: Source, labels: tuple[str, ...]
+    project: Project, config: TeachConfig, source: TeacherSource, labels: tuple[str, ...]
 ) -> None:
     """Refuse combinations that cannot work, before any model is loaded.
 
@@ -280,15 +254,12 @@ def check_inputs(
     task = project.settings.task
     if config.prompt_file is not None and not source.needs_prompt:
         raise TeacherError(
-            f"--prompt applies only to LLM teachers, not to a {source.kind} teacher",
-            "drop --prompt, or use a causal LM (hf:PATH) or an endpoint (openai:BASE_URL)",
+            f"--prompt applies only to LLM teachers, not to {source.description}",
+            f"drop --prompt, or use {_able(lambda s: s.needs_prompt)}",
         )
-    if source.kind == "labels" and task == "generation":
-        raise TeacherError("a generation project has no labels to copy",
-                           "use --teacher hf:PATH or openai:BASE_URL")  # fmt: skip
-    if source.kind == "hf-classifier" and task == "generation":
-        raise TeacherError("a sequence classifier cannot teach a generation task",
-                           "use a causal LM (hf:PATH) or an endpoint")  # fmt: skip
+    if task not in source.tasks:
+        raise TeacherError(f"{source.description} cannot teach a {task} project",
+                           f"use {_able(lambda s: task in s.tasks)}")  # fmt: skip
     if store.count_eligible(project, need_text=source.needs_text, labels=labels) == 0:
         if source.needs_text:
             raise UserError(
@@ -301,6 +272,12 @@ def check_inputs(
         )
     if source.needs_text:
         _check_anonymization_complete(project)
+
+
+def _able(can: Callable[[TeacherSource], bool]) -> str:
+    """The sources that can, for a hint: ``a local causal LM (hf:PATH) or ...``."""
+    shown = [f"{s.description} ({spec_form(s.spec).usage})" for s in SOURCES if can(s)]
+    return " or ".join(shown)
 
 
 def _check_anonymization_complete(project: Project) -> None:
@@ -327,63 +304,3 @@ def _check_anonymization_complete(project: Project) -> None:
             f"the anonymization is incomplete: {detail}",
             f"finish it with `stillroom anonymize {project.path}` (it resumes), then teach",
         )
-
-
-def build_teacher(
-    config: TeachConfig,
-    source: Source,
-    *,
-    task: str,
-    labels: tuple[str, ...],
-    template: PromptTemplate | None,
-) -> Teacher:
-    """The teacher object for a resolved source (endpoints are checked before use).
-
-    Raises:
-        TeacherError: the model cannot be loaded or the endpoint cannot be used.
-    """
-    if source.kind == "labels":
-        from core.teacher.labels_teacher import ExistingLabelsTeacher
-
-        return ExistingLabelsTeacher(labels)
-    if source.kind == "hf-classifier":
-        from core.teacher.local_hf import LocalClassifierTeacher
-
-        return LocalClassifierTeacher(
-            Path(source.location), labels, batch_size=config.batch_size,
-            temperature=1.0 if config.temperature is None else config.temperature,
-        )  # fmt: skip
-    assert template is not None
-    if source.kind == "hf-causal":
-        from core.teacher.local_causal import LocalCausalTeacher
-
-        return LocalCausalTeacher(
-            Path(source.location), task=task, labels=labels, template=template,
-            label_tokens=config.label_tokens, temperature=config.temperature,
-            batch_size=config.batch_size, max_new_tokens=config.max_new_tokens,
-            top_logprobs=config.top_logprobs,
-        )  # fmt: skip
-    return _endpoint_teacher(config, source.location, task, labels, template)
-
-
-def _endpoint_teacher(
-    config: TeachConfig, base_url: str, task: str, labels: tuple[str, ...], template: PromptTemplate
-) -> Teacher:
-    from core.teacher.endpoint import connect_endpoint
-
-    return connect_endpoint(config, base_url, task=task, labels=labels, template=template)
-
-
-def run_teach_stage(
-    project: Project, run_id: str, config: dict[str, Any], reporter: Reporter
-) -> dict[str, Any]:
-    """:func:`run_teach` as a job stage: the stored JSON config in, the result as plain data.
-
-    Raises:
-        TeacherError: as :func:`run_teach`.
-    """
-    result = run_teach(project, config_from_dict(config), reporter=reporter, run_id=run_id)
-    values = dataclasses.asdict(result)
-    values["warnings"] = list(result.warnings)
-    values["run_id"] = run_id
-    return values

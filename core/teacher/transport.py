@@ -164,11 +164,11 @@ def audit_transport(project: Project, config: TeachConfig, run_id: str | None) -
     Raises:
         TeacherError: as :func:`insecure_http_host`.
     """
-    from core.teacher.config import parse_spec
     from core.teacher.credentials import api_key
+    from core.teacher.sources import ENDPOINT_SPEC, parse_spec
 
-    kind, base_url = parse_spec(config.teacher)
-    if kind != "openai" or urlsplit(base_url).scheme != "http":
+    prefix, base_url = parse_spec(config.teacher)
+    if prefix != ENDPOINT_SPEC.prefix or urlsplit(base_url).scheme != "http":
         return
     host = urlsplit(base_url).hostname or ""
     allowed = insecure_http_host(

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal, get_args
 
-from core.configs import config_from_json, config_to_json
 from core.errors import TrainError
 
 Precision = Literal["auto", "fp32", "fp16", "bf16"]
@@ -22,6 +20,8 @@ DEFAULT_TEMPERATURE = 1.0
 # Generation: half SFT on the teacher's text, half token-level KL (when the tokenizers match).
 DEFAULT_GENERATION_ALPHA = 0.5
 DEFAULT_MAX_LENGTH = {"classification": 128, "generation": 512}
+DEFAULT_LR = 5e-5
+DEFAULT_LORA_LR = 2e-4  # adapters start at zero and move a small share of the weights
 _DEVICE = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
 
 # Options that may change when an interrupted run is resumed: they alter memory use or
@@ -52,7 +52,7 @@ class TrainConfig:
         temperature: the distillation temperature T (classification).
         hard_labels: ``human`` (CE on the human label where a record has one) or
             ``teacher`` (CE on the teacher's label).
-        lr: peak learning rate (default 5e-5 full, 2e-4 LoRA).
+        lr: peak learning rate (default :data:`DEFAULT_LR`, :data:`DEFAULT_LORA_LR` with LoRA).
         batch_size: inputs per device per forward pass.
         grad_accum: forward passes per optimizer step.
         max_length: longest input in tokens (longer ones are truncated, with a warning).
@@ -114,7 +114,7 @@ class TrainConfig:
     def learning_rate(self) -> float:
         if self.lr is not None:
             return self.lr
-        return 2e-4 if self.lora else 5e-5
+        return DEFAULT_LORA_LR if self.lora else DEFAULT_LR
 
     @property
     def eval_steps(self) -> int:
@@ -150,7 +150,7 @@ def _checks(config: TrainConfig) -> list[tuple[bool, str]]:
         (config.epochs > 0, "--epochs must be positive"),
         (config.alpha is None or 0.0 <= config.alpha <= 1.0, "--alpha must be in [0, 1]"),
         (config.temperature > 0, "--temperature must be positive"),
-        (config.hard_labels in ("human", "teacher"), "--hard-labels must be human or teacher"),
+        (config.hard_labels in get_args(HardLabels), "--hard-labels must be human or teacher"),
         (config.lr is None or config.lr > 0, "--lr must be positive"),
         (config.batch_size >= 1 and config.grad_accum >= 1, "batch sizes must be positive"),
         (config.max_length is None or config.max_length >= 8, "--max-length must be >= 8"),
@@ -161,7 +161,7 @@ def _checks(config: TrainConfig) -> list[tuple[bool, str]]:
         (config.early_stopping >= 0, "--early-stopping must be >= 0"),
         (config.lora_rank >= 1 and config.lora_alpha >= 1, "LoRA rank and alpha must be >= 1"),
         (bool(_DEVICE.match(config.device)), "--device must be auto, cpu, cuda or cuda:N"),
-        (config.precision in ("auto", "fp32", "fp16", "bf16"), "bad --precision"),
+        (config.precision in get_args(Precision), "bad --precision"),
     ]
 
 
@@ -200,35 +200,6 @@ class TrainResult:
     token_kl: bool | None = None
     skipped: dict[str, int] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
-
-
-def config_to_dict(config: TrainConfig) -> dict[str, Any]:
-    """The JSON form stored in ``runs.config``."""
-    return config_to_json(config)
-
-
-def config_from_dict(values: dict[str, Any]) -> TrainConfig:
-    """Rebuild a :class:`TrainConfig` from its JSON form, ignoring unknown keys.
-
-    Raises:
-        TrainError: the values do not make a valid config.
-    """
-    config = config_from_json(
-        TrainConfig,
-        values,
-        lambda: TrainError("the stored train config is incomplete", "start a new run"),
-    )
-    config.validate()
-    return config
-
-
-def result_to_dict(result: TrainResult) -> dict[str, Any]:
-    """The JSON form of a result (the job stage's return value)."""
-    values = dataclasses.asdict(result)
-    for key in ("model_dir", "lineage_path", "curves_path"):
-        values[key] = str(values[key])
-    values["notes"] = list(result.notes)
-    return values
 
 
 def resolve_path(spec: str) -> Path:

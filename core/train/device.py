@@ -7,6 +7,7 @@ import sys
 from dataclasses import dataclass
 
 from core.errors import TrainError, TrainOutOfMemoryError
+from core.jobs.memory import halved_batch
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,13 +92,6 @@ def peak_memory_mb(kind: str) -> float:
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes vs KiB
 
 
-def is_out_of_memory(exc: BaseException) -> bool:
-    """A host or GPU allocation failure (torch raises several kinds)."""
-    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
-        return True
-    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
-
-
 def release_memory(kind: str) -> None:
     import gc
 
@@ -114,7 +108,7 @@ def out_of_memory_error(
 ) -> TrainOutOfMemoryError:  # fmt: skip
     """The error for an out-of-memory stop: what was running and what to change."""
     where = "GPU" if kind == "cuda" else "host"
-    half = max(batch_size // 2, 1)
+    half, accum = halved_batch(batch_size, grad_accum)
     message = (
         f"training ran out of {where} memory at batch size {batch_size} x max length "
         f"{max_length} ({'LoRA' if lora else 'full fine-tune'}, {precision})"
@@ -125,7 +119,7 @@ def out_of_memory_error(
         changes.append(
             f"resume at half the batch with twice the accumulation (the same effective "
             f"batch): `stillroom train {project} --resume {run_id} --batch-size {half} "
-            f"--grad-accum {grad_accum * 2}` (or add --auto-retry-oom)"
+            f"--grad-accum {accum}` (or add --auto-retry-oom)"
         )
     changes.append(
         "or " * bool(changes) + "lower --max-length, add --gradient-checkpointing"

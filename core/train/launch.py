@@ -44,15 +44,17 @@ class FollowerReporter:
 
 def follower_main(project_dir: Path, run_id: str) -> int:
     """A non-zero rank: train the run's stored config, writing nothing to the store."""
+    from core.jobs.execute import load_config
+    from core.jobs.registry import TRAIN, RunContext
     from core.jobs.runs import get_run
-    from core.train.config import config_from_dict
     from core.train.stage import run_train
 
     try:
         with Project.open(project_dir) as project:
-            config = config_from_dict(get_run(project, run_id).config)
+            config = load_config(project, TRAIN, get_run(project, run_id).config)
             reporter = FollowerReporter(project.run_dir(run_id))
-            run_train(project, config, reporter=reporter, run_id=run_id)
+            run = RunContext(run_id, project.run_dir(run_id))
+            run_train(project, config, run=run, reporter=reporter)
     except StageCancelled:
         return protocol.EXIT_OK
     except UserError as exc:

@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from core.jobs.runs import RESUMABLE, list_runs, reconcile_runs
+from core.jobs.registry import TRAIN
+from core.jobs.runs import RESUMABLE, list_runs, reconcile_runs, run_config, run_result
 from core.project import Project
 from core.train.checkpoints import CURVES, checkpoint_step, latest_checkpoint
+from core.train.config import TrainConfig, TrainResult
 
 CURVE_NAMES = ("loss", "eval_loss", "eval_accuracy")
 
@@ -33,8 +34,8 @@ class TrainRunView:
 
     run_id: str
     status: str
-    config: dict[str, Any]
-    result: dict[str, Any] | None
+    config: TrainConfig
+    result: TrainResult | None  # of a succeeded run
     error: str | None
     checkpoint_step: int
     curves: tuple[CurvePoint, ...]
@@ -65,9 +66,13 @@ def read_curves(path: Path) -> list[CurvePoint]:
 
 
 def latest_train_run(project: Project) -> TrainRunView | None:
-    """The newest train run, or None; a run whose process died is marked interrupted first."""
+    """The newest train run, or None; a run whose process died is marked interrupted first.
+
+    Raises:
+        StoredDataError: the run's stored config or result does not fit its type.
+    """
     reconcile_runs(project)
-    found = list_runs(project, "train")
+    found = list_runs(project, TRAIN.key)
     if not found:
         return None
     run = found[-1]
@@ -76,8 +81,8 @@ def latest_train_run(project: Project) -> TrainRunView | None:
     return TrainRunView(
         run_id=run.id,
         status=run.status,
-        config=run.config,
-        result=run.result,
+        config=run_config(project, TRAIN, run),
+        result=run_result(project, TRAIN, run),
         error=run.error_message,
         checkpoint_step=checkpoint_step(checkpoint),
         curves=tuple(read_curves(run_dir / CURVES)),

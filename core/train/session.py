@@ -3,18 +3,18 @@ handle out of memory, and save the merged student with its lineage."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.configs import config_to_json
+from core.jobs.memory import halved_batch, is_out_of_memory
 from core.project import Project
 from core.reporter import Reporter
 from core.train import checkpoints
-from core.train.config import TrainConfig, config_to_dict
+from core.train.config import TrainConfig
 from core.train.device import (
-    is_out_of_memory,
     out_of_memory_error,
     peak_memory_mb,
     release_memory,
@@ -70,10 +70,11 @@ def train_with_retry(
                                                       "grad_accum": accum})  # fmt: skip
             if not config.auto_retry_oom or retries or batch == 1:
                 raise error from exc
-            retries, batch, accum = retries + 1, batch // 2, accum * 2
+            failed_batch = batch
+            retries, (batch, accum) = retries + 1, halved_batch(batch, accum)
             checkpoint = checkpoints.latest_checkpoint(run_dir, remove_incomplete=main)
             notes.append(
-                f"ran out of memory at batch size {batch * 2}; retried from step "
+                f"ran out of memory at batch size {failed_batch}; retried from step "
                 f"{checkpoints.checkpoint_step(checkpoint)} at batch size {batch} with "
                 f"{accum} accumulation steps (the same effective batch)"
             )
@@ -92,13 +93,11 @@ def _replace(config: TrainConfig, batch: int, accum: int) -> TrainConfig:
 
 
 def store_config(project: Project, run_id: str, config: TrainConfig, reason: str) -> None:
-    """Replace the run's stored config (an OOM retry or a resume override); audited."""
-    with project.store.transaction() as conn:
-        conn.execute("UPDATE runs SET config = ? WHERE id = ?",
-                     (json.dumps(config_to_dict(config)), run_id))  # fmt: skip
-        project.audit("train.config_change", {"run": run_id, "reason": reason,
-                                              "batch_size": config.batch_size,
-                                              "grad_accum": config.grad_accum})  # fmt: skip
+    """Replace the run's stored config (an OOM retry); audited."""
+    from core.jobs.registry import TRAIN
+    from core.jobs.runs import replace_config
+
+    replace_config(project, TRAIN, run_id, config, reason)
 
 
 def _attempt(
@@ -186,7 +185,7 @@ def _save(
               "raw_text_records": data.raw_text_used,
               "train_sha256": examples_sha256(data.train),
               "validation_sha256": examples_sha256(data.validation)},
-        training={"config": config_to_dict(config), "seed": config.seed, "lora": lora,
+        training={"config": config_to_json(config), "seed": config.seed, "lora": lora,
                   "device": prepared.device.name, "precision": prepared.device.precision,
                   "batch_size": attempt.batch_size, "grad_accum": attempt.grad_accum,
                   "global_step": attempt.global_step, "epochs_run": attempt.epochs_run,

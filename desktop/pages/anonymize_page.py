@@ -9,7 +9,6 @@ highlighted, and the records flagged for review. Only anonymized text is ever re
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -26,10 +25,11 @@ from PySide6.QtWidgets import (
 )
 
 from core.anonymize.browse import AnonymizeOverview, anonymize_overview, anonymized_records
-from core.anonymize.config import PATTERN_ONLY_WARNING, AnonymizeConfig, config_to_dict
+from core.anonymize.config import PATTERN_ONLY_WARNING, AnonymizeConfig, AnonymizeResult
 from core.anonymize.review import ReviewItem
 from core.errors import AnonymizeError
-from core.jobs.runs import RunRecord, list_runs
+from core.jobs.registry import ANONYMIZE
+from core.jobs.runs import list_runs, run_config
 from desktop.pages.base import StagePage
 from desktop.widgets.anonymize_results import AnonymizeResultsView
 from desktop.widgets.entity_picker import EntityPicker
@@ -43,6 +43,7 @@ PATTERN_ONLY_TEXT = (
     "nationalities stay in the text exactly as written. Use it only where the data cannot "
     "hold them, or to try settings quickly."
 )
+_LastRun = tuple[str, AnonymizeConfig]  # the latest run's status and settings
 _WARNING_STYLE = (
     "background: #fdecea; color: #8a1c1c; border: 1px solid #e0a0a0; border-radius: 4px; "
     "padding: 8px; font-weight: 600;"
@@ -52,8 +53,7 @@ _WARNING_STYLE = (
 class AnonymizePage(StagePage):
     """Anonymize every record of the open project and review what was replaced."""
 
-    stage_key = "anonymize"
-    title = "Anonymize"
+    stage = ANONYMIZE
 
     def build(self) -> None:
         self._loaded_for: Path | None = None
@@ -203,13 +203,12 @@ class AnonymizePage(StagePage):
         config.validate()
         return config
 
-    def _apply_run_config(self, values: dict[str, Any]) -> None:
-        self.picker.apply_config(values)
-        self.pattern_mode.setChecked(bool(values.get("pattern_only")))
-        self.full_mode.setChecked(not values.get("pattern_only"))
-        self.safe_harbor.setChecked(bool(values.get("safe_harbor", True)))
-        self.threshold.setValue(float(values.get("score_threshold", 0.4)))
-        self.review_threshold.setValue(float(values.get("review_threshold", 0.5)))
+    def _apply_run_config(self, config: AnonymizeConfig) -> None:
+        self.picker.apply_config(config)
+        (self.pattern_mode if config.pattern_only else self.full_mode).setChecked(True)
+        self.safe_harbor.setChecked(config.safe_harbor)
+        self.threshold.setValue(config.score_threshold)
+        self.review_threshold.setValue(config.review_threshold)
 
     # -- running ---------------------------------------------------------------------------
 
@@ -218,18 +217,17 @@ class AnonymizePage(StagePage):
         config = self.run_guarded(self.config)
         if config is None:
             return
-        worker = self.start_stage("anonymize", config_to_dict(config))
+        worker = self.start_stage(ANONYMIZE, config)
         worker.finished.connect(self._update_enabled)
         self._update_enabled()
         if config.pattern_only and worker.is_running():
             self.banner.show_warning(PATTERN_ONLY_WARNING, "the run continues below")
 
-    def on_stage_succeeded(self, stage: str, result: dict[str, Any]) -> None:
-        done, skipped = result.get("anonymized", 0), result.get("skipped", 0)
-        text = f"Anonymized {done:,} records ({skipped:,} were done already)"
-        hint = f"{result.get('needs_review', 0):,} records need review: see the list below"
-        if result.get("warning"):
-            self.banner.show_warning(f"{text}. {result['warning']}", hint)
+    def on_stage_succeeded(self, stage: str, result: AnonymizeResult) -> None:
+        text = f"Anonymized {result.anonymized:,} records ({result.skipped:,} were done already)"
+        hint = f"{result.needs_review:,} records need review: see the list below"
+        if result.warning:
+            self.banner.show_warning(f"{text}. {result.warning}", hint)
         else:
             self.banner.show_info(text, hint)
 
@@ -249,7 +247,7 @@ class AnonymizePage(StagePage):
         if self._loaded_for != self.context.project_dir:
             self._loaded_for = self.context.project_dir
             if last is not None and not self.busy():
-                self._apply_run_config(last.config)
+                self._apply_run_config(last[1])
         self._records_total = overview.records_total
         self.results.show_overview(overview, _describe_run(last))
         self._show_preview(preview)
@@ -258,7 +256,7 @@ class AnonymizePage(StagePage):
 
     def _read_store(
         self,
-    ) -> tuple[AnonymizeOverview, list[ReviewItem], list[ReviewItem], RunRecord | None]:
+    ) -> tuple[AnonymizeOverview, list[ReviewItem], list[ReviewItem], _LastRun | None]:
         with self.context.project() as project:
             same_project = self._loaded_for == self.context.project_dir
             earlier = self._overview if same_project else None
@@ -269,8 +267,9 @@ class AnonymizePage(StagePage):
                 self._preview_after = 0
                 preview = anonymized_records(project, PREVIEW_RECORDS)
             flagged = anonymized_records(project, FLAGGED_SHOWN + 1, needs_review_only=True)
-            runs = list_runs(project, "anonymize")
-        return overview, preview, flagged, runs[-1] if runs else None
+            runs = list_runs(project, ANONYMIZE.key)
+            last = (runs[-1].status, run_config(project, ANONYMIZE, runs[-1])) if runs else None
+        return overview, preview, flagged, last
 
     def show_next_records(self) -> None:
         """Show the next few anonymized records (from the first again after the last)."""
@@ -302,14 +301,13 @@ class AnonymizePage(StagePage):
         self.run_button.setEnabled(idle and self._records_total > 0)
 
 
-def _describe_run(run: RunRecord | None) -> str:
+def _describe_run(last: _LastRun | None) -> str:
     """One sentence about the latest anonymize run, for the overview line."""
-    if run is None:
+    if last is None:
         return ""
+    status, config = last
     mode = (
-        "pattern-only: names and places NOT detected"
-        if run.config.get("pattern_only")
-        else ("full detection")
+        "pattern-only: names and places NOT detected" if config.pattern_only else "full detection"
     )
     states = {
         "succeeded": "finished",
@@ -319,4 +317,4 @@ def _describe_run(run: RunRecord | None) -> str:
         "running": "is running",
         "pending": "is starting",
     }
-    return f"The last run ({mode}) {states.get(run.status, run.status)}."
+    return f"The last run ({mode}) {states.get(status, status)}."

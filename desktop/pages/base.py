@@ -14,11 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from core.errors import UserError
+from core.jobs.registry import Stage
 from desktop.context import AppContext
 from desktop.widgets.banner import InlineBanner
 from desktop.widgets.error_dialog import show_error_dialog
@@ -30,16 +30,22 @@ log = logging.getLogger("stillroom.desktop")
 
 
 class StagePage(QWidget):
-    """Base of the seven pages. Subclasses set ``stage_key`` and ``title`` and override
-    :meth:`build` and :meth:`refresh` (and the ``on_stage_*`` hooks as needed)."""
+    """Base of the pages. A stage's page sets ``stage`` (its descriptor in
+    :mod:`core.jobs.registry`, which also gives its title); the project page sets ``title``.
+    Subclasses override :meth:`build` and :meth:`refresh` (and the ``on_stage_*`` hooks)."""
 
-    stage_key: ClassVar[str] = ""
+    stage: ClassVar[Stage[Any, Any] | None] = None
     title: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.stage is not None:
+            cls.title = cls.stage.title
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context = context
-        self.setObjectName(f"{self.stage_key or 'stage'}Page")
+        self.setObjectName(f"{self.page_key()}Page")
         self.worker: StageWorker | None = None
         self._stale = True  # refresh on the next show
         self.body_layout = QVBoxLayout(self)
@@ -57,6 +63,11 @@ class StagePage(QWidget):
         context.project_changed.connect(self._on_context_changed)
         context.stages_changed.connect(self._on_context_changed)
 
+    @classmethod
+    def page_key(cls) -> str:
+        """The page's key in the window: its stage's ``page``, or ``project``."""
+        return "project" if cls.stage is None else cls.stage.page
+
     # -- for subclasses --------------------------------------------------------------------
 
     def build(self) -> None:
@@ -65,8 +76,8 @@ class StagePage(QWidget):
     def refresh(self) -> None:
         """Reload what the page shows from the store (the project may be None)."""
 
-    def on_stage_succeeded(self, stage: str, result: dict[str, Any]) -> None:
-        """Called with the stage's result dict once its worker exited successfully."""
+    def on_stage_succeeded(self, stage: str, result: Any) -> None:
+        """Called with the stage's typed result once its worker exited successfully."""
 
     def on_stage_cancelled(self, stage: str) -> None:
         """Called once a run stopped at the user's request (it can be resumed)."""
@@ -81,7 +92,7 @@ class StagePage(QWidget):
     # -- jobs ------------------------------------------------------------------------------
 
     def start_stage(
-        self, stage: str, config: dict[str, Any], *, run_id: str | None = None
+        self, stage: Stage[Any, Any], config: Any, *, run_id: str | None = None
     ) -> StageWorker:
         """Run ``stage`` with ``config`` in the worker process (``run_id``: resume it).
 
@@ -96,9 +107,10 @@ class StagePage(QWidget):
             )
             return self.worker
         worker = StageWorker(self)
-        worker.succeeded.connect(lambda result: self._succeeded(stage, result))
-        worker.cancelled.connect(lambda: self.on_stage_cancelled(stage))
-        worker.failed.connect(lambda error: self._failed(stage, error))
+        key = stage.key
+        worker.succeeded.connect(lambda result: self.on_stage_succeeded(key, result))
+        worker.cancelled.connect(lambda: self.on_stage_cancelled(key))
+        worker.failed.connect(lambda error: self._failed(key, error))
         worker.finished.connect(self._finished)
         self.banner.clear()
         if self.context.project_dir is None:
@@ -138,20 +150,17 @@ class StagePage(QWidget):
             frames = "".join(traceback.format_tb(exc.__traceback__))
             kind = f"{type(exc).__module__}.{type(exc).__qualname__}"
             # Not log.exception: the exception's message may quote row contents.
-            log.error("unexpected %s in %s\n%s", kind, self.stage_key, frames)  # noqa: TRY400
+            log.error("unexpected %s in %s\n%s", kind, self.page_key(), frames)  # noqa: TRY400
             show_error_dialog(
                 self,
                 f"Stillroom hit an unexpected problem ({type(exc).__name__}). "
                 "Your project is unchanged past its last saved step.",
-                f"page: {self.stage_key}\nerror: {kind}\n\n{frames}",
+                f"page: {self.page_key()}\nerror: {kind}\n\n{frames}",
                 None,
             )
         return None
 
     # -- internals -------------------------------------------------------------------------
-
-    def _succeeded(self, stage: str, result: dict[str, Any]) -> None:
-        self.on_stage_succeeded(stage, result)
 
     def _failed(self, stage: str, error: dict[str, Any]) -> None:
         if error.get("user_error"):
@@ -184,8 +193,3 @@ class StagePage(QWidget):
         if self._stale:
             self._stale = False
             self.refresh()
-
-
-def align_top(layout: QVBoxLayout) -> None:
-    """Keep a page's content at the top when the window is taller than the page."""
-    layout.setAlignment(Qt.AlignmentFlag.AlignTop)

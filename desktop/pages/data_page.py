@@ -9,7 +9,6 @@ whole file or nothing. What was imported is read back from the store
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QMimeData
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
@@ -27,11 +26,11 @@ from PySide6.QtWidgets import (
 )
 
 from core.data.columns import require_columns
-from core.data.importer import ImportConfig
+from core.data.importer import ImportConfig, ImportResult
 from core.data.preview import Preview, preview
 from core.data.split import validate_fractions
-from core.data.stage import import_config_to_dict
 from core.data.summary import DatasetSummary, dataset_summaries
+from core.jobs.registry import IMPORT
 from desktop.pages.base import StagePage
 from desktop.widgets.column_pickers import ColumnPickers
 from desktop.widgets.empty_placeholder import EmptyPlaceholder
@@ -58,8 +57,7 @@ ENCODINGS = (
 class DataPage(StagePage):
     """Import one data file into the open project and show what every import did."""
 
-    stage_key = "data"
-    title = "Data"
+    stage = IMPORT
 
     def build(self) -> None:
         self._path: Path | None = None
@@ -263,16 +261,16 @@ class DataPage(StagePage):
         config = self.run_guarded(self._import_config)
         if config is None:
             return
-        worker = self.start_stage("import", config)
+        worker = self.start_stage(IMPORT, config)
         worker.finished.connect(self._update_enabled)
         self._update_enabled()
 
-    def _import_config(self) -> dict[str, Any]:
+    def _import_config(self) -> ImportConfig:
         """The stage config; core's own checks first, so a mistake shows before any run."""
         assert self._preview is not None
         roles = self.columns.roles()
         require_columns(self._preview.columns, roles, self._preview.path.name)
-        config = ImportConfig(
+        return ImportConfig(
             source=self._preview.path,
             text_column=roles["text"] or "",
             label_column=roles["label"],
@@ -285,13 +283,12 @@ class DataPage(StagePage):
             skip_oversize=self.skip_oversize.isChecked(),
             name=self.dataset_name.text().strip() or None,
         )
-        return import_config_to_dict(config)
 
-    def on_stage_succeeded(self, stage: str, result: dict[str, Any]) -> None:
-        dropped = result.get("duplicates_dropped", 0) + result.get("empty_dropped", 0)
+    def on_stage_succeeded(self, stage: str, result: ImportResult) -> None:
+        dropped = result.duplicates_dropped + result.empty_dropped
         self.banner.show_info(
-            f"Imported {result.get('rows_imported', 0):,} records as dataset "
-            f"#{result.get('dataset_id')} {result.get('name', '')!r}",
+            f"Imported {result.rows_imported:,} records as dataset "
+            f"#{result.dataset_id} {result.name!r}",
             f"{dropped:,} rows were dropped as duplicates or empty; the counts are below",
         )
         self._path, self._preview = None, None

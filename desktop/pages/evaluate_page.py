@@ -2,14 +2,15 @@
 
 The user picks what to compare and whether to time the models, starts the evaluate stage in
 the worker process, and reads the verdict against the project's quality floor with the
-figures behind it. Everything shown is read back from the last finished evaluate run
-(``core.evaluate.readback``), so a reopened project shows it without evaluating again.
+figures behind it. Everything shown is the last finished evaluate run's stored result
+(``latest(project, EVALUATE)``), so a reopened project shows it without evaluating again.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
@@ -23,15 +24,24 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.commands.config_defaults import default
 from core.errors import UserError
+from core.evaluate.config import EvaluateConfig
+from core.jobs.registry import EVALUATE
 from core.project import QualityFloor
 from desktop.pages.base import StagePage
 from desktop.widgets.evaluation_results import EvaluationResults
 from desktop.widgets.form_fields import checkbox, primary_button
 from desktop.widgets.scroll_body import scrolling_body
 
+_default = partial(default, EvaluateConfig)
+
 if TYPE_CHECKING:
-    from core.evaluate.readback import EvaluationView
+    from core.evaluate.config import EvaluateResult
+    from core.evaluate.figures import ReliabilityCurve
+    from core.jobs.runs import Finished
+
+    Read = tuple[Finished[EvaluateResult] | None, tuple[ReliabilityCurve, ...], str]
 
 
 def open_url(url: QUrl) -> bool:
@@ -42,8 +52,7 @@ def open_url(url: QUrl) -> bool:
 class EvaluatePage(StagePage):
     """Options, the run button, and the last evaluation's verdict and figures."""
 
-    stage_key: ClassVar[str] = "evaluate"
-    title: ClassVar[str] = "Evaluate"
+    stage = EVALUATE
 
     def build(self) -> None:
         content, column = scrolling_body(self, self.body_layout)
@@ -85,17 +94,17 @@ class EvaluatePage(StagePage):
         form = QFormLayout(box)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
         self.baseline_check = checkbox(
-            "Compare with the teacher quantized to INT8", True,
+            "Compare with the teacher quantized to INT8", _default("quantize_baseline"),
             "Also score the teacher itself in INT8, without distillation: would quantizing "
             "the big model have been enough? Only for a local classifier teacher.", box,
         )  # fmt: skip
         self.onnx_check = checkbox(
-            "Include the student as it ships (ONNX INT8)", True,
+            "Include the student as it ships (ONNX INT8)", _default("extra_columns"),
             "Also score the student exported to ONNX and quantized to INT8, exactly as the "
             "export stage will ship it. Takes a little longer.", box,
         )  # fmt: skip
         self.strict_edge_check = checkbox(
-            "The edge-case set decides the verdict too", False,
+            "The edge-case set decides the verdict too", _default("strict_edge"),
             "By default only the test set decides pass or fail; the edge-case set (rare "
             "labels, extreme lengths) is always shown. Tick to fail when it fails.", box,
         )  # fmt: skip
@@ -106,12 +115,12 @@ class EvaluatePage(StagePage):
 
     def _add_speed_rows(self, form: QFormLayout, box: QGroupBox) -> None:
         self.latency_check = checkbox(
-            "Measure speed and cost", True,
+            "Measure speed and cost", _default("measure_latency"),
             "Time one request at a time (latency) and batches of 32 (throughput) on this "
             "machine's CPU, and cost a million requests from that.", box,
         )  # fmt: skip
         self.latency_runs = _spin(
-            1, 10_000, 30,
+            1, 10_000, _default("latency_runs"),
             "Timed single requests per model (more: steadier figures, longer run).", box,
         )  # fmt: skip
         self.threads = _spin(
@@ -123,7 +132,7 @@ class EvaluatePage(StagePage):
         self.hardware_cost = QDoubleSpinBox(box)
         self.hardware_cost.setRange(0.0, 100_000.0)
         self.hardware_cost.setDecimals(2)
-        self.hardware_cost.setValue(1.0)
+        self.hardware_cost.setValue(_default("hardware_cost_per_hour"))
         self.hardware_cost.setToolTip(
             "What an hour of the serving hardware costs, in the currency of the teacher's "
             "prices: the student's cost per million requests and the break-even use it."
@@ -137,14 +146,12 @@ class EvaluatePage(StagePage):
 
     # -- actions ---------------------------------------------------------------------------
 
-    def config(self) -> dict[str, Any]:
-        """The evaluate stage's JSON config from the settings.
+    def config(self) -> EvaluateConfig:
+        """The evaluate stage's config from the settings.
 
         Raises:
             EvaluateError: a value is out of range.
         """
-        from core.evaluate.config import EvaluateConfig, config_to_dict
-
         config = EvaluateConfig(
             hardware_cost_per_hour=self.hardware_cost.value(),
             latency_runs=self.latency_runs.value(),
@@ -155,7 +162,7 @@ class EvaluatePage(StagePage):
             extra_columns=self.onnx_check.isChecked(),
         )
         config.validate()
-        return config_to_dict(config)
+        return config
 
     def start_evaluation(self) -> None:
         """Start the evaluate stage with the current settings."""
@@ -165,7 +172,7 @@ class EvaluatePage(StagePage):
         except UserError as exc:
             self.banner.show_user_error(exc)
             return
-        self.start_stage("evaluate", config)
+        self.start_stage(EVALUATE, config)
         self._update_buttons()
 
     def open_report(self, path: Path) -> None:
@@ -177,7 +184,7 @@ class EvaluatePage(StagePage):
             return
         open_url(QUrl.fromLocalFile(str(path)))
 
-    def on_stage_succeeded(self, stage: str, result: dict[str, Any]) -> None:
+    def on_stage_succeeded(self, stage: str, result: Any) -> None:
         self.refresh()
 
     def refresh(self) -> None:
@@ -189,22 +196,26 @@ class EvaluatePage(StagePage):
         if read is None:
             self._show_nothing("The last evaluation cannot be read (see the message above).")
             return
-        view, floor = read
-        if view is None:
+        found, curves, floor = read
+        if found is None:
             self._show_nothing(
                 "No evaluation yet. Evaluate the student to see whether it meets the quality "
                 f"floor set for this project ({floor})."
             )
             return
         self.placeholder.hide()
-        self.results.show_view(view)
+        self.results.show_result(found.result, found.run.finished, curves)
         self.results.show()
 
-    def _read(self) -> tuple[EvaluationView | None, str]:
-        from core.evaluate.readback import last_evaluation
+    def _read(self) -> Read:
+        from core.evaluate.figures import read_reliability
+        from core.jobs.runs import latest
 
         with self.context.project() as project:
-            return last_evaluation(project), _floor_text(project.settings.floor)
+            found = latest(project, EVALUATE)
+            floor = _floor_text(project.settings.floor)
+        curves = () if found is None else tuple(read_reliability(found.result.reliability_file))
+        return found, curves, floor
 
     # -- helpers ---------------------------------------------------------------------------
 

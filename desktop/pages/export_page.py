@@ -9,8 +9,9 @@ bundle's checksums, and gives copy-ready Triton and ONNX Runtime instructions.
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
@@ -28,14 +29,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.commands.config_defaults import default
 from core.errors import ExportRefusedError, UserError
+from core.export.config import ExportConfig
+from core.jobs.registry import EXPORT
 from desktop.pages.base import StagePage
 from desktop.widgets.bundle_panel import BundlePanel
 from desktop.widgets.form_fields import checkbox, primary_button
 from desktop.widgets.scroll_body import scrolling_body
 
+_default = partial(default, ExportConfig)
+
 if TYPE_CHECKING:
-    from core.export.handoff import GateState, LastExport
+    from core.export.config import ExportResult
+    from core.export.handoff import GateState
+    from core.jobs.runs import Finished
 
 _GATE_TEXT = {
     "passed": "The student passed its evaluation against the quality floor.",
@@ -66,8 +74,7 @@ def pick_folder(parent: QWidget, start: str) -> str:
 class ExportPage(StagePage):
     """Options, the evaluation gate, the export button, and the last bundle."""
 
-    stage_key: ClassVar[str] = "export"
-    title: ClassVar[str] = "Export"
+    stage = EXPORT
 
     def build(self) -> None:
         self._default_out = ""
@@ -123,17 +130,17 @@ class ExportPage(StagePage):
         label.setBuddy(self.out_edit)
         form.addRow(label, row)
         self.force_check = checkbox(
-            "Replace an existing bundle at this path", False,
+            "Replace an existing bundle at this path", _default("force"),
             "Overwrite a bundle already there; the old one stays until the new one is "
             "complete.", box,
         )  # fmt: skip
         self.int8_check = checkbox(
-            "Quantize to INT8 (smaller, faster on CPU)", True,
+            "Quantize to INT8 (smaller, faster on CPU)", _default("quantize") == "int8",
             "Ship model.onnx quantized to 8-bit integers (per channel): about 4x smaller "
             "and faster on CPU. Parity with the PyTorch student is checked.", box,
         )  # fmt: skip
         self.fp32_check = checkbox(
-            "Also keep the full-precision model (model_fp32.onnx)", False,
+            "Also keep the full-precision model (model_fp32.onnx)", _default("keep_fp32"),
             "Add the unquantized ONNX model too, e.g. for GPU serving or comparison.", box,
         )  # fmt: skip
         self.int8_check.toggled.connect(self._update_controls)
@@ -169,7 +176,7 @@ class ExportPage(StagePage):
         self.min_agreement.setRange(0.5, 1.0)
         self.min_agreement.setDecimals(3)
         self.min_agreement.setSingleStep(0.005)
-        self.min_agreement.setValue(0.99)
+        self.min_agreement.setValue(_default("min_agreement"))
         self.min_agreement.setToolTip(
             "The least share of test inputs on which the shipped ONNX model must give the "
             "same answer as the PyTorch student; below it the export is refused."
@@ -193,14 +200,12 @@ class ExportPage(StagePage):
 
     # -- actions ---------------------------------------------------------------------------
 
-    def config(self) -> dict[str, Any]:
-        """The export stage's JSON config from the settings.
+    def config(self) -> ExportConfig:
+        """The export stage's config from the settings.
 
         Raises:
             ExportError: an option is invalid (e.g. an override without a reason).
         """
-        from core.export.config import ExportConfig, config_to_dict
-
         int8 = self.int8_check.isChecked()
         out = self.out_edit.text().strip()
         if not out:
@@ -215,14 +220,14 @@ class ExportPage(StagePage):
             min_agreement=self.min_agreement.value(),
         )
         config.validate()
-        return config_to_dict(config)
+        return config
 
     def start_export(self) -> None:
         """Check what can be checked at once, then start the export stage."""
         self.banner.clear()
         try:
             config = self.config()
-            self._check_gate(config.get("override_floor"))
+            self._check_gate(config.override_floor)
         except ExportRefusedError as exc:
             self.banner.show_error(exc.message, _OVERRIDE_HINT)
             return
@@ -231,9 +236,9 @@ class ExportPage(StagePage):
             return
         from core.export.handoff import preflight
 
-        if self.run_guarded(preflight, Path(config["out"]), bool(config["force"])) is None:
+        if self.run_guarded(preflight, config.out, config.force) is None:
             return
-        self.start_stage("export", config)
+        self.start_stage(EXPORT, config)
         self._update_controls()
 
     def _check_gate(self, override: str | None) -> None:
@@ -269,8 +274,8 @@ class ExportPage(StagePage):
     def open_folder(self, bundle: Path) -> None:
         open_url(QUrl.fromLocalFile(str(bundle if bundle.is_dir() else bundle.parent)))
 
-    def on_stage_succeeded(self, stage: str, result: dict[str, Any]) -> None:
-        self.banner.show_info(f"The bundle was written to {result.get('bundle')}.")
+    def on_stage_succeeded(self, stage: str, result: ExportResult) -> None:
+        self.banner.show_info(f"The bundle was written to {result.bundle}.")
         self.refresh()
 
     def on_stage_failed(self, stage: str, error: dict[str, Any]) -> None:
@@ -299,19 +304,20 @@ class ExportPage(StagePage):
         self.placeholder.setVisible(last is None)
         self.panel.setVisible(last is not None)
         if last is not None:
-            self.panel.show_export(last, instructions)
+            self.panel.show_export(last.result, last.run.finished, instructions)
         self._update_controls()
 
-    def _read(self) -> tuple[GateState, LastExport | None, str, str]:
-        from core.export.handoff import gate_state, last_export, serving_instructions
+    def _read(self) -> tuple[GateState, Finished[ExportResult] | None, str, str]:
+        from core.export.handoff import gate_state, serving_instructions
+        from core.jobs.runs import latest
 
         with self.context.project() as project:
-            gate, last = gate_state(project), last_export(project)
+            gate, last = gate_state(project), latest(project, EXPORT)
             stamp = time.strftime("%Y%m%d-%H%M")
             default_out = str(project.path / "exports" / f"bundle-{stamp}")
         instructions = ""
-        if last is not None and last.exists:
-            instructions = serving_instructions(last.bundle)
+        if last is not None and last.result.bundle.exists():
+            instructions = serving_instructions(last.result.bundle)
         return gate, last, instructions, default_out
 
     # -- helpers ---------------------------------------------------------------------------

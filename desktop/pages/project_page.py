@@ -64,7 +64,6 @@ class CurrentViewStack(QStackedWidget):
 
 
 class ProjectPage(StagePage):
-    stage_key = "project"
     title = "Project"
 
     def build(self) -> None:

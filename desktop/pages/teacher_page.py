@@ -1,6 +1,6 @@
 """The Teacher page: choose who labels the records, check it, try the prompt, run it.
 
-The teach stage runs in the worker process (``start_stage("teach", ...)``); its per-batch
+The teach stage runs in the worker process (``start_stage(TEACH, ...)``); its per-batch
 metrics feed the live line (records/s, cost so far, failures). The endpoint check and the
 5-record dry run are core calls on a background thread: they may wait on the network or load
 a model, and the window must not freeze meanwhile.
@@ -25,6 +25,8 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import UserError
+from core.jobs.registry import TEACH
+from core.teacher.config import TeachConfig, TeachResult
 from desktop.pages.base import StagePage
 from desktop.widgets.background_call import BackgroundCall, settle_heavy_imports
 from desktop.widgets.form_fields import primary_button
@@ -40,7 +42,7 @@ _INTRO = (
 _SPLITS = ("train", "validation", "test", "edge", "all")
 
 
-def dry_run(project_dir: Path, config: Any) -> list[Any]:
+def dry_run(project_dir: Path, config: TeachConfig) -> list[Any]:
     """The core's preview (5 records, nothing stored), on its own project handle: this runs
     on a background thread, and a store connection belongs to the thread that opened it."""
     from core.project import Project
@@ -52,7 +54,7 @@ def dry_run(project_dir: Path, config: Any) -> list[Any]:
     return rows
 
 
-def check_endpoint_call(config: Any) -> Any:
+def check_endpoint_call(config: TeachConfig) -> Any:
     """The endpoint pre-flight with a short timeout (runs on a background thread)."""
     from core.teacher.endpoint_check import check_endpoint
 
@@ -60,8 +62,7 @@ def check_endpoint_call(config: Any) -> Any:
 
 
 class TeacherPage(StagePage):
-    stage_key = "teacher"
-    title = "Teacher"
+    stage = TEACH
 
     def build(self) -> None:
         self._scroll, body = scrolling_body(self, self.body_layout)
@@ -150,27 +151,25 @@ class TeacherPage(StagePage):
         self.start_button.setEnabled(not self.busy())
         self._show_result(last_result)
 
-    def _load(self) -> tuple[tuple[str, ...], str, dict[str, Any] | None, Any]:
-        from core.jobs.runs import list_runs
+    def _load(self) -> tuple[tuple[str, ...], str, TeachConfig | None, TeachResult | None]:
+        from core.jobs.runs import latest_result, list_runs, run_config
         from core.teacher.prompt_files import builtin_template
 
         with self.context.project() as project:
             settings = project.settings
-            teach_runs = list_runs(project, "teach")
-        done = [run for run in teach_runs if run.status == "succeeded"]
-        last_config = teach_runs[-1].config if teach_runs else None
-        result = done[-1].result if done else None
+            teach_runs = list_runs(project, TEACH.key)
+            last_config = run_config(project, TEACH, teach_runs[-1]) if teach_runs else None
+            result = latest_result(project, TEACH)
         return settings.labels, builtin_template(settings.task), last_config, result
 
-    def _restore(self, config: dict[str, Any]) -> None:
+    def _restore(self, config: TeachConfig) -> None:
         self.source.set_values(config)
-        prompt_file = config.get("prompt_file")
-        if prompt_file and Path(prompt_file).is_file():
-            self.prompt.set_text(Path(prompt_file).read_text(encoding="utf-8").rstrip("\n"))
+        if config.prompt_file is not None and config.prompt_file.is_file():
+            self.prompt.set_text(config.prompt_file.read_text(encoding="utf-8").rstrip("\n"))
 
-    def _show_result(self, result: dict[str, Any] | None) -> None:
-        accuracy = (result or {}).get("accuracy") or {}
-        counts = (result or {}).get("accuracy_n") or {}
+    def _show_result(self, result: TeachResult | None) -> None:
+        accuracy = {} if result is None else result.accuracy
+        counts = {} if result is None else result.accuracy_n
         shown = [s for s in _SPLITS if s in accuracy] + sorted(set(accuracy) - set(_SPLITS))
         self.accuracy_table.setRowCount(len(shown))
         for row, split in enumerate(shown):
@@ -188,9 +187,8 @@ class TeacherPage(StagePage):
 
     # -- the config ------------------------------------------------------------------------
 
-    def _config(self) -> Any:
+    def _config(self) -> TeachConfig:
         """The TeachConfig of the form; an edited prompt is saved to the project first."""
-        from core.teacher.config import TeachConfig
         from core.teacher.prompt_files import write_prompt_file
 
         values = self.source.values()
@@ -256,11 +254,9 @@ class TeacherPage(StagePage):
         config = self._guarded_config()
         if config is None:
             return None
-        from core.teacher.config import config_to_dict
-
         self._live = {}
         self.live.clear()
-        worker = self.start_stage("teach", config_to_dict(config))
+        worker = self.start_stage(TEACH, config)
         if worker.is_running():
             self.start_button.setEnabled(False)
             worker.metric.connect(self._on_metric)
@@ -286,7 +282,7 @@ class TeacherPage(StagePage):
             f"{self._live.get('failed', 0):,.0f} failed"
         )
 
-    def on_stage_succeeded(self, stage: str, result: dict[str, Any]) -> None:
+    def on_stage_succeeded(self, stage: str, result: TeachResult) -> None:
         self._show_result(result)
         self.start_button.setEnabled(True)
 
@@ -299,7 +295,7 @@ class TeacherPage(StagePage):
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _guarded_config(self) -> Any:
+    def _guarded_config(self) -> TeachConfig | None:
         if self._call is not None and self._call.is_running():
             self.banner.show_warning("A check is still running.", "Wait a moment for it.")
             return None
@@ -354,17 +350,16 @@ def _fit_to_contents(table: QTableWidget) -> None:
     table.setFixedHeight(header.height() + table.verticalHeader().length() + frame)
 
 
-def _describe(result: dict[str, Any] | None) -> str:
-    if not result:
+def _describe(result: TeachResult | None) -> str:
+    if result is None:
         return "The teacher has not answered yet. Choose a source above and label the records."
     lines = [
-        f"Teacher {result.get('teacher_id', '?')}: {result.get('labelled', 0):,} records "
-        f"answered in the last run ({result.get('records_per_s', 0):,.1f}/s); "
-        f"{result.get('invalid', 0):,} invalid answers (training skips them); "
-        f"{result.get('failed', 0):,} records left for a re-run; total cost "
-        f"{result.get('cost_total', 0.0):,.4f}.",
+        f"Teacher {result.teacher_id}: {result.labelled:,} records answered in the last run "
+        f"({result.records_per_s:,.1f}/s); {result.invalid:,} invalid answers (training "
+        f"skips them); {result.failed:,} records left for a re-run; total cost "
+        f"{result.cost_total:,.4f}.",
     ]
-    if not result.get("accuracy"):
+    if not result.accuracy:
         lines.append("No record has a human label, so the teacher's accuracy is unknown.")
-    lines += [f"Note: {warning}" for warning in result.get("warnings", [])]
+    lines += [f"Note: {warning}" for warning in result.warnings]
     return "\n".join(lines)

@@ -1,18 +1,23 @@
 """The Train page: pick a student, set a few knobs, watch the curves, stop and resume.
 
-Training runs in the worker process (``start_stage("train", ...)``); the page feeds the
+Training runs in the worker process (``start_stage(TRAIN, ...)``); the page feeds the
 chart from the worker's ``metric`` signal, and from the run's curves.jsonl when a project is
 reopened. Resume re-runs the stopped run id, which continues from its last checkpoint.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
 
 from core.jobs import protocol
+from core.jobs.memory import halved_batch
+from core.jobs.registry import TRAIN
+from core.train.config import TrainConfig, TrainResult
+from core.train.overview import TrainRunView
 from desktop.pages.base import StagePage
 from desktop.widgets.background_call import BackgroundCall, settle_heavy_imports
 from desktop.widgets.curve_chart import CurveChart
@@ -48,8 +53,7 @@ def find_gpus() -> list[str]:
 
 
 class TrainPage(StagePage):
-    stage_key = "train"
-    title = "Train"
+    stage = TRAIN
 
     def build(self) -> None:
         self._scroll, body = scrolling_body(self, self.body_layout)
@@ -74,7 +78,7 @@ class TrainPage(StagePage):
         body.addWidget(self.chart)
         body.addWidget(self.summary)
         body.addStretch(1)
-        self._view: Any = None  # core.train.overview.TrainRunView of the latest run
+        self._view: TrainRunView | None = None  # the latest run
         self._task = "classification"
         self._catalogue: list[Any] = []
         self._shown_project: object = None
@@ -122,13 +126,13 @@ class TrainPage(StagePage):
             self._shown_project = self.context.project_dir
             self._show_run(view, restore_form=first_look)
 
-    def _load(self) -> tuple[str, Any]:
+    def _load(self) -> tuple[str, TrainRunView | None]:
         from core.train.overview import latest_train_run
 
         with self.context.project() as project:
             return project.settings.task, latest_train_run(project)
 
-    def _show_run(self, view: Any, *, restore_form: bool) -> None:
+    def _show_run(self, view: TrainRunView | None, *, restore_form: bool) -> None:
         self._view = view
         if view is None:
             self.chart.clear()
@@ -176,11 +180,10 @@ class TrainPage(StagePage):
             return None
         self._oom_batch = None
         self.chart.clear()
-        return self._follow(self.start_stage("train", config))
+        return self._follow(self.start_stage(TRAIN, config))
 
-    def _config(self) -> dict[str, Any]:
+    def _config(self) -> TrainConfig:
         from core.errors import TrainError
-        from core.train.config import TrainConfig, config_to_dict
         from core.train.data import pick_teacher
 
         config = TrainConfig(**self.student.values(), **self.settings.values())
@@ -192,27 +195,27 @@ class TrainPage(StagePage):
                 raise TrainError(
                     exc.message, "label the records on the Teacher page first"
                 ) from None
-        return config_to_dict(config)
+        return config
 
     def resume_training(self) -> StageWorker | None:
         """Resume the latest stopped run from its last checkpoint."""
         view = self._view
         if view is None or not view.resumable or self.busy():
             return None
-        if self.run_guarded(self._store_resume_changes, view) is None:
+        config = self.run_guarded(self._store_resume_changes, view)
+        if config is None:
             return None
         self.chart.set_points(
             (p.name, p.step, p.value) for p in view.curves if p.step <= view.checkpoint_step
         )
-        return self._follow(self.start_stage("train", view.config, run_id=view.run_id))
+        return self._follow(self.start_stage(TRAIN, config, run_id=view.run_id))
 
-    def _store_resume_changes(self, view: Any) -> bool:
-        """Apply the resume-safe changes (batch size, device) to the stopped run's config."""
-        from core.train.config import config_from_dict
-        from core.train.session import store_config
-        from core.train.stage import with_overrides
+    def _store_resume_changes(self, view: TrainRunView) -> TrainConfig:
+        """The stopped run's config with the resume-safe changes (batch size, device) made
+        on the page, stored as the run's config when there are any."""
+        from core.jobs.runs import replace_config
 
-        stored = config_from_dict(view.config)
+        stored = view.config
         wanted = self.settings.values()
         changes: dict[str, Any] = {}
         if self._oom_batch is not None and wanted["batch_size"] == self._oom_batch[0]:
@@ -221,11 +224,13 @@ class TrainPage(StagePage):
             changes["batch_size"] = wanted["batch_size"]
         if wanted["device"] != stored.device:
             changes["device"] = wanted["device"]
-        if changes:
-            updated = with_overrides(stored, changes)
-            with self.context.project() as project:
-                store_config(project, view.run_id, updated, "resume options")
-        return True
+        if not changes:
+            return stored
+        updated = dataclasses.replace(stored, **changes)
+        updated.validate()
+        with self.context.project() as project:
+            replace_config(project, TRAIN, view.run_id, updated, "resume options")
+        return updated
 
     def _follow(self, worker: StageWorker) -> StageWorker:
         if worker.is_running():
@@ -245,17 +250,18 @@ class TrainPage(StagePage):
         else:
             self.chart.add_point(key, step, value)
 
-    def on_stage_succeeded(self, stage: str, result: dict[str, Any]) -> None:
+    def on_stage_succeeded(self, stage: str, result: TrainResult) -> None:
         self.summary.setText(_describe_result(result))
 
     def on_stage_failed(self, stage: str, error: dict[str, Any]) -> None:
-        if error.get("exit_code") != protocol.EXIT_OUT_OF_MEMORY or self.worker is None:
+        run_id = None if self.worker is None else self.worker.run_id
+        if error.get("exit_code") != protocol.EXIT_OUT_OF_MEMORY or run_id is None:
             return
-        stored = self.run_guarded(self._stored_config, self.worker.run_id) or {}
-        batch = int(stored.get("batch_size") or self.settings.batch_size.value())
-        half = max(batch // 2, 1)
-        # Half the batch with twice the accumulation is the same optimizer step.
-        self._oom_batch = (half, int(stored.get("grad_accum") or 1) * batch // half)
+        stored = self.run_guarded(self._stored_config, run_id)
+        if stored is None:
+            return
+        self._oom_batch = halved_batch(stored.batch_size, stored.grad_accum)
+        half = self._oom_batch[0]
         self.settings.batch_size.setValue(half)
         self.banner.show_error(
             str(error.get("message") or "training ran out of memory"),
@@ -264,13 +270,11 @@ class TrainPage(StagePage):
             "switch to LoRA and start again",
         )
 
-    def _stored_config(self, run_id: str | None) -> dict[str, Any]:
-        from core.jobs.runs import get_run
+    def _stored_config(self, run_id: str) -> TrainConfig:
+        from core.jobs.runs import get_run, run_config
 
-        if run_id is None:
-            return {}
         with self.context.project() as project:
-            return get_run(project, run_id).config
+            return run_config(project, TRAIN, get_run(project, run_id))
 
     def _update_buttons(self) -> None:
         has_project = self.context.project_dir is not None
@@ -284,8 +288,8 @@ class TrainPage(StagePage):
             self.resume_button.setText("Resume")
 
 
-def _describe_run(view: Any) -> str:
-    if view.status == "succeeded" and view.result:
+def _describe_run(view: TrainRunView) -> str:
+    if view.result is not None:
         return _describe_result(view.result)
     if view.status in ("running", "pending"):
         return f"Run {view.run_id} is {view.status}."
@@ -302,24 +306,23 @@ def _describe_run(view: Any) -> str:
     )
 
 
-def _describe_result(result: dict[str, Any]) -> str:
-    best = result.get("best_val_metric")
+def _describe_result(result: TrainResult) -> str:
+    best = result.best_val_metric
     shown = "n/a" if best is None else f"{best:.3f}"
     lines = [
-        f"Trained {result.get('global_step', 0):,} steps ({result.get('epochs_run', 0):g} "
-        f"epochs) on {_device_name(result.get('device'))}; best validation "
-        f"{result.get('val_metric_name', 'metric')}: {shown}"
-        + (" (stopped early: it had stopped improving)" if result.get("stopped_early") else ""),
-        f"The student is in {result.get('model_dir', '?')}.",
+        f"Trained {result.global_step:,} steps ({result.epochs_run:g} epochs) on "
+        f"{_device_name(result.device)}; best validation {result.val_metric_name}: {shown}"
+        + (" (stopped early: it had stopped improving)" if result.stopped_early else ""),
+        f"The student is in {result.model_dir}.",
     ]
-    lines += [f"Note: {note}" for note in result.get("notes", [])]
+    lines += [f"Note: {note}" for note in result.notes]
     return "\n".join(lines)
 
 
-def _device_name(device: object) -> str:
+def _device_name(device: str) -> str:
     """``cpu`` → ``CPU``, ``cuda:0 (NVIDIA …)`` → ``GPU cuda:0 (NVIDIA …)``: the run result
     holds torch's device names."""
-    text = str(device or "an unknown device")
+    text = device or "an unknown device"
     if text == "cpu":
         return "CPU"
     if text.startswith("cuda"):

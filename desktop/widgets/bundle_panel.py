@@ -1,7 +1,8 @@
 """The export page's result panel: where the bundle is, how faithful it is, whether it is
 intact, and how to put it on a server.
 
-It renders the export run's stored result, the per-file checks of
+It renders the export run's stored :class:`~core.export.config.ExportResult` (its bundle
+path resolved against the project's current folder), the per-file checks of
 :func:`core.export.handoff.check_bundle` and the text of
 :func:`core.export.handoff.serving_instructions`; it computes nothing.
 """
@@ -9,7 +10,6 @@ It renders the export run's stored result, the per-file checks of
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFontDatabase, QGuiApplication
@@ -24,7 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.export.handoff import BundleCheck, LastExport
+from core.export.config import ExportResult, ParityReport
+from core.export.handoff import BundleCheck
 from desktop.widgets.empty_placeholder import EmptyPlaceholder
 from desktop.widgets.result_tables import fill_table, fit_height, fmt, read_only_table, when
 
@@ -131,8 +132,8 @@ class BundlePanel(QWidget):
         self.instructions.setMinimumHeight(220)
         self.instructions.setAccessibleName("Serving instructions")
         self.instructions.setToolTip(
-            "Commands for NVIDIA Triton and for plain ONNX Runtime; replace SERVER with the "
-            "machine that will serve the model."
+            "Commands for each serving stack the bundle is laid out for (NVIDIA Triton) and "
+            "for plain ONNX Runtime; replace SERVER with the machine that will serve the model."
         )
         self.copy_instructions_button = _button(
             "Copy instructions", "Copy the text above to the clipboard.", box
@@ -146,46 +147,44 @@ class BundlePanel(QWidget):
 
     # -- rendering -------------------------------------------------------------------------
 
-    def show_export(self, last: LastExport, instructions: str) -> None:
-        """Render the last export's stored result and its serving instructions."""
-        result = last.result
-        self.bundle = last.bundle
-        self.path_edit.setText(str(last.bundle))
-        self.summary.setText(
-            _summary(result) + f" Exported {when(last.finished)}, run {last.run_id}."
-        )
-        self.warnings.setText(_warnings(result, last.exists))
+    def show_export(self, result: ExportResult, finished: str | None, instructions: str) -> None:
+        """Render the last export's stored result (``finished``: when its run ended) and its
+        serving instructions."""
+        exists = result.bundle.exists()
+        self.bundle = result.bundle
+        self.path_edit.setText(str(result.bundle))
+        self.summary.setText(_summary(result) + f" Exported {when(finished)}, run {result.run_id}.")
+        self.warnings.setText(_warnings(result, exists))
         self.warnings.setVisible(bool(self.warnings.text()))
-        self._show_parity(result.get("parity") or {})
+        self._show_parity(result.parity)
         self.instructions.setPlainText(instructions)
-        self.verify_button.setEnabled(last.exists)
-        self.open_folder_button.setEnabled(last.exists)
+        self.verify_button.setEnabled(exists)
+        self.open_folder_button.setEnabled(exists)
         self.copy_instructions_button.setEnabled(bool(instructions))
         self.show_check(None)
 
-    def _show_parity(self, parity: dict[str, Any]) -> None:
-        metric = str(parity.get("metric_name") or "metric")
+    def _show_parity(self, parity: ParityReport) -> None:
+        metric = parity.metric_name
         self.parity_table.horizontalHeaderItem(4).setText(metric.replace("_", " ").capitalize())
         rows = [
             [
-                _VARIANTS.get(v["variant"], v["variant"]),
-                _share(v.get("agreement")),
-                _share(v.get("batched_agreement")),
-                fmt(v.get("max_abs_diff"), 4),
-                fmt(v.get("metric"), 4),
-                fmt(v.get("metric_delta"), 4),
+                _VARIANTS.get(v.variant, v.variant),
+                _share(v.agreement),
+                _share(v.batched_agreement),
+                fmt(v.max_abs_diff, 4),
+                fmt(v.metric, 4),
+                fmt(v.metric_delta, 4),
             ]
-            for v in parity.get("variants") or []
+            for v in parity.variants
         ]
         fill_table(self.parity_table, rows)
         fit_height(self.parity_table)
-        n, reference = parity.get("n") or 0, parity.get("reference") or "none"
-        between = parity.get("int8_vs_fp32_agreement")
-        text = f"Compared on {n:,} test inputs (reference: {reference} labels"
-        text += f"; PyTorch {metric.replace('_', ' ')} {fmt(parity.get('pytorch_metric'), 4)})."
+        between = parity.int8_vs_fp32_agreement
+        text = f"Compared on {parity.n:,} test inputs (reference: {parity.reference} labels"
+        text += f"; PyTorch {metric.replace('_', ' ')} {fmt(parity.pytorch_metric, 4)})."
         if between is not None:
             text += f" INT8 and fp32 give the same answer on {_share(between)} of them."
-        self.parity_caption.setText(text if n else "No parity check: no test inputs.")
+        self.parity_caption.setText(text if parity.n else "No parity check: no test inputs.")
 
     def show_check(self, check: BundleCheck | None) -> None:
         """The per-file table of a verification (None: not verified yet)."""
@@ -234,30 +233,29 @@ def _copy(text: str) -> None:
     QGuiApplication.clipboard().setText(text)
 
 
-def _share(value: Any) -> str:
-    return "—" if value is None else f"{float(value):.2%}"
+def _share(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2%}"
 
 
-def _summary(result: dict[str, Any]) -> str:
-    quantize = "INT8" if result.get("quantize") == "int8" else "fp32"
+def _summary(result: ExportResult) -> str:
+    quantize = "INT8" if result.quantize == "int8" else "fp32"
     return (
-        f"{result.get('files', 0)} files with the manifest, "
-        f"{result.get('bundle_bytes', 0) / 1e6:,.1f} MB; "
-        f"the shipped model is {quantize}, {result.get('model_bytes', 0) / 1e6:,.1f} MB "
-        f"(fp32: {result.get('fp32_bytes', 0) / 1e6:,.1f} MB). Temperature "
-        f"{float(result.get('temperature') or 1.0):.3f} ({result.get('temperature_source', '')})."
+        f"{result.files} files with the manifest, {result.bundle_bytes / 1e6:,.1f} MB; "
+        f"the shipped model is {quantize}, {result.model_bytes / 1e6:,.1f} MB "
+        f"(fp32: {result.fp32_bytes / 1e6:,.1f} MB). Temperature "
+        f"{result.temperature:.3f} ({result.temperature_source})."
     )
 
 
-def _warnings(result: dict[str, Any], exists: bool) -> str:
+def _warnings(result: ExportResult, exists: bool) -> str:
     out = []
     if not exists:
         out.append("The bundle is no longer at this path (moved or deleted).")
-    if result.get("floor_overridden"):
+    if result.floor_overridden:
         out.append(
-            f"Exported over a {result.get('verdict')} evaluation: the override and its "
+            f"Exported over a {result.verdict} evaluation: the override and its "
             "reason are in the audit log, the manifest and the model card."
         )
-    if result.get("parity_overridden"):
+    if result.parity_overridden:
         out.append("Exported below the parity threshold (override audited).")
     return " ".join(out)

@@ -3,6 +3,7 @@ plus the dataset's name and the text limit."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from PySide6.QtCore import Signal
@@ -17,7 +18,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.data.importer import ImportConfig
+
 NO_COLUMN = "(none)"
+_MAX_CHARS = next(f.default for f in dataclasses.fields(ImportConfig) if f.name == "max_chars")
 _TEXT_NAMES = ("text", "message", "body", "content", "note", "notes", "input", "description")
 _LABEL_NAMES = ("label", "labels", "category", "class", "target", "intent", "output")
 
@@ -48,7 +52,7 @@ class ColumnPickers(QGroupBox):
         self.dataset_name.setToolTip("A name for this dataset (default: the file name).")
         self.max_chars = QSpinBox(self)
         self.max_chars.setRange(1, 10_000_000)
-        self.max_chars.setValue(100_000)
+        self.max_chars.setValue(_MAX_CHARS)
         self.max_chars.setSuffix(" characters")
         self.max_chars.setGroupSeparatorShown(True)
         self.max_chars.setToolTip(

@@ -6,8 +6,7 @@ widget only lays them out and reads them back.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -21,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.anonymize.config import ALL_ENTITIES, IDENTIFIER_ENTITIES
+from core.anonymize.config import ALL_ENTITIES, IDENTIFIER_ENTITIES, AnonymizeConfig
 from core.anonymize.explain import (
     ENTITY_DESCRIPTIONS,
     OPERATOR_DESCRIPTIONS,
@@ -147,11 +146,12 @@ class EntityPicker(QWidget):
             tip = ENTITY_DESCRIPTIONS[entity]
             check.setToolTip(f"{tip} {_NOT_IN_PATTERN_MODE}" if on else tip)
 
-    def apply_config(self, values: Mapping[str, Any]) -> None:
-        """Show a stored anonymize config (``core.anonymize.config.config_to_dict`` form)."""
-        self.set_entities(values.get("entities") or None)
-        index = self.default_operator.findData(values.get("operator", "replace"))
-        self.default_operator.setCurrentIndex(max(index, 0))
-        overrides = dict(values.get("operators") or {})
+    def apply_config(self, config: AnonymizeConfig) -> None:
+        """Show a stored anonymize config's entity types and operators."""
+        self.set_entities(config.entities or None)
+        self.default_operator.setCurrentIndex(
+            max(self.default_operator.findData(config.operator), 0)
+        )
+        overrides = dict(config.operators)
         for entity, combo in self.operators.items():
             combo.setCurrentIndex(max(combo.findData(overrides.get(entity)), 0))

@@ -1,7 +1,9 @@
 """The evaluate page's result panel: the verdict, the key figures and one tab per detail.
 
-It renders a :class:`core.evaluate.readback.EvaluationView` and computes nothing: every
-number was measured and stored by the evaluate stage.
+It renders a stored :class:`core.evaluate.config.EvaluateResult` (and the reliability curves
+of its ``reliability.json``) and computes nothing: every number was measured and stored by
+the evaluate stage. A result stored by an older release lacks the per-set details; the
+panel shows what it has and says to evaluate again for the rest.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.evaluate.readback import EvaluationView, SetView
+from core.evaluate.config import STUDENT, EvaluateResult, SetSummary
+from core.evaluate.figures import ReliabilityCurve
 from desktop.widgets.confusion_matrix import ConfusionMatrixView
 from desktop.widgets.reliability_chart import ReliabilityChart
 from desktop.widgets.result_tables import DASH, fill_table, fit_height, fmt, read_only_table, when
@@ -31,6 +34,11 @@ _BADGE = {
     True: ("PASS", "background:#e3f4e8;border:1px solid #4c9a64;color:#1f5a32;"),
     False: ("FAIL", "background:#fbe7e5;border:1px solid #c0392b;color:#7a1f16;"),
 }
+_OLDER = (
+    "This evaluation was stored by an earlier version of Stillroom: evaluate again to see "
+    "the per-class figures, the confusion matrix, the calibration curves, speed and cost, "
+    "and the edge-case checks."
+)
 _SPEED_ROWS = (
     ("Latency p50 (ms, one request)", "p50_ms", 1),
     ("Latency p95 (ms, one request)", "p95_ms", 1),
@@ -48,7 +56,8 @@ class EvaluationResults(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.view: EvaluationView | None = None
+        self.result: EvaluateResult | None = None
+        self.curves: tuple[ReliabilityCurve, ...] = ()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._build_verdict())
@@ -77,6 +86,9 @@ class EvaluationResults(QWidget):
         self.reason.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.when = QLabel(frame)
         self.when.setProperty("role", "explanation")
+        self.older = QLabel(_OLDER, frame)
+        self.older.setWordWrap(True)
+        self.older.setObjectName("warningText")
         self.open_report = QPushButton("Open report", frame)
         self.open_report.setToolTip(
             "Open the full report (report.html: numbers and plots, no record text) in your "
@@ -87,6 +99,7 @@ class EvaluationResults(QWidget):
         text.addWidget(self.headline)
         text.addWidget(self.reason)
         text.addWidget(self.when)
+        text.addWidget(self.older)
         row = QHBoxLayout(frame)
         row.addWidget(self.badge)
         row.addLayout(text, 1)
@@ -160,118 +173,125 @@ class EvaluationResults(QWidget):
 
     # -- rendering -------------------------------------------------------------------------
 
-    def show_view(self, view: EvaluationView) -> None:
-        """Render one evaluation."""
-        self.view = view
-        word, style = _BADGE[view.passed]
+    def show_result(
+        self,
+        result: EvaluateResult,
+        finished: str | None,
+        curves: tuple[ReliabilityCurve, ...] = (),
+    ) -> None:
+        """Render one stored evaluation (``finished``: when its run ended)."""
+        self.result, self.curves = result, curves
+        word, style = _BADGE[result.passed]
         self.badge.setText(word)
         self.badge.setStyleSheet(style + "font-size:26px;font-weight:700;padding:10px 18px;")
         self.badge.setAccessibleName(f"Verdict: {word}")
-        sets = "the test and edge-case sets" if view.strict_edge else "the test set"
+        sets = "the test and edge-case sets" if result.strict_edge else "the test set"
         self.headline.setText(
             f"The student meets the quality floor on {sets}."
-            if view.passed
+            if result.passed
             else "The student does not meet the quality floor."
         )
-        self.reason.setText(_capitalised(view.reason) + ".")
-        self.when.setText(f"Evaluated {when(view.finished)} · run {view.run_id}")
-        self.open_report.setEnabled(view.report_html is not None)
-        test = view.set("test")
-        self._show_figures(view, test)
+        self.reason.setText(_capitalised(result.reason()) + ".")
+        self.when.setText(f"Evaluated {when(finished)} · run {result.run_id}")
+        self.older.setVisible(not result.complete)
+        self.open_report.setEnabled(result.report_html.is_file())
+        test = result.set("test")
+        self._show_figures(result)
         self._show_classes(test)
-        self._show_confusion(view, test)
-        self._show_speed(view)
-        self._show_edge(view)
-        self._show_calibration_models(view)
+        self._show_confusion(result, test)
+        self._show_speed(result)
+        self._show_edge(result)
+        self._show_calibration_models()
         self.notes.clear()
-        self.notes.addItems(list(view.notes) or ["No notes."])
+        self.notes.addItems(list(result.notes) or ["No notes."])
 
-    def _show_figures(self, view: EvaluationView, test: SetView | None) -> None:
-        student = test.model("student") if test else None
+    def _show_figures(self, result: EvaluateResult) -> None:
+        student = result.row("test", STUDENT)
         values = {
             "retention": fmt(student.retention if student else None),
             "agreement": fmt(student.agreement if student else None),
             "metric": fmt(student.metric if student else None),
             "ece": f"{fmt(student.ece if student else None)} → "
             f"{fmt(student.ece_calibrated if student else None)}",
-            "temperature": fmt(view.temperature),
+            "temperature": fmt(result.temperature),
         }
         for name, text in values.items():
             self.figures[name].setText(text)
-        self.figures["metric"].setToolTip(f"{view.primary_metric} on the test set")
+        self.figures["metric"].setToolTip(f"{result.primary_metric} on the test set")
 
-    def _show_classes(self, test: SetView | None) -> None:
+    def _show_classes(self, test: SetSummary | None) -> None:
         rows = []
         for c in test.classes if test else ():
             student = [fmt(v) for v in c.student] if c.student else [DASH] * 3
             teacher = [fmt(v) for v in c.teacher] if c.teacher else [DASH] * 3
-            rows.append(
-                [c.label, DASH if c.support is None else f"{c.support:,}", *student, *teacher]
-            )
+            rows.append([c.label, f"{c.support:,}", *student, *teacher])
         fill_table(self.class_table, rows)
         fit_height(self.class_table)
 
-    def _show_confusion(self, view: EvaluationView, test: SetView | None) -> None:
+    def _show_confusion(self, result: EvaluateResult, test: SetSummary | None) -> None:
         if test is None or test.confusion is None:
             self.confusion.set_matrix((), ())
             return
-        self.confusion.set_matrix(view.labels, test.confusion, title="Student, test set")
+        self.confusion.set_matrix(result.labels, test.confusion, title="Student, test set")
 
-    def _show_speed(self, view: EvaluationView) -> None:
-        table = self.speed_table
-        table.setColumnCount(1 + len(view.speed))
-        table.setHorizontalHeaderLabels(["Measure", *(s.title for s in view.speed)])
+    def _show_speed(self, result: EvaluateResult) -> None:
+        table, speed = self.speed_table, result.speed
+        table.setColumnCount(1 + len(speed))
+        table.setHorizontalHeaderLabels(["Measure", *(s.title for s in speed)])
         rows = [
-            [label, *(fmt(getattr(s, key), digits) for s in view.speed)]
+            [label, *(fmt(getattr(s, key), digits) for s in speed)]
             for label, key, digits in _SPEED_ROWS
         ]
-        fill_table(table, rows if view.speed else [])
+        fill_table(table, rows if speed else [])
         fit_height(table)
-        self.cost_note.setText(_cost_note(view))
+        self.cost_note.setText(_cost_note(result))
 
-    def _show_edge(self, view: EvaluationView) -> None:
-        edge = view.set("edge")
+    def _show_edge(self, result: EvaluateResult) -> None:
+        edge = result.set("edge")
         if edge is None:
             self.edge_verdict.setText(
-                "No edge-case set: nothing was held out as an edge case when the data was "
-                "imported, or it has nothing to compare against."
+                _OLDER
+                if not result.complete
+                else "No edge-case set: nothing was held out as an edge case when the data "
+                "was imported, or it has nothing to compare against."
             )
             fill_table(self.edge_table, [])
             fit_height(self.edge_table)
             return
-        state = "passes" if edge.passed else "FAILS"
-        role = "decides the verdict" if view.strict_edge else "is shown, the test set decides"
-        checks = "; ".join(c.describe() for c in edge.checks)
-        rows = f" ({edge.rows:,} rows)" if edge.rows is not None else ""
-        self.edge_verdict.setText(f"The edge-case set{rows} {state}: {checks}. It {role}.")
+        state = "passes" if edge.verdict.passed else "FAILS"
+        role = "decides the verdict" if result.strict_edge else "is shown, the test set decides"
+        checks = "; ".join(c.describe() for c in edge.verdict.checks)
+        self.edge_verdict.setText(
+            f"The edge-case set ({edge.rows:,} rows) {state}: {checks}. It {role}."
+        )
+        models = [r for r in result.headline if r.split == "edge"]
         fill_table(
             self.edge_table,
-            [[m.title, fmt(m.metric), fmt(m.retention), fmt(m.agreement)] for m in edge.models],
+            [[m.title, fmt(m.metric), fmt(m.retention), fmt(m.agreement)] for m in models],
         )
         fit_height(self.edge_table)
 
-    def _show_calibration_models(self, view: EvaluationView) -> None:
-        models = dict.fromkeys((c.model, c.title) for c in view.reliability if c.split == "test")
+    def _show_calibration_models(self) -> None:
+        models = dict.fromkeys((c.model, c.title) for c in self.curves if c.split == "test")
         self.curve_model.blockSignals(True)
         self.curve_model.clear()
         for model, title in models:
             self.curve_model.addItem(title, model)
-        self.curve_model.setCurrentIndex(max(self.curve_model.findData("student"), 0))
+        self.curve_model.setCurrentIndex(max(self.curve_model.findData(STUDENT), 0))
         self.curve_model.blockSignals(False)
         self._show_curve()
 
     def _show_curve(self) -> None:
         model = self.curve_model.currentData()
-        curves = [] if self.view is None else self.view.reliability
-        picked = [c for c in curves if c.split == "test" and c.model == model]
+        picked = [c for c in self.curves if c.split == "test" and c.model == model]
         before = next((c for c in picked if not c.calibrated), None)
         after = next((c for c in picked if c.calibrated), None)
         title = "" if before is None else f"{before.title}, test set"
         self.chart.set_curves(before, after, title=title)
 
     def _open_report(self) -> None:
-        if self.view is not None and self.view.report_html is not None:
-            self.open_report_requested.emit(self.view.report_html)
+        if self.result is not None:
+            self.open_report_requested.emit(self.result.report_html)
 
 
 def _tab(parent: QWidget, *widgets: QWidget) -> QWidget:
@@ -289,16 +309,18 @@ def _capitalised(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _cost_note(view: EvaluationView) -> str:
-    if all(s.p50_ms is None for s in view.speed):
+def _cost_note(result: EvaluateResult) -> str:
+    if not result.complete:
+        return _OLDER
+    if all(s.p50_ms is None for s in result.speed):
         return "Speed was not timed in this evaluation (the settings above turn it on)."
-    rate = view.cost.get("hardware_cost_per_hour")
+    cost = result.cost
     text = "Costs are in the currency of the teacher's prices"
-    text += f", with hardware at {rate:g} an hour." if rate is not None else "."
-    one_off, breakeven = view.cost.get("one_off_cost"), view.cost.get("breakeven_requests_per_day")
-    if one_off is not None and breakeven is not None:
+    text += f", with hardware at {cost.hardware_cost_per_hour:g} an hour." if cost else "."
+    if cost is not None and cost.one_off_cost is not None and cost.breakeven_per_day is not None:
         text += (
-            f" The one-off cost ({one_off:,.2f}: teacher labelling and training) is repaid at "
-            f"about {breakeven:,.0f} requests a day within {view.payback_days} days."
+            f" The one-off cost ({cost.one_off_cost:,.2f}: teacher labelling and training) is "
+            f"repaid at about {cost.breakeven_per_day:,.0f} requests a day within "
+            f"{cost.payback_days} days."
         )
     return text

@@ -149,7 +149,7 @@ class JobPanel(QWidget):
             self.message_label.setText("Stopping now…")
             self.cancel_button.setEnabled(False)
 
-    def _on_succeeded(self, result: dict[str, object]) -> None:
+    def _on_succeeded(self, result: object) -> None:
         self.set_progress(1.0)
         self.message_label.setText("Finished.")
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QLabel, QSlider, QSpinBox, QWidget
 
-SPLIT_NAMES = ("train", "validation", "test")
+from core.data.importer import ImportConfig
+from core.data.split import SPLITS
+
+_DEFAULTS = {field.name: field.default for field in dataclasses.fields(ImportConfig)}
 _LABELS = ("T&rain", "&Validation", "T&est")
 _TIPS = (
     "Share of the records the student learns from. At least 1%.",
@@ -43,7 +48,8 @@ class SplitSliders(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._values = (80, 10, 10)
+        train, validation, test = (round(share * 100) for share in _DEFAULTS["split"])
+        self._values = (train, validation, test)
         self._updating = False
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
@@ -59,8 +65,8 @@ class SplitSliders(QWidget):
             label.setBuddy(spin)
             for widget in (slider, spin, label):
                 widget.setToolTip(tip)
-            slider.setAccessibleName(f"{SPLIT_NAMES[row]} share")
-            spin.setAccessibleName(f"{SPLIT_NAMES[row]} percent")
+            slider.setAccessibleName(f"{SPLITS[row]} share")
+            spin.setAccessibleName(f"{SPLITS[row]} percent")
             slider.valueChanged.connect(lambda value, r=row: self._on_change(r, value))
             spin.valueChanged.connect(lambda value, r=row: self._on_change(r, value))
             grid.addWidget(label, row, 0)
@@ -70,7 +76,7 @@ class SplitSliders(QWidget):
             self.spins.append(spin)
         self.seed = QSpinBox(self)
         self.seed.setRange(0, 2**31 - 1)
-        self.seed.setValue(13)
+        self.seed.setValue(_DEFAULTS["seed"])
         self.seed.setToolTip(
             "The shuffle seed: the same file and seed always give the same split. Change it "
             "only to check that results do not depend on one lucky split."
@@ -84,9 +90,6 @@ class SplitSliders(QWidget):
         grid.addWidget(self.seed, 3, 2)
         grid.setColumnStretch(1, 1)
         self._show()
-
-    def percents(self) -> tuple[int, int, int]:
-        return self._values
 
     def fractions(self) -> tuple[float, float, float]:
         """The shares as fractions summing to exactly 1."""

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from core.errors import TrainError
 from core.train.catalogue import ModelEntry, recommended_student
+from core.train.config import TrainConfig
 
 _NO_MODELS = "No local models found yet: add a model folder"
 
@@ -159,14 +160,14 @@ class StudentPicker(QWidget):
             return {"student": None, "derive": path, "layers": self.layers.value()}
         return {"student": path, "derive": None, "layers": None}
 
-    def set_values(self, config: dict[str, Any]) -> None:
+    def set_values(self, config: TrainConfig) -> None:
         """Show a stored run's student choice."""
-        if config.get("derive"):
-            self.select(str(config["derive"]))
+        if config.derive:
+            self.select(config.derive)
             self.derive_radio.setChecked(True)
-            self.layers.setValue(int(config.get("layers") or 1))
-        elif config.get("student"):
-            self.select(str(config["student"]))
+            self.layers.setValue(config.layers or 1)
+        elif config.student:
+            self.select(config.student)
             self.use_radio.setChecked(True)
 
     def _add_item(self, label: str, path: str) -> None:

@@ -2,9 +2,11 @@
 or an OpenAI-compatible server (URL, model name, API key, concurrency, prices, the CA to
 trust for https, and whether the key may go over plain http).
 
-:meth:`TeacherSourceForm.values` gives ``TeachConfig`` fields. The API key is never one of
-them: the core reads it from an environment variable (or the OS keyring), so the page puts it
-there for this session only, and it is never written to the project.
+The choices are the teacher specs of :mod:`core.teacher.sources`, keyed by their prefix;
+each has its own settings form here. :meth:`TeacherSourceForm.values` gives ``TeachConfig``
+fields. The API key is never one of them: the core reads it from an environment variable (or
+the OS keyring), so the page puts it there for this session only, and it is never written to
+the project.
 """
 
 from __future__ import annotations
@@ -31,14 +33,15 @@ from PySide6.QtWidgets import (
 
 from core.errors import TeacherError
 from core.teacher.config import TeachConfig
+from core.teacher.sources import ENDPOINT_SPEC, LABELS_SPEC, MODEL_SPEC, parse_spec, spec_form
 
-LABELS, LOCAL, ENDPOINT = "labels", "local", "endpoint"
-_DEFAULTS = TeachConfig(teacher="labels")
+LABELS, LOCAL, ENDPOINT = LABELS_SPEC.prefix, MODEL_SPEC.prefix, ENDPOINT_SPEC.prefix
+_DEFAULTS = TeachConfig(teacher=LABELS_SPEC.spec())
 _NUMBER_WIDTH = 160
 
 
 class TeacherSourceForm(QWidget):
-    """The three teacher sources, each with its own settings."""
+    """The teacher specs, each with its own settings."""
 
     source_changed = Signal(str)
 
@@ -186,8 +189,8 @@ class TeacherSourceForm(QWidget):
         self._radios[key].setChecked(True)
 
     def needs_prompt(self) -> bool:
-        """Model teachers read a prompt (a classifier folder ignores it, the core says so)."""
-        return self.source() != LABELS
+        """Whether the chosen spec may name an LLM, which reads a prompt."""
+        return spec_form(self.source()).prompted
 
     def values(self) -> dict[str, Any]:
         """The ``TeachConfig`` fields of the chosen source.
@@ -197,19 +200,19 @@ class TeacherSourceForm(QWidget):
         """
         source = self.source()
         if source == LABELS:
-            return {"teacher": "labels"}
+            return {"teacher": LABELS_SPEC.spec()}
         if source == LOCAL:
             folder = self.folder.text().strip()
             if not folder:
                 raise TeacherError("no teacher model is chosen", "choose the model's folder")
-            return {"teacher": f"hf:{folder}", "batch_size": self.batch_size.value()}
+            return {"teacher": MODEL_SPEC.spec(folder), "batch_size": self.batch_size.value()}
         url = self.base_url.text().strip()
         if not url:
             raise TeacherError("the server's base URL is empty",
                                "type it, for example http://gpu-box:8000/v1")  # fmt: skip
         ca_bundle = self.ca_bundle.text().strip()
         return {
-            "teacher": f"openai:{url}",
+            "teacher": ENDPOINT_SPEC.spec(url),
             "model": self.model_name.text().strip() or None,
             "concurrency": self.concurrency.value(),
             "price_in": self.price_in.value(),
@@ -221,24 +224,24 @@ class TeacherSourceForm(QWidget):
     def typed_api_key(self) -> str:
         return self.api_key.text().strip()
 
-    def set_values(self, config: dict[str, Any]) -> None:
+    def set_values(self, config: TeachConfig) -> None:
         """Show a stored run's source and settings (never a key: none is stored)."""
-        teacher = str(config.get("teacher", "labels"))
-        if teacher.startswith("hf:"):
-            self.folder.setText(teacher.removeprefix("hf:"))
-            self.batch_size.setValue(int(config.get("batch_size") or _DEFAULTS.batch_size))
-            self.set_source(LOCAL)
-        elif teacher.startswith("openai:"):
-            self.base_url.setText(teacher.removeprefix("openai:"))
-            self.model_name.setText(str(config.get("model") or ""))
-            self.concurrency.setValue(int(config.get("concurrency") or _DEFAULTS.concurrency))
-            self.price_in.setValue(float(config.get("price_in") or 0.0))
-            self.price_out.setValue(float(config.get("price_out") or 0.0))
-            self.ca_bundle.setText(str(config.get("ca_bundle") or ""))
-            self.allow_insecure_http.setChecked(bool(config.get("allow_insecure_http")))
-            self.set_source(ENDPOINT)
-        else:
-            self.set_source(LABELS)
+        try:
+            prefix, location = parse_spec(config.teacher)
+        except TeacherError:  # a spec this release no longer knows: start from the default
+            prefix, location = LABELS, ""
+        if prefix == LOCAL:
+            self.folder.setText(location)
+            self.batch_size.setValue(config.batch_size)
+        elif prefix == ENDPOINT:
+            self.base_url.setText(location)
+            self.model_name.setText(config.model or "")
+            self.concurrency.setValue(config.concurrency)
+            self.price_in.setValue(config.price_in)
+            self.price_out.setValue(config.price_out)
+            self.ca_bundle.setText("" if config.ca_bundle is None else str(config.ca_bundle))
+            self.allow_insecure_http.setChecked(config.allow_insecure_http)
+        self.set_source(prefix)
 
     def _show(self, key: str) -> None:
         for name, page in self._pages.items():

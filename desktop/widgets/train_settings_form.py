@@ -139,25 +139,17 @@ class TrainSettingsForm(QWidget):
             "device": self.device.currentData() or "auto",
         }
 
-    def set_values(self, config: dict[str, Any]) -> None:
-        """Show a stored run's settings (unknown or missing keys keep the current value)."""
-        if "lora" in config:
-            (self.lora_radio if config["lora"] else self.full_radio).setChecked(True)
-        for key, box in (("epochs", self.epochs), ("batch_size", self.batch_size),
-                         ("temperature", self.temperature),
-                         ("checkpoint_every", self.checkpoint_every)):  # fmt: skip
-            if config.get(key) is not None:
-                box.setValue(config[key])
-        if "alpha" in config:
-            self.alpha.setValue(DEFAULT_ALPHA if config["alpha"] is None else config["alpha"])
-        if "max_length" in config:
-            self.max_length.setValue(config["max_length"] or 0)
-        if "lr" in config:
-            self.learning_rate.setCurrentText(
-                AUTOMATIC if config["lr"] is None else f"{config['lr']:g}"
-            )
-        index = self.device.findData(config.get("device", "auto"))
-        self.device.setCurrentIndex(max(index, 0))
+    def set_values(self, config: TrainConfig) -> None:
+        """Show a stored run's settings."""
+        (self.lora_radio if config.lora else self.full_radio).setChecked(True)
+        self.epochs.setValue(config.epochs)
+        self.batch_size.setValue(config.batch_size)
+        self.temperature.setValue(config.temperature)
+        self.checkpoint_every.setValue(config.checkpoint_every)
+        self.alpha.setValue(DEFAULT_ALPHA if config.alpha is None else config.alpha)
+        self.max_length.setValue(config.max_length or 0)
+        self.learning_rate.setCurrentText(AUTOMATIC if config.lr is None else f"{config.lr:g}")
+        self.device.setCurrentIndex(max(self.device.findData(config.device), 0))
 
     def _learning_rate(self) -> float | None:
         text = self.learning_rate.currentText().strip()

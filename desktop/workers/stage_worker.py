@@ -15,6 +15,7 @@ from PySide6.QtCore import QEventLoop, QIODevice, QObject, QProcess, QTimer, Sig
 
 from core.errors import UserError
 from core.jobs import protocol
+from core.jobs.registry import Stage
 from core.project import Project
 
 _DIED = (
@@ -30,7 +31,7 @@ class StageWorker(QObject):
     started = Signal(str)
     progress = Signal(float, str)
     metric = Signal(str, float, int)
-    succeeded = Signal(dict)
+    succeeded = Signal(object)  # the stage's typed result
     cancelled = Signal()
     failed = Signal(dict)
     finished = Signal()
@@ -38,11 +39,11 @@ class StageWorker(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.run_id: str | None = None
-        self.stage: str | None = None
+        self.stage: Stage[Any, Any] | None = None
         self.project_dir: Path | None = None
         self.run_dir: Path | None = None
         self.outcome: str | None = None  # succeeded | cancelled | failed, once finished
-        self.result: dict[str, Any] | None = None
+        self.result: Any = None
         self.error: dict[str, Any] | None = None
         self._process: QProcess | None = None
         self._buffer = b""
@@ -53,9 +54,15 @@ class StageWorker(QObject):
     # -- control ---------------------------------------------------------------------------
 
     def start(
-        self, project_dir: Path, stage: str, config: dict[str, Any], *, run_id: str | None = None
+        self,
+        project_dir: Path,
+        stage: Stage[Any, Any],
+        config: Any,
+        *,
+        run_id: str | None = None,
     ) -> str:
-        """Create a run (or resume ``run_id``) and start its worker; returns the run id.
+        """Create a run of ``stage`` with ``config`` (or resume ``run_id``, whose stage and
+        stored config are used) and start its worker; returns the run id.
 
         Raises:
             RunError: ``run_id`` is not a run of this project, or one is running already.
@@ -65,14 +72,15 @@ class StageWorker(QObject):
         if self._running:
             raise UserError("this job is still running", "wait for it or cancel it first")
         from core.jobs.locks import ensure_stage_free
+        from core.jobs.registry import stage as stage_called
         from core.jobs.runs import create_run, get_run
 
         self.project_dir = Path(project_dir)
         with Project.open(self.project_dir) as project:
             if run_id is not None:
-                stage = get_run(project, run_id).stage
+                stage = stage_called(get_run(project, run_id).stage)
             # The worker takes the stage's lock; refusing here as well leaves no run behind.
-            ensure_stage_free(project, stage)
+            ensure_stage_free(project, stage.key)
             if run_id is None:
                 run_id = create_run(project, stage, config)
             self.run_dir = project.run_dir(run_id)
@@ -209,7 +217,7 @@ class StageWorker(QObject):
         terminal = self._terminal or {}
         if terminal.get("kind") == "finished" and not crashed:
             if terminal.get("status") == "succeeded":
-                self._conclude("succeeded", dict(terminal.get("result") or {}))
+                self._succeed(dict(terminal.get("result") or {}))
             else:
                 self._conclude("cancelled", None)
             return
@@ -260,12 +268,26 @@ class StageWorker(QObject):
         except UserError:
             pass  # the next open of the project reconciles it
 
-    def _conclude(self, outcome: str, payload: dict[str, Any] | None) -> None:
+    def _succeed(self, stored: dict[str, Any]) -> None:
+        """Conclude with the stored result back in its type (paths resolved against the
+        project). A result that does not rebuild (a bug) is not announced; the run still
+        succeeded and the pages read the store when ``finished`` is emitted."""
+        from core.configs import from_json
+
+        assert self.stage is not None
+        try:
+            result = from_json(self.stage.result, stored, self.project_dir)
+        except UserError:
+            result = None
+        self._conclude("succeeded", result)
+
+    def _conclude(self, outcome: str, payload: Any) -> None:
         self._running = False
         self.outcome = outcome
         if outcome == "succeeded":
             self.result = payload
-            self.succeeded.emit(payload or {})
+            if payload is not None:
+                self.succeeded.emit(payload)
         elif outcome == "cancelled":
             self.cancelled.emit()
         else:

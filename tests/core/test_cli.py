@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import json
 import sqlite3
 import subprocess
@@ -10,7 +12,12 @@ import time
 
 import pytest
 
+from core.anonymize.config import AnonymizeConfig
 from core.cli import build_parser, main
+from core.data.importer import ImportConfig
+from core.jobs.registry import PIPELINE
+from core.teacher.config import TeachConfig
+from core.train.config import TrainConfig
 
 COMMANDS = [
     ["init"],
@@ -75,6 +82,24 @@ def test_init_then_status_as_json(capsys, tmp_path):
     assert code == 0
     assert status["records"] == 0
     assert status["audit"]["ok"] is True
+    assert list(status["stages"]) == [stage.key for stage in PIPELINE]
+    assert status["stages"]["import"]["state"] == "not_started"
+    assert status["stages"]["train"]["reason"] == "Run the teacher first."
+    code, out, _ = run(capsys, "status", str(target))
+    assert "  Train      Locked: Run the teacher first." in out.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("command", "config"),
+    [("import", ImportConfig), ("anonymize", AnonymizeConfig), ("teach", TeachConfig),
+     ("train", TrainConfig)],
+)  # fmt: skip
+def test_options_leave_their_defaults_to_the_config_dataclass(command, config):
+    (commands,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    fields = {field.name for field in dataclasses.fields(config)}
+    options = [a for a in commands.choices[command]._actions if a.dest in fields]
+    assert len(options) >= 8
+    assert [a.dest for a in options if a.default is not None] == []
 
 
 def test_human_output_names_the_next_step(capsys, tmp_path):

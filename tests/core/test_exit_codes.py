@@ -15,6 +15,8 @@ from core.cli import main
 from core.commands.progress import run_stage
 from core.errors import InternalError
 from core.jobs import protocol
+from core.jobs.registry import SELFTEST
+from core.jobs.selftest import SelftestConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "Jane Roe 078-05-1120"
@@ -57,7 +59,7 @@ def test_an_unexpected_error_in_a_command_is_one_line_naming_the_log(tmp_path, c
 
 def test_a_stage_that_crashes_under_the_cli_exits_4_not_2(project):
     with pytest.raises(InternalError) as raised:
-        run_stage(project, "selftest", {"steps": 3, "fail_at": 1})
+        run_stage(project, SELFTEST, SelftestConfig(steps=3, fail_at=1))
     assert raised.value.exit_code == protocol.EXIT_CRASH
     assert "the selftest stage stopped on an internal error (RuntimeError)" in raised.value.message
     assert raised.value.hint.startswith(f"the details are in {project.runs_dir}")

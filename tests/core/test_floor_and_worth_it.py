@@ -6,7 +6,9 @@ import os
 
 import pytest
 
+from core.configs import to_json
 from core.errors import UserError
+from core.evaluate.config import EvaluateConfig, EvaluateResult, SpeedRow
 from core.evaluate.worth_it import (
     StudentMeasurement,
     WorthItInputs,
@@ -17,6 +19,7 @@ from core.evaluate.worth_it import (
 )
 from core.floor import FloorLockedError, change_floor, floor_locked_reason
 from core.jobs import runs
+from core.jobs.registry import EVALUATE, TRAIN
 from core.project import Project, QualityFloor
 from core.store import audit
 
@@ -34,7 +37,9 @@ def test_the_floor_changes_before_training_and_is_audited(labelled_project):
 
 
 def test_the_floor_is_fixed_once_training_started(labelled_project):
-    run_id = runs.create_run(labelled_project, "train", {})
+    from core.train.config import TrainConfig
+
+    run_id = runs.create_run(labelled_project, TRAIN, TrainConfig())
     runs.mark_running(labelled_project, run_id, os.getpid())
     runs.mark_finished(labelled_project, run_id, "cancelled")
     assert "training has started" in floor_locked_reason(labelled_project)
@@ -109,13 +114,16 @@ def test_inputs_round_trip_through_the_project(labelled_project):
 
 def test_measured_student_reads_the_latest_evaluation(labelled_project):
     assert measured_student(labelled_project) is None
-    run_id = runs.create_run(labelled_project, "evaluate", {})
-    with labelled_project.store.transaction() as conn:
-        conn.executemany(
-            "INSERT INTO metrics (run_id, split, name, value) VALUES (?, '', ?, ?)",
-            [(run_id, "student.latency_p95_ms.cpu", 7.5),
-             (run_id, "student.cost_per_million", 0.25)],
-        )  # fmt: skip
-    runs.mark_finished(labelled_project, run_id, "succeeded", result={})
+    run_id = runs.create_run(labelled_project, EVALUATE, EvaluateConfig())
+    speed = SpeedRow("student", "student", 2.0, 7.5, None, 1, 1.0, 0.25)
+    result = EvaluateResult(
+        run_id=run_id, task="classification", primary_metric="macro_f1", reference="human",
+        student_dir=labelled_project.path / "student", teacher_id=None, passed=True,
+        test_passed=True, edge_passed=None, failures=(), temperature=None,
+        calibration_file=None, report_html=labelled_project.path / "report.html",
+        report_pdf=None, headline=(), notes=(), speed=(speed,),
+    )  # fmt: skip
+    stored = to_json(result, labelled_project.path)
+    runs.mark_finished(labelled_project, run_id, "succeeded", result=stored)
     measured = measured_student(labelled_project)
     assert measured == StudentMeasurement(run_id, 7.5, None, 0.25)

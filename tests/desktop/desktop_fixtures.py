@@ -14,7 +14,10 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QSettings
 
+from core.data.importer import ImportConfig
+from core.jobs.registry import IMPORT, Stage
 from core.project import Project, QualityFloor
+from core.train.config import TrainResult
 from desktop.context import AppContext
 
 LABELS = ("billing", "clinical", "other")
@@ -52,7 +55,7 @@ def tiny_csv(tmp_path: Path) -> Path:
 @pytest.fixture
 def imported_project(new_project: Path, tiny_csv: Path) -> Path:
     """``new_project`` with ``tiny_csv`` imported through a real ``import`` run."""
-    run_stage_in_process(new_project, "import", import_config(tiny_csv))
+    run_stage_in_process(new_project, IMPORT, import_config(tiny_csv))
     return new_project
 
 
@@ -74,17 +77,14 @@ def write_tiny_csv(path: Path, per_label: int = 20) -> Path:
     return path
 
 
-def import_config(source: Path) -> dict[str, Any]:
-    """The JSON config of the import stage for ``source`` (columns text, label)."""
-    from core.data.importer import ImportConfig
-    from core.data.stage import import_config_to_dict
-
-    config = ImportConfig(source=source, text_column="text", label_column="label")
-    return import_config_to_dict(config)
+def import_config(source: Path) -> ImportConfig:
+    """The import stage's config for ``source`` (columns text, label)."""
+    return ImportConfig(source=source, text_column="text", label_column="label")
 
 
-def run_stage_in_process(project_dir: Path, stage: str, config: dict[str, Any]) -> str:
-    """Run one stage under a ``runs`` row in this process (fast set-up); returns the run id."""
+def run_stage_in_process(project_dir: Path, stage: Stage[Any, Any], config: Any) -> str:
+    """Run one stage under a new ``runs`` row in this process (fast set-up); returns the run
+    id."""
     from core.jobs.execute import execute_run
     from core.jobs.runs import create_run
 
@@ -93,3 +93,18 @@ def run_stage_in_process(project_dir: Path, stage: str, config: dict[str, Any]) 
         outcome = execute_run(project, run_id, lambda event: None)
     assert outcome.status == "succeeded", outcome.error
     return run_id
+
+
+def train_result(model_dir: Path, **changes: Any) -> TrainResult:
+    """A train stage result for a student in ``model_dir`` (6 steps on the CPU)."""
+    values: dict[str, Any] = {
+        "run_id": "r", "model_dir": model_dir, "lineage_path": model_dir / "lineage.json",
+        "curves_path": model_dir.parent / "curves.jsonl", "task": "classification",
+        "teacher_id": "labels", "prompt_version": "", "resumed": False,
+        "resumed_from_step": 0, "global_step": 6, "epochs_run": 1.0,
+        "best_val_metric": None, "val_metric_name": "accuracy", "stopped_early": False,
+        "train_examples": 24, "validation_examples": 8, "samples_per_s": 1.0,
+        "peak_memory_mb": 0.0, "device": "cpu", "batch_size": 4, "grad_accum": 1,
+        "oom_retries": 0, "seconds": 1.0, "truncated_share": 0.0,
+    }  # fmt: skip
+    return TrainResult(**{**values, **changes})

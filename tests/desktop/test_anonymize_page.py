@@ -53,7 +53,7 @@ def pii_project(tmp_path: Path, n: int, flagged: int = 0) -> tuple[Path, list[st
     """A project with ``n`` PII-bearing records (plus ``flagged`` near-pure identifier ones)
     imported; returns it and every raw identifier value in it."""
     from core.data.importer import ImportConfig
-    from core.data.stage import import_config_to_dict
+    from core.jobs.registry import IMPORT
     from core.project import QualityFloor
 
     rows = [pii_row(i) for i in range(n)] + [flagged_row(i) for i in range(flagged)]
@@ -66,7 +66,7 @@ def pii_project(tmp_path: Path, n: int, flagged: int = 0) -> tuple[Path, list[st
     path = tmp_path / "pii-project"
     Project.create(path, task="classification", labels=LABELS, floor=QualityFloor(0.9)).close()
     config = ImportConfig(source=source, text_column="text", label_column="label")
-    run_stage_in_process(path, "import", import_config_to_dict(config))
+    run_stage_in_process(path, IMPORT, config)
     return path, [value for _, values in rows for value in values.values()]
 
 
@@ -216,3 +216,24 @@ def test_every_setting_has_a_tooltip_and_every_mnemonic_is_unique(make_page, tmp
     page = make_page(project_dir)
     assert settings_without_tooltip(page) == []
     assert duplicate_mnemonics(page) == []
+
+
+def test_a_reopened_project_shows_the_last_runs_settings(make_page, tmp_path):
+    from core.anonymize.config import AnonymizeConfig
+    from core.jobs.registry import ANONYMIZE
+    from core.jobs.runs import create_run, mark_finished
+
+    project_dir, _ = pii_project(tmp_path, 5)
+    config = AnonymizeConfig(
+        entities=("PHONE_NUMBER", "EMAIL_ADDRESS"), operator="mask",
+        operators=(("EMAIL_ADDRESS", "hash"),), pattern_only=True, safe_harbor=False,
+        score_threshold=0.6, review_threshold=0.7,
+    )  # fmt: skip
+    with Project.open(project_dir) as project:
+        run_id = create_run(project, ANONYMIZE, config)
+        mark_finished(project, run_id, "cancelled")
+    page = make_page(project_dir)
+    assert page.config() == config
+    assert "pattern-only: names and places NOT detected) was stopped" in (
+        page.results.overview.text()
+    )

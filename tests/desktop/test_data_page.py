@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QFileDialog
 
+from core.data.importer import ImportConfig
 from core.data.summary import dataset_summaries
 from core.project import Project
 from desktop.pages.data_page import DataPage
@@ -180,3 +182,10 @@ def test_every_setting_has_a_tooltip_and_every_mnemonic_is_unique(page, tmp_path
     page.load_file(write_rows(tmp_path / "a11y.csv", 20))
     assert settings_without_tooltip(page) == []
     assert duplicate_mnemonics(page) == []
+
+
+def test_the_form_starts_at_the_import_stage_defaults(page):
+    defaults = {field.name: field.default for field in dataclasses.fields(ImportConfig)}
+    assert page.split.fractions() == defaults["split"]
+    assert page.split.seed.value() == defaults["seed"]
+    assert page.max_chars.value() == defaults["max_chars"]

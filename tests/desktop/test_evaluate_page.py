@@ -11,7 +11,6 @@ from PySide6.QtCore import Qt
 sys.path.insert(0, str(Path(__file__).parents[1] / "core" / "evaluate"))
 sys.path.insert(0, str(Path(__file__).parents[1] / "core" / "teacher"))
 
-from desktop_fixtures import run_stage_in_process
 from evaluate_helpers import (
     add_teacher_outputs,
     build_trained_student,
@@ -19,10 +18,14 @@ from evaluate_helpers import (
     fake_train_run,
     fill_records,
     make_project,
+    unpack_legacy,
 )
 
-from core.evaluate.config import EvaluateConfig, config_to_dict
+from core.evaluate.config import EvaluateConfig
+from core.jobs.execute import run_stage
+from core.jobs.registry import EVALUATE
 from core.jobs.runs import list_runs
+from core.project import Project
 from desktop.pages import evaluate_page as evaluate_module
 from desktop.pages.evaluate_page import EvaluatePage
 
@@ -76,7 +79,7 @@ def test_a_run_renders_the_verdict_and_every_table(qtbot, page, tmp_path, traine
     assert results.class_table.rowCount() == 3
     assert results.class_table.item(0, 0).text() == "billing"
     assert results.class_table.item(0, 4).text() != "—"  # the student's F1
-    test_rows = page.results.view.set("test").rows
+    test_rows = page.results.result.set("test").rows
     assert sum(map(sum, results.confusion.counts())) == test_rows
     assert results.curve_model.count() >= 1
     lines = results.chart.plotted()
@@ -90,9 +93,14 @@ def test_a_run_renders_the_verdict_and_every_table(qtbot, page, tmp_path, traine
     assert results.speed_table.item(0, 0).text().startswith("Latency p50")
 
 
+def evaluate_before_opening(project_dir: Path) -> None:
+    with Project.open(project_dir) as project:
+        run_stage(project, EVALUATE, fast_config())
+
+
 def test_open_report_opens_the_runs_report(qtbot, page, tmp_path, trained_student, monkeypatch):
     project = student_project(tmp_path, trained_student)
-    run_stage_in_process(project, "evaluate", fast_config())
+    evaluate_before_opening(project)
     opened = []
     monkeypatch.setattr(evaluate_module, "open_url", lambda url: opened.append(url) or True)
     page.context.open_project(project)
@@ -102,16 +110,14 @@ def test_open_report_opens_the_runs_report(qtbot, page, tmp_path, trained_studen
     assert Path(opened[0].toLocalFile()).is_file()
 
 
-def fast_config() -> dict:
-    return config_to_dict(
-        EvaluateConfig(measure_latency=False, extra_columns=False, quantize_baseline=False)
-    )
+def fast_config() -> EvaluateConfig:
+    return EvaluateConfig(measure_latency=False, extra_columns=False, quantize_baseline=False)
 
 
 def test_a_failed_floor_shows_fail_with_the_reason(page, tmp_path, trained_student):
     # Evaluated before the window opened: the page shows it without evaluating again.
     project = student_project(tmp_path, trained_student, max_ece=0.0)
-    run_stage_in_process(project, "evaluate", fast_config())
+    evaluate_before_opening(project)
     page.context.open_project(project)
     results = page.results
     assert results.badge.text() == "FAIL"
@@ -119,6 +125,21 @@ def test_a_failed_floor_shows_fail_with_the_reason(page, tmp_path, trained_stude
     assert results.reason.text().startswith("Test: ECE ")
     assert "timed" in results.cost_note.text()
     assert results.edge_verdict.text().startswith("The edge-case set")
+    assert results.older.isHidden()
+
+
+def test_an_evaluation_stored_by_release_0_1_shows_what_it_has(page, tmp_path):
+    page.context.open_project(unpack_legacy(tmp_path))
+    results = page.results
+    assert not results.isHidden()
+    assert results.badge.text() == "FAIL"
+    assert results.reason.text().startswith("Test: retention 0.3281 is below the floor 0.5")
+    assert results.figures["retention"].text() == "0.328"
+    assert results.open_report.isEnabled()  # the copy's own report
+    assert not results.older.isHidden()
+    assert "evaluate again" in results.older.text()
+    assert results.class_table.rowCount() == 0
+    assert "evaluate again" in results.edge_verdict.text()
 
 
 def test_cancel_stops_a_running_evaluation(qtbot, page, tmp_path, trained_student):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -13,11 +14,13 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "core" / "export"))
 sys.path.insert(0, str(Path(__file__).parents[1] / "core" / "evaluate"))
 sys.path.insert(0, str(Path(__file__).parents[1] / "core" / "teacher"))
 
-from desktop_fixtures import run_stage_in_process
 from evaluate_helpers import build_trained_student, cached
 from export_helpers import build_project, fake_evaluate_run
 
-from core.export.config import ExportConfig, config_to_dict
+from core.export.config import ExportConfig
+from core.jobs.execute import run_stage
+from core.jobs.registry import EXPORT
+from core.project import Project
 from desktop.pages import export_page as export_module
 from desktop.pages.export_page import ExportPage
 
@@ -41,7 +44,8 @@ def exported(tmp_path_factory, trained_student) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("exported-page")
     project = project_with(root, trained_student, evaluation="passed")
     bundle = root / "bundle"
-    run_stage_in_process(project, "export", config_to_dict(ExportConfig(out=bundle)))
+    with Project.open(project) as opened:
+        run_stage(opened, EXPORT, ExportConfig(out=bundle))
     return project, bundle
 
 
@@ -190,3 +194,19 @@ def test_browse_puts_the_bundle_in_the_chosen_folder(page, tmp_path, monkeypatch
     assert page.out_edit.text() == str(tmp_path / name)
     assert "no trained student" in page.gate_label.text()
     assert not page.export_button.isEnabled()
+
+
+def test_a_copied_project_shows_and_verifies_its_own_bundle(qtbot, page, tmp_path, trained_student):
+    original = project_with(tmp_path / "first", trained_student, evaluation="passed")
+    with Project.open(original) as opened:
+        run_stage(opened, EXPORT, ExportConfig(out=original / "exports" / "b"))
+    copy = shutil.copytree(original, tmp_path / "archived")
+    shutil.rmtree(original)
+    page.context.open_project(copy)
+    assert page.panel.path_edit.text() == str(copy / "exports" / "b")
+    assert page.panel.warnings.isHidden()
+    assert f"{copy}/exports/b/triton/" in page.panel.instructions.toPlainText()
+    click(qtbot, page.panel.verify_button)
+    assert page.banner.level() == "info"
+    assert page.banner.message().startswith("Bundle OK")
+    assert "passed its evaluation" in page.gate_label.text()

@@ -9,10 +9,13 @@ from typing import Any
 import pytest
 from PySide6.QtGui import QGuiApplication
 
+from core.data.importer import ImportConfig
 from core.errors import DataFileError
 from core.jobs import protocol
 from core.jobs.locks import StageBusyError
+from core.jobs.registry import IMPORT, SELFTEST
 from core.jobs.runs import get_run, list_runs
+from core.jobs.selftest import SelftestConfig, SelftestResult
 from core.project import Project
 from desktop.pages.base import StagePage
 from desktop.widgets.banner import InlineBanner
@@ -53,7 +56,7 @@ def _wait_for_step(qtbot, recorder, step):
 def test_worker_succeeds_with_progress_and_metrics(qtbot, new_project):
     worker = StageWorker()
     recorder = Recorder(worker)
-    run_id = worker.start(new_project, "selftest", {"steps": 4})
+    run_id = worker.start(new_project, SELFTEST, SelftestConfig(steps=4))
     assert worker.is_running()
     assert worker.wait_finished(30_000)
     kinds = recorder.kinds()
@@ -63,7 +66,7 @@ def test_worker_succeeds_with_progress_and_metrics(qtbot, new_project):
     assert [a for k, a in recorder.events if k == "metric"] == [
         ("selftest.step", float(i), i) for i in range(1, 5)
     ]
-    assert recorder.first("succeeded") == ({"steps": 4, "resumed_from": 0},)
+    assert recorder.first("succeeded") == (SelftestResult(steps=4, resumed_from=0),)
     assert ("progress", (1.0, "step 4 of 4")) in recorder.events
     assert worker.outcome == "succeeded"
     assert not worker.is_running()
@@ -73,7 +76,7 @@ def test_worker_succeeds_with_progress_and_metrics(qtbot, new_project):
 def test_cancel_stops_cleanly_and_resumes(qtbot, new_project):
     worker = StageWorker()
     recorder = Recorder(worker)
-    run_id = worker.start(new_project, "selftest", {"steps": 120, "delay_s": 0.02})
+    run_id = worker.start(new_project, SELFTEST, SelftestConfig(steps=120, delay_s=0.02))
     _wait_for_step(qtbot, recorder, 3)
     worker.cancel()
     assert worker.wait_finished(30_000)
@@ -81,24 +84,19 @@ def test_cancel_stops_cleanly_and_resumes(qtbot, new_project):
     assert _status(new_project, run_id).status == "cancelled"
 
     resumed = Recorder(worker)
-    assert worker.start(new_project, "ignored", {}, run_id=run_id) == run_id
-    assert worker.stage == "selftest"
+    assert worker.start(new_project, IMPORT, None, run_id=run_id) == run_id  # both ignored
+    assert worker.stage is SELFTEST
     assert worker.wait_finished(60_000)
     result = resumed.first("succeeded")[0]
-    assert result["steps"] == 120
-    assert result["resumed_from"] >= 3
+    assert result.steps == 120
+    assert result.resumed_from >= 3
 
 
 def test_a_user_error_is_reported_as_one(qtbot, new_project, tmp_path):
-    from core.data.importer import ImportConfig
-    from core.data.stage import import_config_to_dict
-
-    config = import_config_to_dict(
-        ImportConfig(source=tmp_path / "missing.csv", text_column="text")
-    )
+    config = ImportConfig(source=tmp_path / "missing.csv", text_column="text")
     worker = StageWorker()
     recorder = Recorder(worker)
-    run_id = worker.start(new_project, "import", config)
+    run_id = worker.start(new_project, IMPORT, config)
     assert worker.wait_finished(30_000)
     error = recorder.first("failed")[0]
     assert error["user_error"] is True
@@ -113,7 +111,7 @@ def test_a_user_error_is_reported_as_one(qtbot, new_project, tmp_path):
 def test_a_crash_is_not_a_user_error_and_names_the_log(qtbot, new_project):
     worker = StageWorker()
     recorder = Recorder(worker)
-    worker.start(new_project, "selftest", {"steps": 5, "fail_at": 2})
+    worker.start(new_project, SELFTEST, SelftestConfig(steps=5, fail_at=2))
     assert worker.wait_finished(30_000)
     error = recorder.first("failed")[0]
     assert error["user_error"] is False
@@ -125,11 +123,11 @@ def test_a_crash_is_not_a_user_error_and_names_the_log(qtbot, new_project):
 def test_a_stage_running_in_another_process_is_refused_before_a_run_is_made(qtbot, new_project):
     first = StageWorker()
     recorder = Recorder(first)
-    first.start(new_project, "selftest", {"steps": 400, "delay_s": 0.05})
+    first.start(new_project, SELFTEST, SelftestConfig(steps=400, delay_s=0.05))
     _wait_for_step(qtbot, recorder, 1)  # its worker process holds the stage's lock now
     second = StageWorker()
     with pytest.raises(StageBusyError, match=r"selftest is already running .*\(pid \d+\)"):
-        second.start(new_project, "selftest", {"steps": 3})
+        second.start(new_project, SELFTEST, SelftestConfig(steps=3))
     assert not second.is_running()
     with Project.open(new_project) as project:
         assert len(list_runs(project)) == 1
@@ -140,7 +138,7 @@ def test_a_stage_running_in_another_process_is_refused_before_a_run_is_made(qtbo
 def test_force_stop_kills_and_leaves_the_run_resumable(qtbot, new_project):
     worker = StageWorker()
     recorder = Recorder(worker)
-    run_id = worker.start(new_project, "selftest", {"steps": 10_000, "delay_s": 0.05})
+    run_id = worker.start(new_project, SELFTEST, SelftestConfig(steps=10_000, delay_s=0.05))
     _wait_for_step(qtbot, recorder, 1)
     worker.cancel()
     worker.cancel()
@@ -152,7 +150,7 @@ def test_force_stop_kills_and_leaves_the_run_resumable(qtbot, new_project):
 def test_a_worker_killed_from_outside_fails_and_is_marked_interrupted(qtbot, new_project):
     worker = StageWorker()
     recorder = Recorder(worker)
-    run_id = worker.start(new_project, "selftest", {"steps": 10_000, "delay_s": 0.05})
+    run_id = worker.start(new_project, SELFTEST, SelftestConfig(steps=10_000, delay_s=0.05))
     _wait_for_step(qtbot, recorder, 1)
     os.kill(worker.process_id(), signal.SIGKILL)
     assert worker.wait_finished(30_000)
@@ -168,7 +166,7 @@ def test_job_panel_cancel_turns_into_force_stop(qtbot, new_project):
     worker = StageWorker()
     recorder = Recorder(worker)
     panel.attach(worker)
-    worker.start(new_project, "selftest", {"steps": 10_000, "delay_s": 0.05})
+    worker.start(new_project, SELFTEST, SelftestConfig(steps=10_000, delay_s=0.05))
     _wait_for_step(qtbot, recorder, 1)
     assert panel.cancel_button.isVisible()
     assert panel.cancel_button.text() == "Cancel"
@@ -228,17 +226,16 @@ def test_error_dialog_copies_details(qtbot, tmp_path):
 
 
 class _Page(StagePage):
-    stage_key = "selftest"
     title = "Self test"
 
     def build(self) -> None:
-        self.results: list[dict[str, Any]] = []
+        self.results: list[SelftestResult] = []
         self.refreshes = 0
 
     def refresh(self) -> None:
         self.refreshes += 1
 
-    def on_stage_succeeded(self, stage: str, result: dict[str, Any]) -> None:
+    def on_stage_succeeded(self, stage: str, result: SelftestResult) -> None:
         self.results.append(result)
 
 
@@ -253,28 +250,25 @@ def page(qtbot, opened_context):
 def test_page_runs_a_stage_and_announces_the_change(qtbot, page):
     changes = []
     page.context.stages_changed.connect(lambda: changes.append(1))
-    worker = page.start_stage("selftest", {"steps": 3})
+    worker = page.start_stage(SELFTEST, SelftestConfig(steps=3))
     assert page.busy()
     assert not page.job_panel.isHidden()
     assert worker.wait_finished(30_000)
-    assert page.results == [{"steps": 3, "resumed_from": 0}]
+    assert page.results == [SelftestResult(steps=3, resumed_from=0)]
     assert len(changes) == 2  # started (sidebar shows running), finished
     assert not page.busy()
     assert page.banner.isHidden()
 
 
 def test_page_shows_a_user_error_in_the_banner(qtbot, page, tmp_path):
-    from core.data.importer import ImportConfig
-    from core.data.stage import import_config_to_dict
-
-    config = import_config_to_dict(ImportConfig(source=tmp_path / "nope.csv", text_column="t"))
-    assert page.start_stage("import", config).wait_finished(30_000)
+    config = ImportConfig(source=tmp_path / "nope.csv", text_column="t")
+    assert page.start_stage(IMPORT, config).wait_finished(30_000)
     assert page.banner.level() == "error"
     assert page.findChild(ErrorDialog) is None
 
 
 def test_page_shows_a_crash_in_the_dialog_without_its_message(qtbot, page):
-    worker = page.start_stage("selftest", {"steps": 3, "fail_at": 1})
+    worker = page.start_stage(SELFTEST, SelftestConfig(steps=3, fail_at=1))
     assert worker.wait_finished(30_000)
     dialog = page.findChild(ErrorDialog)
     assert dialog is not None
@@ -321,6 +315,6 @@ def test_page_refreshes_when_shown_after_a_change(qtbot, page):
 def test_no_project_open_is_a_banner_not_a_crash(qtbot, app_context):
     page = _Page(app_context)
     qtbot.addWidget(page)
-    worker = page.start_stage("selftest", {})
+    worker = page.start_stage(SELFTEST, SelftestConfig())
     assert not worker.is_running()
     assert page.banner.message() == "No project is open."

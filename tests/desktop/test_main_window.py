@@ -14,8 +14,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from core.jobs import runs
+from core.jobs.registry import IMPORT, PIPELINE, SELFTEST, stage
+from core.jobs.selftest import SelftestConfig
 from core.project import Project
-from desktop.main_window import STAGES, MainWindow
+from desktop.main_window import STAGES, MainWindow, load_page_class
 
 HEAVY = ("torch", "transformers", "presidio_analyzer", "spacy", "onnxruntime", "optimum")
 
@@ -36,11 +38,19 @@ def _enabled(window, key):
     return bool(_item(window, key).flags() & Qt.ItemFlag.ItemIsEnabled)
 
 
-def _finish_run(project_dir, stage):
+def _finish_run(project_dir, key):
     with Project.open(project_dir) as project:
-        run_id = runs.create_run(project, stage, {})
+        run_id = runs.create_run(project, stage(key), {})
         runs.mark_running(project, run_id, os.getpid())
         runs.mark_finished(project, run_id, "succeeded", result={})
+
+
+def test_every_pipeline_stage_has_a_page_that_knows_its_stage():
+    for pipeline_stage in PIPELINE:
+        page_class = load_page_class(pipeline_stage.page)
+        assert page_class.stage is pipeline_stage
+        assert page_class.title == pipeline_stage.title
+    assert load_page_class("project").stage is None
 
 
 def test_without_a_project_only_the_project_page_opens(window):
@@ -81,7 +91,7 @@ def test_finished_stages_stay_browsable_and_reimport_makes_them_stale(
     assert window.states["train"] == "not_started"
     second = write_tiny_csv(tmp_path / "more.csv", per_label=3)
     second.write_text(second.read_text().replace("writes", "wrote"))
-    run_stage_in_process(imported_project, "import", import_config(second))
+    run_stage_in_process(imported_project, IMPORT, import_config(second))
     window.context.stages_changed.emit()
     for key, why in (
         ("anonymize", "The data was re-imported after anonymization ran"),
@@ -124,7 +134,7 @@ def test_closing_while_a_job_runs_asks_then_cancels_cleanly(
 ):
     window.context.open_project(new_project)
     page = window.page("project")
-    worker = page.start_stage("selftest", {"steps": 10_000, "delay_s": 0.02})
+    worker = page.start_stage(SELFTEST, SelftestConfig(steps=10_000, delay_s=0.02))
     qtbot.waitUntil(lambda: page.job_panel.message_label.text().startswith("step"), timeout=20_000)
     asked = []
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from desktop_fixtures import train_result
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QWidget
@@ -225,7 +226,7 @@ def test_layers_and_devices_read_as_words(qtbot):
     assert picker.layers.text() == "1 layer"
     picker.layers.setValue(4)
     assert picker.layers.text() == "4 layers"
-    summary = _describe_result({"global_step": 6, "epochs_run": 1, "device": "cpu"})
+    summary = _describe_result(train_result(Path("student"), device="cpu"))
     assert "on CPU;" in summary
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from core.evaluate.worth_it import load_inputs
 from core.jobs import runs
+from core.jobs.registry import EVALUATE, TRAIN
 from core.project import Project, QualityFloor
 from core.store import audit
 from desktop.pages.project_page import ProjectPage
@@ -89,7 +90,7 @@ def test_the_floor_can_change_before_training_and_is_audited(page, new_project):
 
 def test_the_floor_is_read_only_once_training_started(page, new_project):
     with Project.open(new_project) as project:
-        run_id = runs.create_run(project, "train", {})
+        run_id = runs.create_run(project, TRAIN, {})
         runs.mark_running(project, run_id, os.getpid())
         runs.mark_finished(project, run_id, "failed", error_class="X", error_message="x")
     page.context.open_project(new_project)
@@ -124,7 +125,7 @@ def test_the_calculator_computes_and_saves(page, new_project):
 
 def test_measured_student_values_appear_after_an_evaluation(page, new_project):
     with Project.open(new_project) as project:
-        run_id = runs.create_run(project, "evaluate", {})
+        run_id = runs.create_run(project, EVALUATE, {})
         with project.store.transaction() as conn:
             conn.executemany(
                 "INSERT INTO metrics (run_id, split, name, value) VALUES (?, '', ?, ?)",

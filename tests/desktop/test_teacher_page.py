@@ -16,9 +16,12 @@ from fake_openai_server import FakeOpenAIServer, Switches  # noqa: E402
 from teach_helpers import fill_records  # noqa: E402
 from tiny_models import LABELS, PROMPTS, build_causal, cached_model  # noqa: E402
 
-from core.jobs.runs import list_runs  # noqa: E402
+from core.jobs.registry import TEACH  # noqa: E402
+from core.jobs.runs import list_runs, run_config  # noqa: E402
 from core.project import Project, QualityFloor  # noqa: E402
+from core.teacher.config import TeachConfig  # noqa: E402
 from desktop.pages.teacher_page import TeacherPage  # noqa: E402
+from desktop.widgets import teacher_source_form as form  # noqa: E402
 
 RUN_TIMEOUT_MS = 90_000
 
@@ -59,7 +62,7 @@ def _unused_port() -> int:
 
 
 def test_existing_labels_run_and_show_the_teachers_accuracy(page):
-    page.source.set_source("labels")
+    page.source.set_source(form.LABELS)
     assert page.prompt_box.isHidden()  # no prompt for the human labels
     worker = page.start_teaching()
     assert worker is not None
@@ -79,35 +82,36 @@ def test_a_tiny_local_model_labels_every_record_with_an_edited_prompt(
     page, app_context, qtbot, tiny_causal, teach_dir
 ):
     edited = "Categories:\n{choices}\n\nText: {text}\n\nReply with the {answer_kind} only.\nAnswer:"
-    page.source.set_source("local")
+    page.source.set_source(form.LOCAL)
     page.source.folder.setText(str(tiny_causal))
     page.prompt.set_text(edited)
     worker = page.start_teaching()
     assert worker is not None
     assert worker.wait_finished(RUN_TIMEOUT_MS)
     assert worker.outcome == "succeeded", worker.error
-    assert worker.result["labelled"] == 30
-    assert worker.result["prompt_version"]
+    assert worker.result.labelled == 30
+    assert worker.result.prompt_version
     assert "all" in _accuracy_rows(page)
-    assert worker.result["teacher_id"] in page.summary.text()
+    assert worker.result.teacher_id in page.summary.text()
     with Project.open(teach_dir) as project:
         (run,) = list_runs(project, "teach")
-    assert run.config["teacher"] == f"hf:{tiny_causal}"
-    prompt_file = Path(run.config["prompt_file"])
+        config = run_config(project, TEACH, run)
+    assert config.teacher == f"hf:{tiny_causal}"
+    prompt_file = config.prompt_file
     assert prompt_file.parent == teach_dir.resolve() / "prompts"
-    assert prompt_file.stem == worker.result["prompt_version"]
+    assert prompt_file.stem == worker.result.prompt_version
 
     reopened = TeacherPage(app_context)  # a reopened project shows what was used
     qtbot.addWidget(reopened)
     reopened.show()
-    assert reopened.source.source() == "local"
+    assert reopened.source.source() == form.LOCAL
     assert reopened.source.folder.text() == str(tiny_causal)
     assert reopened.prompt.text() == edited
     assert _accuracy_rows(reopened) == _accuracy_rows(page)
 
 
 def test_the_dry_run_shows_five_anonymized_rows_with_probabilities(page, tiny_causal, teach_dir):
-    page.source.set_source("local")
+    page.source.set_source(form.LOCAL)
     page.source.folder.setText(str(tiny_causal))
     page.start_dry_run()
     assert not page.dry_run_button.isEnabled()
@@ -125,7 +129,7 @@ def test_the_dry_run_shows_five_anonymized_rows_with_probabilities(page, tiny_ca
 
 
 def test_a_dead_endpoint_is_reported_inline(page, qtbot):
-    page.source.set_source("endpoint")
+    page.source.set_source(form.ENDPOINT)
     page.source.base_url.setText(f"http://127.0.0.1:{_unused_port()}/v1")
     page.source.model_name.setText("teacher")
     page.test_endpoint()
@@ -141,7 +145,7 @@ def test_a_live_endpoint_passes_the_check_with_the_typed_key(page, monkeypatch):
     server = FakeOpenAIServer(backend=None, switches=Switches(model_name="big", api_key="s3"))
     server.start()
     try:
-        page.source.set_source("endpoint")
+        page.source.set_source(form.ENDPOINT)
         page.source.base_url.setText(server.base_url)
         page.source.model_name.setText("big")
         page.source.api_key.setText("s3")
@@ -154,7 +158,7 @@ def test_a_live_endpoint_passes_the_check_with_the_typed_key(page, monkeypatch):
 
 
 def test_an_edited_prompt_without_the_text_field_is_refused_inline(page, tiny_causal, teach_dir):
-    page.source.set_source("local")
+    page.source.set_source(form.LOCAL)
     page.source.folder.setText(str(tiny_causal))
     page.prompt.set_text("Pick one of {choices}.")
     assert page.start_teaching() is None
@@ -167,13 +171,15 @@ def test_an_edited_prompt_without_the_text_field_is_refused_inline(page, tiny_ca
 def test_the_endpoint_transport_options_reach_the_config(page, tmp_path):
     bundle = tmp_path / "ca.pem"
     bundle.write_text("not checked here")
-    page.source.set_source("endpoint")
+    page.source.set_source(form.ENDPOINT)
     page.source.base_url.setText("http://gpu-box:8000/v1")
     page.source.ca_bundle.setText(str(bundle))
     page.source.allow_insecure_http.setChecked(True)
     values = page.source.values()
     assert values["ca_bundle"] == bundle
     assert values["allow_insecure_http"] is True
-    page.source.set_values({"teacher": "openai:https://gpu-box/v1", "ca_bundle": "/x/ca.pem"})
+    page.source.set_values(
+        TeachConfig(teacher="openai:https://gpu-box/v1", ca_bundle=Path("/x/ca.pem"))
+    )
     assert page.source.ca_bundle.text() == "/x/ca.pem"
     assert not page.source.allow_insecure_http.isChecked()

@@ -3,6 +3,7 @@ cancel then resume, and inline errors (no student, no teacher yet, out of memory
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -11,12 +12,15 @@ import pytest
 TRAIN_TESTS = Path(__file__).parents[1] / "core" / "train"
 sys.path[:0] = [str(TRAIN_TESTS), str(TRAIN_TESTS.parent / "teacher")]
 
+from desktop_fixtures import train_result  # noqa: E402
 from tiny_models import build_classifier  # noqa: E402
 from train_helpers import LABELS, cached_model, fill_project  # noqa: E402
 
-from core.jobs.runs import create_run, get_run, list_runs, mark_finished  # noqa: E402
+from core.configs import to_json  # noqa: E402
+from core.jobs.registry import TRAIN  # noqa: E402
+from core.jobs.runs import create_run, get_run, list_runs, mark_finished, run_config  # noqa: E402
 from core.project import Project, QualityFloor  # noqa: E402
-from core.train.config import TrainConfig, config_to_dict  # noqa: E402
+from core.train.config import TrainConfig  # noqa: E402
 from desktop.pages.train_page import TrainPage  # noqa: E402
 from desktop.workers.stage_worker import StageWorker  # noqa: E402
 
@@ -76,7 +80,7 @@ def test_training_draws_curves_and_a_reopened_project_shows_them(
     assert worker.wait_finished(RUN_TIMEOUT_MS)
     assert worker.outcome == "succeeded", worker.error
     assert {"train/loss", "train/eval_accuracy"} <= set(seen)
-    assert worker.result["global_step"] == 6
+    assert worker.result.global_step == 6
     assert page.chart.point_count("loss") >= 3
     assert page.chart.point_count("eval_accuracy") == 2  # steps 3 and 6
     assert "Trained 6 steps" in page.summary.text()
@@ -106,8 +110,8 @@ def test_cancel_then_resume_finishes_the_same_run(page, qtbot, tiny_classifier, 
     assert resumed.run_id == worker.run_id
     assert resumed.wait_finished(RUN_TIMEOUT_MS)
     assert resumed.outcome == "succeeded", resumed.error
-    assert resumed.result["resumed"] is True
-    assert 0 < resumed.result["resumed_from_step"] < resumed.result["global_step"]
+    assert resumed.result.resumed is True
+    assert 0 < resumed.result.resumed_from_step < resumed.result.global_step
     assert page.chart.point_count("loss") > 0
     with Project.open(train_dir) as project:
         assert [run.status for run in list_runs(project, "train")] == ["succeeded"]
@@ -154,7 +158,7 @@ def test_out_of_memory_advice_and_resume_at_half_the_batch(page, qtbot, tiny_cla
                                                           train_dir):  # fmt: skip
     config = TrainConfig(student=str(tiny_classifier), batch_size=8, device="cpu")
     with Project.open(train_dir) as project:
-        run_id = create_run(project, "train", config_to_dict(config))
+        run_id = create_run(project, TRAIN, config)
         mark_finished(project, run_id, "failed", error_class="TrainOutOfMemoryError")
     # What the page hears when a worker stops out of memory (exit code 3).
     page.worker = StageWorker(page)
@@ -171,8 +175,23 @@ def test_out_of_memory_advice_and_resume_at_half_the_batch(page, qtbot, tiny_cla
     resumed = page.resume_training()
     assert resumed is not None
     with Project.open(train_dir) as project:
-        stored = get_run(project, run_id).config
-    assert (stored["batch_size"], stored["grad_accum"]) == (4, 2)  # the same effective batch
+        stored = run_config(project, TRAIN, get_run(project, run_id))
+    assert (stored.batch_size, stored.grad_accum) == (4, 2)  # the same effective batch
     resumed.cancel()
     resumed.cancel()  # force stop: this test only needs the resume to start
     assert resumed.wait_finished(RUN_TIMEOUT_MS)
+
+
+def test_a_copied_project_shows_its_own_student(qtbot, app_context, tmp_path):
+    original = _project(tmp_path)
+    with Project.open(original) as project:
+        run_id = create_run(project, TRAIN, TrainConfig(student="x"))
+        result = train_result(project.run_dir(run_id) / "student", run_id=run_id)
+        mark_finished(project, run_id, "succeeded", result=to_json(result, project.path))
+    copy = tmp_path / "archive" / "copy"
+    shutil.copytree(original, copy)
+    shutil.rmtree(original)
+    app_context.open_project(copy)
+    page = _page(qtbot, app_context)
+    student = copy.resolve() / "runs" / run_id / "student"
+    assert f"The student is in {student}." in page.summary.text()

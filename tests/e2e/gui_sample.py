@@ -14,7 +14,10 @@ from __future__ import annotations
 import csv
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from core.jobs.registry import Stage
 
 TEACHER_TESTS = Path(__file__).resolve().parents[1] / "core" / "teacher"
 if str(TEACHER_TESTS) not in sys.path:
@@ -111,18 +114,13 @@ def build_sample_project(path: Path, *, per_label: int = 80) -> Path:
     this project as it shows one run from the window.
     """
     from core.anonymize.config import AnonymizeConfig
-    from core.anonymize.config import config_to_dict as anonymize_dict
     from core.data.importer import ImportConfig
-    from core.data.stage import import_config_to_dict
     from core.evaluate.config import EvaluateConfig
-    from core.evaluate.config import config_to_dict as evaluate_dict
     from core.export.config import ExportConfig
-    from core.export.config import config_to_dict as export_dict
+    from core.jobs.registry import ANONYMIZE, EVALUATE, EXPORT, IMPORT, TEACH, TRAIN
     from core.project import Project, QualityFloor
     from core.teacher.config import TeachConfig
-    from core.teacher.config import config_to_dict as teach_dict
     from core.train.config import TrainConfig
-    from core.train.config import config_to_dict as train_dict
 
     path = Path(path).resolve()
     floor = QualityFloor(min_retention=FLOOR)
@@ -130,24 +128,19 @@ def build_sample_project(path: Path, *, per_label: int = 80) -> Path:
     source = path.parent / f"{path.name}-messages.csv"
     write_sample_csv(source, per_label)
     teacher = tiny_teacher()
-    steps: list[tuple[str, dict[str, Any]]] = [
-        ("import", import_config_to_dict(ImportConfig(source, "text", label_column="label"))),
-        ("anonymize", anonymize_dict(AnonymizeConfig())),
-        ("teach", teach_dict(TeachConfig(teacher=f"hf:{teacher}", batch_size=64))),
-    ]
-    for stage, config in steps:
-        run_in_process(path, stage, config)
+    run_in_process(path, IMPORT, ImportConfig(source, "text", label_column="label"))
+    run_in_process(path, ANONYMIZE, AnonymizeConfig())
+    run_in_process(path, TEACH, TeachConfig(teacher=f"hf:{teacher}", batch_size=64))
     student = TrainConfig(derive=str(teacher), layers=1, epochs=3, batch_size=16, lr=1e-3,
                           checkpoint_every=10, device="cpu")  # fmt: skip
-    run_in_process(path, "train", train_dict(student))
-    run_in_process(path, "evaluate", evaluate_dict(EvaluateConfig(latency_runs=10)))
-    bundle = path / "exports" / "bundle"
-    run_in_process(path, "export", export_dict(ExportConfig(out=bundle)))
+    run_in_process(path, TRAIN, student)
+    run_in_process(path, EVALUATE, EvaluateConfig(latency_runs=10))
+    run_in_process(path, EXPORT, ExportConfig(out=path / "exports" / "bundle"))
     return path
 
 
-def run_in_process(project_dir: Path, stage: str, config: dict[str, Any]) -> dict[str, Any]:
-    """Run one stage under a ``runs`` row in this process; returns its result."""
+def run_in_process(project_dir: Path, stage: Stage[Any, Any], config: Any) -> Any:
+    """Run one stage under a new ``runs`` row in this process; returns its typed result."""
     from core.jobs.execute import execute_run
     from core.jobs.runs import create_run
     from core.project import Project
@@ -156,5 +149,5 @@ def run_in_process(project_dir: Path, stage: str, config: dict[str, Any]) -> dic
         run_id = create_run(project, stage, config)
         outcome = execute_run(project, run_id, lambda event: None)
     if outcome.status != "succeeded":
-        raise RuntimeError(f"the sample's {stage} run {run_id} ended {outcome.status}")
-    return dict(outcome.result or {})
+        raise RuntimeError(f"the sample's {stage.key} run {run_id} ended {outcome.status}")
+    return outcome.result

@@ -19,24 +19,17 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1] / "desktop"))
 
 from gui_sample import tiny_teacher, write_sample_csv
-from PySide6.QtCore import QModelIndex, QSettings, Qt
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import (
-    QAbstractButton,
-    QAbstractItemView,
-    QComboBox,
     QFileDialog,
-    QGroupBox,
-    QLabel,
     QLineEdit,
-    QListView,
-    QPlainTextEdit,
     QScrollArea,
-    QTabWidget,
-    QTextEdit,
     QWidget,
 )
+from window_walk import window_texts
 
 from desktop.context import AppContext
 from desktop.main_window import STAGES, MainWindow
@@ -85,13 +78,13 @@ def type_into(qtbot: Any, edit: QLineEdit, text: str) -> None:
     qtbot.keyClicks(edit, text)
 
 
-def finish(page: Any) -> dict[str, Any]:
-    """Wait for the page's worker; its result once it succeeded."""
+def finish(page: Any) -> Any:
+    """Wait for the page's worker; its typed result once it succeeded."""
     worker = page.worker
     assert worker is not None, page.banner.message()
-    assert worker.wait_finished(RUN_MS), f"{page.stage_key} did not finish"
+    assert worker.wait_finished(RUN_MS), f"{page.title} did not finish"
     assert worker.outcome == "succeeded", (worker.error, page.banner.message())
-    return dict(worker.result or {})
+    return worker.result
 
 
 def go_to(window: MainWindow, key: str) -> Any:
@@ -123,23 +116,23 @@ def test_csv_to_verified_bundle_by_clicking(qtbot, window, tmp_path, monkeypatch
     assert data.model.rowCount() > 0
     assert (data.text_column.currentText(), data.label_column.currentText()) == ("text", "label")
     click(qtbot, data.import_button)
-    assert finish(data)["rows_imported"] == 240
+    assert finish(data).rows_imported == 240
     assert window.states["data"] == "done"
 
     anonymize = go_to(window, "anonymize")
     assert anonymize.full_mode.isChecked()  # the real thing: spaCy and patterns
     click(qtbot, anonymize.run_button)
-    counts = finish(anonymize)["entity_counts"]
+    counts = finish(anonymize).entity_counts
     assert {"PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER"} <= set(counts)
     assert window.states["anonymize"] == "done"
 
     teacher_page = go_to(window, "teacher")
-    click(qtbot, teacher_page.source._radios["local"])
+    click(qtbot, teacher_page.source._radios["hf"])
     type_into(qtbot, teacher_page.source.folder, str(teacher))
     click(qtbot, teacher_page.start_button)
     taught = finish(teacher_page)
-    assert taught["labelled"] == 240
-    assert taught["accuracy"]["test"] > 0.6
+    assert taught.labelled == 240
+    assert taught.accuracy["test"] > 0.6
     assert teacher_page.accuracy_table.rowCount() > 0  # the teacher's own accuracy is shown
     assert window.states["teacher"] == "done"
 
@@ -162,7 +155,7 @@ def test_csv_to_verified_bundle_by_clicking(qtbot, window, tmp_path, monkeypatch
     assert train.worker is not None
     train.worker.metric.connect(lambda name, value, step: losses.append(value))
     trained = finish(train)
-    assert trained["global_step"] == 36  # 188 training records, batches of 16, 3 epochs
+    assert trained.global_step == 36  # 188 training records, batches of 16, 3 epochs
     assert losses, "no live metric reached the page"
     assert train.chart.point_count("loss") > 0
     assert "Trained 36 steps" in train.summary.text()
@@ -171,7 +164,7 @@ def test_csv_to_verified_bundle_by_clicking(qtbot, window, tmp_path, monkeypatch
     evaluate = go_to(window, "evaluate")
     evaluate.latency_runs.setValue(5)
     click(qtbot, evaluate.run_button)
-    assert finish(evaluate)["passed"] is True
+    assert finish(evaluate).passed is True
     qtbot.waitUntil(lambda: evaluate.results.isVisible())
     assert evaluate.results.badge.text() == "PASS"
     assert "meets the quality floor" in evaluate.results.headline.text()
@@ -183,8 +176,8 @@ def test_csv_to_verified_bundle_by_clicking(qtbot, window, tmp_path, monkeypatch
     bundle = Path(export.out_edit.text())
     click(qtbot, export.export_button)
     exported = finish(export)
-    assert exported["quantize"] == "int8"
-    assert Path(exported["bundle"]) == bundle
+    assert exported.quantize == "int8"
+    assert exported.bundle == bundle
     qtbot.waitUntil(lambda: export.panel.isVisible())
     click(qtbot, export.panel.verify_button)
     assert export.banner.message().startswith("Bundle OK"), export.banner.message()
@@ -197,44 +190,6 @@ def test_csv_to_verified_bundle_by_clicking(qtbot, window, tmp_path, monkeypatch
     leaked = [value for value in planted if value in shown]
     assert not leaked, f"{len(leaked)} planted identifiers are shown, e.g. a {_kind(leaked[0])}"
     assert "Regards" in shown  # the walk does reach the anonymized records on screen
-
-
-def window_texts(window: MainWindow) -> Iterator[str]:
-    """Every text the window and its pages show or hold: labels, fields, buttons, tips,
-    list, table and combo entries (the pages built so far, which is all of them here)."""
-    yield window.windowTitle()
-    yield window.statusBar().currentMessage()
-    for widget in window.findChildren(QWidget):
-        yield widget.toolTip()
-        yield widget.accessibleName()
-        yield from _own_texts(widget)
-
-
-def _own_texts(widget: QWidget) -> Iterator[str]:
-    if isinstance(widget, QLabel | QAbstractButton):
-        yield widget.text()
-    elif isinstance(widget, QLineEdit):
-        yield widget.text()
-        yield widget.placeholderText()
-    elif isinstance(widget, QPlainTextEdit | QTextEdit):
-        yield widget.toPlainText()
-    elif isinstance(widget, QComboBox):
-        yield from (widget.itemText(i) for i in range(widget.count()))
-    elif isinstance(widget, QGroupBox):
-        yield widget.title()
-    elif isinstance(widget, QTabWidget):
-        yield from (widget.tabText(i) for i in range(widget.count()))
-    elif isinstance(widget, QAbstractItemView) and widget.model() is not None:
-        model, top = widget.model(), QModelIndex()
-        # A list model's columnCount is not callable from Python; a list has one column.
-        columns = 1 if isinstance(widget, QListView) else model.columnCount(top)
-        for row in range(model.rowCount(top)):
-            for column in range(columns):
-                index = model.index(row, column, top)
-                for role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
-                    value = model.data(index, role)
-                    if value is not None:
-                        yield str(value)
 
 
 def _kind(value: str) -> str:

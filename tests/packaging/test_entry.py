@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from core.jobs import protocol
+from core.jobs.registry import SELFTEST
 from core.jobs.runs import create_run, get_run
+from core.jobs.selftest import SelftestConfig
 from core.project import Project, QualityFloor
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,7 +70,7 @@ def test_dispatch(calls, argv, expected):
 def test_worker_mode_runs_a_stored_run_unfrozen(tmp_path):
     """The command line the frozen app gets from worker_command, run through entry.py."""
     with Project.create(tmp_path / "proj", task="classification", floor=QualityFloor(0.9)) as p:
-        run_id = create_run(p, "selftest", {"steps": 3})
+        run_id = create_run(p, SELFTEST, SelftestConfig(steps=3))
     done = subprocess.run(
         [sys.executable, str(ENTRY), "worker", str(tmp_path / "proj"), run_id],
         capture_output=True, text=True, timeout=120, cwd=tmp_path,

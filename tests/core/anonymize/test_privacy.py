@@ -9,12 +9,13 @@ import logging
 import pytest
 
 from core import netguard
-from core.anonymize.config import SHIPPED_MODEL, AnonymizeConfig, config_to_dict
+from core.anonymize.config import SHIPPED_MODEL, AnonymizeConfig
 from core.anonymize.engine import nlp_configuration
-from core.anonymize.stage import run_anonymize
 from core.cli import main
+from core.configs import to_json
 from core.errors import ModelNotInstalledError
-from core.jobs.execute import execute_run
+from core.jobs.execute import execute_run, run_stage
+from core.jobs.registry import ANONYMIZE
 from core.jobs.runs import create_run
 from core.reporter import NullReporter
 
@@ -61,8 +62,8 @@ def test_no_found_value_reaches_logs_events_audit_results_or_errors(
     caplog.set_level(logging.DEBUG)
     add_records(project, TEXTS)
     sink = []
-    config = config_to_dict(AnonymizeConfig(operator="pseudonym", processes=1))
-    outcome = execute_run(project, create_run(project, "anonymize", config), sink.append)
+    config = AnonymizeConfig(operator="pseudonym", processes=1)
+    outcome = execute_run(project, create_run(project, ANONYMIZE, config), sink.append)
     assert outcome.status == "succeeded"
     assert (
         main(["anonymize", str(project.path), "--operator", "mask", "--json", "--review", "2"]) == 0
@@ -76,14 +77,14 @@ def test_no_found_value_reaches_logs_events_audit_results_or_errors(
 
     monkeypatch.setattr(operators.Anonymizer, "apply", failing)
     crashed = execute_run(
-        project, create_run(project, "anonymize", {"operator": "hash"}), sink.append
+        project, create_run(project, ANONYMIZE, AnonymizeConfig(operator="hash")), sink.append
     )
     assert crashed.status == "failed"
     haystack = "\n".join(
         [
             _traces(project),
             json.dumps(sink, default=str),
-            json.dumps(outcome.result),
+            json.dumps(to_json(outcome.result)),
             caplog.text,
             cli_out.err,
             crashed.error.one_line(),
@@ -111,8 +112,9 @@ def test_a_missing_model_is_a_clear_error_and_nothing_downloads(project, monkeyp
     monkeypatch.setattr(spacy.cli, "download", lambda *a, **k: downloads.append(a))
     add_records(project, ["nothing to see"])
     with pytest.raises(ModelNotInstalledError) as info:
-        run_anonymize(
+        run_stage(
             project,
+            ANONYMIZE,
             AnonymizeConfig(spacy_model="en_core_web_lg", processes=1),
             reporter=NullReporter(),
         )
@@ -138,7 +140,9 @@ def test_no_network_is_touched(project):
                 "Server 10.0.0.12 at www.example.org",
             ],
         )
-        result = run_anonymize(project, AnonymizeConfig(processes=1), reporter=NullReporter())
+        result = run_stage(
+            project, ANONYMIZE, AnonymizeConfig(processes=1), reporter=NullReporter()
+        )
     finally:
         netguard.remove_block_listener(listener)
     assert netguard.is_installed()

@@ -8,7 +8,8 @@ import pytest
 
 from core.anonymize.config import PATTERN_ONLY_WARNING, AnonymizeConfig
 from core.anonymize.detect import CHUNK_CHARS
-from core.anonymize.stage import run_anonymize
+from core.jobs.execute import run_stage
+from core.jobs.registry import ANONYMIZE
 from core.reporter import NullReporter, RecordingReporter, StageCancelled
 
 from .conftest import add_records, anonymized
@@ -21,7 +22,9 @@ TEXTS = [
 
 
 def _run(project, **options):
-    return run_anonymize(project, AnonymizeConfig(processes=1, **options), reporter=NullReporter())
+    return run_stage(
+        project, ANONYMIZE, AnonymizeConfig(processes=1, **options), reporter=NullReporter()
+    )
 
 
 def test_every_record_is_anonymized_and_counted(project):
@@ -57,10 +60,10 @@ def test_cancel_commits_finished_batches_and_the_run_resumes(project):
     reporter = RecordingReporter(cancel_after=2)
     config = AnonymizeConfig(processes=1, batch_size=4)
     with pytest.raises(StageCancelled):
-        run_anonymize(project, config, reporter=reporter)
+        run_stage(project, ANONYMIZE, config, reporter=reporter)
     assert len(reporter.progress_calls) == 2  # one per committed batch of 4
     assert project.store.scalar("SELECT COUNT(*) FROM anonymized") == 8
-    resumed = run_anonymize(project, config, reporter=NullReporter())
+    resumed = run_stage(project, ANONYMIZE, config, reporter=NullReporter())
     assert (resumed.anonymized, resumed.skipped) == (4, 8)
     actions = [r["action"] for r in project.store.query("SELECT action FROM audit")]
     assert "anonymize.cancel" in actions
@@ -69,8 +72,8 @@ def test_cancel_commits_finished_batches_and_the_run_resumes(project):
 def test_pattern_only_says_so_loudly_and_finds_no_names(project):
     add_records(project, TEXTS[:2])
     reporter = RecordingReporter()
-    result = run_anonymize(
-        project, AnonymizeConfig(processes=1, pattern_only=True), reporter=reporter
+    result = run_stage(
+        project, ANONYMIZE, AnonymizeConfig(processes=1, pattern_only=True), reporter=reporter
     )
     assert result.warning == PATTERN_ONLY_WARNING
     assert result.mode == "pattern-only"
@@ -179,8 +182,8 @@ def test_several_processes_give_the_same_result(project, tmp_path):
     other = Project.create(tmp_path / "other", task="classification", floor=QualityFloor(0.9))
     try:
         add_records(other, TEXTS)
-        result = run_anonymize(
-            other, AnonymizeConfig(processes=2, batch_size=4), reporter=NullReporter()
+        result = run_stage(
+            other, ANONYMIZE, AnonymizeConfig(processes=2, batch_size=4), reporter=NullReporter()
         )
         multi = [
             r["text"] for r in other.store.query("SELECT text FROM anonymized ORDER BY record_id")

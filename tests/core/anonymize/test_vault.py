@@ -9,9 +9,10 @@ import types
 import pytest
 
 from core.anonymize.config import AnonymizeConfig
-from core.anonymize.stage import run_anonymize
 from core.anonymize.vault import KEY_FILE, load_keys, restore_originals
 from core.errors import VaultKeyError
+from core.jobs.execute import run_stage
+from core.jobs.registry import ANONYMIZE
 from core.project import Project, QualityFloor
 from core.reporter import NullReporter
 
@@ -24,7 +25,9 @@ TEXTS = [
 
 
 def _run(project, **options):
-    return run_anonymize(project, AnonymizeConfig(processes=1, **options), reporter=NullReporter())
+    return run_stage(
+        project, ANONYMIZE, AnonymizeConfig(processes=1, **options), reporter=NullReporter()
+    )
 
 
 def test_replace_numbers_values_within_a_record(project):

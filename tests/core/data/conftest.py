@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from core.data import ImportConfig, ImportResult, run_import
+from core.data import ImportConfig, ImportResult
+from core.jobs.execute import run_stage
+from core.jobs.registry import IMPORT
 from core.project import Project
 from core.reporter import NullReporter, Reporter
 
@@ -55,7 +57,7 @@ def do_import(project: Project) -> Callable[..., ImportResult]:
     def run(source: Path, reporter: Reporter | None = None, **options: Any) -> ImportResult:
         options.setdefault("text_column", "text")
         config = ImportConfig(source=source, **options)
-        return run_import(project, config, reporter=reporter or NullReporter())
+        return run_stage(project, IMPORT, config, reporter=reporter or NullReporter())
 
     return run
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from core.data import ImportConfig, run_import
+from core.data import ImportConfig
 from core.data.edges import REASONS
 from core.data.summary import EDGE_RULES, dataset_summaries
+from core.jobs.execute import run_stage
+from core.jobs.registry import IMPORT
 from core.reporter import NullReporter
 
 
@@ -12,7 +14,7 @@ def test_summary_matches_what_the_import_reported(project, write_csv, labelled_r
     rows = labelled_rows(120, labels=("a", "b", "c"))
     rows += [rows[1], [" ", "a"], ["", "b"]]  # one duplicate, two empty
     config = ImportConfig(source=write_csv(rows), text_column="text", label_column="label", seed=5)
-    result = run_import(project, config, reporter=NullReporter())
+    result = run_stage(project, IMPORT, config, reporter=NullReporter())
     (summary,) = dataset_summaries(project)
     assert summary.dataset_id == result.dataset_id
     assert (summary.format, summary.encoding) == ("csv", "utf-8")
@@ -43,14 +45,16 @@ def test_every_edge_reason_has_a_rule_sentence():
 
 
 def test_earlier_summaries_are_reused_and_new_datasets_counted(project, write_csv, labelled_rows):
-    run_import(
+    run_stage(
         project,
+        IMPORT,
         ImportConfig(source=write_csv(labelled_rows(30), "one.csv"), text_column="text"),
         reporter=NullReporter(),
     )
     first = dataset_summaries(project)
-    run_import(
+    run_stage(
         project,
+        IMPORT,
         ImportConfig(
             source=write_csv(labelled_rows(12, prefix="other"), "two.csv"), text_column="text"
         ),

@@ -5,8 +5,10 @@ from collections import Counter
 
 import pytest
 
-from core.data import ImportConfig, run_import
+from core.data import ImportConfig
 from core.data.edges import non_ascii_share
+from core.jobs.execute import run_stage
+from core.jobs.registry import IMPORT
 from core.project import Project, QualityFloor
 from core.reporter import NullReporter
 
@@ -23,7 +25,7 @@ def import_rows(folder, body, *, header=("text", "label"), **options):
     if "label" in header:
         options.setdefault("label_column", "label")
     config = ImportConfig(source=path, text_column="text", **options)
-    result = run_import(project, config, reporter=NullReporter())
+    result = run_stage(project, IMPORT, config, reporter=NullReporter())
     rows = project.store.query("SELECT text, label, split, edge_reason FROM records ORDER BY id")
     project.close()
     return rows, result

@@ -6,9 +6,11 @@ import json
 
 import pytest
 
-from core.data import ImportConfig, run_import
+from core.data import ImportConfig
 from core.data.records import BATCH_ROWS
 from core.errors import UserError
+from core.jobs.execute import run_stage
+from core.jobs.registry import IMPORT
 from core.project import Project, QualityFloor
 from core.reporter import NullReporter, RecordingReporter
 
@@ -41,7 +43,7 @@ def secret_file(tmp_path):
 def test_failing_imports_never_quote_the_rows(secret_file, project, options):
     config = ImportConfig(source=secret_file, **options)
     with pytest.raises(UserError) as caught:
-        run_import(project, config, reporter=NullReporter())
+        run_stage(project, IMPORT, config, reporter=NullReporter())
     error = caught.value
     assert SECRET not in str(error)
     assert SECRET not in error.hint
@@ -54,7 +56,7 @@ def test_unknown_labels_are_counted_not_quoted(secret_file, tmp_path):
     )
     config = ImportConfig(source=secret_file, text_column="text", label_column="label")
     with pytest.raises(UserError, match="1 rows have a label outside") as caught:
-        run_import(project, config, reporter=NullReporter())
+        run_stage(project, IMPORT, config, reporter=NullReporter())
     assert SECRET not in caught.value.one_line()
     project.close()
 
@@ -63,7 +65,9 @@ def test_a_malformed_jsonl_line_is_not_quoted(tmp_path, project):
     path = tmp_path / "data.jsonl"
     path.write_text('{"text": "fine"}\n{"text": "' + SECRET + '", oops}\n')
     with pytest.raises(UserError) as caught:
-        run_import(project, ImportConfig(source=path, text_column="text"), reporter=NullReporter())
+        run_stage(
+            project, IMPORT, ImportConfig(source=path, text_column="text"), reporter=NullReporter()
+        )
     assert SECRET not in caught.value.one_line()
 
 
@@ -73,13 +77,15 @@ def test_a_successful_import_keeps_contents_out_of_audit_and_progress(tmp_path, 
     rows[3] = f"{SECRET} in a row,a\n"
     path.write_text("text,label\n" + "".join(rows))
     reporter = RecordingReporter()
-    run_import(
+    run_stage(
         project,
+        IMPORT,
         ImportConfig(source=path, text_column="text", label_column="label"),
         reporter=reporter,
     )
     assert len(reporter.progress_calls) > 3
     assert all(SECRET not in message for _, message in reporter.progress_calls)
-    audit = project.store.query("SELECT details FROM audit")
+    audit = project.store.query("SELECT action, details FROM audit")
     assert all(SECRET not in row["details"] for row in audit)
-    assert json.loads(audit[-1]["details"])["rows_imported"] == BATCH_ROWS + 5
+    imported = [row for row in audit if row["action"] == "data.import"]
+    assert json.loads(imported[-1]["details"])["rows_imported"] == BATCH_ROWS + 5

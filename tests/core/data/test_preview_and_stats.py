@@ -3,8 +3,10 @@ from __future__ import annotations
 import openpyxl
 import pytest
 
-from core.data import ImportConfig, label_distribution, preview, run_import
+from core.data import ImportConfig, label_distribution, preview
 from core.errors import DataFileError
+from core.jobs.execute import run_stage
+from core.jobs.registry import IMPORT
 from core.project import Project, QualityFloor
 from core.reporter import NullReporter
 
@@ -40,15 +42,17 @@ def test_preview_refuses_what_import_refuses(tmp_path):
 
 
 def test_label_distribution_per_split_for_one_or_all_datasets(project, write_csv, labelled_rows):
-    first = run_import(
+    first = run_stage(
         project,
+        IMPORT,
         ImportConfig(
             source=write_csv(labelled_rows(20), "one.csv"), text_column="text", label_column="label"
         ),
         reporter=NullReporter(),
     )
-    run_import(
+    run_stage(
         project,
+        IMPORT,
         ImportConfig(
             source=write_csv(labelled_rows(10, prefix="other"), "two.csv"),
             text_column="text",
@@ -67,8 +71,9 @@ def test_label_distribution_per_split_for_one_or_all_datasets(project, write_csv
 def test_label_distribution_of_a_generation_project_hides_reference_texts(tmp_path, write_csv):
     project = Project.create(tmp_path / "gen", task="generation", floor=QualityFloor(0.9))
     rows = [["text", "answer"], *([f"question {i}", f"secret answer {i}"] for i in range(10))]
-    run_import(
+    run_stage(
         project,
+        IMPORT,
         ImportConfig(source=write_csv(rows), text_column="text", label_column="answer"),
         reporter=NullReporter(),
     )

@@ -5,9 +5,11 @@ from collections import Counter
 
 import pytest
 
-from core.data import ImportConfig, run_import
+from core.data import ImportConfig
 from core.data.split import shuffle_key, split_sizes, validate_fractions
 from core.errors import UserError
+from core.jobs.execute import run_stage
+from core.jobs.registry import IMPORT
 from core.project import Project, QualityFloor
 from core.reporter import NullReporter
 
@@ -48,8 +50,11 @@ def import_rows(folder, rows, name="data.csv", **options):
     path.write_text("\n".join(",".join(row) for row in rows) + "\n")
     project = Project.create(folder / "proj", task="classification", floor=QualityFloor(0.9))
     options.setdefault("label_column", "label" if "label" in rows[0] else None)
-    run_import(
-        project, ImportConfig(source=path, text_column="text", **options), reporter=NullReporter()
+    run_stage(
+        project,
+        IMPORT,
+        ImportConfig(source=path, text_column="text", **options),
+        reporter=NullReporter(),
     )
     splits = dict(project.store.conn.execute("SELECT text, split FROM records").fetchall())
     project.close()

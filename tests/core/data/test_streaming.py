@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import tracemalloc
 
-from core.data import ImportConfig, run_import
+from core.data import ImportConfig
+from core.jobs.execute import run_stage
+from core.jobs.registry import IMPORT
 from core.reporter import NullReporter
 
 ROWS = 60_000
@@ -26,8 +28,9 @@ def test_a_large_csv_imports_in_memory_far_below_its_size(tmp_path, project):
 
     tracemalloc.start()
     try:
-        result = run_import(
+        result = run_stage(
             project,
+            IMPORT,
             ImportConfig(source=path, text_column="text", label_column="label"),
             reporter=NullReporter(),
         )

@@ -3,7 +3,7 @@
 The student is the teacher tests' tiny BERT (2 layers, a locally trained tokenizer) trained
 for a few seconds on the synthetic phrases, so it is right most of the time but not always;
 it is cached like the teacher tests' models. A "train run" is faked as the train stage
-leaves it: a succeeded ``runs`` row whose result names ``runs/<id>/student``.
+leaves it: a succeeded run whose stored ``TrainResult`` names ``runs/<id>/student``.
 """
 
 from __future__ import annotations
@@ -13,11 +13,17 @@ import os
 import random
 import shutil
 import sys
+import tarfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
+from core.configs import to_json
+from core.jobs import runs
+from core.jobs.registry import TRAIN
 from core.project import Project, QualityFloor
 from core.store.db import utc_now
+from core.train.config import TrainConfig, TrainResult
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "teacher"))
 
@@ -139,6 +145,12 @@ def add_teacher_outputs(
             )
 
 
+def finish_run(project: Project, run_id: str, result: Any) -> None:
+    """Close ``run_id`` as succeeded with ``result``, stored as the run lifecycle stores it."""
+    runs.mark_running(project, run_id, os.getpid())
+    runs.mark_finished(project, run_id, "succeeded", result=to_json(result, project.path))
+
+
 def fake_train_run(
     project: Project,
     student: Path,
@@ -147,7 +159,7 @@ def fake_train_run(
     labels: Sequence[str] = LABELS,
 ) -> Path:
     """A succeeded train run whose model is a copy of ``student``, with a lineage file."""
-    run_id = f"train-{utc_now().replace(':', '').replace('-', '')[:15]}-{os.urandom(3).hex()}"
+    run_id = runs.create_run(project, TRAIN, TrainConfig(teacher_id=teacher_id))
     target = project.run_dir(run_id) / "student"
     shutil.copytree(student, target)
     lineage = {
@@ -156,13 +168,31 @@ def fake_train_run(
         "teacher": {"teacher_id": teacher_id, "prompt_version": ""},
     }
     (target / "lineage.json").write_text(json.dumps(lineage), encoding="utf-8")
-    with project.store.transaction() as conn:
-        conn.execute(
-            "INSERT INTO runs (id, stage, config, status, created, started, finished, result) "
-            "VALUES (?, 'train', '{}', 'succeeded', ?, ?, ?, ?)",
-            (run_id, utc_now(), utc_now(), utc_now(), json.dumps({"model_dir": str(target)})),
-        )
+    finish_run(project, run_id, train_result(run_id, target, teacher_id or ""))
     return target
+
+
+def train_result(run_id: str, model_dir: Path, teacher_id: str) -> TrainResult:
+    """What a short train run of ``model_dir`` returns."""
+    return TrainResult(
+        run_id=run_id, model_dir=model_dir, lineage_path=model_dir / "lineage.json",
+        curves_path=model_dir.parent / "curves.json", task="classification",
+        teacher_id=teacher_id, prompt_version="", resumed=False, resumed_from_step=0,
+        global_step=40, epochs_run=1.0, best_val_metric=None, val_metric_name="macro_f1",
+        stopped_early=False, train_examples=0, validation_examples=0, samples_per_s=0.0,
+        peak_memory_mb=0.0, device="cpu", batch_size=16, grad_accum=1, oom_retries=0,
+        seconds=1.0, truncated_share=0.0,
+    )  # fmt: skip
+
+
+LEGACY = Path(__file__).parents[2] / "fixtures" / "legacy-0.1.0" / "project.tar.gz"
+
+
+def unpack_legacy(folder: Path) -> Path:
+    """The project release 0.1.0 made, unpacked under ``folder`` (not where it was made)."""
+    with tarfile.open(LEGACY) as archive:
+        archive.extractall(folder, filter="data")
+    return folder / "legacy-project"
 
 
 def all_texts(project: Project) -> list[str]:

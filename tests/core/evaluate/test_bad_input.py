@@ -8,20 +8,24 @@ from evaluate_helpers import (
     add_teacher_outputs,
     fake_train_run,
     fill_records,
+    finish_run,
     make_project,
 )
 
 from core.errors import EvaluateError
 from core.evaluate.baseline import plan_baseline
 from core.evaluate.config import EvaluateConfig
-from core.evaluate.stage import run_evaluate
+from core.jobs import runs
+from core.jobs.execute import run_stage
+from core.jobs.registry import EVALUATE, TEACH
 from core.reporter import NullReporter
+from core.teacher.config import TeachConfig, TeachResult
 
 QUICK = EvaluateConfig(measure_latency=False, threads=1, extra_columns=False)
 
 
 def run(project, config: EvaluateConfig = QUICK):
-    return run_evaluate(project, config, reporter=NullReporter())
+    return run_stage(project, EVALUATE, config, reporter=NullReporter())
 
 
 @pytest.fixture
@@ -135,17 +139,37 @@ def test_config_values_are_checked():
         EvaluateConfig(latency_runs=0).validate()
 
 
+def fake_teach_run(project, spec: str, teacher_id: str, kind: str) -> None:
+    """A succeeded teach run of ``spec`` that stored ``teacher_id``'s outputs."""
+    run_id = runs.create_run(project, TEACH, TeachConfig(teacher=spec))
+    finish_run(project, run_id, TeachResult(
+        teacher_id=teacher_id, teacher_kind=kind, prompt_version="", task="classification",
+        eligible=0, already_stored=0, labelled=0, invalid=0, failed=0, cost=0.0,
+        cost_total=0.0, input_tokens=0, output_tokens=0, attempts=0, seconds=0.0,
+        records_per_s=0.0,
+    ))  # fmt: skip
+
+
 @pytest.mark.parametrize(
-    ("teacher_id", "reason"),
+    ("spec", "kind", "reason"),
     [
-        ("labels:human", "human labels"),
-        ("openai:gpu-box:8000/v1/big?mode=chat&t=auto&answers=letters&n=1", "remote endpoint"),
-        ("hf:smollm@abc?answers=letters&t=1", "causal LM"),
-        ("hf:gone@abc?t=1", "no teach run"),
-        (None, "no teacher outputs"),
+        ("labels", "labels", "human labels"),
+        ("openai:http://gpu-box:8000/v1", "openai", "remote endpoint"),
+        ("hf:CAUSAL", "hf", "causal LM"),
+        ("hf:CAUSAL", "hf-causal", "causal LM"),  # the kind release 0.1 stored
+        ("hf:/gone", "hf", "moved or changed"),
+        (None, None, "no teach run"),
     ],
 )
-def test_quantize_only_baseline_is_not_applicable_with_a_reason(bare_project, teacher_id, reason):
+def test_quantize_only_baseline_is_not_applicable_with_a_reason(
+    bare_project, tiny_causal, spec, kind, reason
+):
+    from core.teacher.models import folder_digest
+
+    teacher_id = f"hf:{tiny_causal.name}@{folder_digest(tiny_causal)}?answers=letters&t=1"
+    if spec is not None:
+        fake_teach_run(bare_project, spec.replace("CAUSAL", str(tiny_causal)), teacher_id, kind)
     plan = plan_baseline(bare_project, teacher_id)
     assert plan.folder is None
     assert reason in plan.reason
+    assert "no teacher outputs" in plan_baseline(bare_project, None).reason

@@ -146,3 +146,19 @@ def test_help_imports_no_heavy_module():
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_options_left_out_take_the_configs_defaults():
+    from core.cli import build_parser
+    from core.commands.config_defaults import given
+    from core.evaluate.config import EvaluateConfig
+
+    parser = build_parser()
+    args = parser.parse_args(["evaluate", "DIR"])
+    assert EvaluateConfig(**given(args, EvaluateConfig)) == EvaluateConfig()
+    args = parser.parse_args(
+        ["evaluate", "DIR", "--no-latency", "--no-onnx", "--strict-edge", "--latency-runs", "5"]
+    )
+    assert EvaluateConfig(**given(args, EvaluateConfig)) == EvaluateConfig(
+        measure_latency=False, extra_columns=False, strict_edge=True, latency_runs=5
+    )

@@ -17,10 +17,10 @@ from evaluate_helpers import (
 )
 from sklearn.metrics import accuracy_score, f1_score
 
-from core.evaluate.config import EvaluateConfig, config_to_dict
-from core.jobs import stages
-from core.jobs.execute import execute_run
-from core.jobs.runs import create_run
+from core.configs import to_json
+from core.evaluate.config import EvaluateConfig
+from core.jobs.execute import run_stage
+from core.jobs.registry import EVALUATE, TEACH, RunContext
 from core.store import audit
 
 FAST = EvaluateConfig(latency_runs=3, threads=1, extra_columns=False)
@@ -28,10 +28,9 @@ EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.I)
 
 
 def evaluate(project, config: EvaluateConfig = FAST):
-    run_id = create_run(project, "evaluate", config_to_dict(config))
-    outcome = execute_run(project, run_id, lambda event: None)
-    assert outcome.error is None, outcome.error and outcome.error.one_line()
-    return run_id, outcome.result
+    """Run the stage; the run id and the result as ``--json`` prints it."""
+    result = run_stage(project, EVALUATE, config)
+    return result.run_id, to_json(result)
 
 
 def read(path) -> str:
@@ -57,7 +56,7 @@ def student_predictions(model_dir, texts):
 
 
 def test_stage_is_registered():
-    assert stages.resolve("evaluate").__name__ == "run_evaluate_stage"
+    assert EVALUATE.function().__name__ == "run_evaluate"
 
 
 def test_end_to_end_metrics_match_sklearn_and_report_is_safe(eval_project):
@@ -119,15 +118,16 @@ def _check_report(project, result):
 
 
 def test_rerun_in_the_same_run_replaces_its_metrics(eval_project):
-    from core.evaluate.stage import run_evaluate_stage
+    from core.evaluate.stage import run_evaluate
     from core.reporter import NullReporter
 
     run_id, _ = evaluate(
         eval_project, EvaluateConfig(measure_latency=False, threads=1, extra_columns=False)
     )
     before = len(metric_values(eval_project, run_id))
-    config = config_to_dict(EvaluateConfig(measure_latency=False, threads=1, extra_columns=False))
-    run_evaluate_stage(eval_project, run_id, config, NullReporter())
+    config = EvaluateConfig(measure_latency=False, threads=1, extra_columns=False)
+    run = RunContext(run_id, eval_project.run_dir(run_id), resumed=True)
+    run_evaluate(eval_project, config, run=run, reporter=NullReporter())
     count = eval_project.store.scalar("SELECT COUNT(*) FROM metrics WHERE run_id = ?", (run_id,))
     assert count == before
 
@@ -165,14 +165,12 @@ def test_a_passing_student_and_an_edge_failure_shown_while_test_passes(tmp_path,
 
 def test_quantize_only_baseline_for_a_local_classifier_teacher(tmp_path, trained_student):
     from core.teacher.config import TeachConfig
-    from core.teacher.config import config_to_dict as teach_dict
 
     project = make_project(tmp_path, min_retention=0.9)
     fill_records(project, 60)
     teacher = tmp_path / "teacher-model"
     shutil.copytree(trained_student, teacher)
-    teach = create_run(project, "teach", teach_dict(TeachConfig(teacher=f"hf:{teacher}")))
-    teacher_id = execute_run(project, teach, lambda e: None).result["teacher_id"]
+    teacher_id = run_stage(project, TEACH, TeachConfig(teacher=f"hf:{teacher}")).teacher_id
     fake_train_run(project, trained_student, teacher_id=teacher_id)
     run_id, result = evaluate(project)
     values = metric_values(project, run_id)
@@ -235,12 +233,12 @@ def test_a_fitted_temperature_moves_the_calibrated_ece(eval_project):
 
 
 def test_cancel_stops_before_anything_is_reported(eval_project):
-    from core.evaluate.stage import run_evaluate
+
     from core.reporter import RecordingReporter, StageCancelled
 
     reporter = RecordingReporter(cancel_after=2)
     with pytest.raises(StageCancelled):
-        run_evaluate(eval_project, FAST, reporter=reporter)
+        run_stage(eval_project, EVALUATE, FAST, reporter=reporter)
     assert not list(eval_project.runs_dir.glob("evaluate-*/report.html"))
     assert not any(e.action == "evaluate.finish" for e in audit.entries(eval_project.store))
 

@@ -36,22 +36,20 @@ def trained_student() -> Path:
 
 @pytest.fixture(scope="session")
 def exported(tmp_path_factory, trained_student) -> Exported:
-    """A project evaluated by the real evaluate stage, exported through the job runner."""
+    """A project evaluated by the real evaluate stage, exported through the run lifecycle;
+    ``result`` is the export's result as ``--json`` prints it."""
+    from core.configs import to_json
     from core.evaluate.config import EvaluateConfig
-    from core.evaluate.config import config_to_dict as evaluate_dict
-    from core.export.config import ExportConfig, config_to_dict
-    from core.jobs.execute import execute_run
-    from core.jobs.runs import create_run
+    from core.export.config import ExportConfig
+    from core.jobs.execute import run_stage
+    from core.jobs.registry import EVALUATE, EXPORT
 
     root = tmp_path_factory.mktemp("exported")
     with build_project(root, trained_student) as project:
         config = EvaluateConfig(measure_latency=False, quantize_baseline=False)
-        run = create_run(project, "evaluate", evaluate_dict(config))
-        assert execute_run(project, run, lambda event: None).result["passed"] is True
-        run = create_run(project, "export", config_to_dict(ExportConfig(out=root / "bundle")))
-        outcome = execute_run(project, run, lambda event: None)
-        assert outcome.status == "succeeded", outcome.error and outcome.error.one_line()
-        return Exported(project.path, root / "bundle", outcome.result, 90)
+        assert run_stage(project, EVALUATE, config).passed is True
+        result = run_stage(project, EXPORT, ExportConfig(out=root / "bundle"))
+        return Exported(project.path, root / "bundle", to_json(result), 90)
 
 
 @pytest.fixture

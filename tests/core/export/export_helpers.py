@@ -13,12 +13,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from core.evaluate.config import EvaluateConfig, EvaluateResult
+from core.jobs.registry import EVALUATE, TRAIN
+from core.jobs.runs import create_run, latest_result
 from core.project import Project
-from core.store.db import utc_now
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "evaluate"))
 
-from evaluate_helpers import add_teacher_outputs, fake_train_run, fill_records, make_project
+from evaluate_helpers import (
+    add_teacher_outputs,
+    fake_train_run,
+    fill_records,
+    finish_run,
+    make_project,
+)
 
 PLANTED = ("Jane Roe", "jane.roe{i}@example.com", "078-05-{i:04d}")
 
@@ -51,42 +59,32 @@ def build_project(tmp_path: Path, student: Path, name: str = "exp", rows: int = 
 
 
 def student_dir(project: Project) -> Path:
-    row = project.store.query(
-        "SELECT result FROM runs WHERE stage = 'train' AND status = 'succeeded' "
-        "ORDER BY created DESC LIMIT 1"
-    )
-    return Path(json.loads(row[0]["result"])["model_dir"])
+    found = latest_result(project, TRAIN)
+    assert found is not None
+    return found.model_dir
 
 
 def fake_evaluate_run(project: Project, *, passed: bool = True, temperature: float = 1.5) -> str:
     """A finished evaluate run of the project's student, as the evaluate stage records it."""
     student = student_dir(project)
-    run_id = f"evaluate-{utc_now()[:19].replace(':', '').replace('-', '')}-{os.urandom(3).hex()}"
+    run_id = create_run(project, EVALUATE, EvaluateConfig())
     report = project.run_dir(run_id) / "report.html"
     report.write_text("<html><body>figures only</body></html>", encoding="utf-8")
     (student / "calibration.json").write_text(json.dumps({"temperature": temperature}))
-    result = {
-        "passed": passed,
-        "test_passed": passed,
-        "edge_passed": passed,
-        "student_dir": str(student),
-        "temperature": temperature,
-        "report_html": str(report),
-        "failures": [] if passed else ["test: retention 0.4000 is below the floor 0.5"],
-        "primary_metric": "macro_f1",
-        "reference": "human",
-    }
+    failures = () if passed else ("test: retention 0.4000 is below the floor 0.5",)
+    result = EvaluateResult(
+        run_id=run_id, task="classification", primary_metric="macro_f1", reference="human",
+        student_dir=student, teacher_id=None, passed=passed, test_passed=passed,
+        edge_passed=passed, failures=failures, temperature=temperature, calibration_file=None,
+        report_html=report, report_pdf=None, headline=(), notes=(),
+    )  # fmt: skip
     with project.store.transaction() as conn:
-        conn.execute(
-            "INSERT INTO runs (id, stage, config, status, created, started, finished, result) "
-            "VALUES (?, 'evaluate', '{}', 'succeeded', ?, ?, ?, ?)",
-            (run_id, utc_now(), utc_now(), utc_now(), json.dumps(result)),
-        )
         conn.execute(
             "INSERT INTO metrics (run_id, split, name, value) VALUES (?, 'test', "
             "'student.accuracy', 0.8), (?, 'test', 'student.retention', 0.9)",
             (run_id, run_id),
         )
+    finish_run(project, run_id, result)
     return run_id
 
 

@@ -15,7 +15,8 @@ from core.errors import DiskFullError, ExportRefusedError, OutputExistsError, St
 from core.export import bundle as bundle_module
 from core.export import bundle_format as fmt
 from core.export.config import ExportConfig
-from core.export.stage import run_export
+from core.jobs.execute import run_stage
+from core.jobs.registry import EXPORT
 from core.project import Project
 from core.reporter import NullReporter, RecordingReporter
 from core.store import audit
@@ -106,10 +107,10 @@ def test_refused_without_a_passing_evaluation_then_override_is_audited(
 ):
     out = tmp_path / "bundle"
     with pytest.raises(ExportRefusedError, match="not been evaluated"):
-        run_export(unevaluated_project, ExportConfig(out=out), reporter=NullReporter())
+        run_stage(unevaluated_project, EXPORT, ExportConfig(out=out), reporter=NullReporter())
     assert not out.exists()
     config = ExportConfig(out=out, override_floor="pilot approved by the model-risk board")
-    result = run_export(unevaluated_project, config, reporter=NullReporter())
+    result = run_stage(unevaluated_project, EXPORT, config, reporter=NullReporter())
     assert result.floor_overridden
     assert result.verdict == "none"
     entry = next(
@@ -126,7 +127,9 @@ def test_a_failed_evaluation_is_refused(unevaluated_project, tmp_path):
 
     fake_evaluate_run(unevaluated_project, passed=False)
     with pytest.raises(ExportRefusedError, match="FAILED the quality floor"):
-        run_export(unevaluated_project, ExportConfig(out=tmp_path / "b"), reporter=NullReporter())
+        run_stage(
+            unevaluated_project, EXPORT, ExportConfig(out=tmp_path / "b"), reporter=NullReporter()
+        )
 
 
 def test_low_int8_agreement_is_refused_unless_overridden(fresh_project, tmp_path, monkeypatch):
@@ -144,10 +147,10 @@ def test_low_int8_agreement_is_refused_unless_overridden(fresh_project, tmp_path
     monkeypatch.setattr(build.parity, "compare", worse)
     out = tmp_path / "bundle"
     with pytest.raises(ExportRefusedError, match="below the 99% threshold"):
-        run_export(fresh_project, ExportConfig(out=out), reporter=NullReporter())
+        run_stage(fresh_project, EXPORT, ExportConfig(out=out), reporter=NullReporter())
     assert not out.exists()
     config = ExportConfig(out=out, override_parity="INT8 needed for the edge box")
-    result = run_export(fresh_project, config, reporter=NullReporter())
+    result = run_stage(fresh_project, EXPORT, config, reporter=NullReporter())
     assert result.parity_overridden
     assert result.parity.variant("onnx_int8").agreement < 0.99
     actions = [e.action for e in audit.entries(fresh_project.store)]
@@ -160,9 +163,9 @@ def test_an_existing_output_is_refused_unless_forced(fresh_project, tmp_path):
     out.mkdir()
     (out / "keep.txt").write_text("someone else's file")
     with pytest.raises(OutputExistsError, match="already exists"):
-        run_export(fresh_project, ExportConfig(out=out), reporter=NullReporter())
+        run_stage(fresh_project, EXPORT, ExportConfig(out=out), reporter=NullReporter())
     assert (out / "keep.txt").exists()
-    run_export(fresh_project, ExportConfig(out=out, force=True), reporter=NullReporter())
+    run_stage(fresh_project, EXPORT, ExportConfig(out=out, force=True), reporter=NullReporter())
     assert not (out / "keep.txt").exists()
     assert (out / "manifest.json").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle", "fresh"]
@@ -181,7 +184,9 @@ def test_a_disk_that_fills_mid_export_leaves_no_half_bundle(fresh_project, tmp_p
     monkeypatch.setattr(bundle_module.shutil, "copyfile", filling)
     out_dir = tmp_path / "out"
     with pytest.raises(DiskFullError):
-        run_export(fresh_project, ExportConfig(out=out_dir / "bundle"), reporter=NullReporter())
+        run_stage(
+            fresh_project, EXPORT, ExportConfig(out=out_dir / "bundle"), reporter=NullReporter()
+        )
     assert list(out_dir.iterdir()) == []
     work = [p for p in fresh_project.runs_dir.rglob("export-work-*")]
     assert work == []
@@ -204,7 +209,7 @@ def test_a_really_full_disk_leaves_nothing(fresh_project, tmp_path):
         pytest.skip("this machine does not allow mounts")
     try:
         with pytest.raises(DiskFullError):
-            run_export(fresh_project, ExportConfig(out=small / "b"), reporter=NullReporter())
+            run_stage(fresh_project, EXPORT, ExportConfig(out=small / "b"), reporter=NullReporter())
         assert list(small.iterdir()) == []
     finally:
         subprocess.run(["umount", "-l", str(small)], check=False)
@@ -213,7 +218,9 @@ def test_a_really_full_disk_leaves_nothing(fresh_project, tmp_path):
 def test_cancel_writes_nothing(fresh_project, tmp_path):
     out = tmp_path / "bundle"
     with pytest.raises(StageCancelled):
-        run_export(fresh_project, ExportConfig(out=out), reporter=RecordingReporter(cancel_after=2))
+        run_stage(
+            fresh_project, EXPORT, ExportConfig(out=out), reporter=RecordingReporter(cancel_after=2)
+        )
     assert not out.exists()
     assert list(fresh_project.runs_dir.rglob("export-work-*")) == []
 
@@ -228,7 +235,7 @@ def test_optimum_failure_falls_back_to_torch_onnx_with_the_reason(
 
     monkeypatch.setattr(onnx_export, "_optimum", unsupported)
     out = tmp_path / "bundle"
-    result = run_export(fresh_project, ExportConfig(out=out), reporter=NullReporter())
+    result = run_stage(fresh_project, EXPORT, ExportConfig(out=out), reporter=NullReporter())
     assert result.exporter == "torch.onnx.export"
     assert "not supported" in (result.fallback_reason or "")
     manifest = read_manifest(out)
@@ -242,28 +249,32 @@ def test_zip_bundle_and_outputs_inside_the_project_refused(fresh_project, tmp_pa
     from core.export.verify import verify_bundle
 
     out = tmp_path / "bundle.zip"
-    result = run_export(fresh_project, ExportConfig(out=out, format="zip"), reporter=NullReporter())
+    result = run_stage(
+        fresh_project, EXPORT, ExportConfig(out=out, format="zip"), reporter=NullReporter()
+    )
     assert out.is_file()
     assert result.bundle_bytes == out.stat().st_size
     assert verify_bundle(out).files_checked == result.files - 2  # the manifest, its signature
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
     inside = fresh_project.runs_dir / "bundle"
     with pytest.raises(ExportError, match="project folder"):
-        run_export(fresh_project, ExportConfig(out=inside), reporter=NullReporter())
+        run_stage(fresh_project, EXPORT, ExportConfig(out=inside), reporter=NullReporter())
     with pytest.raises(ExportError, match="project folder"):
-        run_export(
+        run_stage(
             fresh_project,
+            EXPORT,
             ExportConfig(out=Path(fresh_project.path) / "stillroom.db", force=True),
             reporter=NullReporter(),
         )
     with pytest.raises(ExportError, match="project folder"):
-        run_export(
+        run_stage(
             fresh_project,
+            EXPORT,
             ExportConfig(out=Path(fresh_project.path), force=True),
             reporter=NullReporter(),
         )
     shelved = fresh_project.path / "exports" / "b"
-    run_export(fresh_project, ExportConfig(out=shelved, probes=0), reporter=NullReporter())
+    run_stage(fresh_project, EXPORT, ExportConfig(out=shelved, probes=0), reporter=NullReporter())
     assert verify_bundle(shelved).probes_checked == 0
 
 

@@ -10,7 +10,8 @@ from evaluate_helpers import cached, fake_train_run, fill_records
 from export_helpers import fake_evaluate_run, read_manifest
 
 from core.export.config import ExportConfig
-from core.export.stage import run_export
+from core.jobs.execute import run_stage
+from core.jobs.registry import EXPORT
 from core.project import Project, QualityFloor
 from core.reporter import NullReporter
 
@@ -31,7 +32,9 @@ def test_a_causal_student_exports_with_kv_cache_parity_verify_and_predict(tmp_pa
         fake_train_run(project, tiny_causal, labels=())
         fake_evaluate_run(project)
         out = tmp_path / "bundle"
-        result = run_export(project, ExportConfig(out=out, probes=3), reporter=NullReporter())
+        result = run_stage(
+            project, EXPORT, ExportConfig(out=out, probes=3), reporter=NullReporter()
+        )
     manifest = read_manifest(out)
     names = [t["name"] for t in manifest["model"]["inputs"]]
     assert "past_key_values.0.key" in names

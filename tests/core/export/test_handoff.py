@@ -10,15 +10,18 @@ from pathlib import Path
 import pytest
 
 from core.errors import BundleError, ExportError, ExportRefusedError, OutputExistsError
+from core.export.config import ExportConfig
 from core.export.handoff import (
     check_bundle,
     gate_state,
-    last_export,
     preflight,
     require_gate,
     serving_instructions,
 )
 from core.export.predict import predict
+from core.jobs.execute import run_stage
+from core.jobs.registry import EXPORT
+from core.jobs.runs import latest
 from core.project import Project, QualityFloor
 
 
@@ -118,13 +121,33 @@ def test_no_student_is_its_own_state(tmp_path):
         assert gate_state(project).verdict == "no_student"
         with pytest.raises(ExportError, match="no trained student"):
             require_gate(project, "reason")
-        assert last_export(project) is None
+        assert latest(project, EXPORT) is None
 
 
 def test_the_last_export_is_read_back(exported):
     with Project.open(exported.project) as project:
-        last = last_export(project)
+        last = latest(project, EXPORT)
     assert last is not None
-    assert last.bundle == exported.bundle
-    assert last.exists
-    assert last.result["parity"]["n"] > 0
+    assert last.result.bundle == exported.bundle
+    assert last.result.bundle.exists()
+    assert last.result.parity.n > 0
+
+
+def test_a_copied_project_hands_over_its_own_bundle(fresh_project, tmp_path):
+    """A project archived to another folder, the original gone: everything reads the copy."""
+    run_stage(fresh_project, EXPORT, ExportConfig(out=fresh_project.path / "exports" / "b"))
+    original = fresh_project.path
+    fresh_project.close()
+    copy = shutil.copytree(original, tmp_path / "archived")
+    shutil.rmtree(original)
+    with Project.open(copy) as project:
+        last = latest(project, EXPORT)
+        gate = gate_state(project)
+    assert last is not None
+    assert last.result.bundle == copy / "exports" / "b"
+    check = check_bundle(last.result.bundle)
+    assert check.ok
+    assert check.report.bundle == copy / "exports" / "b"
+    assert f"scp -r {copy}/exports/b/triton/" in serving_instructions(last.result.bundle)
+    assert str(original) not in serving_instructions(last.result.bundle)
+    assert gate.verdict == "passed"

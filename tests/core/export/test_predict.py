@@ -14,6 +14,8 @@ from export_helpers import bundle_blobs, forms, planted_strings, raw_texts, read
 
 from core.export.predict import predict
 from core.export.runtime import providers
+from core.jobs.execute import run_stage
+from core.jobs.registry import EXPORT
 from core.project import Project
 
 REPO = Path(__file__).parents[3]
@@ -131,14 +133,13 @@ def test_optimum_ortmodel_opens_the_bundle(exported):
 
 def test_no_raw_text_or_planted_pii_in_any_bundle_file(exported, tmp_path, trained_student):
     from core.export.config import ExportConfig
-    from core.export.stage import run_export
     from core.reporter import NullReporter
 
     with Project.open(exported.project) as project:
         secrets = raw_texts(project) + planted_strings(exported.rows)
         zipped = tmp_path / "bundle.zip"
         config = ExportConfig(out=zipped, format="zip", keep_fp32=True, fp16=True)
-        run_export(project, config, reporter=NullReporter())
+        run_stage(project, EXPORT, config, reporter=NullReporter())
     needles = [form for text in secrets for form in forms(text)]
     scanned = 0
     for bundle in (exported.bundle, zipped):

@@ -18,7 +18,9 @@ from core.cli import main
 from core.errors import SigningKeyError
 from core.export.keys import project_key_path, signer_for
 from core.export.signature import KEY_ENV
-from core.export.stage import ExportConfig, run_export
+from core.export.stage import ExportConfig
+from core.jobs.execute import run_stage
+from core.jobs.registry import EXPORT
 from core.reporter import NullReporter
 from core.store import audit
 
@@ -88,7 +90,7 @@ def test_an_unusable_organisation_key_is_refused_before_any_work(fresh_project, 
     for key, why in cases:
         config = ExportConfig(out=out, signing_key=key)
         with pytest.raises(SigningKeyError, match=why):
-            run_export(fresh_project, config, reporter=NullReporter())
+            run_stage(fresh_project, EXPORT, config, reporter=NullReporter())
         assert not out.exists()
     assert not project_key_path(fresh_project).exists()
 
@@ -99,7 +101,7 @@ def test_an_organisation_key_signs_a_zip_that_its_public_key_pins(fresh_project,
     org = new_key_file(tmp_path / "org.key")
     out = tmp_path / "bundle.zip"
     config = ExportConfig(out=out, format="zip", signing_key=org)
-    result = run_export(fresh_project, config, reporter=NullReporter())
+    result = run_stage(fresh_project, EXPORT, config, reporter=NullReporter())
     assert result.signing_key_source == "organisation"
     assert not project_key_path(fresh_project).exists()  # no project key was made
     pub = tmp_path / "org.pub"

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from core.configs import from_json, to_json
 from core.errors import ExportError
-from core.export.config import ExportConfig, config_from_dict, config_to_dict
+from core.export.config import ExportConfig
 from core.export.quantize import detect_isa
 from core.export.safezip import unsafe_reason
 from core.export.stage import triton_name
@@ -48,7 +49,7 @@ def test_bad_options_are_one_actionable_line(options, message):
 
 def test_the_config_round_trips_through_json():
     config = ExportConfig(out=Path("/x/b.zip"), format="zip", override_floor="why", fp16=True)
-    assert config_from_dict({**config_to_dict(config), "unknown": 1}) == config
+    assert from_json(ExportConfig, {**to_json(config), "unknown": 1}) == config
 
 
 def test_triton_names_are_sanitised():
@@ -66,3 +67,28 @@ def test_plain_zip_entries_are_safe_and_links_are_not():
     fifo.external_attr = (stat.S_IFIFO | 0o600) << 16
     assert "special file" in (unsafe_reason(fifo) or "")
     assert "backslash" in (unsafe_reason(zipfile.ZipInfo("..\\evil")) or "")
+
+
+def test_options_left_out_take_the_configs_defaults():
+    from core.cli import build_parser
+    from core.commands.config_defaults import given
+
+    parser = build_parser()
+    args = parser.parse_args(["export", "DIR", "--out", "/x/b"])
+    assert ExportConfig(**given(args, ExportConfig)) == ExportConfig(out=Path("/x/b"))
+    args = parser.parse_args(
+        [
+            "export",
+            "DIR",
+            "--out",
+            "/x/b",
+            "--quantize",
+            "none",
+            "--force",
+            "--min-agreement",
+            "0.9",
+        ]
+    )
+    assert ExportConfig(**given(args, ExportConfig)) == ExportConfig(
+        out=Path("/x/b"), quantize="none", force=True, min_agreement=0.9
+    )

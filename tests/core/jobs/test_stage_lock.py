@@ -17,7 +17,9 @@ from core.cli import main
 from core.jobs import protocol
 from core.jobs.execute import execute_run
 from core.jobs.locks import StageBusyError, ensure_stage_free, lock_path, stage_lock
+from core.jobs.registry import SELFTEST
 from core.jobs.runs import create_run, get_run, list_runs
+from core.jobs.selftest import SelftestConfig
 from core.jobs.worker import WorkerProcess
 from core.project import Project
 
@@ -110,11 +112,11 @@ def test_a_second_anonymize_exits_2_naming_the_first_and_records_nothing(importe
 
 
 def test_a_second_worker_of_the_same_stage_does_no_work(project):
-    first_id = create_run(project, "selftest", {"steps": 400, "delay_s": 0.05})
+    first_id = create_run(project, SELFTEST, SelftestConfig(steps=400, delay_s=0.05))
     first = WorkerProcess(project.path, first_id)
     events = first.events()
     assert next(events)["kind"] == "started"  # it holds the lock from here on
-    second_id = create_run(project, "selftest", {"steps": 3})
+    second_id = create_run(project, SELFTEST, SelftestConfig(steps=3))
     second = WorkerProcess(project.path, second_id)
     last = list(second.events())[-1]
     assert second.wait(timeout=60) == protocol.EXIT_USER_ERROR
@@ -145,7 +147,7 @@ def test_other_stages_and_this_process_are_not_blocked(project, holder):
         ensure_stage_free(project, "anonymize")
     ensure_stage_free(project, "train")
     with stage_lock(project, "train"), stage_lock(project, "train"):  # re-entrant here
-        run_id = create_run(project, "selftest", {"steps": 2})
+        run_id = create_run(project, SELFTEST, SelftestConfig(steps=2))
     assert lock_path(project, "train").read_text() == str(os.getpid())
     assert oct(lock_path(project, "train").stat().st_mode & 0o777) == "0o600"
     assert execute_run(project, run_id, lambda event: None).status == "succeeded"

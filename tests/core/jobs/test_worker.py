@@ -10,7 +10,9 @@ import pytest
 
 from core.jobs import protocol
 from core.jobs.execute import execute_run
+from core.jobs.registry import SELFTEST
 from core.jobs.runs import create_run, events, get_run, reconcile_runs
+from core.jobs.selftest import SelftestConfig
 from core.jobs.worker import WorkerProcess
 
 
@@ -20,7 +22,7 @@ def _steps_done(project, run_id):
 
 
 def test_worker_runs_a_stage_and_streams_events(project):
-    run_id = create_run(project, "selftest", {"steps": 5})
+    run_id = create_run(project, SELFTEST, SelftestConfig(steps=5))
     worker = WorkerProcess(project.path, run_id)
     seen = list(worker.events())
     assert worker.wait(timeout=30) == protocol.EXIT_OK
@@ -38,7 +40,7 @@ def test_worker_runs_a_stage_and_streams_events(project):
 
 
 def test_cancel_stops_cleanly_and_the_run_resumes(project):
-    run_id = create_run(project, "selftest", {"steps": 400, "delay_s": 0.02})
+    run_id = create_run(project, SELFTEST, SelftestConfig(steps=400, delay_s=0.02))
     worker = WorkerProcess(project.path, run_id)
     for event in worker.events():
         if event["kind"] == "metric" and event["step"] >= 3:
@@ -51,12 +53,12 @@ def test_cancel_stops_cleanly_and_the_run_resumes(project):
 
     outcome = execute_run(project, run_id, lambda event: None)
     assert outcome.status == "succeeded"
-    assert outcome.result["resumed_from"] == len(done)
+    assert outcome.result.resumed_from == len(done)
     assert _steps_done(project, run_id) == list(range(1, 401))
 
 
 def test_second_cancel_kills(project):
-    run_id = create_run(project, "selftest", {"steps": 10_000, "delay_s": 0.05})
+    run_id = create_run(project, SELFTEST, SelftestConfig(steps=10_000, delay_s=0.05))
     worker = WorkerProcess(project.path, run_id)
     next(worker.events())
     worker.cancel()
@@ -65,7 +67,7 @@ def test_second_cancel_kills(project):
 
 
 def test_sigterm_is_a_cancel_request(project):
-    run_id = create_run(project, "selftest", {"steps": 10_000, "delay_s": 0.02})
+    run_id = create_run(project, SELFTEST, SelftestConfig(steps=10_000, delay_s=0.02))
     worker = WorkerProcess(project.path, run_id)
     next(worker.events())
     worker.process.send_signal(signal.SIGTERM)
@@ -74,7 +76,7 @@ def test_sigterm_is_a_cancel_request(project):
 
 
 def test_killed_worker_leaves_a_consistent_resumable_store(project):
-    run_id = create_run(project, "selftest", {"steps": 300, "delay_s": 0.01})
+    run_id = create_run(project, SELFTEST, SelftestConfig(steps=300, delay_s=0.01))
     worker = WorkerProcess(project.path, run_id)
     for event in worker.events():
         if event["kind"] == "metric" and event["step"] >= 20:
@@ -96,7 +98,7 @@ def test_killed_worker_leaves_a_consistent_resumable_store(project):
 
 
 def test_a_crash_is_recorded_without_its_message(project):
-    run_id = create_run(project, "selftest", {"steps": 5, "fail_at": 2})
+    run_id = create_run(project, SELFTEST, SelftestConfig(steps=5, fail_at=2))
     worker = WorkerProcess(project.path, run_id)
     last = list(worker.events())[-1]
     assert worker.wait(timeout=30) == protocol.EXIT_CRASH
@@ -106,7 +108,7 @@ def test_a_crash_is_recorded_without_its_message(project):
     run = get_run(project, run_id)
     assert (run.status, run.error_class) == ("failed", "RuntimeError")
     log = (project.path / "runs" / run_id / "worker.log").read_text()
-    assert "run_selftest_stage" in log
+    assert "run_selftest" in log
     assert "at step 2" not in log  # messages may quote data; only the stack is kept
 
 
@@ -119,14 +121,14 @@ def test_unknown_run_is_a_user_error(project):
 
 
 def test_a_finished_run_is_not_run_twice(project):
-    run_id = create_run(project, "selftest", {"steps": 1})
+    run_id = create_run(project, SELFTEST, SelftestConfig(steps=1))
     assert execute_run(project, run_id, lambda e: None).status == "succeeded"
     with pytest.raises(Exception, match="only pending or stopped runs"):
         execute_run(project, run_id, lambda e: None)
 
 
 def test_progress_events_are_throttled(project):
-    run_id = create_run(project, "selftest", {"steps": 200})
+    run_id = create_run(project, SELFTEST, SelftestConfig(steps=200))
     seen = []
     start = time.monotonic()
     execute_run(project, run_id, seen.append)

@@ -12,13 +12,14 @@ import time
 import pytest
 
 from core.errors import EndpointError
+from core.jobs.execute import run_stage
+from core.jobs.registry import TEACH
 from core.reporter import NullReporter
 from core.teacher.base import TeachBatch, TeacherOutput
 from core.teacher.config import TeachConfig
 from core.teacher.endpoint import _collect
 from core.teacher.outputs import checked, write_batch
 from core.teacher.softlabels import renormalise
-from core.teacher.stage import run_teach
 
 FAST = {"backoff_s": 0.01, "breaker_cooldown_s": 0.05, "timeout_s": 5.0, "concurrency": 4}
 
@@ -57,7 +58,7 @@ def test_impossible_logprobs_are_stored_invalid_with_the_reason(
     teach_project, server, value, reason
 ):
     server.switches.mangle = _set_logprobs(value)
-    result = run_teach(teach_project, _config(server, limit=6), reporter=NullReporter())
+    result = run_stage(teach_project, TEACH, _config(server, limit=6), reporter=NullReporter())
     # Before the fix: NaN and inf were stored valid = 1 with [NaN, NaN, NaN]; 800 crashed
     # the stage with OverflowError (and left "Task exception was never retrieved").
     assert (result.labelled, result.failed) == (6, 0)
@@ -90,7 +91,7 @@ def test_a_nan_classifier_is_all_invalid(teach_project, tiny_classifier, tmp_pat
         model.classifier.bias.fill_(math.nan)
     model.save_pretrained(broken)
     config = TeachConfig(teacher=f"hf:{broken}")
-    result = run_teach(teach_project, config, reporter=NullReporter())
+    result = run_stage(teach_project, TEACH, config, reporter=NullReporter())
     assert (result.labelled, result.invalid) == (30, 30)
     assert result.invalid_reasons == {"non_finite": 30}
     assert teach_project.store.scalar("SELECT COUNT(*) FROM teacher_outputs WHERE valid = 1") == 0
@@ -156,7 +157,7 @@ def test_impossible_usage_is_not_billed(teach_project, server, bad):
         reply["usage"]["prompt_tokens"] = bad
 
     server.switches.mangle = mangle
-    result = run_teach(teach_project, _config(server, limit=4), reporter=NullReporter())
+    result = run_stage(teach_project, TEACH, _config(server, limit=4), reporter=NullReporter())
     assert result.labelled == 4
     assert result.cost >= 0
     assert result.cost_total >= 0
@@ -170,7 +171,7 @@ def test_plausible_usage_is_billed(teach_project, server):
         reply["usage"]["prompt_tokens"] = 40.0  # a whole number sent as a float: fine
 
     server.switches.mangle = mangle
-    result = run_teach(teach_project, _config(server, limit=2), reporter=NullReporter())
+    result = run_stage(teach_project, TEACH, _config(server, limit=2), reporter=NullReporter())
     assert (result.usage_ignored, result.input_tokens) == (0, 80)
 
 
@@ -182,7 +183,7 @@ def test_a_huge_answer_is_not_read_or_stored(teach_project, server, no_length):
     server.switches.pad_bytes = 20 << 20  # 20 MB of padding to a 4-token request
     server.switches.no_length = no_length
     start = time.monotonic()
-    result = run_teach(teach_project, _config(server, limit=3, max_attempts=3),
+    result = run_stage(teach_project, TEACH, _config(server, limit=3, max_attempts=3),
                        reporter=NullReporter())  # fmt: skip
     assert time.monotonic() - start < 15
     assert (result.labelled, result.failed) == (0, 3)
@@ -195,11 +196,11 @@ def test_a_huge_answer_is_not_read_or_stored(teach_project, server, no_length):
 
 
 def test_the_reply_cap_is_configurable(teach_project, server):
-    result = run_teach(teach_project, _config(server, limit=2, max_reply_bytes=1024),
+    result = run_stage(teach_project, TEACH, _config(server, limit=2, max_reply_bytes=1024),
                        reporter=NullReporter())  # fmt: skip
     assert result.failed_reasons == {"reply too large": 2}
     server.switches.pad_bytes = 200_000
-    again = run_teach(teach_project, _config(server, limit=2), reporter=NullReporter())
+    again = run_stage(teach_project, TEACH, _config(server, limit=2), reporter=NullReporter())
     assert again.labelled == 2  # the default (1 MiB) takes a 200 kB answer
 
 
@@ -211,7 +212,7 @@ def test_a_dripping_server_cannot_hold_the_pre_flight(teach_project, server):
     server.switches.drip_models_s = 0.2  # the /models list: ~100 bytes, 20 s
     start = time.monotonic()
     with pytest.raises(EndpointError, match=r"cannot reach.*timed out"):
-        run_teach(teach_project, _config(server, timeout_s=1.0), reporter=NullReporter())
+        run_stage(teach_project, TEACH, _config(server, timeout_s=1.0), reporter=NullReporter())
     assert time.monotonic() - start < 4
 
 
@@ -219,7 +220,7 @@ def test_dripped_answers_fail_within_the_deadline(teach_project, server):
     server.switches.drip_s = 0.2  # a ~600-byte answer: two minutes per request before
     config = _config(server, limit=2, timeout_s=1.0, max_attempts=2)
     start = time.monotonic()
-    result = run_teach(teach_project, config, reporter=NullReporter())
+    result = run_stage(teach_project, TEACH, config, reporter=NullReporter())
     assert time.monotonic() - start < 6  # 2 attempts x 1 s, concurrently, plus backoff
     assert (result.labelled, result.failed) == (0, 2)
     assert result.failed_reasons == {"timed out": 2}
@@ -229,7 +230,7 @@ def test_dripped_answers_fail_within_the_deadline(teach_project, server):
 
 def test_a_slow_but_honest_answer_within_the_deadline_is_kept(teach_project, server):
     server.switches.latency_s = 0.3
-    result = run_teach(teach_project, _config(server, limit=2, timeout_s=2.0),
+    result = run_stage(teach_project, TEACH, _config(server, limit=2, timeout_s=2.0),
                        reporter=NullReporter())  # fmt: skip
     assert (result.labelled, result.failed) == (2, 0)
 

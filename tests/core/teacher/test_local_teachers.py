@@ -9,6 +9,8 @@ import pytest
 from teach_helpers import fill_records
 
 from core.errors import TeacherError, TeacherModelError, UserError
+from core.jobs.execute import run_stage
+from core.jobs.registry import TEACH
 from core.project import Project, QualityFloor
 from core.reporter import NullReporter, RecordingReporter, StageCancelled
 from core.teacher.base import TeachItem
@@ -16,7 +18,6 @@ from core.teacher.config import TeachConfig
 from core.teacher.local_causal import LocalCausalTeacher
 from core.teacher.prompts import default_template
 from core.teacher.softlabels import is_distribution
-from core.teacher.stage import run_teach
 
 
 def _stored(project, teacher_prefix="hf:"):
@@ -28,7 +29,7 @@ def _stored(project, teacher_prefix="hf:"):
 
 def test_classifier_teacher_stores_soft_labels_once(teach_project, tiny_classifier):
     config = TeachConfig(teacher=f"hf:{tiny_classifier}", batch_size=8)
-    result = run_teach(teach_project, config, reporter=RecordingReporter())
+    result = run_stage(teach_project, TEACH, config, reporter=RecordingReporter())
     assert (result.teacher_kind, result.labelled, result.prompt_version) == (
         "hf-classifier",
         30,
@@ -43,15 +44,15 @@ def test_classifier_teacher_stores_soft_labels_once(teach_project, tiny_classifi
     assert set(result.accuracy) == {"train", "validation", "test", "all"}
     assert result.accuracy_n["all"] == 30
 
-    again = run_teach(teach_project, config, reporter=NullReporter())
+    again = run_stage(teach_project, TEACH, config, reporter=NullReporter())
     assert (again.labelled, again.already_stored) == (0, 30)
     assert len(_stored(teach_project)) == 30
 
 
 def test_temperature_softens_classifier_labels(teach_project, tiny_classifier):
-    run_teach(teach_project, TeachConfig(teacher=f"hf:{tiny_classifier}", temperature=1.0),
+    run_stage(teach_project, TEACH, TeachConfig(teacher=f"hf:{tiny_classifier}", temperature=1.0),
               reporter=NullReporter())  # fmt: skip
-    run_teach(teach_project, TeachConfig(teacher=f"hf:{tiny_classifier}", temperature=5.0),
+    run_stage(teach_project, TEACH, TeachConfig(teacher=f"hf:{tiny_classifier}", temperature=5.0),
               reporter=NullReporter())  # fmt: skip
     rows = teach_project.store.query(
         "SELECT teacher_id, probabilities FROM teacher_outputs WHERE record_id = 1"
@@ -65,7 +66,7 @@ def test_a_half_finished_anonymization_is_refused(tmp_path, tiny_classifier):
                         "other"), floor=QualityFloor(0.9)) as project:  # fmt: skip
         fill_records(project, 10, anonymized=4)
         with pytest.raises(TeacherError, match="6 records are not anonymized") as info:
-            run_teach(project, TeachConfig(teacher=f"hf:{tiny_classifier}"),
+            run_stage(project, TEACH, TeachConfig(teacher=f"hf:{tiny_classifier}"),
                       reporter=NullReporter())  # fmt: skip
         assert "stillroom anonymize" in info.value.hint
         assert _stored(project) == []
@@ -77,7 +78,7 @@ def test_settings_mixed_by_an_interrupted_re_run_are_refused(tmp_path, tiny_clas
         fill_records(project, 6)
         project.store.conn.execute("UPDATE anonymized SET config_hash = 'new' WHERE record_id < 3")
         with pytest.raises(TeacherError, match="2 different settings"):
-            run_teach(project, TeachConfig(teacher=f"hf:{tiny_classifier}"),
+            run_stage(project, TEACH, TeachConfig(teacher=f"hf:{tiny_classifier}"),
                       reporter=NullReporter())  # fmt: skip
 
 
@@ -86,14 +87,14 @@ def test_no_anonymized_records_says_to_anonymize_first(tmp_path, tiny_classifier
                         "other"), floor=QualityFloor(0.9)) as project:  # fmt: skip
         fill_records(project, 5, anonymized=0)
         with pytest.raises(UserError, match="no anonymized records") as info:
-            run_teach(project, TeachConfig(teacher=f"hf:{tiny_classifier}"),
+            run_stage(project, TEACH, TeachConfig(teacher=f"hf:{tiny_classifier}"),
                       reporter=NullReporter())  # fmt: skip
         assert "stillroom anonymize" in info.value.hint
 
 
 def test_causal_teacher_reads_the_next_token_distribution(teach_project, tiny_causal):
     config = TeachConfig(teacher=f"hf:{tiny_causal}", batch_size=8)
-    result = run_teach(teach_project, config, reporter=NullReporter())
+    result = run_stage(teach_project, TEACH, config, reporter=NullReporter())
     assert result.teacher_kind == "hf-causal"
     assert "answers=letters" in result.teacher_id  # the tiny tokenizer splits " billing"
     assert result.prompt_version == default_template("classification").version
@@ -141,7 +142,7 @@ def test_labels_that_are_not_single_tokens(tiny_causal):
 
 def test_generation_stores_text_and_token_logprobs(generation_project, tiny_causal):
     config = TeachConfig(teacher=f"hf:{tiny_causal}", max_new_tokens=5, top_logprobs=3)
-    result = run_teach(generation_project, config, reporter=NullReporter())
+    result = run_stage(generation_project, TEACH, config, reporter=NullReporter())
     assert result.labelled == 6
     row = _stored(generation_project)[0]
     assert row["probabilities"] is None
@@ -155,20 +156,20 @@ def test_generation_stores_text_and_token_logprobs(generation_project, tiny_caus
 def test_cancel_commits_done_batches_and_resumes(teach_project, tiny_classifier):
     config = TeachConfig(teacher=f"hf:{tiny_classifier}", batch_size=4)
     with pytest.raises(StageCancelled):
-        run_teach(teach_project, config, reporter=RecordingReporter(cancel_after=2))
+        run_stage(teach_project, TEACH, config, reporter=RecordingReporter(cancel_after=2))
     assert len(_stored(teach_project)) == 8
-    result = run_teach(teach_project, config, reporter=NullReporter())
+    result = run_stage(teach_project, TEACH, config, reporter=NullReporter())
     assert (result.already_stored, result.labelled) == (8, 22)
     assert teach_project.store.scalar("SELECT COUNT(DISTINCT record_id) FROM teacher_outputs") == 30
 
 
 def test_limit(teach_project, tiny_classifier):
     config = TeachConfig(teacher=f"hf:{tiny_classifier}", limit=7, batch_size=3)
-    assert run_teach(teach_project, config, reporter=NullReporter()).labelled == 7
+    assert run_stage(teach_project, TEACH, config, reporter=NullReporter()).labelled == 7
 
 
 def test_existing_labels_become_one_hot(teach_project):
-    result = run_teach(teach_project, TeachConfig(teacher="labels"), reporter=NullReporter())
+    result = run_stage(teach_project, TEACH, TeachConfig(teacher="labels"), reporter=NullReporter())
     assert result.labelled == 30
     assert result.accuracy["all"] == 1.0
     row = _stored(teach_project, "labels")[0]
@@ -194,7 +195,7 @@ def test_a_folder_that_is_not_a_model(tmp_path, teach_project, tiny_classifier, 
         shutil.copy(tiny_classifier / "config.json", folder / "config.json")
         (folder / "model.safetensors").write_bytes(b"not a tensor file")
     with pytest.raises(TeacherModelError) as info:
-        run_teach(teach_project, TeachConfig(teacher=f"hf:{spec}"), reporter=NullReporter())
+        run_stage(teach_project, TEACH, TeachConfig(teacher=f"hf:{spec}"), reporter=NullReporter())
     assert info.value.hint
     if case == "hub_id":
         assert "never downloads" in info.value.hint

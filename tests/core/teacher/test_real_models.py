@@ -8,11 +8,12 @@ import json
 import pytest
 from fake_openai_server import FakeOpenAIServer, ModelBackend, Switches
 
+from core.jobs.execute import run_stage
+from core.jobs.registry import TEACH
 from core.reporter import NullReporter
 from core.teacher.config import TeachConfig
 from core.teacher.models import smollm2_folder
 from core.teacher.softlabels import is_distribution
-from core.teacher.stage import run_teach
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +35,7 @@ def minilm_classifier(tmp_path_factory):
 
 
 def test_minilm_classifier_teacher(teach_project, minilm_classifier):
-    result = run_teach(teach_project, TeachConfig(teacher=f"hf:{minilm_classifier}"),
+    result = run_stage(teach_project, TEACH, TeachConfig(teacher=f"hf:{minilm_classifier}"),
                        reporter=NullReporter())  # fmt: skip
     assert result.labelled == 30
     rows = teach_project.store.query("SELECT probabilities FROM teacher_outputs")
@@ -45,13 +46,13 @@ def test_minilm_classifier_teacher(teach_project, minilm_classifier):
 @pytest.mark.slow
 def test_smollm2_teacher_local_and_behind_an_endpoint(teach_project, tmp_path):
     folder = smollm2_folder()
-    local = run_teach(teach_project, TeachConfig(teacher=f"hf:{folder}", batch_size=8, limit=9),
-                      reporter=NullReporter())  # fmt: skip
+    config = TeachConfig(teacher=f"hf:{folder}", batch_size=8, limit=9)
+    local = run_stage(teach_project, TEACH, config, reporter=NullReporter())
     assert local.labelled == 9
     assert "answers=letters" in local.teacher_id  # " billing" is two tokens for SmolLM2
     server = FakeOpenAIServer(ModelBackend(folder), Switches(model_name="smollm2")).start()
     try:
-        remote = run_teach(teach_project, TeachConfig(teacher=f"openai:{server.base_url}",
+        remote = run_stage(teach_project, TEACH, TeachConfig(teacher=f"openai:{server.base_url}",
                            model="smollm2", limit=9), reporter=NullReporter())  # fmt: skip
     finally:
         server.stop()

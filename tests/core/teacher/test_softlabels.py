@@ -7,9 +7,10 @@ import random
 
 import pytest
 
+from core.configs import from_json, to_json
 from core.errors import TeacherError
 from core.teacher import softlabels as sl
-from core.teacher.config import TeachConfig, config_from_dict, config_to_dict, parse_spec
+from core.teacher.config import TeachConfig, parse_spec
 from core.teacher.prompts import (
     AnswerMapping,
     PromptTemplate,
@@ -130,7 +131,7 @@ def test_teacher_specs():
 
 def test_config_round_trips_through_json():
     config = TeachConfig(teacher="openai:http://gpu:8000/v1", model="m", samples=3)
-    assert config_from_dict(config_to_dict(config)) == config
+    assert from_json(TeachConfig, to_json(config)) == config
 
 
 def test_backoff_grows_with_full_jitter_and_honours_retry_after():

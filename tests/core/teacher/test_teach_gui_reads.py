@@ -9,12 +9,13 @@ import pytest
 from fake_openai_server import FakeOpenAIServer, Switches
 
 from core.errors import EndpointError, TeacherError
+from core.jobs.execute import run_stage
+from core.jobs.registry import TEACH
 from core.reporter import RecordingReporter
 from core.teacher.config import TeachConfig
 from core.teacher.endpoint_check import check_endpoint
 from core.teacher.prompt_files import builtin_template, write_prompt_file
 from core.teacher.prompts import PromptTemplate, load_template
-from core.teacher.stage import run_teach
 
 
 def _unused_port() -> int:
@@ -91,7 +92,7 @@ def test_only_an_endpoint_teacher_can_be_checked():
 
 def test_each_batch_reports_rate_cost_and_failures(teach_project):
     reporter = RecordingReporter()
-    run_teach(teach_project, TeachConfig(teacher="labels", batch_size=8), reporter=reporter)
+    run_stage(teach_project, TEACH, TeachConfig(teacher="labels", batch_size=8), reporter=reporter)
     live = [(name, value) for name, value, _ in reporter.metrics if name.startswith("teach/")]
     records = [value for name, value in live if name == "teach/records"]
     assert records == sorted(records)

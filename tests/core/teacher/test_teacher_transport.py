@@ -18,10 +18,11 @@ import pytest
 
 from core.cli import main
 from core.errors import EndpointError, TeacherError
+from core.jobs.execute import run_stage
+from core.jobs.registry import TEACH
 from core.reporter import NullReporter
 from core.teacher.config import TeachConfig
 from core.teacher.endpoint_check import check_endpoint
-from core.teacher.stage import run_teach
 from core.teacher.transport import is_loopback
 
 OTHER_HOST = "teacher.hospital.test"
@@ -72,7 +73,7 @@ def test_http_with_a_key_to_another_host_is_refused_before_sending(teach_project
                                                                   other_host):  # fmt: skip
     url = f"http://{other_host}:{keyed.port}/v1"
     with pytest.raises(TeacherError, match="unencrypted") as info:
-        run_teach(teach_project, _config(url), reporter=NullReporter())
+        run_stage(teach_project, TEACH, _config(url), reporter=NullReporter())
     assert "--allow-insecure-http" in info.value.hint
     assert "https" in info.value.hint
     assert keyed.headers_seen == []  # not even the pre-flight went out
@@ -112,12 +113,12 @@ def test_allow_insecure_http_sends_it_and_audits_the_host(capsys, teach_project,
 def test_http_without_a_key_or_to_loopback_needs_no_flag(teach_project, server, other_host,
                                                         monkeypatch):  # fmt: skip
     monkeypatch.delenv("STILLROOM_TEACHER_API_KEY", raising=False)
-    result = run_teach(teach_project, _config(f"http://{other_host}:{server.port}/v1"),
+    result = run_stage(teach_project, TEACH, _config(f"http://{other_host}:{server.port}/v1"),
                        reporter=NullReporter())  # fmt: skip
     assert result.labelled == 3
     monkeypatch.setenv("STILLROOM_TEACHER_API_KEY", KEY)
     server.switches.api_key = KEY
-    again = run_teach(teach_project, _config(server.base_url), reporter=NullReporter())
+    again = run_stage(teach_project, TEACH, _config(server.base_url), reporter=NullReporter())
     assert again.labelled == 3  # 127.0.0.1 over http: the key never leaves the machine
     assert _audit(teach_project, "teach.insecure_http") == []
 
@@ -191,10 +192,10 @@ def test_an_internal_ca_is_trusted_only_with_ca_bundle(teach_project, tls_server
     server, ca = tls_server
     assert server.base_url.startswith("https://127.0.0.1:")
     with pytest.raises(EndpointError, match="does not trust") as info:
-        run_teach(teach_project, _config(server.base_url), reporter=NullReporter())
+        run_stage(teach_project, TEACH, _config(server.base_url), reporter=NullReporter())
     assert "--ca-bundle" in info.value.hint
     assert server.outcomes["200"] == 0
-    result = run_teach(teach_project, _config(server.base_url, ca_bundle=ca),
+    result = run_stage(teach_project, TEACH, _config(server.base_url, ca_bundle=ca),
                        reporter=NullReporter())  # fmt: skip
     assert result.labelled == 3
     assert check_endpoint(_config(server.base_url, ca_bundle=ca)).model == "tiny"

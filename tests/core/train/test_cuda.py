@@ -8,9 +8,10 @@ import pytest
 
 from core.cli import main
 from core.errors import TrainOutOfMemoryError
+from core.jobs.execute import run_stage
+from core.jobs.registry import TRAIN
 from core.reporter import NullReporter
 from core.train.config import TrainConfig
-from core.train.stage import run_train
 
 torch = pytest.importorskip("torch")
 pytestmark = [
@@ -30,7 +31,7 @@ def _config(student, **values):
 def test_trains_on_the_gpu_in_mixed_precision(train_project, tiny_classifier, lora):
     from transformers import AutoModelForSequenceClassification
 
-    result = run_train(train_project, _config(tiny_classifier, lora=lora),
+    result = run_stage(train_project, TRAIN, _config(tiny_classifier, lora=lora),
                        reporter=NullReporter())  # fmt: skip
     assert result.device.startswith("cuda:0")
     assert result.peak_memory_mb > 0
@@ -49,7 +50,7 @@ def test_a_real_gpu_out_of_memory_is_explained(train_project, tiny_classifier):
                 torch.empty(2**46, dtype=torch.uint8, device="cuda")  # 64 TiB
 
     with pytest.raises(TrainOutOfMemoryError, match="ran out of GPU memory") as raised:
-        run_train(train_project, _config(tiny_classifier), reporter=NullReporter(),
+        run_stage(train_project, TRAIN, _config(tiny_classifier), reporter=NullReporter(),
                   callbacks=[Allocate()])  # fmt: skip
     assert "--batch-size 2 --grad-accum 2" in raised.value.hint
     torch.cuda.empty_cache()

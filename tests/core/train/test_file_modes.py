@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from core.jobs.execute import run_stage
+from core.jobs.registry import TRAIN
 from core.reporter import NullReporter
 from core.train.config import TrainConfig
-from core.train.stage import run_train
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -76,7 +77,7 @@ def test_the_train_stage_keeps_its_outputs_private_under_any_umask(
 ):
     config = TrainConfig(student=str(tiny_classifier), epochs=1, batch_size=4,
                          checkpoint_every=2, device="cpu", early_stopping=0)  # fmt: skip
-    result = run_train(train_project, config, reporter=NullReporter())
+    result = run_stage(train_project, TRAIN, config, reporter=NullReporter())
     assert readable_by_others(result.model_dir, result.model_dir.parent / "checkpoints") == []
     assert oct(result.curves_path.stat().st_mode & 0o777) == "0o600"
 

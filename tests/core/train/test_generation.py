@@ -8,15 +8,15 @@ import json
 import pytest
 from train_helpers import fill_project
 
+from core.jobs.execute import run_stage
+from core.jobs.registry import TEACH, TRAIN
 from core.project import Project, QualityFloor
 from core.reporter import NullReporter
 from core.teacher.config import TeachConfig
-from core.teacher.stage import run_teach
 from core.train.config import TrainConfig
 from core.train.data import load_data, pick_teacher
 from core.train.features import Collator, generation_features, prompt_ids
 from core.train.losses import IGNORE_INDEX
-from core.train.stage import run_train
 
 transformers = pytest.importorskip("transformers")
 
@@ -25,7 +25,7 @@ transformers = pytest.importorskip("transformers")
 def taught(tmp_path, tiny_causal):
     project = Project.create(tmp_path / "gen", task="generation", floor=QualityFloor(0.9))
     fill_project(project, 20, generation=True)
-    run_teach(project, TeachConfig(teacher=f"hf:{tiny_causal}", max_new_tokens=6,
+    run_stage(project, TEACH, TeachConfig(teacher=f"hf:{tiny_causal}", max_new_tokens=6,
                                    batch_size=10), reporter=NullReporter())  # fmt: skip
     yield project
     project.close()
@@ -58,7 +58,7 @@ def test_targets_are_the_teachers_token_ids_with_the_prompt_masked(taught, tiny_
 
 
 def test_a_student_with_the_teachers_tokenizer_gets_token_level_kl(taught, tiny_causal):
-    result = run_train(taught, _config(derive=str(tiny_causal), layers=1),
+    result = run_stage(taught, TRAIN, _config(derive=str(tiny_causal), layers=1),
                        reporter=NullReporter())  # fmt: skip
     assert result.token_kl is True
     assert result.val_metric_name == "loss"
@@ -69,7 +69,7 @@ def test_a_student_with_the_teachers_tokenizer_gets_token_level_kl(taught, tiny_
 
 
 def test_alpha_zero_is_plain_sft_on_every_example(taught, tiny_causal):
-    result = run_train(taught, _config(student=str(tiny_causal), alpha=0.0),
+    result = run_stage(taught, TRAIN, _config(student=str(tiny_causal), alpha=0.0),
                        reporter=NullReporter())  # fmt: skip
     assert result.token_kl is False
     assert result.train_examples == 12
@@ -77,14 +77,14 @@ def test_alpha_zero_is_plain_sft_on_every_example(taught, tiny_causal):
 
 
 def test_a_student_with_another_tokenizer_gets_sft_only_and_a_note(taught, other_tokenizer_causal):
-    result = run_train(taught, _config(student=str(other_tokenizer_causal)),
+    result = run_stage(taught, TRAIN, _config(student=str(other_tokenizer_causal)),
                        reporter=NullReporter())  # fmt: skip
     assert result.token_kl is False
     assert any("tokenizer differs from the teacher's" in note for note in result.notes)
 
 
 def test_lora_on_a_decoder(taught, tiny_causal):
-    result = run_train(taught, _config(student=str(tiny_causal), lora=True),
+    result = run_stage(taught, TRAIN, _config(student=str(tiny_causal), lora=True),
                        reporter=NullReporter())  # fmt: skip
     lineage = json.loads(result.lineage_path.read_text())
     assert lineage["training"]["lora"]["targets"] == ["k_proj", "o_proj", "q_proj", "v_proj"]

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from core.jobs import protocol
-from core.jobs.runs import create_run, get_run
-from core.train.config import TrainConfig, config_to_dict
+from core.jobs.registry import TRAIN
+from core.jobs.runs import create_run, get_run, run_result
+from core.train.config import TrainConfig
 
 pytestmark = pytest.mark.slow
 
@@ -26,7 +27,7 @@ def test_two_processes_train_one_run(train_project, tiny_classifier):
         torchrun = Path(shutil.which("torchrun") or "torchrun")
     config = TrainConfig(student=str(tiny_classifier), epochs=2, batch_size=4,
                          checkpoint_every=2, early_stopping=0, device="cpu")  # fmt: skip
-    run_id = create_run(train_project, "train", config_to_dict(config))
+    run_id = create_run(train_project, TRAIN, config)
     done = subprocess.run(
         [str(torchrun), "--nproc_per_node", "2", "-m", "core.train.launch",
          str(train_project.path), run_id],
@@ -35,9 +36,9 @@ def test_two_processes_train_one_run(train_project, tiny_classifier):
     assert done.returncode == protocol.EXIT_OK, done.stderr[-2000:]
     events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     assert events[-1]["kind"] == "finished"
-    result = get_run(train_project, run_id).result
+    result = run_result(train_project, TRAIN, get_run(train_project, run_id))
     # 24 examples, 4 per process, 2 processes: 3 steps per epoch.
-    assert result["global_step"] == 6
+    assert result.global_step == 6
     final = train_project.run_dir(run_id) / "checkpoints" / "checkpoint-6"
     assert {p.name for p in final.glob("rng_state_*.pth")} == {"rng_state_0.pth",
                                                                "rng_state_1.pth"}  # fmt: skip

@@ -11,13 +11,14 @@ from train_helpers import TEACHER_ID, fill_project
 
 from core.cli import main
 from core.errors import TrainDivergedError
+from core.jobs.execute import run_stage
+from core.jobs.registry import TRAIN
 from core.jobs.runs import list_runs
 from core.project import Project
 from core.reporter import NullReporter
 from core.stage_states import stage_states
 from core.train.config import TrainConfig
 from core.train.data import is_distribution, usable_logprobs
-from core.train.stage import run_train
 
 torch = pytest.importorskip("torch")
 from transformers import TrainerCallback  # noqa: E402
@@ -55,7 +56,7 @@ def _all_finite(model_dir) -> bool:
 def test_broken_soft_labels_are_left_out_counted_and_named(train_project, tiny_classifier):
     _plant(train_project, BROKEN)
     _plant(train_project, BROKEN[:2], split="validation")
-    result = run_train(train_project, _config(tiny_classifier), reporter=NullReporter())
+    result = run_stage(train_project, TRAIN, _config(tiny_classifier), reporter=NullReporter())
     assert result.skipped == {"invalid_soft_label": 5}
     assert result.train_examples == 24 - 5
     assert result.validation_examples == 8 - 2
@@ -115,8 +116,8 @@ def test_non_finite_weights_are_never_saved(train_project, tiny_classifier, lora
     # Merging LoRA spreads the one NaN over a row of the merged weight: still one tensor.
     pattern = r"has \d+ NaN or infinite weights \(in 1 of \d+ tensors\); it was not saved"
     with pytest.raises(TrainDivergedError, match=pattern):
-        run_train(train_project, _config(tiny_classifier, lora=lora), reporter=NullReporter(),
-                  callbacks=[PoisonAtTheEnd(target)])  # fmt: skip
+        run_stage(train_project, TRAIN, _config(tiny_classifier, lora=lora),
+                  reporter=NullReporter(), callbacks=[PoisonAtTheEnd(target)])  # fmt: skip
     run = list_runs(train_project, "train")[-1]
     assert (run.status, run.error_class) == ("failed", "TrainDivergedError")
     assert not (train_project.run_dir(run.id) / "student").exists()

@@ -6,12 +6,12 @@ import pytest
 
 from core.errors import TrainOutOfMemoryError
 from core.jobs import protocol
-from core.jobs.execute import execute_run
+from core.jobs.execute import execute_run, run_stage
+from core.jobs.registry import TRAIN
 from core.jobs.runs import create_run, get_run, list_runs
 from core.reporter import NullReporter
 from core.train import trainer as trainer_module
-from core.train.config import TrainConfig, config_to_dict
-from core.train.stage import run_train
+from core.train.config import TrainConfig
 
 torch = pytest.importorskip("torch")
 from transformers import TrainerCallback  # noqa: E402
@@ -40,7 +40,7 @@ def test_out_of_memory_says_what_to_change_and_leaves_the_run_resumable(
     train_project, tiny_classifier
 ):
     with pytest.raises(TrainOutOfMemoryError) as raised:
-        run_train(train_project, _config(tiny_classifier), reporter=NullReporter(),
+        run_stage(train_project, TRAIN, _config(tiny_classifier), reporter=NullReporter(),
                   callbacks=[OutOfMemoryAt(5)])  # fmt: skip
     error = raised.value
     assert error.exit_code == protocol.EXIT_OUT_OF_MEMORY
@@ -54,12 +54,12 @@ def test_out_of_memory_says_what_to_change_and_leaves_the_run_resumable(
     assert (run.status, run.error_class) == ("failed", "TrainOutOfMemoryError")
     assert train_project.store.scalar("PRAGMA integrity_check") == "ok"
     # The checkpoint at step 4 survives; the same command resumes from it.
-    resumed = run_train(train_project, _config(tiny_classifier), reporter=NullReporter())
+    resumed = run_stage(train_project, TRAIN, _config(tiny_classifier), reporter=NullReporter())
     assert (resumed.run_id, resumed.resumed_from_step) == (run.id, 4)
 
 
 def test_auto_retry_halves_the_batch_once(train_project, tiny_classifier):
-    result = run_train(train_project, _config(tiny_classifier, auto_retry_oom=True),
+    result = run_stage(train_project, TRAIN, _config(tiny_classifier, auto_retry_oom=True),
                        reporter=NullReporter(), callbacks=[OutOfMemoryAt(5)])  # fmt: skip
     assert (result.batch_size, result.grad_accum, result.oom_retries) == (2, 2, 1)
     assert result.global_step == 12  # the same optimizer steps as at batch size 4
@@ -70,7 +70,7 @@ def test_auto_retry_halves_the_batch_once(train_project, tiny_classifier):
 
 def test_a_second_out_of_memory_is_not_retried(train_project, tiny_classifier):
     with pytest.raises(TrainOutOfMemoryError, match="even after a retry at half"):
-        run_train(train_project, _config(tiny_classifier, auto_retry_oom=True),
+        run_stage(train_project, TRAIN, _config(tiny_classifier, auto_retry_oom=True),
                   reporter=NullReporter(), callbacks=[OutOfMemoryAt(5, times=2)])  # fmt: skip
 
 
@@ -83,7 +83,7 @@ def test_the_worker_path_exits_with_the_out_of_memory_code(
         return build(*args, callbacks=[*callbacks, OutOfMemoryAt(3)], **kwargs)
 
     monkeypatch.setattr(trainer_module, "build_trainer", with_oom)
-    run_id = create_run(train_project, "train", config_to_dict(_config(tiny_classifier)))
+    run_id = create_run(train_project, TRAIN, _config(tiny_classifier))
     seen = []
     outcome = execute_run(train_project, run_id, seen.append)
     assert outcome.exit_code == protocol.EXIT_OUT_OF_MEMORY

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
+from core.jobs.registry import TRAIN
 from core.jobs.runs import create_run, mark_finished, mark_running
-from core.train.config import TrainConfig, config_to_dict
+from core.train.config import TrainConfig
 from core.train.overview import CurvePoint, cuda_devices, latest_train_run, read_curves
 
 
@@ -27,8 +28,8 @@ def test_no_train_run_yet(train_project):
 
 
 def test_a_cancelled_run_is_resumable_with_its_curves(train_project, tiny_classifier):
-    config = config_to_dict(TrainConfig(student=str(tiny_classifier)))
-    run_id = create_run(train_project, "train", config)
+    config = TrainConfig(student=str(tiny_classifier))
+    run_id = create_run(train_project, TRAIN, config)
     (train_project.run_dir(run_id) / "curves.jsonl").write_text('{"step": 1, "loss": 2.0}\n')
     mark_finished(train_project, run_id, "cancelled", result={"resumable": True})
     view = latest_train_run(train_project)
@@ -40,7 +41,7 @@ def test_a_cancelled_run_is_resumable_with_its_curves(train_project, tiny_classi
 
 
 def test_a_run_whose_worker_died_shows_as_interrupted(train_project, tiny_classifier):
-    run_id = create_run(train_project, "train", config_to_dict(TrainConfig(student="x")))
+    run_id = create_run(train_project, TRAIN, TrainConfig(student="x"))
     mark_running(train_project, run_id, pid=2**22 + 12345)  # no such process
     view = latest_train_run(train_project)
     assert view is not None

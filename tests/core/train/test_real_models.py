@@ -8,13 +8,13 @@ import json
 import pytest
 from train_helpers import LABELS, fill_project
 
+from core.jobs.execute import run_stage
+from core.jobs.registry import TEACH, TRAIN
 from core.project import Project, QualityFloor
 from core.reporter import NullReporter
 from core.teacher.config import TeachConfig
 from core.teacher.models import smollm2_folder, smollm2_gguf
-from core.teacher.stage import run_teach
 from core.train.config import TrainConfig
-from core.train.stage import run_train
 
 pytestmark = pytest.mark.slow
 transformers = pytest.importorskip("transformers")
@@ -34,8 +34,8 @@ def test_minilm_teacher_to_a_derived_3_layer_student(tmp_path):
     project = Project.create(tmp_path / "p", task="classification", labels=LABELS,
                              floor=QualityFloor(0.9))  # fmt: skip
     fill_project(project, 40, with_outputs=0)
-    run_teach(project, TeachConfig(teacher=f"hf:{teacher}"), reporter=NullReporter())
-    result = run_train(project, TrainConfig(derive=str(teacher), layers=3, epochs=1,
+    run_stage(project, TEACH, TeachConfig(teacher=f"hf:{teacher}"), reporter=NullReporter())
+    result = run_stage(project, TRAIN, TrainConfig(derive=str(teacher), layers=3, epochs=1,
                        batch_size=8, checkpoint_every=2, device="cpu"),
                        reporter=NullReporter())  # fmt: skip
     student = transformers.AutoModelForSequenceClassification.from_pretrained(result.model_dir)
@@ -48,9 +48,9 @@ def test_minilm_teacher_to_a_derived_3_layer_student(tmp_path):
 def test_smollm2_gguf_teacher_to_a_derived_2_layer_student(tmp_path):
     project = Project.create(tmp_path / "gen", task="generation", floor=QualityFloor(0.9))
     fill_project(project, 10, generation=True)
-    run_teach(project, TeachConfig(teacher=f"hf:{smollm2_folder()}", max_new_tokens=8,
+    run_stage(project, TEACH, TeachConfig(teacher=f"hf:{smollm2_folder()}", max_new_tokens=8,
                                    batch_size=5), reporter=NullReporter())  # fmt: skip
-    result = run_train(project, TrainConfig(derive=str(smollm2_gguf()), layers=2, epochs=1,
+    result = run_stage(project, TRAIN, TrainConfig(derive=str(smollm2_gguf()), layers=2, epochs=1,
                        batch_size=2, checkpoint_every=2, max_length=128, device="cpu"),
                        reporter=NullReporter())  # fmt: skip
     assert result.token_kl is True  # the derived student keeps SmolLM2's tokenizer

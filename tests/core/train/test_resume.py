@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from core.jobs.execute import run_stage
+from core.jobs.registry import TRAIN
 from core.jobs.runs import get_run, list_runs
 from core.reporter import NullReporter, RecordingReporter
 from core.train.config import TrainConfig
-from core.train.stage import run_train
 
 safetensors = pytest.importorskip("safetensors.torch")
 
@@ -36,18 +37,18 @@ def _config(student, **overrides):
 @pytest.mark.parametrize("lora", [False, True], ids=["full", "lora"])
 def test_cancel_then_resume_gives_the_uninterrupted_weights(train_project, tiny_classifier, lora):
     config = _config(tiny_classifier, lora=lora)
-    straight = run_train(train_project, config, reporter=NullReporter())
+    straight = run_stage(train_project, TRAIN, config, reporter=NullReporter())
 
     # 24 training examples / batch 4 = 6 steps per epoch: cancel mid-epoch 2, off a
     # checkpoint boundary (checkpoints every 4 steps), so the cancel itself must save.
     reporter = RecordingReporter(cancel_after=9)
     with pytest.raises(Exception, match="cancelled at step 9"):
-        run_train(train_project, config, reporter=reporter)
+        run_stage(train_project, TRAIN, config, reporter=reporter)
     cancelled = list_runs(train_project, "train")[-1]
     assert cancelled.status == "cancelled"
     assert (train_project.run_dir(cancelled.id) / "checkpoints" / "checkpoint-9").is_dir()
 
-    resumed = run_train(train_project, config, reporter=NullReporter())
+    resumed = run_stage(train_project, TRAIN, config, reporter=NullReporter())
     assert resumed.run_id == cancelled.id
     assert (resumed.resumed, resumed.resumed_from_step) == (True, 9)
     assert get_run(train_project, cancelled.id).status == "succeeded"

@@ -8,11 +8,12 @@ import pytest
 from train_helpers import LABELS, TEACHER_ID, fill_project
 
 from core.errors import StudentModelError, TrainError
+from core.jobs.execute import run_stage
+from core.jobs.registry import TRAIN
 from core.jobs.runs import events, list_runs
 from core.project import Project, QualityFloor
 from core.reporter import NullReporter, RecordingReporter
 from core.train.config import TrainConfig
-from core.train.stage import run_train
 
 transformers = pytest.importorskip("transformers")
 
@@ -33,7 +34,7 @@ def _project(tmp_path, name="p", **fill):
 
 def test_full_run_saves_a_plain_student_with_lineage(train_project, tiny_classifier):
     reporter = RecordingReporter()
-    result = run_train(train_project, _config(tiny_classifier), reporter=reporter)
+    result = run_stage(train_project, TRAIN, _config(tiny_classifier), reporter=reporter)
     model = transformers.AutoModelForSequenceClassification.from_pretrained(result.model_dir)
     assert model.config.id2label == dict(enumerate(LABELS))
     lineage = json.loads(result.lineage_path.read_text())
@@ -58,7 +59,7 @@ def test_full_run_saves_a_plain_student_with_lineage(train_project, tiny_classif
 def test_lora_run_merges_the_adapters(train_project, tiny_classifier):
     from safetensors.torch import load_file
 
-    result = run_train(train_project, _config(tiny_classifier, lora=True, lr=5e-3),
+    result = run_stage(train_project, TRAIN, _config(tiny_classifier, lora=True, lr=5e-3),
                        reporter=NullReporter())  # fmt: skip
     merged = load_file(str(result.model_dir / "model.safetensors"))
     base = load_file(str(tiny_classifier / "model.safetensors"))
@@ -74,7 +75,7 @@ def test_lora_run_merges_the_adapters(train_project, tiny_classifier):
 def test_a_derived_student_trains_and_records_where_it_came_from(train_project, tiny_bert4):
     config = TrainConfig(derive=str(tiny_bert4), layers=2, epochs=1, batch_size=8,
                          checkpoint_every=3, device="cpu")  # fmt: skip
-    result = run_train(train_project, config, reporter=NullReporter())
+    result = run_stage(train_project, TRAIN, config, reporter=NullReporter())
     model = transformers.AutoModelForSequenceClassification.from_pretrained(result.model_dir)
     assert model.config.num_hidden_layers == 2
     lineage = json.loads(result.lineage_path.read_text())
@@ -83,7 +84,7 @@ def test_a_derived_student_trains_and_records_where_it_came_from(train_project, 
 
 def test_missing_teacher_outputs_train_on_the_rest(tmp_path, tiny_classifier):
     project = _project(tmp_path, with_outputs=30)
-    result = run_train(project, _config(tiny_classifier, epochs=1), reporter=NullReporter())
+    result = run_stage(project, TRAIN, _config(tiny_classifier, epochs=1), reporter=NullReporter())
     # Records 30..39 have no output; 6 of them are in the train split (3 of every 5).
     assert result.skipped == {"no_teacher_output": 6}
     assert result.train_examples == 18
@@ -91,7 +92,7 @@ def test_missing_teacher_outputs_train_on_the_rest(tmp_path, tiny_classifier):
 
 
 def test_a_short_max_length_warns_with_the_share_truncated(train_project, tiny_classifier):
-    result = run_train(train_project, _config(tiny_classifier, epochs=1, max_length=8),
+    result = run_stage(train_project, TRAIN, _config(tiny_classifier, epochs=1, max_length=8),
                        reporter=NullReporter())  # fmt: skip
     assert result.truncated_share == 1.0
     assert any("100% of the training inputs (24 of 24)" in n for n in result.notes)
@@ -99,7 +100,7 @@ def test_a_short_max_length_warns_with_the_share_truncated(train_project, tiny_c
 
 def test_an_empty_validation_split_holds_out_part_of_train(tmp_path, tiny_classifier):
     project = _project(tmp_path, splits=("train", "train", "test"))
-    result = run_train(project, _config(tiny_classifier, epochs=1), reporter=NullReporter())
+    result = run_stage(project, TRAIN, _config(tiny_classifier, epochs=1), reporter=NullReporter())
     assert result.validation_examples == 2  # 10% of the 27 training records
     assert result.train_examples == 25
     assert any("validation split is empty" in n for n in result.notes)
@@ -108,17 +109,17 @@ def test_an_empty_validation_split_holds_out_part_of_train(tmp_path, tiny_classi
 def test_a_changed_label_set_is_refused(train_project, tiny_classifier):
     train_project.set_setting("labels", ["billing", "other"])
     with pytest.raises(TrainError, match=r"label set changed since teaching.*3 classes"):
-        run_train(train_project, _config(tiny_classifier), reporter=NullReporter())
+        run_stage(train_project, TRAIN, _config(tiny_classifier), reporter=NullReporter())
     train_project.set_setting("labels", ["clinical", "billing", "other"])  # reordered
     with pytest.raises(TrainError, match="label set changed since teaching"):
-        run_train(train_project, _config(tiny_classifier), reporter=NullReporter())
+        run_stage(train_project, TRAIN, _config(tiny_classifier), reporter=NullReporter())
 
 
 def test_records_that_are_not_anonymized_need_an_explicit_opt_in(tmp_path, tiny_classifier):
     project = _project(tmp_path, anonymized=False)
     with pytest.raises(TrainError, match=r"not anonymized.*stillroom anonymize"):
-        run_train(project, _config(tiny_classifier, epochs=1), reporter=NullReporter())
-    run_train(project, _config(tiny_classifier, epochs=1, allow_raw_text=True),
+        run_stage(project, TRAIN, _config(tiny_classifier, epochs=1), reporter=NullReporter())
+    run_stage(project, TRAIN, _config(tiny_classifier, epochs=1, allow_raw_text=True),
               reporter=NullReporter())  # fmt: skip
     actions = [r["action"] for r in project.store.query("SELECT action FROM audit")]
     assert "train.raw_text" in actions
@@ -128,27 +129,29 @@ def test_a_student_that_cannot_do_the_task_is_named(tmp_path, tiny_classifier, t
     gen = Project.create(tmp_path / "gen", task="generation", floor=QualityFloor(0.9))
     fill_project(gen, 10, generation=True)
     with pytest.raises(StudentModelError, match=r"cannot generate text.*ForCausalLM"):
-        run_train(gen, _config(tiny_classifier), reporter=NullReporter())
+        run_stage(gen, TRAIN, _config(tiny_classifier), reporter=NullReporter())
     folder = tmp_path / "vision"
     folder.mkdir()
     (folder / "config.json").write_text('{"model_type": "vit", "architectures": ["ViTModel"]}')
     (folder / "model.safetensors").write_bytes(b"")
     with pytest.raises(StudentModelError, match=r"no sequence-classification.*BERT, MiniLM"):
-        run_train(train_project, _config(folder), reporter=NullReporter())
+        run_stage(train_project, TRAIN, _config(folder), reporter=NullReporter())
 
 
 def test_no_teacher_outputs_is_a_user_error(tmp_path, tiny_classifier):
     project = _project(tmp_path, with_outputs=0)
     with pytest.raises(TrainError, match="no teacher outputs to learn from") as raised:
-        run_train(project, _config(tiny_classifier), reporter=NullReporter())
+        run_stage(project, TRAIN, _config(tiny_classifier), reporter=NullReporter())
     assert "stillroom teach" in raised.value.hint
     with pytest.raises(TrainError, match="no outputs of teacher 'nope'"):
-        run_train(project, _config(tiny_classifier, teacher_id="nope"), reporter=NullReporter())
+        run_stage(
+            project, TRAIN, _config(tiny_classifier, teacher_id="nope"), reporter=NullReporter()
+        )
 
 
 def test_no_record_text_reaches_events_audit_or_notes(tmp_path, tiny_classifier):
     project = _project(tmp_path, with_outputs=30, splits=("train", "train", "test"))
-    result = run_train(project, _config(tiny_classifier, epochs=1, max_length=8),
+    result = run_stage(project, TRAIN, _config(tiny_classifier, epochs=1, max_length=8),
                        reporter=NullReporter())  # fmt: skip
     texts = [r["text"] for r in project.store.query("SELECT text FROM records")]
     texts += [r["text"] for r in project.store.query("SELECT text FROM anonymized")]

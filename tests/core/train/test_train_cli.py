@@ -8,10 +8,12 @@ import pytest
 
 from core.cli import main
 from core.commands.train_commands import render_train
+from core.configs import from_json
+from core.jobs.execute import run_stage
+from core.jobs.registry import TRAIN
 from core.jobs.runs import list_runs
 from core.reporter import NullReporter, RecordingReporter
-from core.train.config import TrainConfig
-from core.train.stage import run_train
+from core.train.config import TrainConfig, TrainResult
 
 
 def run(capsys, *argv):
@@ -31,7 +33,7 @@ def test_train_prints_the_student_and_writes_json(capsys, train_project, tiny_cl
     result = json.loads(out)
     assert result["global_step"] == 12
     assert result["model_dir"].endswith("/student")
-    lines = render_train(result)
+    lines = render_train(from_json(TrainResult, result))
     assert lines[0] == f"trained student: {result['model_dir']}"
     assert any("samples/s on cpu" in line for line in lines)
 
@@ -40,7 +42,7 @@ def test_the_same_command_resumes_a_stopped_run(capsys, train_project, tiny_clas
     config = TrainConfig(student=str(tiny_classifier), epochs=2, batch_size=4,
                          checkpoint_every=4, device="cpu", early_stopping=0)  # fmt: skip
     with pytest.raises(Exception, match="cancelled"):
-        run_train(train_project, config, reporter=RecordingReporter(cancel_after=5))
+        run_stage(train_project, TRAIN, config, reporter=RecordingReporter(cancel_after=5))
     stopped = list_runs(train_project, "train")[-1].id
     code, out, _ = run(capsys, "train", train_project.path, *_options(tiny_classifier),
                        "--batch-size", "2", "--grad-accum", "2", "--json")  # fmt: skip
@@ -55,7 +57,7 @@ def test_resume_refuses_options_that_change_what_is_learnt(capsys, train_project
                                                            tiny_classifier):  # fmt: skip
     config = TrainConfig(student=str(tiny_classifier), epochs=1, batch_size=4, device="cpu")
     with pytest.raises(Exception, match="cancelled"):
-        run_train(train_project, config, reporter=RecordingReporter(cancel_after=2))
+        run_stage(train_project, TRAIN, config, reporter=RecordingReporter(cancel_after=2))
     stopped = list_runs(train_project, "train")[-1].id
     code, _, err = run(capsys, "train", train_project.path, "--resume", stopped, "--alpha", "0.1")
     assert code == 2
@@ -104,7 +106,7 @@ def test_models_lists_parameters_size_memory_and_tasks(capsys, tiny_classifier, 
 
 
 def test_models_includes_a_projects_students(capsys, train_project, tiny_classifier):
-    result = run_train(train_project, TrainConfig(student=str(tiny_classifier), epochs=1,
+    result = run_stage(train_project, TRAIN, TrainConfig(student=str(tiny_classifier), epochs=1,
                        batch_size=8, device="cpu"), reporter=NullReporter())  # fmt: skip
     code, out, _ = run(capsys, "models", tiny_classifier, "--project", train_project.path,
                        "--json")  # fmt: skip

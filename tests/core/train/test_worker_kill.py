@@ -9,12 +9,12 @@ import signal
 import pytest
 
 from core.jobs import protocol
-from core.jobs.execute import execute_run
+from core.jobs.execute import execute_run, run_stage
+from core.jobs.registry import TRAIN
 from core.jobs.runs import create_run, get_run, reconcile_runs
 from core.jobs.worker import WorkerProcess
 from core.reporter import NullReporter
-from core.train.config import TrainConfig, config_to_dict
-from core.train.stage import run_train
+from core.train.config import TrainConfig
 
 safetensors = pytest.importorskip("safetensors.torch")
 CHECKPOINT_EVERY = 4
@@ -24,9 +24,9 @@ def test_kill_9_then_resume(train_project, tiny_classifier):
     config = TrainConfig(student=str(tiny_classifier), epochs=12, batch_size=4,
                          checkpoint_every=CHECKPOINT_EVERY, early_stopping=0, device="cpu",
                          lr=5e-4)  # fmt: skip
-    straight = run_train(train_project, config, reporter=NullReporter())
+    straight = run_stage(train_project, TRAIN, config, reporter=NullReporter())
 
-    run_id = create_run(train_project, "train", config_to_dict(config))
+    run_id = create_run(train_project, TRAIN, config)
     worker = WorkerProcess(train_project.path, run_id)
     seen = 0
     for event in worker.events():
@@ -44,8 +44,8 @@ def test_kill_9_then_resume(train_project, tiny_classifier):
     assert outcome.status == "succeeded", outcome.error
     result = outcome.result
     # At most one checkpoint interval is lost.
-    assert 0 < result["resumed_from_step"] < straight.global_step
-    assert result["resumed_from_step"] >= seen - CHECKPOINT_EVERY
+    assert 0 < result.resumed_from_step < straight.global_step
+    assert result.resumed_from_step >= seen - CHECKPOINT_EVERY
     assert get_run(train_project, run_id).status == "succeeded"
     final = f"checkpoints/checkpoint-{straight.global_step}/model.safetensors"
     for name in (final, "student/model.safetensors"):

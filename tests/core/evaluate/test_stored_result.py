@@ -1,26 +1,38 @@
-"""Reading the last evaluation back (what the desktop's evaluate page shows) from a real run."""
+"""The stored evaluate result (what the desktop's evaluate page shows), read back typed from
+the store after a real run: every figure the page shows, and results of older releases."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from evaluate_helpers import add_teacher_outputs, fake_train_run, fill_records, make_project
+from evaluate_helpers import (
+    add_teacher_outputs,
+    fake_train_run,
+    fill_records,
+    make_project,
+    unpack_legacy,
+)
 
-from core.evaluate.config import EvaluateConfig, config_to_dict
+from core.evaluate.config import EvaluateConfig, EvaluateResult
 from core.evaluate.figures import RELIABILITY_FILE, read_reliability
-from core.evaluate.readback import last_evaluation
-from core.jobs.execute import execute_run
-from core.jobs.runs import create_run
+from core.jobs.execute import run_stage
+from core.jobs.registry import EVALUATE
+from core.jobs.runs import latest_result
+from core.project import Project
 
 FAST = EvaluateConfig(latency_runs=3, threads=1, extra_columns=False, quantize_baseline=False)
 
 
-def evaluate(project, config: EvaluateConfig = FAST) -> tuple[str, dict]:
-    run_id = create_run(project, "evaluate", config_to_dict(config))
-    outcome = execute_run(project, run_id, lambda event: None)
-    assert outcome.error is None, outcome.error and outcome.error.one_line()
-    return run_id, outcome.result
+def evaluate(project, config: EvaluateConfig = FAST) -> tuple[str, EvaluateResult]:
+    result = run_stage(project, EVALUATE, config)
+    return result.run_id, result
+
+
+def last_evaluation(project) -> EvaluateResult | None:
+    """The newest evaluation as a reopened project reads it from the store."""
+    with Project.open(project.path) as reopened:
+        return latest_result(reopened, EVALUATE)
 
 
 @pytest.fixture
@@ -49,15 +61,15 @@ def test_the_view_holds_the_runs_own_figures(passing_project):
     project = passing_project
     run_id, result = evaluate(project)
     view = last_evaluation(project)
-    assert view is not None
+    assert view == result
     assert view.run_id == run_id
-    assert view.passed is result["passed"] is True, result["failures"]
+    assert view.passed is result.passed is True, result.failures
     test = view.set("test")
-    student = test.model("student")
+    student = view.row("test", "student")
     assert student.retention == metric(project, run_id, "test", "student.retention")
     # A passing verdict names the bound it met, in the gate's own words.
-    assert view.reason.startswith("retention ")
-    assert "meets the floor 0.5" in view.reason
+    assert view.reason().startswith("retention ")
+    assert "meets the floor 0.5" in view.reason()
     assert [c.label for c in test.classes] == ["billing", "clinical", "other"]
     billing = test.classes[0]
     assert billing.student[2] == metric(project, run_id, "test", "student.f1.billing")
@@ -67,7 +79,7 @@ def test_the_view_holds_the_runs_own_figures(passing_project):
     assert test.confusion[1][2] == metric(
         project, run_id, "test", "student.confusion.clinical.other"
     )
-    assert view.report_html is not None
+    assert view.report_html.is_file()
     assert view.report_html.name == "report.html"
 
 
@@ -79,7 +91,7 @@ def test_speed_and_reliability_bins_survive_a_reopen(eval_project):
     assert speed["student"].p95_ms >= speed["student"].p50_ms > 0
     assert speed["student"].threads == 1
     assert speed["student"].size_mb > 0
-    curves = {(c.split, c.model, c.calibrated): c for c in view.reliability}
+    curves = {(c.split, c.model, c.calibrated): c for c in read_reliability(view.reliability_file)}
     before, after = curves["test", "student", False], curves["test", "student", True]
     compared = metric(project, run_id, "test", "set.compared")
     assert sum(before.counts) == sum(after.counts) == compared
@@ -96,9 +108,9 @@ def test_a_failed_floor_reads_as_the_gates_sentence(tmp_path, trained_student):
     _, result = evaluate(project, EvaluateConfig(measure_latency=False, extra_columns=False))
     view = last_evaluation(project)
     assert view.passed is False
-    assert "is above the ceiling 0" in view.reason
-    assert view.reason == "; ".join(result["failures"])
-    assert view.set("test").passed is False
+    assert "is above the ceiling 0" in view.reason()
+    assert view.reason() == "; ".join(result.failures)
+    assert view.set("test").verdict.passed is False
     speed = {row.model: row for row in view.speed}
     # Not timed: no latency, but the size is known and the teacher's recorded cost is kept.
     assert speed["student"].p50_ms is None
@@ -109,7 +121,23 @@ def test_a_failed_floor_reads_as_the_gates_sentence(tmp_path, trained_student):
 
 def test_a_damaged_reliability_file_reads_as_no_curves(tmp_path):
     (tmp_path / RELIABILITY_FILE).write_text(json.dumps({"version": 1, "curves": [{}]}))
-    assert read_reliability(tmp_path) == []
+    assert read_reliability(tmp_path / RELIABILITY_FILE) == []
     (tmp_path / RELIABILITY_FILE).write_text("not json")
-    assert read_reliability(tmp_path) == []
-    assert read_reliability(tmp_path / "missing") == []
+    assert read_reliability(tmp_path / RELIABILITY_FILE) == []
+    assert read_reliability(tmp_path / "missing" / RELIABILITY_FILE) == []
+    assert read_reliability(None) == []
+
+
+def test_a_result_stored_by_release_0_1_still_reads(tmp_path):
+    with Project.open(unpack_legacy(tmp_path)) as project:
+        result = latest_result(project, EVALUATE)
+        assert result is not None
+        assert result.complete is False
+        assert result.sets == ()
+        assert result.speed == ()
+        assert result.reliability_file is None
+        assert result.reason() == "; ".join(result.failures)
+        assert result.row("test", "student").retention == pytest.approx(0.328125)
+        # Its paths are this copy's: the migration made them relative to the project.
+        assert result.report_html == project.path / "runs" / result.run_id / "report.html"
+        assert result.report_html.is_file()
