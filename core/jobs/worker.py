@@ -120,5 +120,3 @@ class WorkerProcess:
         """Wait for the exit code, draining stdout so the child never blocks on it."""
         self.process.communicate(timeout=timeout)
         return self.process.returncode
-
-
