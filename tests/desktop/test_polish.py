@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from desktop_fixtures import train_result
@@ -17,6 +18,7 @@ from core.anonymize.browse import AnonymizeOverview
 from core.anonymize.review import ReviewItem
 from core.export.handoff import BundleCheck, FileCheck
 from core.project import Project, QualityFloor
+from core.teacher.config import TeachResult
 from core.train.catalogue import ModelEntry
 from desktop.pages.anonymize_page import AnonymizePage
 from desktop.pages.data_page import DataPage
@@ -178,14 +180,14 @@ def test_the_dry_run_table_says_how_to_fill_it_and_labels_hide_the_prompt(
     assert placeholder.text().startswith("Press Dry run on 5 records")
     page.source.set_source("labels")
     assert page.prompt_box.isHidden()
-    page.source.set_source("local")
+    page.source.set_source("hf")
     assert not page.prompt_box.isHidden()
 
 
 def test_the_teachers_accuracy_table_is_as_wide_as_its_columns(qtbot, app_context, new_project):
     app_context.open_project(new_project)
     page = shown(qtbot, TeacherPage(app_context))
-    page._show_result({"accuracy": {"test": 0.9, "all": 0.91}, "accuracy_n": {"test": 10}})
+    page._show_result(_teach_result(accuracy={"test": 0.9, "all": 0.91}, accuracy_n={"test": 10}))
     table = page.accuracy_table
     assert table.width() == table.horizontalHeader().length() + 2 * table.frameWidth()
     assert table.width() < page.width() // 2  # the count sits beside its percentage
@@ -261,3 +263,12 @@ def test_a_classification_project_starts_on_the_encoder_with_its_friendly_name(
     assert picker.info.isHidden()
     picker.set_entries(catalogue_entries, "classification")  # a choice made stays
     assert picker.current_path() == "/models/my-own-model"
+
+
+def _teach_result(**figures: Any) -> TeachResult:
+    return TeachResult(
+        teacher_id="labels", teacher_kind="labels", prompt_version="", task="classification",
+        eligible=10, already_stored=0, labelled=10, invalid=0, failed=0, cost=0.0,
+        cost_total=0.0, input_tokens=0, output_tokens=0, attempts=10, seconds=1.0,
+        records_per_s=10.0, **figures,
+    )  # fmt: skip

@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+from core.configs import to_json
+from core.evaluate.config import EvaluateConfig, EvaluateResult, SpeedRow
 from core.evaluate.worth_it import load_inputs
 from core.jobs import runs
 from core.jobs.registry import EVALUATE, TRAIN
@@ -125,15 +127,16 @@ def test_the_calculator_computes_and_saves(page, new_project):
 
 def test_measured_student_values_appear_after_an_evaluation(page, new_project):
     with Project.open(new_project) as project:
-        run_id = runs.create_run(project, EVALUATE, {})
-        with project.store.transaction() as conn:
-            conn.executemany(
-                "INSERT INTO metrics (run_id, split, name, value) VALUES (?, '', ?, ?)",
-                [(run_id, "student.latency_p95_ms.cpu", 8.0),
-                 (run_id, "student.throughput_per_s.cpu", 250.0),
-                 (run_id, "student.cost_per_million", 1.0)],
-            )  # fmt: skip
-        runs.mark_finished(project, run_id, "succeeded", result={})
+        run_id = runs.create_run(project, EVALUATE, EvaluateConfig())
+        speed = SpeedRow("student", "student", 2.0, 8.0, 250.0, 1, 1.0, 1.0)
+        result = EvaluateResult(
+            run_id=run_id, task="classification", primary_metric="macro_f1",
+            reference="human", student_dir=project.path / "student", teacher_id=None,
+            passed=True, test_passed=True, edge_passed=None, failures=(), temperature=None,
+            calibration_file=None, report_html=project.path / "report.html", report_pdf=None,
+            headline=(), notes=(), speed=(speed,),
+        )  # fmt: skip
+        runs.mark_finished(project, run_id, "succeeded", result=to_json(result, project.path))
     page.context.open_project(new_project)
     page.worth_it.latency_need.setValue(100)
     text = page.worth_it.measured_label.text()

@@ -154,10 +154,9 @@ def fake_teach_run(project, spec: str, teacher_id: str, kind: str) -> None:
     ("spec", "kind", "reason"),
     [
         ("labels", "labels", "human labels"),
-        ("openai:http://gpu-box:8000/v1", "openai", "remote endpoint"),
-        ("hf:CAUSAL", "hf", "causal LM"),
-        ("hf:CAUSAL", "hf-causal", "causal LM"),  # the kind release 0.1 stored
-        ("hf:/gone", "hf", "moved or changed"),
+        ("openai:http://gpu-box:8000/v1", "endpoint", "remote endpoint"),
+        ("hf:CAUSAL", "hf-causal", "causal LM"),
+        ("hf:/gone", "hf-classifier", "moved or changed"),
         (None, None, "no teach run"),
     ],
 )
