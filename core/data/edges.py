@@ -1,6 +1,6 @@
 """The edge-case set: records held out of train/validation/test, to probe the student.
 
-Chosen before the split, over the dataset's records, in SQL:
+Chosen before the split, over the dataset's records, in SQL (:mod:`core.store.splits`):
 
 1. **user_flag** — every row whose flag column is truthy (1/true/yes/y/x). Always all of them.
 2. Automatic reasons, among the rows not flagged by the user:
@@ -24,9 +24,9 @@ The choice depends only on the rows and the seed, so it is deterministic.
 
 from __future__ import annotations
 
-import sqlite3
-
-from core.data.split import KEY_FUNCTION, register_functions
+from core.store import records, splits
+from core.store.db import Store
+from core.store.splits import EdgeQuota
 
 NON_ASCII_SHARE = 0.3
 AUTOMATIC_CAP_SHARE = 0.05
@@ -35,143 +35,28 @@ LENGTH_EXTREMES_SHARE = 0.01
 LENGTH_EXTREMES_MAX = 50
 RARE_MIN_ROWS = 10
 RARE_SHARE = 0.02
-_NON_ASCII_FUNCTION = "stillroom_non_ascii_share"
-_TABLE = "temp.stillroom_edge_candidates"
 # Reason -> priority when the cap binds (lower first).
 REASONS = {"rare_label": 1, "longest": 2, "shortest": 2, "non_ascii": 3}
 
 
-def non_ascii_share(text: str | None) -> float:
-    """The fraction of the characters of ``text`` that are not ASCII."""
-    if not text or text.isascii():
-        return 0.0
-    return (len(text) - len(text.encode("ascii", "ignore"))) / len(text)
-
-
-def select_edge_cases(
-    conn: sqlite3.Connection, dataset_id: int, *, seed: int, stratify: bool
-) -> None:
+def select_edge_cases(store: Store, dataset_id: int, *, seed: int, stratify: bool) -> None:
     """Move the dataset's edge cases to ``split = 'edge'`` with their ``edge_reason``.
 
     Args:
-        conn: the store connection, inside the caller's transaction.
+        store: the project's store, inside the caller's transaction.
         dataset_id: the dataset, whose records are all still ``unassigned``.
         seed: the shuffle seed, for ties and partial picks.
         stratify: the labels are classes (rare labels count; classes keep their rows).
     """
-    register_functions(conn)
-    conn.create_function(_NON_ASCII_FUNCTION, 1, non_ascii_share, deterministic=True)
-    count_sql = "SELECT COUNT(*) FROM records WHERE dataset_id = ?"
-    n = int(conn.execute(count_sql, (dataset_id,)).fetchone()[0])
-    conn.execute(
-        "UPDATE records SET split = 'edge', edge_reason = 'user_flag' "
-        "WHERE dataset_id = ? AND user_flag = 1",
-        (dataset_id,),
-    )
-    conn.execute(f"DROP TABLE IF EXISTS {_TABLE}")
-    conn.execute(
-        f"CREATE TABLE {_TABLE} (record_id INTEGER PRIMARY KEY, reasons TEXT NOT NULL, "
-        "priority INTEGER NOT NULL)"
-    )
-    params = {"dataset": dataset_id, "seed": seed}
-    if stratify:
-        _add_rare_labels(conn, params, threshold=max(RARE_MIN_ROWS, RARE_SHARE * n))
+    n = records.count_records(store, dataset_id)
+    extremes = 0
     if n >= LENGTH_EXTREMES_MIN_ROWS:
-        count = min(LENGTH_EXTREMES_MAX, max(1, round(LENGTH_EXTREMES_SHARE * n)))
-        _add_length_extremes(conn, params, count)
-    _add(
-        conn,
-        "non_ascii",
-        f"SELECT id FROM records WHERE dataset_id = :dataset AND split = 'unassigned' "
-        f"AND {_NON_ASCII_FUNCTION}(text) > {NON_ASCII_SHARE}",
-        params,
+        extremes = min(LENGTH_EXTREMES_MAX, max(1, round(LENGTH_EXTREMES_SHARE * n)))
+    quota = EdgeQuota(
+        priorities=REASONS,
+        rare_below=max(RARE_MIN_ROWS, RARE_SHARE * n) if stratify else None,
+        extremes=extremes,
+        non_ascii_above=NON_ASCII_SHARE,
+        cap=max(1, int(AUTOMATIC_CAP_SHARE * n)),
     )
-    _choose(conn, params, cap=max(1, int(AUTOMATIC_CAP_SHARE * n)), stratify=stratify)
-    conn.execute(f"DROP TABLE {_TABLE}")
-
-
-def _add_rare_labels(conn: sqlite3.Connection, params: dict[str, int], threshold: float) -> None:
-    _add(
-        conn,
-        "rare_label",
-        f"""
-        SELECT id FROM (
-            SELECT id,
-                ROW_NUMBER() OVER (
-                    PARTITION BY label ORDER BY {KEY_FUNCTION}(:seed, text_sha256), text_sha256
-                ) AS rank,
-                COUNT(*) OVER (PARTITION BY label) AS size
-            FROM records
-            WHERE dataset_id = :dataset AND split = 'unassigned' AND label IN (
-                SELECT label FROM records
-                WHERE dataset_id = :dataset AND split = 'unassigned' AND label IS NOT NULL
-                GROUP BY label HAVING COUNT(*) < {float(threshold)!r}
-            )
-        )
-        WHERE rank <= size / 3
-        """,
-        params,
-    )
-
-
-def _add_length_extremes(conn: sqlite3.Connection, params: dict[str, int], count: int) -> None:
-    for reason, direction in (("longest", "DESC"), ("shortest", "ASC")):
-        _add(
-            conn,
-            reason,
-            f"SELECT id FROM records WHERE dataset_id = :dataset AND split = 'unassigned' "
-            f"ORDER BY length(text) {direction}, text_sha256 LIMIT {int(count)}",
-            params,
-        )
-
-
-def _add(conn: sqlite3.Connection, reason: str, select_ids: str, params: dict[str, int]) -> None:
-    """Add ``reason`` to the candidates for the record ids ``select_ids`` returns."""
-    conn.execute(
-        f"""
-        INSERT INTO {_TABLE} (record_id, reasons, priority)
-        SELECT id, '{reason}', {REASONS[reason]} FROM ({select_ids}) WHERE true
-        ON CONFLICT (record_id) DO UPDATE SET
-            reasons = reasons || ',' || excluded.reasons,
-            priority = min(priority, excluded.priority)
-        """,
-        params,
-    )
-
-
-def _choose(conn: sqlite3.Connection, params: dict[str, int], *, cap: int, stratify: bool) -> None:
-    """Move the best ``cap`` candidates to the edge set, a third of a class at most."""
-    partition = "PARTITION BY r.label" if stratify else ""
-    class_limit = "WHERE label IS NULL OR class_rank <= class_size / 3" if stratify else ""
-    sizes = (
-        """JOIN (
-            SELECT label, COUNT(*) AS class_size FROM records
-            WHERE dataset_id = :dataset AND split = 'unassigned' GROUP BY label
-        ) AS sizes ON sizes.label IS r.label"""
-        if stratify
-        else "JOIN (SELECT 0 AS class_size) AS sizes"
-    )
-    conn.execute(
-        f"""
-        UPDATE records SET split = 'edge', edge_reason = chosen.reasons
-        FROM (
-            SELECT record_id, reasons FROM (
-                SELECT c.record_id, c.reasons, c.priority, r.label, r.text_sha256,
-                    {KEY_FUNCTION}(:seed, r.text_sha256) AS key,
-                    ROW_NUMBER() OVER (
-                        {partition} ORDER BY c.priority,
-                            {KEY_FUNCTION}(:seed, r.text_sha256), r.text_sha256
-                    ) AS class_rank,
-                    sizes.class_size
-                FROM {_TABLE} AS c
-                JOIN records AS r ON r.id = c.record_id
-                {sizes}
-            )
-            {class_limit}
-            ORDER BY priority, key, text_sha256
-            LIMIT {int(cap)}
-        ) AS chosen
-        WHERE records.id = chosen.record_id
-        """,
-        params,
-    )
+    splits.select_edge_cases(store, dataset_id, quota, seed=seed, stratify=stratify)

@@ -6,10 +6,10 @@ column holds reference outputs, which are row contents.
 
 from __future__ import annotations
 
-import sqlite3
-
 from core.data.edges import REASONS
 from core.project import Project
+from core.store import records
+from core.store.db import Store
 
 SPLIT_ORDER = ("train", "validation", "test", "edge", "unassigned")
 
@@ -28,40 +28,24 @@ def label_distribution(
         validation, test, edge. Unlabelled records count under the key None; in a
         generation project every record does (its "labels" are reference texts).
     """
-    label = "label" if project.settings.task == "classification" else "NULL"
-    where, params = ("WHERE dataset_id = ?", (dataset_id,)) if dataset_id is not None else ("", ())
-    rows = project.store.conn.execute(
-        f"SELECT split, {label} AS shown, COUNT(*) FROM records {where} "
-        "GROUP BY split, shown ORDER BY shown",
-        params,
-    ).fetchall()
+    classification = project.settings.task == "classification"
+    rows = records.labels_by_split(project.store, dataset_id, labels=classification)
     result: dict[str, dict[str | None, int]] = {}
     for split in SPLIT_ORDER:
         for row_split, shown, count in rows:
             if row_split == split:
-                result.setdefault(split, {})[shown] = int(count)
+                result.setdefault(split, {})[shown] = count
     return result
 
 
-def dataset_labels(conn: sqlite3.Connection, dataset_id: int) -> dict[str, int]:
+def dataset_labels(store: Store, dataset_id: int) -> dict[str, int]:
     """Records per (non-empty) label in one dataset, sorted by label."""
-    rows = conn.execute(
-        "SELECT label, COUNT(*) FROM records WHERE dataset_id = ? AND label IS NOT NULL "
-        "GROUP BY label ORDER BY label",
-        (dataset_id,),
-    )
-    return {str(label): int(n) for label, n in rows}
+    counts = records.label_counts(store, dataset_id)
+    return {label: n for label, n in counts.items() if label is not None}
 
 
-def edge_reason_counts(conn: sqlite3.Connection, dataset_id: int) -> dict[str, int]:
+def edge_reason_counts(store: Store, dataset_id: int) -> dict[str, int]:
     """Edge-case records per reason (a record with two reasons counts for both)."""
-    counts: dict[str, int] = {}
-    for reasons, n in conn.execute(
-        "SELECT edge_reason, COUNT(*) FROM records WHERE dataset_id = ? AND split = 'edge' "
-        "GROUP BY edge_reason",
-        (dataset_id,),
-    ):
-        for reason in str(reasons).split(","):
-            counts[reason] = counts.get(reason, 0) + int(n)
     order = ["user_flag", *REASONS]
+    counts = records.edge_reason_counts(store, dataset_id)
     return dict(sorted(counts.items(), key=lambda item: order.index(item[0])))

@@ -7,10 +7,8 @@ process that ran it; a reopened project needs the same numbers from the ``datase
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from core.data.edges import (
     AUTOMATIC_CAP_SHARE,
@@ -24,6 +22,8 @@ from core.data.edges import (
 from core.data.split import SPLITS
 from core.data.stats import edge_reason_counts, label_distribution
 from core.project import Project
+from core.store import records
+from core.store.records import DatasetRow
 
 # One plain sentence per edge-case reason, written from the rules' own constants so the
 # explanation cannot drift from what core.data.edges does.
@@ -90,40 +90,32 @@ def dataset_summaries(
         One summary per ``datasets`` row; an empty list before the first import.
     """
     known = {(s.dataset_id, s.imported_at): s for s in previous}
-    rows = project.store.query(
-        "SELECT id, name, format, encoding, imported_at, rows_read, row_count, "
-        "duplicates_dropped, conflicting_labels, empty_dropped, oversize_dropped, column_map, "
-        "split_config FROM datasets ORDER BY id"
-    )
     return [
-        known.get((int(row["id"]), str(row["imported_at"]))) or _summary(project, row)
-        for row in rows
+        known.get((row.id, row.imported_at)) or _summary(project, row)
+        for row in records.datasets(project.store)
     ]
 
 
-def _summary(project: Project, row: dict[str, Any]) -> DatasetSummary:
-    dataset_id = int(row["id"])
-    columns = json.loads(row["column_map"])
-    split_config = json.loads(row["split_config"])
-    by_split = label_distribution(project, dataset_id)
+def _summary(project: Project, row: DatasetRow) -> DatasetSummary:
+    by_split = label_distribution(project, row.id)
     counts = {name: sum(by_split.get(name, {}).values()) for name in (*SPLITS, "edge")}
     return DatasetSummary(
-        dataset_id=dataset_id,
-        name=str(row["name"]),
-        format=str(row["format"]),
-        encoding=row["encoding"],
-        imported_at=str(row["imported_at"]),
-        rows_read=int(row["rows_read"]),
-        rows_imported=int(row["row_count"]),
-        duplicates_dropped=int(row["duplicates_dropped"]),
-        conflicting_labels=int(row["conflicting_labels"]),
-        empty_dropped=int(row["empty_dropped"]),
-        oversize_dropped=int(row["oversize_dropped"]),
-        text_column=str(columns.get("text") or ""),
-        label_column=columns.get("label"),
-        split_fractions=tuple(float(f) for f in split_config.get("fractions", ())),
-        seed=split_config.get("seed"),
+        dataset_id=row.id,
+        name=row.name,
+        format=row.format,
+        encoding=row.encoding,
+        imported_at=row.imported_at,
+        rows_read=row.rows_read,
+        rows_imported=row.row_count,
+        duplicates_dropped=row.duplicates_dropped,
+        conflicting_labels=row.conflicting_labels,
+        empty_dropped=row.empty_dropped,
+        oversize_dropped=row.oversize_dropped,
+        text_column=row.text_column,
+        label_column=row.label_column,
+        split_fractions=row.split_fractions,
+        seed=row.seed,
         split_counts=counts,
         labels_by_split={name: by_split[name] for name in (*SPLITS, "edge") if name in by_split},
-        edge_reasons=edge_reason_counts(project.store.conn, dataset_id),
+        edge_reasons=edge_reason_counts(project.store, row.id),
     )
