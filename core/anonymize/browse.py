@@ -1,20 +1,18 @@
 """Bounded reads of the anonymize results, for a window that must answer at once.
 
-:mod:`core.anonymize.review` samples over every record id and adds counts up in Python,
-which is right for the CLI's one-off review. A page refreshes often and the store may hold
-millions of records, so here the counts are summed by SQLite (``json_each``) and records
-are read a page at a time by id. Like ``review``, everything comes from the ``anonymized``
-table: anonymized text and offsets into it, never an original value.
+A page refreshes often and the store may hold millions of records, so the counts are
+summed by SQLite (``json_each``) and records are read a page at a time by id. Like
+:mod:`core.anonymize.review`, everything comes from the ``anonymized`` table: anonymized
+text and offsets into it, never an original value.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any
 
-from core.anonymize.review import ReviewItem
 from core.project import Project
+from core.store import anonymized, records
+from core.store.anonymized import ReviewItem
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,28 +39,18 @@ def anonymize_overview(
         project: the open project.
         previous: an earlier overview of the same project, to reuse if still current.
     """
-    conn = project.store.conn
-    total = int(conn.execute("SELECT COUNT(*) FROM records").fetchone()[0])
-    done, flagged, newest = conn.execute(
-        "SELECT COUNT(*), COALESCE(SUM(needs_review), 0), MAX(created_at) FROM anonymized"
-    ).fetchone()
-    fingerprint = (total, int(done), None if newest is None else str(newest))
+    total = records.count_records(project.store)
+    done, flagged, newest = anonymized.anonymized_counts(project.store)
+    fingerprint = (total, done, newest)
     if previous is not None and previous.fingerprint == fingerprint:
         return previous
-    entities = conn.execute(
-        "SELECT e.key, SUM(e.value) FROM anonymized AS a, json_each(a.entity_counts) AS e "
-        "GROUP BY e.key ORDER BY e.key"
-    ).fetchall()
-    reasons = conn.execute(
-        "SELECT r.value, COUNT(*) FROM anonymized AS a, json_each(a.review_reasons) AS r "
-        "GROUP BY r.value ORDER BY r.value"
-    ).fetchall()
+    entities, reasons = anonymized.found_counts(project.store)
     return AnonymizeOverview(
         records_total=total,
-        records_anonymized=int(done),
-        needs_review=int(flagged),
-        entity_counts={str(key): int(n) for key, n in entities},
-        review_reasons={str(key): int(n) for key, n in reasons},
+        records_anonymized=done,
+        needs_review=flagged,
+        entity_counts=entities,
+        review_reasons=reasons,
         fingerprint=fingerprint,
     )
 
@@ -81,21 +69,6 @@ def anonymized_records(
     Returns:
         The records with their spans (offsets into the anonymized text) and review flags.
     """
-    flagged = "AND needs_review = 1" if needs_review_only else ""
-    rows = project.store.conn.execute(
-        "SELECT record_id, text, spans, needs_review, review_reasons FROM anonymized "
-        f"WHERE record_id > ? {flagged} ORDER BY record_id LIMIT ?",
-        (after_id, max(0, count)),
-    ).fetchall()
-    return [_item(row) for row in rows]
-
-
-def _item(row: tuple[Any, ...]) -> ReviewItem:
-    record_id, text, spans, needs_review, reasons = row
-    return ReviewItem(
-        int(record_id),
-        str(text),
-        tuple(json.loads(spans)),
-        bool(needs_review),
-        tuple(json.loads(reasons)),
+    return anonymized.review_page(
+        project.store, count, after_id=after_id, needs_review_only=needs_review_only
     )
