@@ -21,6 +21,7 @@ from core.configs import to_json
 from core.errors import TrainError
 from core.project import Project
 from core.reporter import Reporter, StageCancelled
+from core.store.metrics import add_metrics
 from core.train import checkpoints
 from core.train.config import RESUME_OVERRIDES, TrainConfig, TrainResult
 from core.train.device import world_size
@@ -138,11 +139,8 @@ def _record(project: Project, run_id: str, result: TrainResult, reporter: Report
     ]
     if result.best_val_metric is not None:
         rows.append(("validation", result.val_metric_name, result.best_val_metric))
-    with project.store.transaction() as conn:
-        conn.executemany(
-            "INSERT INTO metrics (run_id, split, name, value) VALUES (?, ?, ?, ?)",
-            [(run_id, split, name, value) for split, name, value in rows],
-        )
+    with project.store.transaction():
+        add_metrics(project.store, run_id, rows)
         project.audit("train.finish", {
             "run": run_id, "student": to_json(result.model_dir, project.path),
             "global_step": result.global_step,
