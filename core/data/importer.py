@@ -2,7 +2,7 @@
 
 :func:`run_import` checks the file (existence, format by content, SHA-256 against earlier
 imports, encoding), then in **one transaction** streams its rows into ``records``, checks
-labels, chooses the edge-case set (:mod:`core.data.edges`), splits the rest
+labels, chooses the edge-case set (:mod:`core.store.edges`), splits the rest
 (:mod:`core.data.split`), fills in the ``datasets`` row and writes the audit entry. Any
 error or a cancel rolls the whole transaction back: a failed import leaves nothing behind.
 """
@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from core.data.checks import check_labels, check_rows
 from core.data.columns import require_columns
-from core.data.edges import select_edge_cases
 from core.data.encoding import check_encoding_name, detect_encoding
 from core.data.formats import TEXT_FORMATS, SourceFile, resolve_source
 from core.data.limits import DEFAULT_MAX_DECOMPRESSED_BYTES, DEFAULT_MAX_LINE_BYTES, InputLimits
@@ -30,6 +29,7 @@ from core.errors import DuplicateImportError, ImportCancelled, UserError
 from core.project import Project
 from core.reporter import Reporter
 from core.store import records
+from core.store.edges import select_edge_cases
 
 if TYPE_CHECKING:
     from core.jobs.registry import RunContext

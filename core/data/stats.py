@@ -6,10 +6,10 @@ column holds reference outputs, which are row contents.
 
 from __future__ import annotations
 
-from core.data.edges import REASONS
 from core.project import Project
 from core.store import records
 from core.store.db import Store
+from core.store.edges import REASONS
 
 SPLIT_ORDER = ("train", "validation", "test", "edge", "unassigned")
 

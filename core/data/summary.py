@@ -10,7 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core.data.edges import (
+from core.data.split import SPLITS
+from core.data.stats import edge_reason_counts, label_distribution
+from core.project import Project
+from core.store import records
+from core.store.edges import (
     AUTOMATIC_CAP_SHARE,
     LENGTH_EXTREMES_MAX,
     LENGTH_EXTREMES_MIN_ROWS,
@@ -19,14 +23,10 @@ from core.data.edges import (
     RARE_MIN_ROWS,
     RARE_SHARE,
 )
-from core.data.split import SPLITS
-from core.data.stats import edge_reason_counts, label_distribution
-from core.project import Project
-from core.store import records
 from core.store.records import DatasetRow
 
 # One plain sentence per edge-case reason, written from the rules' own constants so the
-# explanation cannot drift from what core.data.edges does.
+# explanation cannot drift from what core.store.edges does.
 EDGE_RULES: dict[str, str] = {
     "user_flag": "Rows your flag column marks (1, true, yes, y or x); always all of them.",
     "rare_label": (

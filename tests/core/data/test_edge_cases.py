@@ -10,7 +10,7 @@ from core.jobs.execute import run_stage
 from core.jobs.registry import IMPORT
 from core.project import Project, QualityFloor
 from core.reporter import NullReporter
-from core.store.splits import non_ascii_share
+from core.store.edges import non_ascii_share
 
 GREEK = "καλημέρα σας, τι κάνετε σήμερα"  # almost all non-ASCII
 
