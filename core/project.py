@@ -67,12 +67,7 @@ class Project:
 
     @classmethod
     def create(
-        cls,
-        path: Path,
-        *,
-        task: str,
-        labels: tuple[str, ...] = (),
-        floor: QualityFloor,
+        cls, path: Path, *, task: str, labels: tuple[str, ...] = (), floor: QualityFloor
     ) -> Project:
         """Create a project in a new or empty folder.
 

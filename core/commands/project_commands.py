@@ -40,9 +40,7 @@ def add(sub: Any, common: argparse.ArgumentParser) -> None:
     init.set_defaults(handler=init_command)
 
     status = sub.add_parser(
-        "status",
-        parents=[common],
-        help="show a project's settings, data, runs and audit head",
+        "status", parents=[common], help="show a project's settings, data, runs and audit head"
     )
     status.add_argument("dir", type=Path, metavar="DIR", help="the project folder")
     status.set_defaults(handler=status_command)

@@ -8,11 +8,4 @@ from core.data.importer import ImportConfig, ImportResult, run_import
 from core.data.preview import Preview, preview
 from core.data.stats import label_distribution
 
-__all__ = [
-    "ImportConfig",
-    "ImportResult",
-    "Preview",
-    "label_distribution",
-    "preview",
-    "run_import",
-]
+__all__ = ["ImportConfig", "ImportResult", "Preview", "label_distribution", "preview", "run_import"]

@@ -15,11 +15,7 @@ MAX_LABELS = 1000
 
 
 def check_rows(
-    source: SourceFile,
-    text_column: str,
-    columns: Sequence[str],
-    counts: LoadCounts,
-    imported: int,
+    source: SourceFile, text_column: str, columns: Sequence[str], counts: LoadCounts, imported: int
 ) -> None:
     """Refuse a file that yielded no data rows, or no row worth importing.
 

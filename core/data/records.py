@@ -65,11 +65,7 @@ class LoadCounts:
 
 
 def load_records(
-    store: Store,
-    rows: Iterable[Row],
-    rules: RowRules,
-    *,
-    on_batch: Callable[[int], None],
+    store: Store, rows: Iterable[Row], rules: RowRules, *, on_batch: Callable[[int], None]
 ) -> LoadCounts:
     """Insert every acceptable row, in batches of :data:`BATCH_ROWS` rows read.
 

@@ -101,10 +101,7 @@ def found_counts(store: Store) -> tuple[dict[str, int], dict[str, int]]:
         "SELECT r.value, COUNT(*) FROM anonymized AS a, json_each(a.review_reasons) AS r "
         "GROUP BY r.value ORDER BY r.value"
     )
-    return (
-        {str(key): int(n) for key, n in entities},
-        {str(key): int(n) for key, n in reasons},
-    )
+    return ({str(key): int(n) for key, n in entities}, {str(key): int(n) for key, n in reasons})
 
 
 def anonymized_ids(store: Store, *, needs_review_only: bool = False) -> list[int]:

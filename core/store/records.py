@@ -56,19 +56,11 @@ def insert_dataset(
     columns: dict[str, str | None],
     split: dict[str, Any],
 ) -> int:
-    """Insert an empty dataset row (counts filled in by :func:`finish_dataset`).
+    """Insert a dataset row without counts (:func:`finish_dataset` adds them); returns its id.
 
-    Args:
-        store: the project's store.
-        name: the dataset's name.
-        source: the file's path, SHA-256 and size in bytes.
-        format: the file format.
-        encoding: the text encoding, None for binary formats.
-        columns: ``{"text": ..., "label": ..., "flag": ...}``.
-        split: ``{"fractions": [...], "seed": ...}``.
-
-    Returns:
-        The new dataset's id.
+    ``source`` is the file's path, SHA-256 and size in bytes; ``columns`` names the text,
+    label and flag columns (``{"text": ..., "label": ..., "flag": ...}``); ``split`` holds
+    the ``fractions`` and the ``seed``.
     """
     with store.transaction() as conn:
         cursor = conn.execute(
