@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from core.data.checks import check_labels, check_rows
 from core.data.columns import require_columns
@@ -37,6 +37,10 @@ if TYPE_CHECKING:
 __all__ = ["ImportConfig", "ImportResult", "file_sha256", "run_import"]
 
 _MIN_FIELD_LIMIT = 1 << 24
+# The counts an import keeps, under the same name in LoadCounts, ImportResult, the datasets
+# table and the audit entry.
+_COUNTS = ("rows_read", "duplicates_dropped", "conflicting_labels", "empty_dropped",
+           "oversize_dropped")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +183,11 @@ class _Import:
         self.project_labels = settings.labels if self.classification else ()
         self.stratify = self.classification and config.label_column is not None
         self.name = config.name or dataset_stem(source.path)
+        self.columns = {
+            "text": config.text_column,
+            "label": config.label_column,
+            "flag": config.flag_column,
+        }
 
     def run(self, table: Table) -> ImportResult:
         store = self.project.store
@@ -214,7 +223,7 @@ class _Import:
                 "flag fewer rows, or leave the flag column out",
             )
         result = self._result(dataset_id, counts, imported, labels_added)
-        self._finish(result, counts)
+        self._finish(result)
         return result
 
     def _rules(self, dataset_id: int, row_word: str) -> RowRules:
@@ -232,19 +241,14 @@ class _Import:
         )
 
     def _insert_dataset(self) -> int:
-        config = self.config
         return records.insert_dataset(
             self.project.store,
             name=self.name,
             source=(str(self.source.path), self.sha256, self.source.size),
             format=self.source.format,
             encoding=self.encoding,
-            columns={
-                "text": config.text_column,
-                "label": config.label_column,
-                "flag": config.flag_column,
-            },
-            split={"fractions": list(self.fractions), "seed": config.seed},
+            columns=self.columns,
+            split={"fractions": list(self.fractions), "seed": self.config.seed},
         )
 
     def _result(
@@ -259,12 +263,8 @@ class _Import:
             format=self.source.format,
             encoding=self.encoding,
             sha256=self.sha256,
-            rows_read=counts.rows_read,
             rows_imported=imported,
-            duplicates_dropped=counts.duplicates_dropped,
-            conflicting_labels=counts.conflicting_labels,
-            empty_dropped=counts.empty_dropped,
-            oversize_dropped=counts.oversize_dropped,
+            **{name: getattr(counts, name) for name in _COUNTS},
             split_counts={name: splits.get(name, 0) for name in (*SPLITS, "edge")},
             label_distribution=dataset_labels(store, dataset_id) if self.stratify else {},
             edge_reasons=edge_reason_counts(store, dataset_id),
@@ -274,50 +274,22 @@ class _Import:
             ),
         )
 
-    def _finish(self, result: ImportResult, counts: LoadCounts) -> None:
+    def _finish(self, result: ImportResult) -> None:
+        counted = {name: getattr(result, name) for name in _COUNTS}
         records.finish_dataset(
-            self.project.store,
-            result.dataset_id,
-            row_count=result.rows_imported,
-            rows_read=counts.rows_read,
-            duplicates_dropped=counts.duplicates_dropped,
-            conflicting_labels=counts.conflicting_labels,
-            empty_dropped=counts.empty_dropped,
-            oversize_dropped=counts.oversize_dropped,
+            self.project.store, result.dataset_id, row_count=result.rows_imported, **counted
         )
         if result.labels_added:
             self.project.set_setting("labels", list(result.labels_added))
-        self.project.audit("data.import", self._audit_details(result))
-
-    def _audit_details(self, result: ImportResult) -> dict[str, Any]:
-        config = self.config
-        return {
-            "dataset_id": result.dataset_id,
-            "name": result.name,
-            "path": str(self.source.path),
-            "sha256": result.sha256,
-            "bytes": self.source.size,
-            "format": result.format,
-            "encoding": result.encoding,
-            "columns": {
-                "text": config.text_column,
-                "label": config.label_column,
-                "flag": config.flag_column,
-            },
-            "split": {
-                "fractions": list(self.fractions),
-                "seed": config.seed,
-                "counts": result.split_counts,
-            },
-            "rows_read": result.rows_read,
-            "rows_imported": result.rows_imported,
-            "duplicates_dropped": result.duplicates_dropped,
-            "conflicting_labels": result.conflicting_labels,
-            "empty_dropped": result.empty_dropped,
-            "oversize_dropped": result.oversize_dropped,
-            "edge_reasons": result.edge_reasons,
-            "labels_added": list(result.labels_added),
-        }
+        split = {"fractions": list(self.fractions), "seed": self.config.seed}
+        self.project.audit("data.import", {
+            "dataset_id": result.dataset_id, "name": result.name,
+            "path": str(self.source.path), "sha256": result.sha256, "bytes": self.source.size,
+            "format": result.format, "encoding": result.encoding, "columns": self.columns,
+            "split": {**split, "counts": result.split_counts},
+            "rows_imported": result.rows_imported, **counted,
+            "edge_reasons": result.edge_reasons, "labels_added": list(result.labels_added),
+        })  # fmt: skip
 
 
 def _check_options(config: ImportConfig) -> None:
