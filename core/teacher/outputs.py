@@ -19,18 +19,20 @@ from core.teacher.base import TeachBatch, TeacherOutput, TeachItem
 from core.teacher.softlabels import PROBABILITY_TOLERANCE, logprob_problem, soft_label_problem
 
 
-@dataclass(frozen=True, slots=True)
-class StoredBatch:
-    """What one committed batch added (rows a parallel run stored first are not counted)."""
+@dataclass
+class Tally:
+    """What stored batches added up to (rows a parallel run stored first are not counted)."""
 
-    stored: int
-    invalid: int
-    cost: float
-    input_tokens: int
-    output_tokens: int
-    attempts: int
-    sources: dict[str, int]
+    labelled: int = 0
+    invalid: int = 0
+    failed: int = 0  # records with no answer after every retry (nothing stored)
+    cost: float = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    attempts: int = 0
+    sources: dict[str, int] = field(default_factory=dict)  # soft-label source -> outputs
     reasons: dict[str, int] = field(default_factory=dict)  # invalid outputs by flag
+    failed_reasons: dict[str, int] = field(default_factory=dict)
     usage_ignored: int = 0
 
 
@@ -93,32 +95,40 @@ def write_batch(
     run_id: str | None,
     prices: tuple[float, float],
     labels: int = 0,
-) -> StoredBatch:
+    tally: Tally | None = None,
+) -> Tally:
     """Insert a batch's outputs in one transaction; count only the rows really inserted.
 
     Each output is :func:`checked` first (``labels``: the number of classes; 0 for a
     generation task), so invalid numbers are stored flagged, never as a soft label.
+
+    Returns:
+        ``tally`` (a new one if None) with the batch's stored outputs and failures added.
     """
-    stored = invalid = tokens_in = tokens_out = attempts = usage_ignored = 0
-    cost, sources, reasons = 0.0, dict[str, int](), dict[str, int]()
+    tally = Tally() if tally is None else tally
     now = utc_now()
-    outputs = [checked(o, labels) for o in batch.outputs]
-    rows = [_row(out, teacher_id, prompt_version, run_id, prices, now) for out in outputs]
+    checked_outputs = [checked(o, labels) for o in batch.outputs]
+    rows = [_row(out, teacher_id, prompt_version, run_id, prices, now) for out in checked_outputs]
     inserted = teacher_outputs.insert_outputs(project.store, rows)
-    for out in (out for out, new in zip(outputs, inserted, strict=True) if new):
-        stored += 1
-        invalid += 0 if out.valid else 1
+    for out in (out for out, new in zip(checked_outputs, inserted, strict=True) if new):
+        tally.labelled += 1
         if not out.valid:
-            reasons[out.flag or "invalid"] = reasons.get(out.flag or "invalid", 0) + 1
-        usage_ignored += out.usage_ignored
-        cost += cost_of(out, *prices)
-        tokens_in, tokens_out = tokens_in + out.input_tokens, tokens_out + out.output_tokens
-        attempts += out.attempts
-        source = out.soft_label_source or "invalid"
-        sources[source] = sources.get(source, 0) + 1
-    return StoredBatch(
-        stored, invalid, cost, tokens_in, tokens_out, attempts, sources, reasons, usage_ignored
-    )
+            tally.invalid += 1
+            _count(tally.reasons, out.flag or "invalid")
+        tally.usage_ignored += out.usage_ignored
+        tally.cost += cost_of(out, *prices)
+        tally.input_tokens += out.input_tokens
+        tally.output_tokens += out.output_tokens
+        tally.attempts += out.attempts
+        _count(tally.sources, out.soft_label_source or "invalid")
+    tally.failed += len(batch.failed)
+    for reason in batch.failed.values():
+        _count(tally.failed_reasons, reason)
+    return tally
+
+
+def _count(counts: dict[str, int], key: str) -> None:
+    counts[key] = counts.get(key, 0) + 1
 
 
 def _row(

@@ -8,10 +8,8 @@ at most the batch in flight), and reports the teacher's accuracy against the hum
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from core import netguard
@@ -29,21 +27,6 @@ from core.teacher.transport import audit_transport
 
 if TYPE_CHECKING:
     from core.jobs.registry import RunContext
-
-
-@dataclass
-class _Tally:
-    labelled: int = 0
-    invalid: int = 0
-    failed: int = 0
-    cost: float = 0.0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    attempts: int = 0
-    sources: dict[str, int] = dataclasses.field(default_factory=dict)
-    reasons: dict[str, int] = dataclasses.field(default_factory=dict)
-    failed_reasons: dict[str, int] = dataclasses.field(default_factory=dict)
-    usage_ignored: int = 0
 
 
 def run_teach(
@@ -96,13 +79,13 @@ def _label_all(
         project, teacher.teacher_id, version, need_text=need_text, labels=labels,
         limit=config.limit,
     )  # fmt: skip
-    tally, start = _Tally(), time.perf_counter()
+    tally, start = outputs.Tally(), time.perf_counter()
     for batch in teacher.outputs(items):
-        added = outputs.write_batch(
+        outputs.write_batch(
             project, batch, teacher_id=teacher.teacher_id, prompt_version=version,
             run_id=run_id, prices=(config.price_in, config.price_out), labels=len(labels),
+            tally=tally,
         )  # fmt: skip
-        _add(tally, added, batch.failed)
         _report_batch(reporter, tally, todo, time.perf_counter() - start)
         if reporter.cancel_requested():
             project.audit("teach.cancel", {**ident, "run": run_id, **_audit_counts(tally)})
@@ -113,7 +96,7 @@ def _label_all(
     return result
 
 
-def _report_batch(reporter: Reporter, tally: _Tally, todo: int, seconds: float) -> None:
+def _report_batch(reporter: Reporter, tally: outputs.Tally, todo: int, seconds: float) -> None:
     """Progress, plus the running figures a GUI shows live (rate, cost, failures)."""
     done = tally.labelled + tally.failed
     reporter.progress(
@@ -126,24 +109,7 @@ def _report_batch(reporter: Reporter, tally: _Tally, todo: int, seconds: float) 
     reporter.metric("teach/failed", tally.failed)
 
 
-def _add(tally: _Tally, added: outputs.StoredBatch, failed: dict[int, str]) -> None:
-    tally.labelled += added.stored
-    tally.invalid += added.invalid
-    tally.failed += len(failed)
-    for reason in failed.values():
-        tally.failed_reasons[reason] = tally.failed_reasons.get(reason, 0) + 1
-    tally.cost += added.cost
-    tally.input_tokens += added.input_tokens
-    tally.output_tokens += added.output_tokens
-    tally.attempts += added.attempts
-    for name, count in added.sources.items():
-        tally.sources[name] = tally.sources.get(name, 0) + count
-    for name, count in added.reasons.items():
-        tally.reasons[name] = tally.reasons.get(name, 0) + count
-    tally.usage_ignored += added.usage_ignored
-
-
-def _audit_counts(tally: _Tally) -> dict[str, Any]:
+def _audit_counts(tally: outputs.Tally) -> dict[str, Any]:
     return {"labelled": tally.labelled, "invalid": tally.invalid, "failed": tally.failed,
             "invalid_reasons": tally.reasons, "cost": round(tally.cost, 6)}  # fmt: skip
 
@@ -154,7 +120,7 @@ def _result(
     source: TeacherSource,
     teacher: Teacher,
     version: str,
-    tally: _Tally,
+    tally: outputs.Tally,
     eligible: int,
     already: int,
     seconds: float,
@@ -189,7 +155,9 @@ def _result(
     )
 
 
-def _quality_warnings(project: Project, accuracy: dict[str, float], tally: _Tally) -> list[str]:
+def _quality_warnings(
+    project: Project, accuracy: dict[str, float], tally: outputs.Tally
+) -> list[str]:
     settings, notes = project.settings, []
     if tally.failed:
         why = ", ".join(f"{k} {v:,}" for k, v in sorted(tally.failed_reasons.items()))
