@@ -33,7 +33,7 @@ from core.jobs.runs import list_runs, run_config
 from desktop.pages.base import StagePage
 from desktop.widgets.anonymize_results import AnonymizeResultsView
 from desktop.widgets.entity_picker import EntityPicker
-from desktop.widgets.form_fields import primary_button
+from desktop.widgets.form_fields import primary_button, wrapped_label
 from desktop.widgets.scroll_body import scroll_around
 
 PREVIEW_RECORDS = 4
@@ -115,9 +115,7 @@ class AnonymizePage(StagePage):
         group.addButton(self.pattern_mode)
         self.full_mode.setChecked(True)
         self.pattern_mode.toggled.connect(self._mode_changed)
-        self.pattern_warning = QLabel(PATTERN_ONLY_TEXT, box)
-        self.pattern_warning.setObjectName("patternOnlyWarning")
-        self.pattern_warning.setWordWrap(True)
+        self.pattern_warning = wrapped_label(PATTERN_ONLY_TEXT, box, "patternOnlyWarning")
         self.pattern_warning.setStyleSheet(_WARNING_STYLE)
         self.pattern_warning.setAccessibleName("warning: names and places are not detected")
         self.pattern_warning.hide()
