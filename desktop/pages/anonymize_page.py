@@ -3,7 +3,7 @@
 The run happens in the worker process (``anonymize`` stage); the page shows what the store
 holds afterwards: counts per entity type, a few records with their replaced spans
 highlighted, and the records flagged for review. Only anonymized text is ever read here
-(``core.anonymize.browse``), so no original value can reach a widget.
+(``core.anonymize.review``), so no original value can reach a widget.
 """
 
 from __future__ import annotations
@@ -24,9 +24,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.anonymize.browse import AnonymizeOverview, anonymize_overview, anonymized_records
 from core.anonymize.config import PATTERN_ONLY_WARNING, AnonymizeConfig, AnonymizeResult
-from core.anonymize.review import ReviewItem
+from core.anonymize.review import (
+    AnonymizeOverview,
+    ReviewItem,
+    anonymize_overview,
+    anonymized_records,
+)
 from core.errors import AnonymizeError
 from core.jobs.registry import ANONYMIZE
 from core.jobs.runs import list_runs, run_config

@@ -1,7 +1,7 @@
 """The anonymize page's results: counts per entity type, a highlighted preview, the records
 flagged for review.
 
-Fed from ``core.anonymize.browse`` only: anonymized text, span offsets into it, counts and
+Fed from ``core.anonymize.review`` only: anonymized text, span offsets into it, counts and
 review reasons. No original value ever reaches this widget.
 """
 
@@ -25,9 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.anonymize.browse import AnonymizeOverview
 from core.anonymize.explain import ENTITY_DESCRIPTIONS, review_reason_text
-from core.anonymize.review import ReviewItem
+from core.anonymize.review import AnonymizeOverview, ReviewItem
 from desktop.widgets.empty_placeholder import EmptyPlaceholder
 from desktop.widgets.form_fields import wrapped_label
 from desktop.widgets.result_tables import fit_height

@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections import Counter
 
-from core.anonymize.browse import anonymize_overview, anonymized_records
+from core.anonymize.review import anonymize_overview, anonymized_records
 
 
 def review_summary(project):
