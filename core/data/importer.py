@@ -23,7 +23,7 @@ from core.data.limits import DEFAULT_MAX_DECOMPRESSED_BYTES, DEFAULT_MAX_LINE_BY
 from core.data.readers import Table, open_table
 from core.data.records import LoadCounts, RowRules, load_records
 from core.data.split import SPLITS, assign_splits, validate_fractions
-from core.data.stats import dataset_labels, edge_reason_counts
+from core.data.summary import edge_reason_counts
 from core.data.textio import ByteSource, dataset_stem, file_sha256, open_bytes, read_errors
 from core.errors import DuplicateImportError, ImportCancelled, UserError
 from core.project import Project
@@ -256,6 +256,7 @@ class _Import:
     ) -> ImportResult:
         store = self.project.store
         splits = records.split_counts(store, dataset_id)
+        labels = records.label_counts(store, dataset_id)
         labelled = self.config.label_column is not None
         return ImportResult(
             dataset_id=dataset_id,
@@ -266,12 +267,14 @@ class _Import:
             rows_imported=imported,
             **{name: getattr(counts, name) for name in _COUNTS},
             split_counts={name: splits.get(name, 0) for name in (*SPLITS, "edge")},
-            label_distribution=dataset_labels(store, dataset_id) if self.stratify else {},
+            label_distribution=(
+                {label: n for label, n in labels.items() if label is not None}
+                if self.stratify
+                else {}
+            ),
             edge_reasons=edge_reason_counts(store, dataset_id),
             labels_added=labels_added,
-            unlabeled_rows=(
-                records.label_counts(store, dataset_id).get(None, 0) if labelled else 0
-            ),
+            unlabeled_rows=labels.get(None, 0) if labelled else 0,
         )
 
     def _finish(self, result: ImportResult) -> None:

@@ -1,8 +1,10 @@
-"""What the data page shows about the datasets already imported: counts read from the store.
+"""Counts over the imported data, read from the store: for import results, ``stillroom
+status`` and what the data page shows about the datasets already imported.
 
 An :class:`~core.data.importer.ImportResult` says what one import did, but only to the
 process that ran it; a reopened project needs the same numbers from the ``datasets`` and
-``records`` tables. Counts and classification labels only, never row contents.
+``records`` tables. Counts and classification labels only, never row contents: in a
+generation project the label column holds reference outputs.
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.data.split import SPLITS
-from core.data.stats import edge_reason_counts, label_distribution
 from core.project import Project
 from core.store import records
+from core.store.db import Store
 from core.store.edges import (
     AUTOMATIC_CAP_SHARE,
     LENGTH_EXTREMES_MAX,
@@ -22,8 +24,43 @@ from core.store.edges import (
     NON_ASCII_SHARE,
     RARE_MIN_ROWS,
     RARE_SHARE,
+    REASONS,
 )
 from core.store.records import DatasetRow
+
+SPLIT_ORDER = ("train", "validation", "test", "edge", "unassigned")
+
+
+def label_distribution(
+    project: Project, dataset_id: int | None = None
+) -> dict[str, dict[str | None, int]]:
+    """Records per split and label, over one dataset or the whole project.
+
+    Args:
+        project: the open project.
+        dataset_id: one dataset, or None for every dataset.
+
+    Returns:
+        ``{split: {label: count}}`` for the splits that hold records, in the order train,
+        validation, test, edge. Unlabelled records count under the key None; in a
+        generation project every record does (its "labels" are reference texts).
+    """
+    classification = project.settings.task == "classification"
+    rows = records.labels_by_split(project.store, dataset_id, labels=classification)
+    result: dict[str, dict[str | None, int]] = {}
+    for split in SPLIT_ORDER:
+        for row_split, shown, count in rows:
+            if row_split == split:
+                result.setdefault(split, {})[shown] = count
+    return result
+
+
+def edge_reason_counts(store: Store, dataset_id: int) -> dict[str, int]:
+    """Edge-case records per reason (a record with two reasons counts for both)."""
+    order = ["user_flag", *REASONS]
+    counts = records.edge_reason_counts(store, dataset_id)
+    return dict(sorted(counts.items(), key=lambda item: order.index(item[0])))
+
 
 # One plain sentence per edge-case reason, written from the rules' own constants so the
 # explanation cannot drift from what core.store.edges does.
