@@ -41,11 +41,7 @@ def project_status(project: Project) -> dict[str, Any]:
         "project": str(project.path),
         "task": settings.task,
         "labels": list(settings.labels),
-        "floor": {
-            "min_retention": settings.floor.min_retention,
-            "min_metric": settings.floor.min_metric,
-            "max_ece": settings.floor.max_ece,
-        },
+        "floor": asdict(settings.floor),
         "stages": {
             stage.key: {"title": stage.title, **asdict(states[stage.key])} for stage in PIPELINE
         },

@@ -93,15 +93,12 @@ class Detector:
             ]
         return [self._finish(texts[i], *prepared[i], found[i]) for i in range(len(texts))]
 
-    def _extend(self, clean: str, found: list[Finding]) -> list[Finding]:
-        return found + _address_edges(clean, found)
-
     def _finish(
         self, text: str, clean: str, index: list[int] | None, flags: list[str], found: list[Finding]
     ) -> Detection:
         if self.propagate_names:
             found += _propagate_names(clean, found)
-        found = self._extend(clean, found)
+        found += _address_edges(clean, found)
         merged = merge_findings(found)
         if index is not None:
             merged = [

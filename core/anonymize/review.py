@@ -60,11 +60,8 @@ def anonymize_overview(
     """Records, anonymized records, flagged records and per-entity counts of ``project``.
 
     Summing the per-entity counts reads every anonymized row (about 0.4 s for 200,000);
-    ``previous`` is returned as it is when nothing was written since it was taken.
-
-    Args:
-        project: the open project.
-        previous: an earlier overview of the same project, to reuse if still current.
+    ``previous`` (an earlier overview of the same project) is returned as it is when
+    nothing was written since it was taken.
     """
     total = records.count_records(project.store)
     done, flagged, newest = anonymized.anonymized_counts(project.store)
@@ -85,17 +82,9 @@ def anonymize_overview(
 def anonymized_records(
     project: Project, count: int, *, after_id: int = 0, needs_review_only: bool = False
 ) -> list[ReviewItem]:
-    """Up to ``count`` anonymized records with ids above ``after_id``, in id order.
-
-    Args:
-        project: the open project.
-        count: the most records returned.
-        after_id: return records after this id (the last one of the previous page).
-        needs_review_only: only records flagged for a human look.
-
-    Returns:
-        The records with their spans (offsets into the anonymized text) and review flags.
-    """
+    """Up to ``count`` anonymized records with ids above ``after_id`` (the last one of the
+    previous page), in id order, only the flagged ones if asked: their spans (offsets into
+    the anonymized text) and review flags."""
     return anonymized.review_page(
         project.store, count, after_id=after_id, needs_review_only=needs_review_only
     )

@@ -44,12 +44,11 @@ class AnonymizedRow:
 def to_anonymize(store: Store, config_hash: str) -> list[tuple[int, str | None]]:
     """``(record id, previous config hash)`` of each record not anonymized under
     ``config_hash`` yet, in id order (None: never anonymized)."""
-    rows = store.conn.execute(
+    return store.conn.execute(
         "SELECT r.id, a.config_hash FROM records r LEFT JOIN anonymized a ON a.record_id = r.id "
         "WHERE a.config_hash IS NULL OR a.config_hash != ? ORDER BY r.id",
         (config_hash,),
-    )
-    return [(int(record_id), previous) for record_id, previous in rows]
+    ).fetchall()
 
 
 def save_anonymized(store: Store, config_hash: str, rows: Sequence[AnonymizedRow]) -> None:
@@ -147,14 +146,14 @@ def _item(row: tuple[Any, ...]) -> ReviewItem:
 
 def vault_surrogates(store: Store) -> list[tuple[str, str, str]]:
     """``(entity type, keyed digest, surrogate)`` of every vault entry."""
-    rows = store.conn.execute("SELECT entity_type, original_digest, surrogate FROM vault")
-    return [(str(entity), str(digest), str(surrogate)) for entity, digest, surrogate in rows]
+    return store.conn.execute(
+        "SELECT entity_type, original_digest, surrogate FROM vault"
+    ).fetchall()
 
 
 def vault_originals(store: Store) -> list[tuple[str, bytes]]:
     """``(surrogate, encrypted original)`` of every vault entry."""
-    rows = store.conn.execute("SELECT surrogate, original_encrypted FROM vault")
-    return [(str(surrogate), bytes(token)) for surrogate, token in rows]
+    return store.conn.execute("SELECT surrogate, original_encrypted FROM vault").fetchall()
 
 
 def add_vault_entries(store: Store, entries: Sequence[VaultEntry]) -> None:

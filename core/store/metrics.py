@@ -21,7 +21,5 @@ def add_metrics(
 
 def run_metrics(store: Store, run_id: str) -> list[tuple[str, str, float]]:
     """The run's ``(split, name, value)`` rows, in the order they were recorded."""
-    rows = store.conn.execute(
-        "SELECT split, name, value FROM metrics WHERE run_id = ? ORDER BY id", (run_id,)
-    )
-    return [(str(split), str(name), float(value)) for split, name, value in rows]
+    sql = "SELECT split, name, value FROM metrics WHERE run_id = ? ORDER BY id"
+    return store.conn.execute(sql, (run_id,)).fetchall()

@@ -140,8 +140,8 @@ def count_records(store: Store, dataset_id: int | None = None, *, split: str | N
 def split_counts(store: Store, dataset_id: int | None = None) -> dict[str, int]:
     """Records per split, over one dataset or the whole project."""
     where, params = _where(dataset_id)
-    rows = store.conn.execute(f"SELECT split, COUNT(*) FROM records {where} GROUP BY split", params)
-    return {str(split): int(n) for split, n in rows}
+    sql = f"SELECT split, COUNT(*) FROM records {where} GROUP BY split"
+    return dict(store.conn.execute(sql, params).fetchall())
 
 
 def label_counts(store: Store, dataset_id: int | None = None) -> dict[str | None, int]:
@@ -150,7 +150,7 @@ def label_counts(store: Store, dataset_id: int | None = None) -> dict[str | None
     rows = store.conn.execute(
         f"SELECT label, COUNT(*) FROM records {where} GROUP BY label ORDER BY label", params
     )
-    return {label: int(n) for label, n in rows}
+    return dict(rows.fetchall())
 
 
 def distinct_labels(store: Store, dataset_id: int) -> int:
@@ -171,7 +171,7 @@ def labels_by_split(
         "GROUP BY split, shown ORDER BY shown",
         params,
     )
-    return [(str(split), label, int(n)) for split, label, n in rows]
+    return rows.fetchall()
 
 
 def edge_reason_counts(store: Store, dataset_id: int | None = None) -> dict[str, int]:
@@ -208,7 +208,7 @@ def record_texts(store: Store, record_ids: Sequence[int]) -> list[tuple[int, str
         "ORDER BY id",
         list(record_ids),
     )
-    return [(int(record_id), str(text)) for record_id, text in rows]
+    return rows.fetchall()
 
 
 def _where(dataset_id: int | None, *, split: str | None = None) -> tuple[str, tuple[Any, ...]]:

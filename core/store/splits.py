@@ -42,7 +42,7 @@ def unassigned_classes(
         "WHERE dataset_id = ? AND split = 'unassigned' GROUP BY 1",
         (dataset_id,),
     )
-    return [(label, int(n)) for label, n in rows]
+    return rows.fetchall()
 
 
 def assign_splits(

@@ -138,7 +138,7 @@ def agreement_counts(
         "GROUP BY r.split ORDER BY r.split",
         (teacher_id, prompt_version),
     )
-    return [(str(split), int(right), int(n)) for split, right, n in rows]
+    return rows.fetchall()
 
 
 def newest_teacher(

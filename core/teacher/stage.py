@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from core import netguard
 from core.errors import TeacherError, UserError
@@ -88,7 +88,10 @@ def _label_all(
         )  # fmt: skip
         _report_batch(reporter, tally, todo, time.perf_counter() - start)
         if reporter.cancel_requested():
-            project.audit("teach.cancel", {**ident, "run": run_id, **_audit_counts(tally)})
+            project.audit("teach.cancel", {
+                **ident, "run": run_id, "labelled": tally.labelled, "invalid": tally.invalid,
+                "failed": tally.failed, "invalid_reasons": tally.reasons,
+                "cost": round(tally.cost, 6)})  # fmt: skip
             raise StageCancelled
     seconds = time.perf_counter() - start
     result = _result(project, config, source, teacher, version, tally, eligible, already, seconds)
@@ -107,11 +110,6 @@ def _report_batch(reporter: Reporter, tally: outputs.Tally, todo: int, seconds: 
     reporter.metric("teach/records_per_s", tally.labelled / seconds if seconds > 0 else 0.0)
     reporter.metric("teach/cost", tally.cost)
     reporter.metric("teach/failed", tally.failed)
-
-
-def _audit_counts(tally: outputs.Tally) -> dict[str, Any]:
-    return {"labelled": tally.labelled, "invalid": tally.invalid, "failed": tally.failed,
-            "invalid_reasons": tally.reasons, "cost": round(tally.cost, 6)}  # fmt: skip
 
 
 def _result(
