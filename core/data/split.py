@@ -73,16 +73,9 @@ def assign_splits(
     *,
     stratify: bool,
 ) -> None:
-    """Give every still-unassigned record of the dataset a train/validation/test split.
-
-    Args:
-        store: the project's store, inside the caller's transaction.
-        dataset_id: the dataset whose ``split = 'unassigned'`` records are split.
-        fractions: train, validation, test (validated).
-        seed: the shuffle seed.
-        stratify: split each label separately (classification with labels); otherwise
-            shuffle the dataset as one group.
-    """
+    """Give every still-unassigned record of the dataset a train/validation/test split
+    (:func:`core.store.splits.assign_splits`), ``fractions`` (validated) of each label when
+    ``stratify`` (classification with labels), else of the dataset as one group."""
     held_out = []
     for label, n in splits.unassigned_classes(store, dataset_id, stratify=stratify):
         _, n_validation, n_test = split_sizes(n, fractions[1], fractions[2])

@@ -8,7 +8,7 @@ text, for the anonymize stage; the rest returns counts, ids and classification l
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -119,16 +119,8 @@ def kept_records(
     store: Store, digests: Sequence[bytes]
 ) -> dict[bytes, tuple[int, int, str | None]]:
     """The record already stored under each text hash: ``(dataset_id, source_row, label)``."""
-    kept = {}
-    for start in range(0, len(digests), _LOOKUP_CHUNK):
-        chunk = digests[start : start + _LOOKUP_CHUNK]
-        rows = store.conn.execute(
-            "SELECT text_sha256, dataset_id, source_row, label FROM records "
-            f"WHERE text_sha256 IN ({', '.join('?' * len(chunk))})",
-            chunk,
-        )
-        kept.update({digest: (dataset, row, label) for digest, dataset, row, label in rows})
-    return kept
+    sql = "SELECT text_sha256, dataset_id, source_row, label FROM records WHERE text_sha256 IN"
+    return {row[0]: row[1:] for row in _rows_in(store, sql, digests)}
 
 
 def count_records(store: Store, dataset_id: int | None = None, *, split: str | None = None) -> int:
@@ -189,15 +181,8 @@ def edge_reason_counts(store: Store, dataset_id: int | None = None) -> dict[str,
 
 def source_datasets(store: Store, record_ids: Sequence[int]) -> list[tuple[int, str, str]]:
     """``(id, name, source SHA-256)`` of the datasets that ``record_ids`` came from."""
-    ids = sorted(set(record_ids))
-    used: set[int] = set()
-    for start in range(0, len(ids), _LOOKUP_CHUNK):
-        chunk = ids[start : start + _LOOKUP_CHUNK]
-        rows = store.conn.execute(
-            f"SELECT DISTINCT dataset_id FROM records WHERE id IN ({', '.join('?' * len(chunk))})",
-            chunk,
-        )
-        used.update(int(row[0]) for row in rows)
+    sql = "SELECT DISTINCT dataset_id FROM records WHERE id IN"
+    used = {row[0] for row in _rows_in(store, sql, sorted(set(record_ids)))}
     return [(d.id, d.name, d.source_sha256) for d in datasets(store) if d.id in used]
 
 
@@ -209,6 +194,14 @@ def record_texts(store: Store, record_ids: Sequence[int]) -> list[tuple[int, str
         list(record_ids),
     )
     return rows.fetchall()
+
+
+def _rows_in(store: Store, sql: str, values: Sequence[Any]) -> Iterator[tuple[Any, ...]]:
+    """The rows of ``sql`` (ending in ``IN``) for ``values``, asked a chunk at a time: a
+    statement takes a bounded number of parameters."""
+    for start in range(0, len(values), _LOOKUP_CHUNK):
+        chunk = values[start : start + _LOOKUP_CHUNK]
+        yield from store.conn.execute(f"{sql} ({', '.join('?' * len(chunk))})", chunk)
 
 
 def _where(dataset_id: int | None, *, split: str | None = None) -> tuple[str, tuple[Any, ...]]:
