@@ -10,7 +10,7 @@ generation project the label column holds reference outputs.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from core.data.split import SPLITS
 from core.project import Project
@@ -87,27 +87,20 @@ EDGE_CAP_RULE = (
 
 
 @dataclass(frozen=True, slots=True)
-class DatasetSummary:
+class DatasetSummary(DatasetRow):
     """One imported dataset as counts: what was read, dropped, kept and where it went."""
 
-    dataset_id: int
-    name: str
-    format: str
-    encoding: str | None
-    imported_at: str
-    rows_read: int
-    rows_imported: int
-    duplicates_dropped: int
-    conflicting_labels: int
-    empty_dropped: int
-    oversize_dropped: int
-    text_column: str
-    label_column: str | None
-    split_fractions: tuple[float, ...]
-    seed: int | None
     split_counts: dict[str, int]  # train / validation / test / edge, in that order
     labels_by_split: dict[str, dict[str | None, int]]  # split -> label (None: unlabelled)
     edge_reasons: dict[str, int]  # reason -> records with it
+
+    @property
+    def dataset_id(self) -> int:
+        return self.id
+
+    @property
+    def rows_imported(self) -> int:
+        return self.row_count
 
 
 def dataset_summaries(
@@ -137,21 +130,7 @@ def _summary(project: Project, row: DatasetRow) -> DatasetSummary:
     by_split = label_distribution(project, row.id)
     counts = {name: sum(by_split.get(name, {}).values()) for name in (*SPLITS, "edge")}
     return DatasetSummary(
-        dataset_id=row.id,
-        name=row.name,
-        format=row.format,
-        encoding=row.encoding,
-        imported_at=row.imported_at,
-        rows_read=row.rows_read,
-        rows_imported=row.row_count,
-        duplicates_dropped=row.duplicates_dropped,
-        conflicting_labels=row.conflicting_labels,
-        empty_dropped=row.empty_dropped,
-        oversize_dropped=row.oversize_dropped,
-        text_column=row.text_column,
-        label_column=row.label_column,
-        split_fractions=row.split_fractions,
-        seed=row.seed,
+        **{field.name: getattr(row, field.name) for field in fields(DatasetRow)},
         split_counts=counts,
         labels_by_split={name: by_split[name] for name in (*SPLITS, "edge") if name in by_split},
         edge_reasons=edge_reason_counts(project.store, row.id),
