@@ -13,7 +13,6 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 import core
 from core import netguard
@@ -44,13 +43,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return protocol.EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 — the CLI's boundary: one line, never a traceback
         return _report_error(args, _internal_error(argv, exc))
-    if result.get("quiet"):
-        pass
-    elif args.json:
+    if args.json and not result.get("quiet"):
         printable = {key: value for key, value in result.items() if key != "lines"}
         print(json.dumps(printable, indent=2, default=str))
-    else:
-        _print_human(result)
+    elif not result.get("quiet"):
+        for line in result.get("lines", []):
+            print(line)
     return int(result.get("exit_code", 0))
 
 
@@ -76,11 +74,6 @@ def _internal_error(argv: Sequence[str] | None, exc: Exception) -> InternalError
         f"internal error in `stillroom {command}` ({type(exc).__name__})",
         f"{where}; the project is unchanged past its last commit; please report it",
     )
-
-
-def _print_human(result: dict[str, Any]) -> None:
-    for line in result.get("lines", []):
-        print(line)
 
 
 def build_parser() -> argparse.ArgumentParser:

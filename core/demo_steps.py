@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from core.errors import UserError
 from core.jobs.registry import ANONYMIZE, EVALUATE, EXPORT, IMPORT, TEACH, TRAIN, Stage
 from core.project import Project
+from core.store import records
+from core.store.metrics import run_metrics
 
 if TYPE_CHECKING:
     from core.demo import DemoSettings
@@ -160,10 +162,7 @@ def _need(value: R | None) -> R:
 def import_sample(context: DemoContext) -> Done:
     from core.data.importer import ImportConfig, file_sha256
 
-    known = context.project.store.scalar(
-        "SELECT id FROM datasets WHERE source_sha256 = ?", (file_sha256(context.sample),)
-    )
-    if known is not None:
+    if records.datasets(context.project.store, file_sha256(context.sample)):
         return "skipped", None
     config = ImportConfig(source=context.sample, text_column="text", label_column="label",
                           split=context.settings.split, name="triage_sample")  # fmt: skip
@@ -264,12 +263,10 @@ def evaluate(context: DemoContext) -> Done:
 def test_figures(project: Project, run_id: str) -> dict[str, dict[str, float]]:
     """Accuracy, macro-F1 and retention per model on the test set, from the metrics table."""
     figures: dict[str, dict[str, float]] = {}
-    for row in project.store.query(
-        "SELECT name, value FROM metrics WHERE run_id = ? AND split = 'test'", (run_id,)
-    ):
-        model, _, metric = str(row["name"]).partition(".")
-        if metric in ("accuracy", "macro_f1", "retention", "agreement"):
-            figures.setdefault(model, {})[metric] = round(float(row["value"]), 4)
+    for split, name, value in run_metrics(project.store, run_id):
+        model, _, metric = name.partition(".")
+        if split == "test" and metric in ("accuracy", "macro_f1", "retention", "agreement"):
+            figures.setdefault(model, {})[metric] = round(value, 4)
     return figures
 
 

@@ -6,7 +6,6 @@ trained, so that the floor cannot be tuned to whatever the student happens to re
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -17,6 +16,7 @@ from typing import Any, Literal
 from core.errors import ProjectError, UserError
 from core.store import audit
 from core.store.db import DEFAULT_BUSY_TIMEOUT_S, Store, create_store, open_store, user_errors
+from core.store.settings import read_setting, write_settings
 
 DB_NAME = "stillroom.db"
 TASKS = ("classification", "generation")
@@ -67,12 +67,7 @@ class Project:
 
     @classmethod
     def create(
-        cls,
-        path: Path,
-        *,
-        task: str,
-        labels: tuple[str, ...] = (),
-        floor: QualityFloor,
+        cls, path: Path, *, task: str, labels: tuple[str, ...] = (), floor: QualityFloor
     ) -> Project:
         """Create a project in a new or empty folder.
 
@@ -98,11 +93,8 @@ class Project:
         store = create_store(path / DB_NAME)
         project = cls(path, store)
         settings = {"task": task, "labels": list(labels), "floor": asdict(floor)}
-        with store.transaction() as conn:
-            for key, value in settings.items():
-                conn.execute(
-                    "INSERT INTO settings (key, value) VALUES (?, ?)", (key, json.dumps(value))
-                )
+        with store.transaction():
+            write_settings(store, settings)
             audit.append(store, "project.create", settings)
         return project
 
@@ -140,17 +132,12 @@ class Project:
 
     def setting(self, key: str, default: Any = None) -> Any:
         """One project setting, decoded from JSON."""
-        raw = self.store.scalar("SELECT value FROM settings WHERE key = ?", (key,))
-        return default if raw is None else json.loads(raw)
+        return read_setting(self.store, key, default)
 
     def set_setting(self, key: str, value: Any) -> None:
         """Store one setting and audit the change (joins the caller's transaction)."""
-        with self.store.transaction() as conn:
-            conn.execute(
-                "INSERT INTO settings (key, value) VALUES (?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (key, json.dumps(value)),
-            )
+        with self.store.transaction():
+            write_settings(self.store, {key: value})
             audit.append(self.store, "settings.change", {"key": key, "value": value})
 
     @property

@@ -33,27 +33,11 @@ SYNTHETIC_SENTENCE = (
 )
 EXPECTED_ENTITIES = frozenset({"PERSON", "PHONE_NUMBER", "EMAIL_ADDRESS"})
 LIBRARIES = (
-    "torch",
-    "transformers",
-    "tokenizers",
-    "safetensors",
-    "accelerate",
-    "peft",
-    "optimum.exporters.onnx",
-    "onnx",
-    "onnxruntime",
-    "spacy",
-    "presidio_analyzer",
-    "presidio_anonymizer",
-    "faker",
-    "cryptography",
-    "sqlite_utils",
-    "pyarrow",
-    "openpyxl",
-    "gguf",
-    "matplotlib",
-    "httpx",
-)
+    "torch", "transformers", "tokenizers", "safetensors", "accelerate", "peft",
+    "optimum.exporters.onnx", "onnx", "onnxruntime", "spacy", "presidio_analyzer",
+    "presidio_anonymizer", "faker", "cryptography", "sqlite_utils", "pyarrow", "openpyxl",
+    "gguf", "matplotlib", "httpx",
+)  # fmt: skip
 
 
 class SelfTestFailure(Exception):

@@ -10,9 +10,14 @@ from core.jobs.registry import PIPELINE
 from core.jobs.runs import list_runs
 from core.project import Project
 from core.stage_states import STATE_TEXT, stage_states
-from core.store import audit
+from core.store import audit, records
 
 SPLITS = (*_SPLITS, "edge")
+_DATASET_FIELDS = (
+    "id", "name", "source_path", "source_sha256", "format", "encoding", "row_count",
+    "rows_read", "duplicates_dropped", "conflicting_labels", "empty_dropped",
+    "oversize_dropped", "imported_at",
+)  # fmt: skip
 
 
 def project_status(project: Project) -> dict[str, Any]:
@@ -24,42 +29,30 @@ def project_status(project: Project) -> dict[str, Any]:
     states = stage_states(project)  # reconciles the runs first
     settings = project.settings
     store = project.store
-    datasets = store.query(
-        "SELECT id, name, source_path, source_sha256, format, encoding, row_count, rows_read, "
-        "duplicates_dropped, conflicting_labels, empty_dropped, oversize_dropped, imported_at "
-        "FROM datasets ORDER BY id"
-    )
-    splits = {
-        row["split"]: row["n"]
-        for row in store.query("SELECT split, COUNT(*) AS n FROM records GROUP BY split")
-    }
+    splits = records.split_counts(store)
     labels: dict[str, dict[str, int]] = {}
-    for row in store.query(
-        "SELECT split, label, COUNT(*) AS n FROM records WHERE label IS NOT NULL "
-        "GROUP BY split, label ORDER BY label"
-    ):
-        labels.setdefault(row["split"], {})[row["label"]] = row["n"]
+    if settings.task == "classification":
+        for split, label, n in records.labels_by_split(store):
+            if label is not None and split in SPLITS:
+                labels.setdefault(split, {})[label] = n
     labels = {name: labels[name] for name in SPLITS if name in labels}
-    if settings.task == "generation":
-        labels = {}
     verification = audit.verify(store)
     return {
         "project": str(project.path),
         "task": settings.task,
         "labels": list(settings.labels),
-        "floor": {
-            "min_retention": settings.floor.min_retention,
-            "min_metric": settings.floor.min_metric,
-            "max_ece": settings.floor.max_ece,
-        },
+        "floor": asdict(settings.floor),
         "stages": {
             stage.key: {"title": stage.title, **asdict(states[stage.key])} for stage in PIPELINE
         },
-        "datasets": datasets,
+        "datasets": [
+            {name: getattr(row, name) for name in _DATASET_FIELDS}
+            for row in records.datasets(store)
+        ],
         "records": sum(splits.values()),
         "splits": {name: splits.get(name, 0) for name in SPLITS},
         "label_distribution": labels,
-        "edge_reasons": _edge_reasons(project),
+        "edge_reasons": dict(sorted(records.edge_reason_counts(store).items())),
         "runs": [
             {
                 "id": r.id,
@@ -78,17 +71,6 @@ def project_status(project: Project) -> dict[str, Any]:
             "first_broken_id": verification.first_broken_id,
         },
     }
-
-
-def _edge_reasons(project: Project) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for row in project.store.query(
-        "SELECT edge_reason, COUNT(*) AS n FROM records WHERE edge_reason IS NOT NULL "
-        "GROUP BY edge_reason"
-    ):
-        for reason in str(row["edge_reason"]).split(","):
-            counts[reason] = counts.get(reason, 0) + row["n"]
-    return dict(sorted(counts.items()))
 
 
 def render_status(status: dict[str, Any]) -> list[str]:

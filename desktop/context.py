@@ -62,11 +62,7 @@ class AppContext(QObject):
         self.project_changed.emit()
 
     def create_project(
-        self,
-        path: Path,
-        task: str,
-        labels: tuple[str, ...] | list[str],
-        floor: QualityFloor,
+        self, path: Path, task: str, labels: tuple[str, ...] | list[str], floor: QualityFloor
     ) -> None:
         """Create a project folder with its settings, then open it.
 

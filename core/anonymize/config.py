@@ -24,42 +24,17 @@ RECOGNIZER_VERSION = "2"  # 2: phone numbers with an extension
 OPERATORS = ("replace", "mask", "hash", "pseudonym")
 
 BANK_ENTITIES: tuple[str, ...] = (
-    "CREDIT_CARD",
-    "IBAN_CODE",
-    "SWIFT_CODE",
-    "ABA_ROUTING_NUMBER",
-    "US_BANK_NUMBER",
-    "CRYPTO",
-)
+    "CREDIT_CARD", "IBAN_CODE", "SWIFT_CODE", "ABA_ROUTING_NUMBER", "US_BANK_NUMBER", "CRYPTO",
+)  # fmt: skip
 # The 18 HIPAA Safe Harbor classes, as entity types (photos and biometrics are not text),
 # then the bank identifiers.
 IDENTIFIER_ENTITIES: tuple[str, ...] = (
-    "PERSON",
-    "LOCATION",
-    "STREET_ADDRESS",
-    "ZIP_CODE",
-    "DATE_TIME",
-    "AGE",
-    "PHONE_NUMBER",
-    "EMAIL_ADDRESS",
-    "URL",
-    "IP_ADDRESS",
-    "MAC_ADDRESS",
-    "US_SSN",
-    "US_ITIN",
-    "MEDICAL_RECORD_NUMBER",
-    "HEALTH_PLAN_ID",
-    "ACCOUNT_NUMBER",
-    "LICENSE_NUMBER",
-    "US_DRIVER_LICENSE",
-    "US_PASSPORT",
-    "MEDICAL_LICENSE",
-    "VEHICLE_ID",
-    "DEVICE_ID",
-    "OTHER_ID",
-    "UK_NHS",
-    *BANK_ENTITIES,
-)
+    "PERSON", "LOCATION", "STREET_ADDRESS", "ZIP_CODE", "DATE_TIME", "AGE", "PHONE_NUMBER",
+    "EMAIL_ADDRESS", "URL", "IP_ADDRESS", "MAC_ADDRESS", "US_SSN", "US_ITIN",
+    "MEDICAL_RECORD_NUMBER", "HEALTH_PLAN_ID", "ACCOUNT_NUMBER", "LICENSE_NUMBER",
+    "US_DRIVER_LICENSE", "US_PASSPORT", "MEDICAL_LICENSE", "VEHICLE_ID", "DEVICE_ID",
+    "OTHER_ID", "UK_NHS", *BANK_ENTITIES,
+)  # fmt: skip
 # Quasi-identifiers that are not on the Safe Harbor list; opt in with --entities.
 OPTIONAL_ENTITIES: tuple[str, ...] = ("ORGANIZATION", "NRP")
 ALL_ENTITIES: tuple[str, ...] = IDENTIFIER_ENTITIES + OPTIONAL_ENTITIES
@@ -109,8 +84,7 @@ class AnonymizeConfig:
         unknown = [e for e in self.entities if e not in ALL_ENTITIES]
         if unknown:
             raise AnonymizeError(
-                f"unknown entity type {unknown[0]!r}",
-                f"choose from: {', '.join(ALL_ENTITIES)}",
+                f"unknown entity type {unknown[0]!r}", f"choose from: {', '.join(ALL_ENTITIES)}"
             )
         for name in (self.operator, *(op for _, op in self.operators)):
             if name not in OPERATORS:

@@ -23,111 +23,19 @@ _DATE_WORD = re.compile(
 )
 _ESCAPED_BREAK = re.compile(r"\\[nrt]")
 _WORD = re.compile(r"[^\W\d_]+")
-_ENGLISH_MARKERS = frozenset(
-    [
-        "the",
-        "a",
-        "an",
-        "and",
-        "or",
-        "of",
-        "to",
-        "in",
-        "on",
-        "at",
-        "for",
-        "with",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "it",
-        "this",
-        "that",
-        "i",
-        "you",
-        "he",
-        "she",
-        "we",
-        "they",
-        "my",
-        "your",
-        "his",
-        "her",
-        "our",
-        "their",
-        "not",
-        "no",
-        "have",
-        "has",
-        "had",
-        "do",
-        "does",
-        "did",
-        "will",
-        "would",
-        "can",
-        "could",
-        "please",
-        "from",
-        "by",
-        "as",
-        "but",
-        "if",
-        "so",
-        "what",
-        "when",
-        "where",
-        "who",
-        "how",
-    ]
-)
+_ENGLISH_MARKERS = frozenset({
+    "the", "a", "an", "and", "or", "of", "to", "in", "on", "at", "for", "with", "is", "are",
+    "was", "were", "be", "been", "it", "this", "that", "i", "you", "he", "she", "we", "they",
+    "my", "your", "his", "her", "our", "their", "not", "no", "have", "has", "had", "do", "does",
+    "did", "will", "would", "can", "could", "please", "from", "by", "as", "but", "if", "so",
+    "what", "when", "where", "who", "how",
+})  # fmt: skip
 # Abbreviations a model may take for a name or an organisation; never identifiers themselves.
-_NOT_NAMES = frozenset(
-    [
-        "MRN",
-        "SSN",
-        "DOB",
-        "ID",
-        "IBAN",
-        "SWIFT",
-        "BIC",
-        "NHS",
-        "ICU",
-        "ER",
-        "ED",
-        "BP",
-        "HR",
-        "RR",
-        "IV",
-        "PO",
-        "MRI",
-        "CT",
-        "ECG",
-        "EKG",
-        "COPD",
-        "CHF",
-        "HIV",
-        "DNR",
-        "PRN",
-        "BID",
-        "TID",
-        "QID",
-        "ATM",
-        "PIN",
-        "CVV",
-        "ACH",
-        "VIN",
-        "DEA",
-        "NPI",
-        "ZIP",
-        "PLZ",
-        "FAX",
-        "TEL",
-    ]
-)
+_NOT_NAMES = frozenset({
+    "MRN", "SSN", "DOB", "ID", "IBAN", "SWIFT", "BIC", "NHS", "ICU", "ER", "ED", "BP", "HR",
+    "RR", "IV", "PO", "MRI", "CT", "ECG", "EKG", "COPD", "CHF", "HIV", "DNR", "PRN", "BID",
+    "TID", "QID", "ATM", "PIN", "CVV", "ACH", "VIN", "DEA", "NPI", "ZIP", "PLZ", "FAX", "TEL",
+})  # fmt: skip
 REVIEW_FLAGS = frozenset({"low_confidence", "non_english", "mostly_identifiers"})
 
 
@@ -185,20 +93,12 @@ class Detector:
             ]
         return [self._finish(texts[i], *prepared[i], found[i]) for i in range(len(texts))]
 
-    def _extend(self, clean: str, found: list[Finding]) -> list[Finding]:
-        return found + _address_edges(clean, found)
-
     def _finish(
-        self,
-        text: str,
-        clean: str,
-        index: list[int] | None,
-        flags: list[str],
-        found: list[Finding],
+        self, text: str, clean: str, index: list[int] | None, flags: list[str], found: list[Finding]
     ) -> Detection:
         if self.propagate_names:
             found += _propagate_names(clean, found)
-        found = self._extend(clean, found)
+        found += _address_edges(clean, found)
         merged = merge_findings(found)
         if index is not None:
             merged = [

@@ -36,18 +36,9 @@ NER_MAPPING = {
     "TIME": "DATE_TIME",
 }
 IGNORED_LABELS = (
-    "CARDINAL",
-    "EVENT",
-    "LANGUAGE",
-    "LAW",
-    "MONEY",
-    "ORDINAL",
-    "PERCENT",
-    "PRODUCT",
-    "QUANTITY",
-    "WORK_OF_ART",
-    "MISC",
-)
+    "CARDINAL", "EVENT", "LANGUAGE", "LAW", "MONEY", "ORDINAL", "PERCENT", "PRODUCT", "QUANTITY",
+    "WORK_OF_ART", "MISC",
+)  # fmt: skip
 _PREDEFINED: dict[str, tuple[str, ...]] = {
     "CREDIT_CARD": ("CreditCardRecognizer",),
     "CRYPTO": ("CryptoRecognizer",),

@@ -87,13 +87,6 @@ def review_reason_text(reason: str) -> str:
 
 
 __all__ = [
-    "ALL_ENTITIES",
-    "BANK_ENTITIES",
-    "ENTITY_DESCRIPTIONS",
-    "OPERATORS",
-    "OPERATOR_DESCRIPTIONS",
-    "REVIEW_REASONS",
-    "entity_group",
-    "needs_language_model",
-    "review_reason_text",
-]
+    "ALL_ENTITIES", "BANK_ENTITIES", "ENTITY_DESCRIPTIONS", "OPERATORS", "OPERATOR_DESCRIPTIONS",
+    "REVIEW_REASONS", "entity_group", "needs_language_model", "review_reason_text",
+]  # fmt: skip

@@ -15,114 +15,25 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-TITLES = frozenset(
-    [
-        "mr",
-        "mrs",
-        "ms",
-        "miss",
-        "mx",
-        "dr",
-        "prof",
-        "sir",
-        "dame",
-        "lord",
-        "lady",
-        "rev",
-        "fr",
-        "sr",
-        "sra",
-        "srta",
-        "herr",
-        "frau",
-        "mme",
-        "mlle",
-        "monsieur",
-        "madame",
-        "signor",
-        "signora",
-        "dott",
-        "don",
-        "doña",
-        "capt",
-        "col",
-        "gen",
-        "lt",
-        "sgt",
-    ]
-)
-MONTHS_AND_DAYS = frozenset(
-    [
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-    ]
-)
-PLACE_PREFIXES = frozenset(
-    [
-        "north",
-        "south",
-        "east",
-        "west",
-        "new",
-        "lake",
-        "port",
-        "mount",
-        "mt",
-        "fort",
-        "saint",
-        "st",
-        "san",
-        "santa",
-        "los",
-        "las",
-        "el",
-        "glen",
-        "cape",
-        "upper",
-        "lower",
-        "great",
-        "little",
-    ]
-)
+TITLES = frozenset({
+    "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "lord", "lady", "rev", "fr",
+    "sr", "sra", "srta", "herr", "frau", "mme", "mlle", "monsieur", "madame", "signor",
+    "signora", "dott", "don", "doña", "capt", "col", "gen", "lt", "sgt",
+})  # fmt: skip
+MONTHS_AND_DAYS = frozenset({
+    "january", "february", "march", "april", "may", "june", "july", "august", "september",
+    "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday",
+    "saturday", "sunday",
+})  # fmt: skip
+PLACE_PREFIXES = frozenset({
+    "north", "south", "east", "west", "new", "lake", "port", "mount", "mt", "fort", "saint",
+    "st", "san", "santa", "los", "las", "el", "glen", "cape", "upper", "lower", "great",
+    "little",
+})  # fmt: skip
 PLACE_SUFFIXES = (
-    "ville",
-    "town",
-    "ton",
-    "burgh",
-    "borough",
-    "bury",
-    "berg",
-    "chester",
-    "stad",
-    "furt",
-    "fort",
-    "haven",
-    "mouth",
-    "port",
-    "shire",
-    "field",
-    "ford",
-    "dale",
-    "wood",
-    "side",
-)
+    "ville", "town", "ton", "burgh", "borough", "bury", "berg", "chester", "stad", "furt",
+    "fort", "haven", "mouth", "port", "shire", "field", "ford", "dale", "wood", "side",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,23 +27,10 @@ from core.anonymize.gazetteers import (
 )
 
 _NAME = "StillroomNamesAndPlaces"
-_PLACE_PREPOSITIONS = frozenset(
-    [
-        "in",
-        "from",
-        "to",
-        "at",
-        "near",
-        "of",
-        "via",
-        "towards",
-        "around",
-        "outside",
-        "inside",
-        "into",
-        "across",
-    ]
-)
+_PLACE_PREPOSITIONS = frozenset({
+    "in", "from", "to", "at", "near", "of", "via", "towards", "around", "outside", "inside",
+    "into", "across",
+})  # fmt: skip
 _SENTENCE_END = frozenset(
     {".", "!", "?", ":", ";", '"', "“", "”", "(", "\\n", "-", "\u2014", "\u2013"}
 )

@@ -8,11 +8,7 @@ from __future__ import annotations
 import spacy
 from presidio_analyzer.nlp_engine import SpacyNlpEngine
 
-from core.anonymize.engine import (
-    EXCLUDED_COMPONENTS,
-    SKIPPED_COMPONENTS,
-    check_model_installed,
-)
+from core.anonymize.engine import EXCLUDED_COMPONENTS, SKIPPED_COMPONENTS, check_model_installed
 
 
 class OfflineSpacyNlpEngine(SpacyNlpEngine):

@@ -20,27 +20,10 @@ from core.anonymize.vault import Vault
 
 # Three-digit ZIP prefixes whose area had 20,000 people or fewer (HHS Safe Harbor guidance,
 # 2000 census): these become 000.
-RESTRICTED_ZIP3 = frozenset(
-    [
-        "036",
-        "059",
-        "063",
-        "102",
-        "203",
-        "556",
-        "692",
-        "790",
-        "821",
-        "823",
-        "830",
-        "831",
-        "878",
-        "879",
-        "884",
-        "890",
-        "893",
-    ]
-)
+RESTRICTED_ZIP3 = frozenset({
+    "036", "059", "063", "102", "203", "556", "692", "790", "821", "823", "830", "831", "878",
+    "879", "884", "890", "893",
+})  # fmt: skip
 _YEAR = re.compile(r"(?<!\d)(1[89]\d{2}|20\d{2})(?!\d)")
 _US_ZIP = re.compile(r"\d{5}(?:-\d{4})?")
 _MAX_ATTEMPTS = 40

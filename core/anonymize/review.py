@@ -1,82 +1,31 @@
-"""What a reviewer looks at after a run: counts, flagged records, marked samples.
+"""What a reviewer and the anonymize page look at after a run: counts, flagged records,
+pages of records and marked samples.
 
-Everything is read from the ``anonymized`` table: anonymized text and span offsets. The
-original values are never read here, so nothing this module returns can leak them.
+Everything is read from the ``anonymized`` table: anonymized text and span offsets, never
+an original value, so nothing this module returns can leak one. A page refreshes often and
+the store may hold millions of records, so the counts are summed by SQLite (``json_each``)
+and records are read a page at a time by id.
 """
 
 from __future__ import annotations
 
-import json
 import random
-from collections import Counter
 from dataclasses import dataclass
-from typing import Any
 
 from core.project import Project
+from core.store import anonymized, records
+from core.store.anonymized import ReviewItem
 
 MARK_OPEN, MARK_CLOSE = "⟦", "⟧"
-
-
-@dataclass(frozen=True, slots=True)
-class ReviewItem:
-    """One anonymized record with its replaced spans (offsets into ``text``)."""
-
-    record_id: int
-    text: str
-    spans: tuple[dict[str, Any], ...]
-    needs_review: bool
-    reasons: tuple[str, ...]
-
-
-def review_summary(project: Project) -> dict[str, Any]:
-    """Per-entity counts, flagged records and reasons over the whole project."""
-    entities: Counter[str] = Counter()
-    reasons: Counter[str] = Counter()
-    rows = project.store.conn.execute(
-        "SELECT entity_counts, review_reasons, needs_review FROM anonymized"
-    )
-    records = flagged = 0
-    for counts, found_reasons, needs_review in rows:
-        records += 1
-        flagged += int(needs_review)
-        entities.update(json.loads(counts))
-        reasons.update(json.loads(found_reasons))
-    return {
-        "records_anonymized": records,
-        "needs_review": flagged,
-        "entity_counts": dict(sorted(entities.items())),
-        "review_reasons": dict(sorted(reasons.items())),
-    }
 
 
 def review_sample(
     project: Project, count: int = 10, *, needs_review_only: bool = False, seed: int = 0
 ) -> list[ReviewItem]:
     """A reproducible random sample of anonymized records, flagged ones only if asked."""
-    where = "WHERE needs_review = 1" if needs_review_only else ""
-    ids = [
-        row[0]
-        for row in project.store.conn.execute(
-            f"SELECT record_id FROM anonymized {where} ORDER BY record_id"
-        )
-    ]
+    ids = anonymized.anonymized_ids(project.store, needs_review_only=needs_review_only)
     chosen = sorted(random.Random(seed).sample(ids, min(count, len(ids))))
-    items = []
-    for record_id in chosen:
-        text, spans, needs_review, reasons = project.store.conn.execute(
-            "SELECT text, spans, needs_review, review_reasons FROM anonymized WHERE record_id = ?",
-            (record_id,),
-        ).fetchone()
-        items.append(
-            ReviewItem(
-                record_id,
-                text,
-                tuple(json.loads(spans)),
-                bool(needs_review),
-                tuple(json.loads(reasons)),
-            )
-        )
-    return items
+    return anonymized.review_items(project.store, chosen)
 
 
 def marked_text(item: ReviewItem) -> str:
@@ -91,3 +40,51 @@ def marked_text(item: ReviewItem) -> str:
         cursor = span["end"]
     pieces.append(item.text[cursor:])
     return "".join(pieces)
+
+
+@dataclass(frozen=True, slots=True)
+class AnonymizeOverview:
+    """How far the project's anonymization got, in counts."""
+
+    records_total: int
+    records_anonymized: int
+    needs_review: int
+    entity_counts: dict[str, int]  # values replaced, per entity type, over the project
+    review_reasons: dict[str, int]  # records flagged, per reason
+    fingerprint: tuple[int, int, str | None] = (0, 0, None)  # what the counts were taken of
+
+
+def anonymize_overview(
+    project: Project, previous: AnonymizeOverview | None = None
+) -> AnonymizeOverview:
+    """Records, anonymized records, flagged records and per-entity counts of ``project``.
+
+    Summing the per-entity counts reads every anonymized row (about 0.4 s for 200,000);
+    ``previous`` (an earlier overview of the same project) is returned as it is when
+    nothing was written since it was taken.
+    """
+    total = records.count_records(project.store)
+    done, flagged, newest = anonymized.anonymized_counts(project.store)
+    fingerprint = (total, done, newest)
+    if previous is not None and previous.fingerprint == fingerprint:
+        return previous
+    entities, reasons = anonymized.found_counts(project.store)
+    return AnonymizeOverview(
+        records_total=total,
+        records_anonymized=done,
+        needs_review=flagged,
+        entity_counts=entities,
+        review_reasons=reasons,
+        fingerprint=fingerprint,
+    )
+
+
+def anonymized_records(
+    project: Project, count: int, *, after_id: int = 0, needs_review_only: bool = False
+) -> list[ReviewItem]:
+    """Up to ``count`` anonymized records with ids above ``after_id`` (the last one of the
+    previous page), in id order, only the flagged ones if asked: their spans (offsets into
+    the anonymized text) and review flags."""
+    return anonymized.review_page(
+        project.store, count, after_id=after_id, needs_review_only=needs_review_only
+    )

@@ -111,9 +111,7 @@ def _pattern(index: int, item: Any) -> PatternRule:
     name = str(item.get("name") or f"pattern_{index}")
     entity = str(item.get("entity_type", ""))
     if not _ENTITY_NAME.match(entity):
-        raise AnonymizeError(
-            f"{where} ({name}) needs an entity_type in capitals, e.g. WARD_ID",
-        )
+        raise AnonymizeError(f"{where} ({name}) needs an entity_type in capitals, e.g. WARD_ID")
     regex = item.get("regex")
     if not isinstance(regex, str) or not regex:
         raise AnonymizeError(f"{where} ({name}) needs a regex")

@@ -9,7 +9,6 @@ counts, never a found value.
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -24,19 +23,11 @@ from core.anonymize.config import (
 from core.anonymize.rules import AnonymizeRules, load_rules, rules_file_for
 from core.project import Project
 from core.reporter import Reporter, StageCancelled
-from core.store.db import utc_now
+from core.store import anonymized, records
+from core.store.anonymized import AnonymizedRow
 
 if TYPE_CHECKING:
     from core.jobs.registry import RunContext
-
-_UPSERT = (
-    "INSERT INTO anonymized (record_id, text, entity_counts, spans, config_hash, needs_review, "
-    "review_reasons, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT(record_id) DO UPDATE SET text = excluded.text, "
-    "entity_counts = excluded.entity_counts, spans = excluded.spans, "
-    "config_hash = excluded.config_hash, needs_review = excluded.needs_review, "
-    "review_reasons = excluded.review_reasons, created_at = excluded.created_at"
-)
 
 
 @dataclasses.dataclass
@@ -69,8 +60,8 @@ def run_anonymize(
     chash = config_hash(config, rules.digest)
     if not config.pattern_only:
         check_model_installed(config.spacy_model)
-    total = int(project.store.scalar("SELECT COUNT(*) FROM records") or 0)
-    todo = _todo(project, chash)
+    total = records.count_records(project.store)
+    todo = anonymized.to_anonymize(project.store, chash)
     processes = config.processes or default_processes(len(todo))
     anonymizer = _anonymizer(project, config, rules)
     details = {
@@ -107,16 +98,6 @@ def run_anonymize(
     return result
 
 
-def _todo(project: Project, chash: str) -> list[tuple[int, str | None]]:
-    """(record id, previous config hash) of each record still to do, in id order."""
-    rows = project.store.conn.execute(
-        "SELECT r.id, a.config_hash FROM records r LEFT JOIN anonymized a ON a.record_id = r.id "
-        "WHERE a.config_hash IS NULL OR a.config_hash != ? ORDER BY r.id",
-        (chash,),
-    ).fetchall()
-    return [(int(r[0]), r[1]) for r in rows]
-
-
 def _anonymizer(project: Project, config: AnonymizeConfig, rules: AnonymizeRules) -> Any:
     from core.anonymize.operators import Anonymizer
     from core.anonymize.vault import Vault, load_keys
@@ -133,12 +114,8 @@ def _batches(
     for offset in range(0, len(todo), size):
         chunk = todo[offset : offset + size]
         previous = dict(chunk)
-        marks = ",".join("?" * len(chunk))
-        rows = project.store.conn.execute(
-            f"SELECT id, text FROM records WHERE id IN ({marks}) ORDER BY id",
-            [record_id for record_id, _ in chunk],
-        ).fetchall()
-        batch = [(int(r[0]), str(r[1]), previous[int(r[0])]) for r in rows]
+        rows = records.record_texts(project.store, list(previous))
+        batch = [(record_id, text, previous[record_id]) for record_id, text in rows]
         yield batch, [text for _, text, _ in batch]
 
 
@@ -152,21 +129,14 @@ def _commit(
 ) -> None:
     from core.anonymize.detect import REVIEW_FLAGS
 
-    rows, now = [], utc_now()
+    rows = []
     for (record_id, text, previous), detection in zip(batch, detections, strict=True):
         done = anonymizer.apply(text, detection.findings)
         reasons = sorted(detection.flags)
         needs_review = any(reason in REVIEW_FLAGS for reason in reasons)
         rows.append(
-            (
-                record_id,
-                done.text,
-                json.dumps(dict(done.counts), sort_keys=True),
-                json.dumps(done.spans),
-                chash,
-                int(needs_review),
-                json.dumps(reasons),
-                now,
+            AnonymizedRow(
+                record_id, done.text, dict(done.counts), done.spans, needs_review, reasons
             )
         )
         tally.anonymized += 1
@@ -174,10 +144,10 @@ def _commit(
         tally.needs_review += needs_review
         tally.entities.update(done.counts)
         tally.reasons.update(reasons)
-    with project.store.transaction() as conn:
-        conn.executemany(_UPSERT, rows)
+    with project.store.transaction():
+        anonymized.save_anonymized(project.store, chash, rows)
         if anonymizer.vault is not None:
-            anonymizer.vault.flush(conn)
+            anonymizer.vault.flush(project)
 
 
 def _message(config: AnonymizeConfig, tally: _Tally, todo: list[Any]) -> str:

@@ -14,14 +14,14 @@ import hashlib
 import hmac
 import os
 import secrets
-import sqlite3
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from core.errors import VaultKeyError
 from core.project import Project
+from core.store import anonymized
+from core.store.anonymized import VaultEntry
 
 KEY_FILE = "vault.key"
 SECRET_FILES = (KEY_FILE,)
@@ -163,12 +163,10 @@ class Vault:
 
         self._fernet = Fernet(keys.encryption)
         self.keys = keys
-        rows = project.store.conn.execute(
-            "SELECT entity_type, original_digest, surrogate FROM vault"
-        ).fetchall()
-        self._by_digest = {(r[0], r[1]): r[2] for r in rows}
-        self._used = {r[2].casefold() for r in rows}
-        self._pending: list[tuple[str, str, str, bytes]] = []
+        rows = anonymized.vault_surrogates(project.store)
+        self._by_digest = {(entity, digest): surrogate for entity, digest, surrogate in rows}
+        self._used = {surrogate.casefold() for _, _, surrogate in rows}
+        self._pending: list[VaultEntry] = []
 
     def lookup(self, entity: str, normalized: str) -> tuple[str, str | None]:
         """The digest of a value and its surrogate, if it has one already."""
@@ -185,13 +183,9 @@ class Vault:
         token = self._fernet.encrypt(original.encode("utf-8"))
         self._pending.append((entity, digest, surrogate, token))
 
-    def flush(self, conn: sqlite3.Connection) -> int:
-        """Insert the pending pairs on ``conn`` (inside the caller's transaction)."""
-        conn.executemany(
-            "INSERT INTO vault (entity_type, original_digest, surrogate, original_encrypted) "
-            "VALUES (?, ?, ?, ?)",
-            self._pending,
-        )
+    def flush(self, project: Project) -> int:
+        """Store the pending pairs (inside the caller's transaction)."""
+        anonymized.add_vault_entries(project.store, self._pending)
         count, self._pending = len(self._pending), []
         return count
 
@@ -209,7 +203,7 @@ def restore_originals(project: Project, text: str) -> str:
     keys = load_keys(project, create=False)
     fernet = Fernet(keys.encryption)
     pairs: dict[str, str] = {}
-    for surrogate, token in _vault_rows(project):
+    for surrogate, token in anonymized.vault_originals(project.store):
         try:
             pairs[surrogate.casefold()] = fernet.decrypt(token).decode("utf-8")
         except InvalidToken as exc:
@@ -226,10 +220,6 @@ def restore_originals(project: Project, text: str) -> str:
         re.IGNORECASE,
     )
     return pattern.sub(lambda m: pairs[m.group(0).casefold()], text)
-
-
-def _vault_rows(project: Project) -> Iterable[tuple[str, bytes]]:
-    return project.store.conn.execute("SELECT surrogate, original_encrypted FROM vault")
 
 
 def key_file(project_path: Path) -> Path:

@@ -21,28 +21,22 @@ def add(sub: Any, common: argparse.ArgumentParser) -> None:
         description="Create a project in a new or empty folder (mode 0700). The quality "
         "floor is fixed here, before anything is trained.",
     )
+    # fmt: off
     init.add_argument("dir", type=Path, metavar="DIR", help="the project folder to create")
     init.add_argument("--task", choices=TASKS, default="classification", help="the task")
-    init.add_argument(
-        "--labels",
-        default="",
-        help="comma-separated label set, e.g. urgent,routine,spam (classification; "
-        "if omitted, taken from the first import's label column)",
-    )
-    init.add_argument(
-        "--floor",
-        type=float,
-        required=True,
-        help="minimum retention of the teacher's metric the student must reach, e.g. 0.95",
-    )
+    init.add_argument("--labels", default="",
+                      help="comma-separated label set, e.g. urgent,routine,spam (classification; "
+                      "if omitted, taken from the first import's label column)")
+    init.add_argument("--floor", type=float, required=True,
+                      help="minimum retention of the teacher's metric the student must reach, "
+                      "e.g. 0.95")
     init.add_argument("--min-metric", type=float, help="optional absolute metric floor, 0..1")
     init.add_argument("--max-ece", type=float, help="optional maximum calibration error, 0..1")
+    # fmt: on
     init.set_defaults(handler=init_command)
 
     status = sub.add_parser(
-        "status",
-        parents=[common],
-        help="show a project's settings, data, runs and audit head",
+        "status", parents=[common], help="show a project's settings, data, runs and audit head"
     )
     status.add_argument("dir", type=Path, metavar="DIR", help="the project folder")
     status.set_defaults(handler=status_command)
@@ -108,25 +102,19 @@ def _add_audit_verify(audit_sub: Any, common: argparse.ArgumentParser) -> None:
         "manifest recorded at export (--bundle), or an export on write-once storage "
         "(--against). Exits 1 when the chain or an anchor does not match.",
     )
+    # fmt: off
     verify.add_argument("dir", type=Path, metavar="DIR", help="the project folder")
-    verify.add_argument(
-        "--head", metavar="HASH", help="a head hash recorded earlier: the chain must contain it"
-    )
-    verify.add_argument(
-        "--bundle",
-        type=Path,
-        metavar="BUNDLE",
-        help="the chain must contain the head this bundle's signed manifest recorded",
-    )
-    verify.add_argument(
-        "--key", metavar="PUB", help="with --bundle: the public key its signature must match"
-    )
-    verify.add_argument(
-        "--against",
-        type=Path,
-        metavar="FILE",
-        help="an `audit export` file: every row in it must still be here, unchanged",
-    )
+    verify.add_argument("--head", metavar="HASH",
+                        help="a head hash recorded earlier: the chain must contain it")
+    verify.add_argument("--bundle", type=Path, metavar="BUNDLE",
+                        help="the chain must contain the head this bundle's signed manifest "
+                        "recorded")
+    verify.add_argument("--key", metavar="PUB",
+                        help="with --bundle: the public key its signature must match")
+    verify.add_argument("--against", type=Path, metavar="FILE",
+                        help="an `audit export` file: every row in it must still be here, "
+                        "unchanged")
+    # fmt: on
     verify.set_defaults(handler=audit_verify_command)
 
 

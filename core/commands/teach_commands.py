@@ -44,9 +44,7 @@ def add(sub: Any, common: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     teach.add_argument("--model", help="the endpoint's model name (openai: only)")
     teach.add_argument(
-        "--mode",
-        choices=get_args(Mode),
-        help=f"the endpoint's API (default {_default('mode')})",
+        "--mode", choices=get_args(Mode), help=f"the endpoint's API (default {_default('mode')})"
     )
     _config_options(teach)
     teach.add_argument(

@@ -6,13 +6,6 @@ See :func:`run_import` for the import, :func:`preview` for a look before it, and
 
 from core.data.importer import ImportConfig, ImportResult, run_import
 from core.data.preview import Preview, preview
-from core.data.stats import label_distribution
+from core.data.summary import label_distribution
 
-__all__ = [
-    "ImportConfig",
-    "ImportResult",
-    "Preview",
-    "label_distribution",
-    "preview",
-    "run_import",
-]
+__all__ = ["ImportConfig", "ImportResult", "Preview", "label_distribution", "preview", "run_import"]

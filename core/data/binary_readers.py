@@ -175,8 +175,7 @@ def _worksheet(source: SourceFile, workbook: Any, sheet: str | None) -> Any:
         return workbook.worksheets[0]
     if sheet not in names:
         raise DataFileError(
-            f"{source.name} has no sheet named {sheet!r}",
-            f"its sheets are: {', '.join(names)}",
+            f"{source.name} has no sheet named {sheet!r}", f"its sheets are: {', '.join(names)}"
         )
     return workbook.worksheets[names.index(sheet)]
 

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 
 from core.data.columns import describe_columns
 from core.data.formats import SourceFile
 from core.data.records import LoadCounts
 from core.errors import ColumnError, DataFileError
+from core.store import records
+from core.store.db import Store
 
 MAX_LABELS = 1000
 
 
 def check_rows(
-    source: SourceFile,
-    text_column: str,
-    columns: Sequence[str],
-    counts: LoadCounts,
-    imported: int,
+    source: SourceFile, text_column: str, columns: Sequence[str], counts: LoadCounts, imported: int
 ) -> None:
     """Refuse a file that yielded no data rows, or no row worth importing.
 
@@ -50,7 +47,7 @@ def check_rows(
 
 
 def check_labels(
-    conn: sqlite3.Connection,
+    store: Store,
     dataset_id: int,
     counts: LoadCounts,
     *,
@@ -71,11 +68,7 @@ def check_labels(
     """
     if counts.unknown_labels:
         raise _unknown_labels(counts, source_name, row_word, project_labels)
-    distinct = int(
-        conn.execute(
-            "SELECT COUNT(DISTINCT label) FROM records WHERE dataset_id = ?", (dataset_id,)
-        ).fetchone()[0]
-    )
+    distinct = records.distinct_labels(store, dataset_id)
     if distinct == 0:
         raise ColumnError(
             f"{source_name}: the label column {column!r} is empty in every row",
@@ -94,11 +87,8 @@ def check_labels(
         )
     if project_labels:
         return ()
-    rows = conn.execute(
-        "SELECT DISTINCT label FROM records WHERE dataset_id = ? AND label IS NOT NULL",
-        (dataset_id,),
-    )
-    return tuple(sorted(str(row[0]) for row in rows))
+    labels = records.label_counts(store, dataset_id)
+    return tuple(sorted(label for label in labels if label is not None))
 
 
 def _unknown_labels(

@@ -2,35 +2,34 @@
 
 :func:`run_import` checks the file (existence, format by content, SHA-256 against earlier
 imports, encoding), then in **one transaction** streams its rows into ``records``, checks
-labels, chooses the edge-case set (:mod:`core.data.edges`), splits the rest
+labels, chooses the edge-case set (:mod:`core.store.edges`), splits the rest
 (:mod:`core.data.split`), fills in the ``datasets`` row and writes the audit entry. Any
 error or a cancel rolls the whole transaction back: a failed import leaves nothing behind.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from core.data.checks import check_labels, check_rows
 from core.data.columns import require_columns
-from core.data.edges import select_edge_cases
 from core.data.encoding import check_encoding_name, detect_encoding
 from core.data.formats import TEXT_FORMATS, SourceFile, resolve_source
 from core.data.limits import DEFAULT_MAX_DECOMPRESSED_BYTES, DEFAULT_MAX_LINE_BYTES, InputLimits
 from core.data.readers import Table, open_table
 from core.data.records import LoadCounts, RowRules, load_records
 from core.data.split import SPLITS, assign_splits, validate_fractions
-from core.data.stats import dataset_labels, edge_reason_counts
+from core.data.summary import edge_reason_counts
 from core.data.textio import ByteSource, dataset_stem, file_sha256, open_bytes, read_errors
 from core.errors import DuplicateImportError, ImportCancelled, UserError
 from core.project import Project
 from core.reporter import Reporter
-from core.store.db import utc_now
+from core.store import records
+from core.store.edges import select_edge_cases
 
 if TYPE_CHECKING:
     from core.jobs.registry import RunContext
@@ -38,6 +37,10 @@ if TYPE_CHECKING:
 __all__ = ["ImportConfig", "ImportResult", "file_sha256", "run_import"]
 
 _MIN_FIELD_LIMIT = 1 << 24
+# The counts an import keeps, under the same name in LoadCounts, ImportResult, the datasets
+# table and the audit entry.
+_COUNTS = ("rows_read", "duplicates_dropped", "conflicting_labels", "empty_dropped",
+           "oversize_dropped")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,8 +141,8 @@ def run_import(
         require_columns(table.columns, roles, source.name)
         job = _Import(project, config, source, sha256, encoding, fractions, progress)
         try:
-            with project.store.transaction() as conn:
-                result = job.run(conn, table)
+            with project.store.transaction():
+                result = job.run(table)
         except sqlite3.IntegrityError:
             _refuse_duplicate(project, source, sha256)
             raise
@@ -180,24 +183,30 @@ class _Import:
         self.project_labels = settings.labels if self.classification else ()
         self.stratify = self.classification and config.label_column is not None
         self.name = config.name or dataset_stem(source.path)
+        self.columns = {
+            "text": config.text_column,
+            "label": config.label_column,
+            "flag": config.flag_column,
+        }
 
-    def run(self, conn: sqlite3.Connection, table: Table) -> ImportResult:
-        dataset_id = self._insert_dataset(conn)
+    def run(self, table: Table) -> ImportResult:
+        store = self.project.store
+        dataset_id = self._insert_dataset()
         rules = self._rules(dataset_id, table.row_word)
         counts = load_records(
-            conn,
+            store,
             table.rows(rules.columns),
             rules,
             on_batch=lambda n: self.progress.report(
                 0.1 + 0.8 * table.fraction_read(), f"read {n:,} rows"
             ),
         )
-        imported = _count(conn, "dataset_id = ?", dataset_id)
+        imported = records.count_records(store, dataset_id)
         check_rows(self.source, self.config.text_column, table.columns, counts, imported)
         labels_added: tuple[str, ...] = ()
         if self.stratify:
             labels_added = check_labels(
-                conn,
+                store,
                 dataset_id,
                 counts,
                 source_name=self.source.name,
@@ -206,15 +215,15 @@ class _Import:
                 project_labels=self.project_labels,
             )
         self.progress.report(0.9, "choosing edge cases and splitting")
-        select_edge_cases(conn, dataset_id, seed=self.config.seed, stratify=self.stratify)
-        assign_splits(conn, dataset_id, self.fractions, self.config.seed, stratify=self.stratify)
-        if _count(conn, "dataset_id = ? AND split = 'train'", dataset_id) == 0:
+        select_edge_cases(store, dataset_id, seed=self.config.seed, stratify=self.stratify)
+        assign_splits(store, dataset_id, self.fractions, self.config.seed, stratify=self.stratify)
+        if records.count_records(store, dataset_id, split="train") == 0:
             raise UserError(
                 "every row is flagged as an edge case, so nothing is left to train on",
                 "flag fewer rows, or leave the flag column out",
             )
-        result = self._result(conn, dataset_id, counts, imported, labels_added)
-        self._finish(conn, result, counts)
+        result = self._result(dataset_id, counts, imported, labels_added)
+        self._finish(result)
         return result
 
     def _rules(self, dataset_id: int, row_word: str) -> RowRules:
@@ -231,42 +240,23 @@ class _Import:
             known_labels=frozenset(self.project_labels) if check else None,
         )
 
-    def _insert_dataset(self, conn: sqlite3.Connection) -> int:
-        config = self.config
-        column_map = {"text": config.text_column, "label": config.label_column}
-        split_config = {"fractions": list(self.fractions), "seed": config.seed}
-        cursor = conn.execute(
-            "INSERT INTO datasets (name, source_path, source_sha256, source_bytes, format, "
-            "encoding, row_count, rows_read, column_map, split_config, imported_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?)",
-            (
-                self.name,
-                str(self.source.path),
-                self.sha256,
-                self.source.size,
-                self.source.format,
-                self.encoding,
-                json.dumps({**column_map, "flag": config.flag_column}),
-                json.dumps(split_config),
-                utc_now(),
-            ),
+    def _insert_dataset(self) -> int:
+        return records.insert_dataset(
+            self.project.store,
+            name=self.name,
+            source=(str(self.source.path), self.sha256, self.source.size),
+            format=self.source.format,
+            encoding=self.encoding,
+            columns=self.columns,
+            split={"fractions": list(self.fractions), "seed": self.config.seed},
         )
-        return int(cursor.lastrowid or 0)
 
     def _result(
-        self,
-        conn: sqlite3.Connection,
-        dataset_id: int,
-        counts: LoadCounts,
-        imported: int,
-        labels_added: tuple[str, ...],
+        self, dataset_id: int, counts: LoadCounts, imported: int, labels_added: tuple[str, ...]
     ) -> ImportResult:
-        splits = dict(
-            conn.execute(
-                "SELECT split, COUNT(*) FROM records WHERE dataset_id = ? GROUP BY split",
-                (dataset_id,),
-            ).fetchall()
-        )
+        store = self.project.store
+        splits = records.split_counts(store, dataset_id)
+        labels = records.label_counts(store, dataset_id)
         labelled = self.config.label_column is not None
         return ImportResult(
             dataset_id=dataset_id,
@@ -274,68 +264,35 @@ class _Import:
             format=self.source.format,
             encoding=self.encoding,
             sha256=self.sha256,
-            rows_read=counts.rows_read,
             rows_imported=imported,
-            duplicates_dropped=counts.duplicates_dropped,
-            conflicting_labels=counts.conflicting_labels,
-            empty_dropped=counts.empty_dropped,
-            oversize_dropped=counts.oversize_dropped,
-            split_counts={name: int(splits.get(name, 0)) for name in (*SPLITS, "edge")},
-            label_distribution=dataset_labels(conn, dataset_id) if self.stratify else {},
-            edge_reasons=edge_reason_counts(conn, dataset_id),
-            labels_added=labels_added,
-            unlabeled_rows=(
-                _count(conn, "dataset_id = ? AND label IS NULL", dataset_id) if labelled else 0
+            **{name: getattr(counts, name) for name in _COUNTS},
+            split_counts={name: splits.get(name, 0) for name in (*SPLITS, "edge")},
+            label_distribution=(
+                {label: n for label, n in labels.items() if label is not None}
+                if self.stratify
+                else {}
             ),
+            edge_reasons=edge_reason_counts(store, dataset_id),
+            labels_added=labels_added,
+            unlabeled_rows=labels.get(None, 0) if labelled else 0,
         )
 
-    def _finish(self, conn: sqlite3.Connection, result: ImportResult, counts: LoadCounts) -> None:
-        conn.execute(
-            "UPDATE datasets SET row_count = ?, rows_read = ?, duplicates_dropped = ?, "
-            "conflicting_labels = ?, empty_dropped = ?, oversize_dropped = ? WHERE id = ?",
-            (
-                result.rows_imported,
-                counts.rows_read,
-                counts.duplicates_dropped,
-                counts.conflicting_labels,
-                counts.empty_dropped,
-                counts.oversize_dropped,
-                result.dataset_id,
-            ),
+    def _finish(self, result: ImportResult) -> None:
+        counted = {name: getattr(result, name) for name in _COUNTS}
+        records.finish_dataset(
+            self.project.store, result.dataset_id, row_count=result.rows_imported, **counted
         )
         if result.labels_added:
             self.project.set_setting("labels", list(result.labels_added))
-        self.project.audit("data.import", self._audit_details(result))
-
-    def _audit_details(self, result: ImportResult) -> dict[str, Any]:
-        config = self.config
-        return {
-            "dataset_id": result.dataset_id,
-            "name": result.name,
-            "path": str(self.source.path),
-            "sha256": result.sha256,
-            "bytes": self.source.size,
-            "format": result.format,
-            "encoding": result.encoding,
-            "columns": {
-                "text": config.text_column,
-                "label": config.label_column,
-                "flag": config.flag_column,
-            },
-            "split": {
-                "fractions": list(self.fractions),
-                "seed": config.seed,
-                "counts": result.split_counts,
-            },
-            "rows_read": result.rows_read,
-            "rows_imported": result.rows_imported,
-            "duplicates_dropped": result.duplicates_dropped,
-            "conflicting_labels": result.conflicting_labels,
-            "empty_dropped": result.empty_dropped,
-            "oversize_dropped": result.oversize_dropped,
-            "edge_reasons": result.edge_reasons,
-            "labels_added": list(result.labels_added),
-        }
+        split = {"fractions": list(self.fractions), "seed": self.config.seed}
+        self.project.audit("data.import", {
+            "dataset_id": result.dataset_id, "name": result.name,
+            "path": str(self.source.path), "sha256": result.sha256, "bytes": self.source.size,
+            "format": result.format, "encoding": result.encoding, "columns": self.columns,
+            "split": {**split, "counts": result.split_counts},
+            "rows_imported": result.rows_imported, **counted,
+            "edge_reasons": result.edge_reasons, "labels_added": list(result.labels_added),
+        })  # fmt: skip
 
 
 def _check_options(config: ImportConfig) -> None:
@@ -357,14 +314,11 @@ def _check_options(config: ImportConfig) -> None:
 
 
 def _refuse_duplicate(project: Project, source: SourceFile, sha256: str) -> None:
-    earlier = project.store.query(
-        "SELECT id, name, imported_at FROM datasets WHERE source_sha256 = ?", (sha256,)
-    )
-    if earlier:
-        row = earlier[0]
+    earlier = next(iter(records.datasets(project.store, sha256)), None)
+    if earlier is not None:
         raise DuplicateImportError(
-            f"{source.name} was already imported as dataset #{row['id']} {row['name']!r} "
-            f"on {str(row['imported_at'])[:10]}",
+            f"{source.name} was already imported as dataset #{earlier.id} {earlier.name!r} "
+            f"on {earlier.imported_at[:10]}",
             "its rows are in the project already; `stillroom status DIR` lists the datasets",
         )
 
@@ -381,11 +335,3 @@ def _reported_chunks(stream: ByteSource, progress: _Progress) -> Iterator[bytes]
     for chunk in stream.chunks():
         yield chunk
         progress.report(0.05 + 0.05 * stream.fraction_read(), "detecting the text encoding")
-
-
-def _count(conn: sqlite3.Connection, where: str, dataset_id: int) -> int:
-    return _scalar(conn, f"SELECT COUNT(*) FROM records WHERE {where}", dataset_id)
-
-
-def _scalar(conn: sqlite3.Connection, sql: str, dataset_id: int) -> int:
-    return int(conn.execute(sql, (dataset_id,)).fetchone()[0])

@@ -13,24 +13,18 @@ both it and the kept row have a label and they differ, it also counts as a confl
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from core.data.cells import UnsupportedCell, cell_text
 from core.data.readers import Row
 from core.errors import ColumnError, DataFileError
+from core.store import records as stored
+from core.store.db import Store
+from core.store.records import RecordRow
 
 BATCH_ROWS = 5000
 TRUTHY = frozenset({"1", "true", "yes", "y", "x"})
-_LOOKUP_CHUNK = 500
-_INSERT = (
-    "INSERT OR IGNORE INTO records "
-    "(dataset_id, source_row, text, text_sha256, label, user_flag) VALUES (?, ?, ?, ?, ?, ?)"
-)
-
-# (dataset_id, source_row, text, text_sha256, label, user_flag): the columns of _INSERT.
-Prepared = tuple[int, int, str, bytes, str | None, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,16 +65,12 @@ class LoadCounts:
 
 
 def load_records(
-    conn: sqlite3.Connection,
-    rows: Iterable[Row],
-    rules: RowRules,
-    *,
-    on_batch: Callable[[int], None],
+    store: Store, rows: Iterable[Row], rules: RowRules, *, on_batch: Callable[[int], None]
 ) -> LoadCounts:
     """Insert every acceptable row, in batches of :data:`BATCH_ROWS` rows read.
 
     Args:
-        conn: the store connection, inside the caller's transaction.
+        store: the project's store, inside the caller's transaction.
         rows: ``(row number, cells of rules.columns)`` from a reader.
         rules: the checks and the dataset the records belong to.
         on_batch: called with the rows read so far after each batch; it may raise (to
@@ -92,22 +82,22 @@ def load_records(
         ColumnError: a cell holds a list, an object or binary data.
     """
     counts = LoadCounts()
-    batch: list[Prepared] = []
+    batch: list[RecordRow] = []
     for number, cells in rows:
         prepared = prepare_row(number, cells, rules, counts)
         if prepared is not None:
             batch.append(prepared)
         if counts.rows_read % BATCH_ROWS == 0:
-            insert_batch(conn, batch, counts)
+            insert_batch(store, batch, counts)
             batch = []
             on_batch(counts.rows_read)
-    insert_batch(conn, batch, counts)
+    insert_batch(store, batch, counts)
     return counts
 
 
 def prepare_row(
     number: int, cells: Sequence[object], rules: RowRules, counts: LoadCounts
-) -> Prepared | None:
+) -> RecordRow | None:
     """The record for one source row, or None if it is dropped (and counted)."""
     counts.rows_read += 1
     text = _text(cells[0], rules.text_column, number, rules).strip()
@@ -137,44 +127,27 @@ def prepare_row(
     return (rules.dataset_id, number, text, digest, label, flag)
 
 
-def insert_batch(conn: sqlite3.Connection, batch: list[Prepared], counts: LoadCounts) -> None:
-    """Insert ``batch``, dropping and counting texts that are already in the project."""
+def insert_batch(store: Store, batch: list[RecordRow], counts: LoadCounts) -> None:
+    """Insert ``batch``, dropping and counting texts that are already in the project.
+
+    Only a batch that lost rows looks up the rows it lost, so a file without duplicates
+    pays nothing for the check.
+    """
     first_label: dict[bytes, str | None] = {}
-    unique: list[Prepared] = []
+    unique: list[RecordRow] = []
     for row in batch:
         if row[3] in first_label:
             counts.duplicate(first_label[row[3]], row[4])
             continue
         first_label[row[3]] = row[4]
         unique.append(row)
-    before = conn.total_changes
-    conn.executemany(_INSERT, unique)
-    if conn.total_changes - before < len(unique):
-        _count_earlier_duplicates(conn, unique, counts)
-
-
-def _count_earlier_duplicates(
-    conn: sqlite3.Connection, rows: list[Prepared], counts: LoadCounts
-) -> None:
-    """Count the rows of ``rows`` that INSERT OR IGNORE skipped, with their conflicts.
-
-    Only runs for a batch that lost rows, so a file without duplicates pays nothing.
-    """
-    for start in range(0, len(rows), _LOOKUP_CHUNK):
-        chunk = rows[start : start + _LOOKUP_CHUNK]
-        marks = ", ".join("?" * len(chunk))
-        kept = {
-            digest: (dataset_id, source_row, label)
-            for digest, dataset_id, source_row, label in conn.execute(
-                "SELECT text_sha256, dataset_id, source_row, label FROM records "
-                f"WHERE text_sha256 IN ({marks})",
-                [row[3] for row in chunk],
-            )
-        }
-        for row in chunk:
-            dataset_id, source_row, label = kept[row[3]]
-            if (dataset_id, source_row) != (row[0], row[1]):
-                counts.duplicate(label, row[4])
+    if stored.insert_records(store, unique) == len(unique):
+        return
+    kept = stored.kept_records(store, [row[3] for row in unique])
+    for row in unique:
+        dataset_id, source_row, label = kept[row[3]]
+        if (dataset_id, source_row) != (row[0], row[1]):
+            counts.duplicate(label, row[4])
 
 
 def _text(value: object, column: str, number: int, rules: RowRules) -> str:

@@ -1,18 +1,22 @@
-"""What the data page shows about the datasets already imported: counts read from the store.
+"""Counts over the imported data, read from the store: for import results, ``stillroom
+status`` and what the data page shows about the datasets already imported.
 
 An :class:`~core.data.importer.ImportResult` says what one import did, but only to the
 process that ran it; a reopened project needs the same numbers from the ``datasets`` and
-``records`` tables. Counts and classification labels only, never row contents.
+``records`` tables. Counts and classification labels only, never row contents: in a
+generation project the label column holds reference outputs.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, fields
 
-from core.data.edges import (
+from core.data.split import SPLITS
+from core.project import Project
+from core.store import records
+from core.store.db import Store
+from core.store.edges import (
     AUTOMATIC_CAP_SHARE,
     LENGTH_EXTREMES_MAX,
     LENGTH_EXTREMES_MIN_ROWS,
@@ -20,13 +24,46 @@ from core.data.edges import (
     NON_ASCII_SHARE,
     RARE_MIN_ROWS,
     RARE_SHARE,
+    REASONS,
 )
-from core.data.split import SPLITS
-from core.data.stats import edge_reason_counts, label_distribution
-from core.project import Project
+from core.store.records import DatasetRow
+
+SPLIT_ORDER = ("train", "validation", "test", "edge", "unassigned")
+
+
+def label_distribution(
+    project: Project, dataset_id: int | None = None
+) -> dict[str, dict[str | None, int]]:
+    """Records per split and label, over one dataset or the whole project.
+
+    Args:
+        project: the open project.
+        dataset_id: one dataset, or None for every dataset.
+
+    Returns:
+        ``{split: {label: count}}`` for the splits that hold records, in the order train,
+        validation, test, edge. Unlabelled records count under the key None; in a
+        generation project every record does (its "labels" are reference texts).
+    """
+    classification = project.settings.task == "classification"
+    rows = records.labels_by_split(project.store, dataset_id, labels=classification)
+    result: dict[str, dict[str | None, int]] = {}
+    for split in SPLIT_ORDER:
+        for row_split, shown, count in rows:
+            if row_split == split:
+                result.setdefault(split, {})[shown] = count
+    return result
+
+
+def edge_reason_counts(store: Store, dataset_id: int) -> dict[str, int]:
+    """Edge-case records per reason (a record with two reasons counts for both)."""
+    order = ["user_flag", *REASONS]
+    counts = records.edge_reason_counts(store, dataset_id)
+    return dict(sorted(counts.items(), key=lambda item: order.index(item[0])))
+
 
 # One plain sentence per edge-case reason, written from the rules' own constants so the
-# explanation cannot drift from what core.data.edges does.
+# explanation cannot drift from what core.store.edges does.
 EDGE_RULES: dict[str, str] = {
     "user_flag": "Rows your flag column marks (1, true, yes, y or x); always all of them.",
     "rare_label": (
@@ -50,27 +87,20 @@ EDGE_CAP_RULE = (
 
 
 @dataclass(frozen=True, slots=True)
-class DatasetSummary:
+class DatasetSummary(DatasetRow):
     """One imported dataset as counts: what was read, dropped, kept and where it went."""
 
-    dataset_id: int
-    name: str
-    format: str
-    encoding: str | None
-    imported_at: str
-    rows_read: int
-    rows_imported: int
-    duplicates_dropped: int
-    conflicting_labels: int
-    empty_dropped: int
-    oversize_dropped: int
-    text_column: str
-    label_column: str | None
-    split_fractions: tuple[float, ...]
-    seed: int | None
     split_counts: dict[str, int]  # train / validation / test / edge, in that order
     labels_by_split: dict[str, dict[str | None, int]]  # split -> label (None: unlabelled)
     edge_reasons: dict[str, int]  # reason -> records with it
+
+    @property
+    def dataset_id(self) -> int:
+        return self.id
+
+    @property
+    def rows_imported(self) -> int:
+        return self.row_count
 
 
 def dataset_summaries(
@@ -90,40 +120,18 @@ def dataset_summaries(
         One summary per ``datasets`` row; an empty list before the first import.
     """
     known = {(s.dataset_id, s.imported_at): s for s in previous}
-    rows = project.store.query(
-        "SELECT id, name, format, encoding, imported_at, rows_read, row_count, "
-        "duplicates_dropped, conflicting_labels, empty_dropped, oversize_dropped, column_map, "
-        "split_config FROM datasets ORDER BY id"
-    )
     return [
-        known.get((int(row["id"]), str(row["imported_at"]))) or _summary(project, row)
-        for row in rows
+        known.get((row.id, row.imported_at)) or _summary(project, row)
+        for row in records.datasets(project.store)
     ]
 
 
-def _summary(project: Project, row: dict[str, Any]) -> DatasetSummary:
-    dataset_id = int(row["id"])
-    columns = json.loads(row["column_map"])
-    split_config = json.loads(row["split_config"])
-    by_split = label_distribution(project, dataset_id)
+def _summary(project: Project, row: DatasetRow) -> DatasetSummary:
+    by_split = label_distribution(project, row.id)
     counts = {name: sum(by_split.get(name, {}).values()) for name in (*SPLITS, "edge")}
     return DatasetSummary(
-        dataset_id=dataset_id,
-        name=str(row["name"]),
-        format=str(row["format"]),
-        encoding=row["encoding"],
-        imported_at=str(row["imported_at"]),
-        rows_read=int(row["rows_read"]),
-        rows_imported=int(row["row_count"]),
-        duplicates_dropped=int(row["duplicates_dropped"]),
-        conflicting_labels=int(row["conflicting_labels"]),
-        empty_dropped=int(row["empty_dropped"]),
-        oversize_dropped=int(row["oversize_dropped"]),
-        text_column=str(columns.get("text") or ""),
-        label_column=columns.get("label"),
-        split_fractions=tuple(float(f) for f in split_config.get("fractions", ())),
-        seed=split_config.get("seed"),
+        **{field.name: getattr(row, field.name) for field in fields(DatasetRow)},
         split_counts=counts,
         labels_by_split={name: by_split[name] for name in (*SPLITS, "edge") if name in by_split},
-        edge_reasons=edge_reason_counts(project.store.conn, dataset_id),
+        edge_reasons=edge_reason_counts(project.store, row.id),
     )

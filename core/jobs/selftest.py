@@ -8,14 +8,13 @@ consistent and the run resumable at the last completed step.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core.project import Project
 from core.reporter import Reporter, StageCancelled
-from core.store.db import utc_now
+from core.store.metrics import add_metrics
 
 if TYPE_CHECKING:
     from core.jobs.registry import RunContext
@@ -40,6 +39,8 @@ def run_selftest(
     project: Project, config: SelftestConfig, *, run: RunContext, reporter: Reporter
 ) -> SelftestResult:
     """Count the steps, checkpointing after each one; resume after the last checkpoint."""
+    from core.jobs.runs import add_event  # the runs module reads the registry, which reads us
+
     run_id, steps, delay, fail_at = run.id, config.steps, config.delay_s, config.fail_at
     start = last_checkpoint(project, run_id)
     for step in range(start, steps):
@@ -48,15 +49,9 @@ def run_selftest(
         if fail_at is not None and step == fail_at:
             raise RuntimeError(f"selftest failure injected at step {step}")
         time.sleep(delay)
-        with project.store.transaction() as conn:
-            conn.execute(
-                "INSERT INTO metrics (run_id, split, name, value, step) VALUES (?, '', ?, ?, ?)",
-                (run_id, "selftest.step", float(step + 1), step + 1),
-            )
-            conn.execute(
-                "INSERT INTO events (run_id, time, kind, payload) VALUES (?, ?, 'checkpoint', ?)",
-                (run_id, utc_now(), json.dumps({"step": step + 1})),
-            )
+        with project.store.transaction():
+            add_metrics(project.store, run_id, [("", "selftest.step", step + 1.0)], step=step + 1)
+            add_event(project, run_id, "checkpoint", {"step": step + 1})
         reporter.metric("selftest.step", float(step + 1), step + 1)
         reporter.progress((step + 1) / steps, f"step {step + 1} of {steps}")
     return SelftestResult(steps, start)
@@ -64,9 +59,7 @@ def run_selftest(
 
 def last_checkpoint(project: Project, run_id: str) -> int:
     """The last completed step recorded for the run (0 if none)."""
-    raw = project.store.scalar(
-        "SELECT payload FROM events WHERE run_id = ? AND kind = 'checkpoint' "
-        "ORDER BY id DESC LIMIT 1",
-        (run_id,),
-    )
-    return 0 if raw is None else int(json.loads(raw)["step"])
+    from core.jobs.runs import events
+
+    steps = [event["step"] for event in events(project, run_id) if event["kind"] == "checkpoint"]
+    return int(steps[-1]) if steps else 0

@@ -109,17 +109,6 @@ class Store:
             raise _damaged(path) from exc
         self._depth = 0
 
-    @property
-    def db(self) -> Any:
-        """A ``sqlite_utils.Database`` over the same connection, for ad-hoc row access.
-
-        Imported on first use: sqlite-utils pulls in pandas when it is installed, which
-        would cost every CLI command half a second.
-        """
-        import sqlite_utils
-
-        return sqlite_utils.Database(self.conn)
-
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """Run the block in one ``BEGIN IMMEDIATE`` transaction; nested blocks join it."""

@@ -12,9 +12,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-SOFT_LABEL_SOURCES = ("logits", "logprobs", "samples", "parsed", "human")
-"""Where a probability vector came from (stored per output, DESIGN §4)."""
-
 
 @dataclass(frozen=True, slots=True)
 class TeachItem:

@@ -254,9 +254,7 @@ class OpenAICompatibleTeacher:
 
 
 def _collect(
-    done: set[asyncio.Task[TeacherOutput]],
-    outputs: list[TeacherOutput],
-    failed: dict[int, str],
+    done: set[asyncio.Task[TeacherOutput]], outputs: list[TeacherOutput], failed: dict[int, str]
 ) -> EndpointError | None:
     """File finished tasks' outputs and failures; return a fatal error if one raised one.
 

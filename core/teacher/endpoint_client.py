@@ -118,10 +118,6 @@ async def read_capped(response: httpx.Response, cap: int) -> bytes:
     return b"".join(chunks)
 
 
-def _headers(api_key: str | None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
-
-
 def client_options(config: TeachConfig, api_key: str | None) -> dict[str, Any]:
     """What every httpx client of the teacher is built with (never a proxy from the
     environment; the CA bundle when one is given).
@@ -130,7 +126,7 @@ def client_options(config: TeachConfig, api_key: str | None) -> dict[str, Any]:
         TeacherError: the CA bundle cannot be read.
     """
     return {
-        "headers": _headers(api_key),
+        "headers": {"Authorization": f"Bearer {api_key}"} if api_key else {},
         "timeout": httpx.Timeout(config.timeout_s, connect=config.connect_timeout_s),
         "verify": tls_verify(config.ca_bundle),
         "trust_env": False,

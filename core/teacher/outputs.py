@@ -1,8 +1,8 @@
-"""The ``teacher_outputs`` table: what is left to label, storing a batch, agreement.
+"""Teacher outputs as they are stored (:mod:`core.store.teacher_outputs`): checked first,
+written a batch at a time, and the teacher's agreement with the human labels.
 
-Outputs are keyed by (record, teacher id, prompt version): whatever is stored is never asked
-again, and a record's cost is added exactly when its output row is inserted, so a retry, a
-resumed run or a second process racing on the same project cannot bill it twice.
+A record's cost is added exactly when its output row is inserted, so a retry, a resumed run
+or a second process racing on the same project cannot bill it twice.
 """
 
 from __future__ import annotations
@@ -13,25 +13,26 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from core.project import Project
+from core.store import teacher_outputs
 from core.store.db import utc_now
 from core.teacher.base import TeachBatch, TeacherOutput, TeachItem
 from core.teacher.softlabels import PROBABILITY_TOLERANCE, logprob_problem, soft_label_problem
 
-_PAGE = 256
 
+@dataclass
+class Tally:
+    """What stored batches added up to (rows a parallel run stored first are not counted)."""
 
-@dataclass(frozen=True, slots=True)
-class StoredBatch:
-    """What one committed batch added (rows a parallel run stored first are not counted)."""
-
-    stored: int
-    invalid: int
-    cost: float
-    input_tokens: int
-    output_tokens: int
-    attempts: int
-    sources: dict[str, int]
+    labelled: int = 0
+    invalid: int = 0
+    failed: int = 0  # records with no answer after every retry (nothing stored)
+    cost: float = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    attempts: int = 0
+    sources: dict[str, int] = field(default_factory=dict)  # soft-label source -> outputs
     reasons: dict[str, int] = field(default_factory=dict)  # invalid outputs by flag
+    failed_reasons: dict[str, int] = field(default_factory=dict)
     usage_ignored: int = 0
 
 
@@ -61,37 +62,6 @@ def checked(out: TeacherOutput, labels: int) -> TeacherOutput:
                    label_mass=None, token_logprobs=None)  # fmt: skip
 
 
-def _source_sql(need_text: bool, labels: Sequence[str]) -> tuple[str, list[object]]:
-    """The eligible records: anonymized ones, or (for existing labels) human-labelled ones."""
-    if need_text:
-        return (
-            "SELECT r.id, r.split, r.label, a.text FROM records r "
-            "JOIN anonymized a ON a.record_id = r.id",
-            [],
-        )
-    marks = ", ".join("?" for _ in labels)
-    return (
-        f"SELECT r.id, r.split, r.label, NULL AS text FROM records r WHERE r.label IN ({marks})",
-        list(labels),
-    )
-
-
-def count_eligible(project: Project, *, need_text: bool, labels: Sequence[str]) -> int:
-    """How many records this teacher may see at all."""
-    sql, params = _source_sql(need_text, labels)
-    return int(project.store.scalar(f"SELECT COUNT(*) FROM ({sql})", params) or 0)
-
-
-def count_stored(project: Project, teacher_id: str, prompt_version: str) -> int:
-    return int(
-        project.store.scalar(
-            "SELECT COUNT(*) FROM teacher_outputs WHERE teacher_id = ? AND prompt_version = ?",
-            (teacher_id, prompt_version),
-        )
-        or 0
-    )
-
-
 def pending_items(
     project: Project,
     teacher_id: str,
@@ -101,30 +71,12 @@ def pending_items(
     labels: Sequence[str],
     limit: int | None = None,
 ) -> Iterator[TeachItem]:
-    """Eligible records with no stored output yet, in id order, read a page at a time.
-
-    Keyset paging (``id > last``) rather than one open cursor, because batches are committed
-    on the same connection while this is being read.
-    """
-    sql, params = _source_sql(need_text, labels)
-    where = " AND " if "WHERE" in sql else " WHERE "
-    query = (
-        f"{sql}{where}r.id > ? AND NOT EXISTS (SELECT 1 FROM teacher_outputs t WHERE "
-        "t.record_id = r.id AND t.teacher_id = ? AND t.prompt_version = ?) "
-        "ORDER BY r.id LIMIT ?"
+    """Eligible records with no stored output yet, in id order, read a page at a time."""
+    rows = teacher_outputs.pending_records(
+        project.store, teacher_id, prompt_version, need_text=need_text, labels=labels, limit=limit
     )
-    last, left = -1, limit
-    while left is None or left > 0:
-        page = _PAGE if left is None else min(_PAGE, left)
-        rows = project.store.conn.execute(
-            query, [*params, last, teacher_id, prompt_version, page]
-        ).fetchall()
-        if not rows:
-            return
-        for record_id, split, label, text in rows:
-            yield TeachItem(int(record_id), str(split), label, "" if text is None else text)
-        last = int(rows[-1][0])
-        left = None if left is None else left - len(rows)
+    for record_id, split, label, text in rows:
+        yield TeachItem(record_id, split, label, "" if text is None else text)
 
 
 def cost_of(output: TeacherOutput, price_in: float, price_out: float) -> float:
@@ -143,40 +95,40 @@ def write_batch(
     run_id: str | None,
     prices: tuple[float, float],
     labels: int = 0,
-) -> StoredBatch:
+    tally: Tally | None = None,
+) -> Tally:
     """Insert a batch's outputs in one transaction; count only the rows really inserted.
 
     Each output is :func:`checked` first (``labels``: the number of classes; 0 for a
     generation task), so invalid numbers are stored flagged, never as a soft label.
+
+    Returns:
+        ``tally`` (a new one if None) with the batch's stored outputs and failures added.
     """
-    stored = invalid = tokens_in = tokens_out = attempts = usage_ignored = 0
-    cost, sources, reasons = 0.0, dict[str, int](), dict[str, int]()
+    tally = Tally() if tally is None else tally
     now = utc_now()
-    with project.store.transaction() as conn:
-        for out in (checked(o, labels) for o in batch.outputs):
-            cursor = conn.execute(
-                "INSERT OR IGNORE INTO teacher_outputs (record_id, teacher_id, prompt_version, "
-                "run_id, valid, flag, label, probabilities, soft_label_source, label_mass, "
-                "text, token_logprobs, latency_ms, input_tokens, output_tokens, cost, "
-                "attempts, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                "?, ?, ?)",
-                _row(out, teacher_id, prompt_version, run_id, prices, now),
-            )
-            if cursor.rowcount != 1:
-                continue
-            stored += 1
-            invalid += 0 if out.valid else 1
-            if not out.valid:
-                reasons[out.flag or "invalid"] = reasons.get(out.flag or "invalid", 0) + 1
-            usage_ignored += out.usage_ignored
-            cost += cost_of(out, *prices)
-            tokens_in, tokens_out = tokens_in + out.input_tokens, tokens_out + out.output_tokens
-            attempts += out.attempts
-            source = out.soft_label_source or "invalid"
-            sources[source] = sources.get(source, 0) + 1
-    return StoredBatch(
-        stored, invalid, cost, tokens_in, tokens_out, attempts, sources, reasons, usage_ignored
-    )
+    checked_outputs = [checked(o, labels) for o in batch.outputs]
+    rows = [_row(out, teacher_id, prompt_version, run_id, prices, now) for out in checked_outputs]
+    inserted = teacher_outputs.insert_outputs(project.store, rows)
+    for out in (out for out, new in zip(checked_outputs, inserted, strict=True) if new):
+        tally.labelled += 1
+        if not out.valid:
+            tally.invalid += 1
+            _count(tally.reasons, out.flag or "invalid")
+        tally.usage_ignored += out.usage_ignored
+        tally.cost += cost_of(out, *prices)
+        tally.input_tokens += out.input_tokens
+        tally.output_tokens += out.output_tokens
+        tally.attempts += out.attempts
+        _count(tally.sources, out.soft_label_source or "invalid")
+    tally.failed += len(batch.failed)
+    for reason in batch.failed.values():
+        _count(tally.failed_reasons, reason)
+    return tally
+
+
+def _count(counts: dict[str, int], key: str) -> None:
+    counts[key] = counts.get(key, 0) + 1
 
 
 def _row(
@@ -197,15 +149,6 @@ def _row(
     )  # fmt: skip
 
 
-def cost_total(project: Project, teacher_id: str, prompt_version: str) -> float:
-    """Everything this teacher and prompt have cost in this project, across runs."""
-    value = project.store.scalar(
-        "SELECT SUM(cost) FROM teacher_outputs WHERE teacher_id = ? AND prompt_version = ?",
-        (teacher_id, prompt_version),
-    )
-    return float(value or 0.0)
-
-
 def agreement(
     project: Project, teacher_id: str, prompt_version: str
 ) -> tuple[dict[str, float], dict[str, int]]:
@@ -214,13 +157,7 @@ def agreement(
     Only valid outputs of records with a human label count; invalid answers count as
     wrong, since a teacher that cannot answer is not good enough either.
     """
-    rows = project.store.conn.execute(
-        "SELECT r.split, SUM(CASE WHEN t.valid = 1 AND t.label = r.label THEN 1 ELSE 0 END), "
-        "COUNT(*) FROM teacher_outputs t JOIN records r ON r.id = t.record_id "
-        "WHERE t.teacher_id = ? AND t.prompt_version = ? AND r.label IS NOT NULL "
-        "GROUP BY r.split ORDER BY r.split",
-        (teacher_id, prompt_version),
-    ).fetchall()
+    rows = teacher_outputs.agreement_counts(project.store, teacher_id, prompt_version)
     accuracy = {split: right / n for split, right, n in rows if n}
     counts = {split: int(n) for split, _, n in rows if n}
     total = sum(counts.values())

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from core import netguard
 from core.project import Project
-from core.teacher import outputs as store
+from core.teacher import outputs
 from core.teacher.base import Teacher, TeacherOutput, TeachItem
 from core.teacher.config import TeachConfig, endpoint_host
 from core.teacher.prompts import load_template
@@ -55,7 +55,7 @@ def preview_teach(
     template = (
         load_template(project, task, prompt_file, keep=False) if source.needs_prompt else None
     )
-    items = list(store.pending_items(project, "", "\0preview", need_text=source.needs_text,
+    items = list(outputs.pending_items(project, "", "\0preview", need_text=source.needs_text,
                                      labels=labels, limit=records))  # fmt: skip
     with netguard.allowed(endpoint_host(config)):
         audit_transport(project, config, None)
@@ -63,7 +63,7 @@ def preview_teach(
         try:
             # Checked as a run stores them: the dry run shows what training would get.
             answers = {
-                o.record_id: store.checked(o, len(labels))
+                o.record_id: outputs.checked(o, len(labels))
                 for b in teacher.outputs(items)
                 for o in b.outputs
             }

@@ -8,17 +8,17 @@ at most the batch in flight), and reports the teacher's accuracy against the hum
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from core import netguard
 from core.errors import TeacherError, UserError
 from core.project import Project
 from core.reporter import Reporter, StageCancelled
-from core.teacher import outputs as store
+from core.store import anonymized, teacher_outputs
+from core.store.metrics import add_metrics
+from core.teacher import outputs
 from core.teacher.base import Teacher
 from core.teacher.config import TeachConfig, TeachResult, endpoint_host
 from core.teacher.prompts import PromptTemplate, load_template
@@ -27,21 +27,6 @@ from core.teacher.transport import audit_transport
 
 if TYPE_CHECKING:
     from core.jobs.registry import RunContext
-
-
-@dataclass
-class _Tally:
-    labelled: int = 0
-    invalid: int = 0
-    failed: int = 0
-    cost: float = 0.0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    attempts: int = 0
-    sources: dict[str, int] = dataclasses.field(default_factory=dict)
-    reasons: dict[str, int] = dataclasses.field(default_factory=dict)
-    failed_reasons: dict[str, int] = dataclasses.field(default_factory=dict)
-    usage_ignored: int = 0
 
 
 def run_teach(
@@ -84,26 +69,29 @@ def _label_all(
     version = "" if template is None else template.version
     ident = {"teacher_id": teacher.teacher_id, "prompt_version": version}
     need_text = source.needs_text
-    eligible = store.count_eligible(project, need_text=need_text, labels=labels)
-    already = store.count_stored(project, teacher.teacher_id, version)
+    eligible = teacher_outputs.count_eligible(project.store, need_text=need_text, labels=labels)
+    already = teacher_outputs.count_stored(project.store, teacher.teacher_id, version)
     todo = max(eligible - already, 0)
     todo = todo if config.limit is None else min(todo, config.limit)
     project.audit("teach.start", {**ident, "run": run_id, "eligible": eligible,
                                   "already_stored": already})  # fmt: skip
-    items = store.pending_items(
+    items = outputs.pending_items(
         project, teacher.teacher_id, version, need_text=need_text, labels=labels,
         limit=config.limit,
     )  # fmt: skip
-    tally, start = _Tally(), time.perf_counter()
+    tally, start = outputs.Tally(), time.perf_counter()
     for batch in teacher.outputs(items):
-        added = store.write_batch(
+        outputs.write_batch(
             project, batch, teacher_id=teacher.teacher_id, prompt_version=version,
             run_id=run_id, prices=(config.price_in, config.price_out), labels=len(labels),
+            tally=tally,
         )  # fmt: skip
-        _add(tally, added, batch.failed)
         _report_batch(reporter, tally, todo, time.perf_counter() - start)
         if reporter.cancel_requested():
-            project.audit("teach.cancel", {**ident, "run": run_id, **_audit_counts(tally)})
+            project.audit("teach.cancel", {
+                **ident, "run": run_id, "labelled": tally.labelled, "invalid": tally.invalid,
+                "failed": tally.failed, "invalid_reasons": tally.reasons,
+                "cost": round(tally.cost, 6)})  # fmt: skip
             raise StageCancelled
     seconds = time.perf_counter() - start
     result = _result(project, config, source, teacher, version, tally, eligible, already, seconds)
@@ -111,7 +99,7 @@ def _label_all(
     return result
 
 
-def _report_batch(reporter: Reporter, tally: _Tally, todo: int, seconds: float) -> None:
+def _report_batch(reporter: Reporter, tally: outputs.Tally, todo: int, seconds: float) -> None:
     """Progress, plus the running figures a GUI shows live (rate, cost, failures)."""
     done = tally.labelled + tally.failed
     reporter.progress(
@@ -124,40 +112,18 @@ def _report_batch(reporter: Reporter, tally: _Tally, todo: int, seconds: float) 
     reporter.metric("teach/failed", tally.failed)
 
 
-def _add(tally: _Tally, added: store.StoredBatch, failed: dict[int, str]) -> None:
-    tally.labelled += added.stored
-    tally.invalid += added.invalid
-    tally.failed += len(failed)
-    for reason in failed.values():
-        tally.failed_reasons[reason] = tally.failed_reasons.get(reason, 0) + 1
-    tally.cost += added.cost
-    tally.input_tokens += added.input_tokens
-    tally.output_tokens += added.output_tokens
-    tally.attempts += added.attempts
-    for name, count in added.sources.items():
-        tally.sources[name] = tally.sources.get(name, 0) + count
-    for name, count in added.reasons.items():
-        tally.reasons[name] = tally.reasons.get(name, 0) + count
-    tally.usage_ignored += added.usage_ignored
-
-
-def _audit_counts(tally: _Tally) -> dict[str, Any]:
-    return {"labelled": tally.labelled, "invalid": tally.invalid, "failed": tally.failed,
-            "invalid_reasons": tally.reasons, "cost": round(tally.cost, 6)}  # fmt: skip
-
-
 def _result(
     project: Project,
     config: TeachConfig,
     source: TeacherSource,
     teacher: Teacher,
     version: str,
-    tally: _Tally,
+    tally: outputs.Tally,
     eligible: int,
     already: int,
     seconds: float,
 ) -> TeachResult:
-    accuracy, counts = store.agreement(project, teacher.teacher_id, version)
+    accuracy, counts = outputs.agreement(project, teacher.teacher_id, version)
     warnings = list(dict.fromkeys(teacher.warnings))
     warnings += _quality_warnings(project, accuracy, tally)
     return TeachResult(
@@ -171,7 +137,7 @@ def _result(
         invalid=tally.invalid,
         failed=tally.failed,
         cost=round(tally.cost, 6),
-        cost_total=round(store.cost_total(project, teacher.teacher_id, version), 6),
+        cost_total=round(teacher_outputs.cost_total(project.store, teacher.teacher_id, version), 6),
         input_tokens=tally.input_tokens,
         output_tokens=tally.output_tokens,
         attempts=tally.attempts,
@@ -187,7 +153,9 @@ def _result(
     )
 
 
-def _quality_warnings(project: Project, accuracy: dict[str, float], tally: _Tally) -> list[str]:
+def _quality_warnings(
+    project: Project, accuracy: dict[str, float], tally: outputs.Tally
+) -> list[str]:
     settings, notes = project.settings, []
     if tally.failed:
         why = ", ".join(f"{k} {v:,}" for k, v in sorted(tally.failed_reasons.items()))
@@ -195,7 +163,7 @@ def _quality_warnings(project: Project, accuracy: dict[str, float], tally: _Tall
             f"{tally.failed:,} records got no answer after every retry ({why}); run the same "
             "command again to retry just those"
         )
-    notes += store.invalid_warnings(tally.reasons, tally.usage_ignored)
+    notes += outputs.invalid_warnings(tally.reasons, tally.usage_ignored)
     if settings.task == "classification" and "all" not in accuracy:
         notes.append(
             "no record has a human label, so the teacher's accuracy is unknown; label a "
@@ -214,14 +182,11 @@ def _report(project: Project, reporter: Reporter, result: TeachResult, run_id: s
     for split, value in result.accuracy.items():
         reporter.metric(f"teacher_accuracy/{split}", value)
     reporter.metric("teacher_cost", result.cost)
-    with project.store.transaction() as conn:
-        conn.executemany(
-            "INSERT INTO metrics (run_id, split, name, value) VALUES (?, ?, ?, ?)",
-            [(run_id, split, "teacher_accuracy", value)
-             for split, value in result.accuracy.items()]
-            + [(run_id, "", "teacher_cost", result.cost),
-               (run_id, "", "teacher_records_per_s", result.records_per_s)],
-        )  # fmt: skip
+    add_metrics(project.store, run_id, [
+        *((split, "teacher_accuracy", value) for split, value in result.accuracy.items()),
+        ("", "teacher_cost", result.cost),
+        ("", "teacher_records_per_s", result.records_per_s),
+    ])  # fmt: skip
     project.audit("teach.finish", {
         "run": run_id, "teacher_id": result.teacher_id, "prompt_version": result.prompt_version,
         "labelled": result.labelled, "invalid": result.invalid, "failed": result.failed,
@@ -260,7 +225,10 @@ def check_inputs(
     if task not in source.tasks:
         raise TeacherError(f"{source.description} cannot teach a {task} project",
                            f"use {_able(lambda s: task in s.tasks)}")  # fmt: skip
-    if store.count_eligible(project, need_text=source.needs_text, labels=labels) == 0:
+    if (
+        teacher_outputs.count_eligible(project.store, need_text=source.needs_text, labels=labels)
+        == 0
+    ):
         if source.needs_text:
             raise UserError(
                 "no anonymized records: the teacher only ever sees anonymized text",
@@ -286,14 +254,7 @@ def _check_anonymization_complete(project: Project) -> None:
     An interrupted re-run with new settings leaves some records under the old settings and
     some not anonymized at all; labelling that mix would silently train on both.
     """
-    missing = int(
-        project.store.scalar(
-            "SELECT COUNT(*) FROM records r LEFT JOIN anonymized a ON a.record_id = r.id "
-            "WHERE a.record_id IS NULL"
-        )
-        or 0
-    )
-    settings = int(project.store.scalar("SELECT COUNT(DISTINCT config_hash) FROM anonymized") or 0)
+    missing, settings = anonymized.anonymization_gaps(project.store)
     if missing or settings > 1:
         detail = (
             f"{missing:,} records are not anonymized"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import re
 import struct
 from collections.abc import Iterable, Iterator
@@ -214,10 +215,7 @@ def _safetensors_parameters(files: Iterable[Path]) -> int:
             continue
         for name, tensor in header.items():
             if name != "__metadata__":
-                count = 1
-                for dim in tensor.get("shape", []):
-                    count *= int(dim)
-                total += count
+                total += math.prod(int(dim) for dim in tensor.get("shape", []))
     return total
 
 

@@ -18,6 +18,8 @@ from typing import Any
 
 from core.errors import TrainError
 from core.project import Project
+from core.store import teacher_outputs
+from core.store.teacher_outputs import TrainingRow
 from core.train.losses import IGNORE_INDEX
 
 _HELD_OUT_SHARE = 0.1
@@ -63,25 +65,15 @@ def pick_teacher(
     Raises:
         TrainError: no teacher outputs at all, or none for the asked teacher.
     """
-    where, params = "", []
-    if teacher_id is not None:
-        where, params = "WHERE teacher_id = ?", [teacher_id]
-        if prompt_version is not None:
-            where, params = where + " AND prompt_version = ?", [teacher_id, prompt_version]
-    row = project.store.conn.execute(
-        f"SELECT teacher_id, prompt_version FROM teacher_outputs {where} "
-        "GROUP BY teacher_id, prompt_version ORDER BY MAX(created_at) DESC, MAX(id) DESC LIMIT 1",
-        params,
-    ).fetchone()
-    if row is not None:
-        return str(row[0]), str(row[1])
+    found = teacher_outputs.newest_teacher(project.store, teacher_id, prompt_version)
+    if found is not None:
+        return found
     if teacher_id is None:
         raise TrainError(
             "the project has no teacher outputs to learn from",
             f"run `stillroom teach {project.path} --teacher ...` first",
         )
-    known = [r[0] for r in project.store.conn.execute(
-        "SELECT DISTINCT teacher_id FROM teacher_outputs ORDER BY teacher_id LIMIT 5")]  # fmt: skip
+    known = teacher_outputs.teacher_ids(project.store, 5)
     raise TrainError(
         f"no outputs of teacher {teacher_id!r} in this project",
         f"known teachers: {', '.join(known) or 'none'}",
@@ -108,24 +100,24 @@ def load_data(
                              "not_anonymized": 0, "no_hard_label": 0}  # fmt: skip
     splits: dict[str, list[Example]] = {"train": [], "validation": []}
     raw_used = 0
-    rows = _rows(project, teacher, allow_raw_text)
+    rows = teacher_outputs.training_rows(project.store, teacher, allow_raw=allow_raw_text)
     if task == "classification":
         _check_label_set(project, rows, labels)
     for row in rows:
         reason = _skip_reason(row, task)
         if reason is not None:
-            tally[reason] += row["split"] == "train"
+            tally[reason] += row.split == "train"
             continue
-        raw_used += row["anon"] is None
+        raw_used += row.anon is None
         example = _example(row, task, labels, hard_labels)
         if example.token_logprobs and not usable_logprobs(example.token_logprobs):
-            tally["invalid_token_logprobs"] += row["split"] == "train"
+            tally["invalid_token_logprobs"] += row.split == "train"
             example = dataclasses.replace(example, token_logprobs=None)
         unlabelled = task == "classification" and example.hard_label == IGNORE_INDEX
-        if row["split"] == "train" and alpha == 0 and unlabelled:
+        if row.split == "train" and alpha == 0 and unlabelled:
             tally["no_hard_label"] += 1  # with alpha = 0 it has nothing to teach
             continue
-        splits[row["split"]].append(example)
+        splits[row.split].append(example)
     _refuse_broken_teacher(project, rows, tally["invalid_soft_label"])
     return _finish(project, teacher, splits, tally, raw_used, seed)
 
@@ -161,8 +153,8 @@ def _vector(raw: str | None) -> tuple[float, ...] | None:
     return tuple(float(v) for v in values)
 
 
-def _refuse_broken_teacher(project: Project, rows: list[dict[str, Any]], invalid: int) -> None:
-    taught = sum(1 for r in rows if r["split"] == "train" and r["output_id"] is not None)
+def _refuse_broken_teacher(project: Project, rows: list[TrainingRow], invalid: int) -> None:
+    taught = sum(1 for r in rows if r.split == "train" and r.output_id is not None)
     if invalid and invalid > _MAX_INVALID_SHARE * taught:
         raise TrainError(
             f"{invalid:,} of the teacher's {taught:,} outputs for the train split are not "
@@ -172,68 +164,54 @@ def _refuse_broken_teacher(project: Project, rows: list[dict[str, Any]], invalid
         )
 
 
-def _rows(project: Project, teacher: tuple[str, str], allow_raw: bool) -> list[dict[str, Any]]:
-    # Raw text is not even read unless it may be used.
-    return project.store.query(
-        "SELECT r.id, r.split, r.label AS human, CASE WHEN ? THEN r.text END AS raw, "
-        "a.text AS anon, t.id AS output_id, t.valid, t.label AS teacher_label, "
-        "t.probabilities, t.text AS teacher_text, t.token_logprobs FROM records r "
-        "LEFT JOIN anonymized a ON a.record_id = r.id "
-        "LEFT JOIN teacher_outputs t ON t.record_id = r.id AND t.teacher_id = ? "
-        "AND t.prompt_version = ? WHERE r.split IN ('train', 'validation') ORDER BY r.id",
-        (int(allow_raw), *teacher),
-    )
-
-
-def _skip_reason(row: dict[str, Any], task: str) -> str | None:
-    if row["output_id"] is None:
+def _skip_reason(row: TrainingRow, task: str) -> str | None:
+    if row.output_id is None:
         return "no_teacher_output"
-    if not row["valid"] or (task == "generation" and row["teacher_text"] is None):
+    if not row.valid or (task == "generation" and row.teacher_text is None):
         return "invalid_teacher_output"
-    if task == "classification" and row["probabilities"] is None:
+    if task == "classification" and row.probabilities is None:
         return "invalid_teacher_output"
-    if task == "classification" and not is_distribution(_vector(row["probabilities"])):
+    if task == "classification" and not is_distribution(_vector(row.probabilities)):
         return "invalid_soft_label"
-    if row["anon"] is None and row["raw"] is None:
+    if row.anon is None and row.raw is None:
         return "not_anonymized"
     return None
 
 
-def _example(row: dict[str, Any], task: str, labels: tuple[str, ...], hard: str) -> Example:
-    text = row["anon"] if row["anon"] is not None else row["raw"]
+def _example(row: TrainingRow, task: str, labels: tuple[str, ...], hard: str) -> Example:
+    text = row.anon if row.anon is not None else str(row.raw)
     if task == "generation":
-        logprobs = json.loads(row["token_logprobs"]) if row["token_logprobs"] else None
-        return Example(int(row["id"]), text, teacher_text=row["teacher_text"],
-                       token_logprobs=logprobs)  # fmt: skip
+        logprobs = json.loads(row.token_logprobs) if row.token_logprobs else None
+        return Example(row.id, text, teacher_text=row.teacher_text, token_logprobs=logprobs)
     index = {label: i for i, label in enumerate(labels)}
-    human = index.get(row["human"], IGNORE_INDEX)
-    by_teacher = index.get(row["teacher_label"], IGNORE_INDEX)
+    human = IGNORE_INDEX if row.human is None else index.get(row.human, IGNORE_INDEX)
+    by_teacher = index.get(row.teacher_label or "", IGNORE_INDEX)
     return Example(
-        record_id=int(row["id"]),
+        record_id=row.id,
         text=text,
-        probabilities=_vector(row["probabilities"]),
+        probabilities=_vector(row.probabilities),
         hard_label=human if hard == "human" else by_teacher,
         # Validation is scored against people where they labelled, else the teacher.
         eval_label=human if human != IGNORE_INDEX else by_teacher,
     )
 
 
-def _check_label_set(project: Project, rows: list[dict[str, Any]], labels: tuple[str, ...]) -> None:
+def _check_label_set(project: Project, rows: list[TrainingRow], labels: tuple[str, ...]) -> None:
     """Refuse outputs taught under another label set: their vectors would be misread."""
-    valid = [r for r in rows if r["output_id"] is not None and r["valid"]
-             and is_distribution(_vector(r["probabilities"]))]  # fmt: skip
+    valid = [r for r in rows if r.output_id is not None and r.valid
+             and is_distribution(_vector(r.probabilities))]  # fmt: skip
     hint = f"re-run `stillroom teach {project.path} ...` so the teacher uses the current labels"
     mismatched = 0
     for row in valid:
-        vector = json.loads(row["probabilities"])
-        if len(vector) != len(labels) or row["teacher_label"] not in labels:
+        vector = json.loads(row.probabilities or "[]")
+        if len(vector) != len(labels) or row.teacher_label not in labels:
             raise TrainError(
                 f"the label set changed since teaching: the teacher's outputs have "
                 f"{len(vector)} classes, the project now has {len(labels)} "
                 f"({', '.join(labels)})",
                 hint,
             )
-        mismatched += vector[labels.index(row["teacher_label"])] < max(vector) - 1e-6
+        mismatched += vector[labels.index(row.teacher_label)] < max(vector) - 1e-6
     if valid and mismatched / len(valid) > _REORDERED_SHARE:
         raise TrainError(
             f"the label set changed since teaching: for {mismatched:,} of {len(valid):,} "

@@ -20,7 +20,7 @@ from typing import Any
 
 from core.errors import TrainDivergedError
 from core.project import Project
-from core.store import audit
+from core.store import audit, records
 from core.store.db import utc_now
 from core.train.data import Example
 
@@ -55,16 +55,10 @@ def examples_sha256(examples: Sequence[Example]) -> str:
 
 def dataset_hashes(project: Project, record_ids: Sequence[int]) -> list[dict[str, Any]]:
     """The source files (name, SHA-256) the training records came from."""
-    ids = sorted(set(record_ids))
-    used: set[int] = set()
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        marks = ", ".join("?" for _ in chunk)
-        used.update(int(r[0]) for r in project.store.conn.execute(
-            f"SELECT DISTINCT dataset_id FROM records WHERE id IN ({marks})", chunk))  # fmt: skip
-    rows = project.store.query("SELECT id, name, source_sha256 FROM datasets ORDER BY id")
-    return [{"id": r["id"], "name": r["name"], "sha256": r["source_sha256"]}
-            for r in rows if r["id"] in used]  # fmt: skip
+    return [
+        {"id": dataset_id, "name": name, "sha256": sha256}
+        for dataset_id, name, sha256 in records.source_datasets(project.store, record_ids)
+    ]
 
 
 def save_student(model: Any, tokenizer: Any, run_dir: Path, lineage: dict[str, Any]) -> Path:

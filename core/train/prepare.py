@@ -19,12 +19,7 @@ from core.train.features import (
     generation_features,
     tokenizer_matches,
 )
-from core.train.students import (
-    check_task_fit,
-    load_tokenizer,
-    read_config,
-    resolve_student_folder,
-)
+from core.train.students import check_task_fit, load_tokenizer, read_config, resolve_student_folder
 
 DERIVED_DIR = "derived"
 _TRUNCATION_WARNING = 0.05

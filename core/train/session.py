@@ -14,12 +14,7 @@ from core.project import Project
 from core.reporter import Reporter
 from core.train import checkpoints
 from core.train.config import TrainConfig
-from core.train.device import (
-    out_of_memory_error,
-    peak_memory_mb,
-    release_memory,
-    reset_peak_memory,
-)
+from core.train.device import out_of_memory_error, peak_memory_mb, release_memory, reset_peak_memory
 from core.train.lineage import build_lineage, dataset_hashes, examples_sha256, save_student
 from core.train.prepare import Prepared
 

@@ -14,13 +14,14 @@ import dataclasses
 import os
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.configs import to_json
+from core.data.textio import file_sha256
 from core.errors import TrainError
 from core.project import Project
 from core.reporter import Reporter, StageCancelled
+from core.store.metrics import add_metrics
 from core.train import checkpoints
 from core.train.config import RESUME_OVERRIDES, TrainConfig, TrainResult
 from core.train.device import world_size
@@ -138,26 +139,18 @@ def _record(project: Project, run_id: str, result: TrainResult, reporter: Report
     ]
     if result.best_val_metric is not None:
         rows.append(("validation", result.val_metric_name, result.best_val_metric))
-    with project.store.transaction() as conn:
-        conn.executemany(
-            "INSERT INTO metrics (run_id, split, name, value) VALUES (?, ?, ?, ?)",
-            [(run_id, split, name, value) for split, name, value in rows],
-        )
+    with project.store.transaction():
+        add_metrics(project.store, run_id, rows)
         project.audit("train.finish", {
             "run": run_id, "student": to_json(result.model_dir, project.path),
             "global_step": result.global_step,
             "best_val_metric": result.best_val_metric, "stopped_early": result.stopped_early,
-            "lineage_sha256": _sha256(result.lineage_path),
+            "lineage_sha256":
+                file_sha256(result.lineage_path) if result.lineage_path.is_file() else None,
         })  # fmt: skip
     if result.best_val_metric is not None:
         reporter.metric(f"train/best_val_{result.val_metric_name}", result.best_val_metric)
     reporter.progress(1.0, f"trained {result.global_step:,} steps; student in {result.model_dir}")
-
-
-def _sha256(path: Path) -> str | None:
-    import hashlib
-
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
 def with_overrides(config: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:

@@ -3,7 +3,7 @@
 The run happens in the worker process (``anonymize`` stage); the page shows what the store
 holds afterwards: counts per entity type, a few records with their replaced spans
 highlighted, and the records flagged for review. Only anonymized text is ever read here
-(``core.anonymize.browse``), so no original value can reach a widget.
+(``core.anonymize.review``), so no original value can reach a widget.
 """
 
 from __future__ import annotations
@@ -24,16 +24,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.anonymize.browse import AnonymizeOverview, anonymize_overview, anonymized_records
 from core.anonymize.config import PATTERN_ONLY_WARNING, AnonymizeConfig, AnonymizeResult
-from core.anonymize.review import ReviewItem
+from core.anonymize.review import (
+    AnonymizeOverview,
+    ReviewItem,
+    anonymize_overview,
+    anonymized_records,
+)
 from core.errors import AnonymizeError
 from core.jobs.registry import ANONYMIZE
 from core.jobs.runs import list_runs, run_config
 from desktop.pages.base import StagePage
 from desktop.widgets.anonymize_results import AnonymizeResultsView
 from desktop.widgets.entity_picker import EntityPicker
-from desktop.widgets.form_fields import primary_button
+from desktop.widgets.form_fields import primary_button, wrapped_label
 from desktop.widgets.scroll_body import scroll_around
 
 PREVIEW_RECORDS = 4
@@ -115,9 +119,7 @@ class AnonymizePage(StagePage):
         group.addButton(self.pattern_mode)
         self.full_mode.setChecked(True)
         self.pattern_mode.toggled.connect(self._mode_changed)
-        self.pattern_warning = QLabel(PATTERN_ONLY_TEXT, box)
-        self.pattern_warning.setObjectName("patternOnlyWarning")
-        self.pattern_warning.setWordWrap(True)
+        self.pattern_warning = wrapped_label(PATTERN_ONLY_TEXT, box, "patternOnlyWarning")
         self.pattern_warning.setStyleSheet(_WARNING_STYLE)
         self.pattern_warning.setAccessibleName("warning: names and places are not detected")
         self.pattern_warning.hide()

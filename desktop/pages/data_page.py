@@ -34,7 +34,7 @@ from core.jobs.registry import IMPORT
 from desktop.pages.base import StagePage
 from desktop.widgets.column_pickers import ColumnPickers
 from desktop.widgets.empty_placeholder import EmptyPlaceholder
-from desktop.widgets.form_fields import primary_button
+from desktop.widgets.form_fields import primary_button, wrapped_label
 from desktop.widgets.import_summary import ImportSummaryView
 from desktop.widgets.preview_model import MAX_ROWS, PAGE_ROWS, PreviewTableModel, Rows
 from desktop.widgets.scroll_body import scroll_around
@@ -125,9 +125,7 @@ class DataPage(StagePage):
         self.sheet.setPlaceholderText("first sheet")
         self.sheet.setToolTip("For Excel workbooks: the sheet to read (default: the first).")
         self.sheet.editingFinished.connect(self._reload_preview)
-        self.file_info = QLabel("", box)
-        self.file_info.setObjectName("fileInfo")
-        self.file_info.setWordWrap(True)
+        self.file_info = wrapped_label("", box, "fileInfo")
         self.file_info.hide()  # shown with a file: an empty line would leave a gap
         self.model = PreviewTableModel(self)
         self.preview_view = QTableView(box)
@@ -169,12 +167,11 @@ class DataPage(StagePage):
     def _build_split(self, parent: QWidget) -> QGroupBox:
         box = QGroupBox("Split", parent)
         self.split = SplitSliders(box)
-        note = QLabel(
+        note = wrapped_label(
             "Edge cases are set aside first; the rest is split with these shares, each label "
             "separately when there is a label column.",
             box,
         )
-        note.setWordWrap(True)
         layout = QVBoxLayout(box)
         layout.addWidget(self.split)
         layout.addWidget(note)

@@ -29,7 +29,7 @@ from core.jobs.registry import TEACH
 from core.teacher.config import TeachConfig, TeachResult
 from desktop.pages.base import StagePage
 from desktop.widgets.background_call import BackgroundCall, settle_heavy_imports
-from desktop.widgets.form_fields import primary_button
+from desktop.widgets.form_fields import primary_button, wrapped_label
 from desktop.widgets.prompt_editor import DryRunTable, PromptEditor
 from desktop.widgets.scroll_body import scrolling_body
 from desktop.widgets.teacher_source_form import ENDPOINT, TeacherSourceForm
@@ -66,8 +66,7 @@ class TeacherPage(StagePage):
 
     def build(self) -> None:
         self._scroll, body = scrolling_body(self, self.body_layout)
-        intro = QLabel(_INTRO, self)
-        intro.setWordWrap(True)
+        intro = wrapped_label(_INTRO, self)
         body.addWidget(intro)
         body.addWidget(self._build_source())
         body.addWidget(self._build_prompt())
@@ -123,10 +122,7 @@ class TeacherPage(StagePage):
     def _build_results(self) -> QGroupBox:
         box = QGroupBox("How good is the teacher?", self)
         self.accuracy_table = _accuracy_table(box)
-        self.summary = QLabel(box)
-        self.summary.setObjectName("teachSummary")
-        self.summary.setWordWrap(True)
-        self.summary.setTextFormat(Qt.TextFormat.PlainText)
+        self.summary = wrapped_label("", box, "teachSummary", plain=True)
         layout = QVBoxLayout(box)
         layout.addWidget(self.accuracy_table, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addWidget(self.summary)

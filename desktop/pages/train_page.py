@@ -11,7 +11,7 @@ import dataclasses
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
+from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QPushButton, QVBoxLayout
 
 from core.jobs import protocol
 from core.jobs.memory import halved_batch
@@ -21,7 +21,7 @@ from core.train.overview import TrainRunView
 from desktop.pages.base import StagePage
 from desktop.widgets.background_call import BackgroundCall, settle_heavy_imports
 from desktop.widgets.curve_chart import CurveChart
-from desktop.widgets.form_fields import primary_button
+from desktop.widgets.form_fields import primary_button, wrapped_label
 from desktop.widgets.scroll_body import scrolling_body
 from desktop.widgets.student_picker import StudentPicker
 from desktop.widgets.train_settings_form import TrainSettingsForm
@@ -57,8 +57,7 @@ class TrainPage(StagePage):
 
     def build(self) -> None:
         self._scroll, body = scrolling_body(self, self.body_layout)
-        intro = QLabel(_INTRO, self)
-        intro.setWordWrap(True)
+        intro = wrapped_label(_INTRO, self)
         student_box = QGroupBox("Student model", self)
         self.student = StudentPicker(student_box)
         QVBoxLayout(student_box).addWidget(self.student)
@@ -67,10 +66,7 @@ class TrainPage(StagePage):
         QVBoxLayout(settings_box).addWidget(self.settings)
         buttons = self._build_buttons()  # before the chart: tab order follows creation
         self.chart = CurveChart(self)
-        self.summary = QLabel(self)
-        self.summary.setObjectName("trainSummary")
-        self.summary.setWordWrap(True)
-        self.summary.setTextFormat(Qt.TextFormat.PlainText)
+        self.summary = wrapped_label("", self, "trainSummary", plain=True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         for widget in (intro, student_box, settings_box):
             body.addWidget(widget)

@@ -1,7 +1,7 @@
 """The anonymize page's results: counts per entity type, a highlighted preview, the records
 flagged for review.
 
-Fed from ``core.anonymize.browse`` only: anonymized text, span offsets into it, counts and
+Fed from ``core.anonymize.review`` only: anonymized text, span offsets into it, counts and
 review reasons. No original value ever reaches this widget.
 """
 
@@ -25,10 +25,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.anonymize.browse import AnonymizeOverview
 from core.anonymize.explain import ENTITY_DESCRIPTIONS, review_reason_text
-from core.anonymize.review import ReviewItem
+from core.anonymize.review import AnonymizeOverview, ReviewItem
 from desktop.widgets.empty_placeholder import EmptyPlaceholder
+from desktop.widgets.form_fields import wrapped_label
 from desktop.widgets.result_tables import fit_height
 from desktop.widgets.span_highlighter import EntityLegend, SpanTextView, entity_swatch
 
@@ -54,9 +54,7 @@ class AnonymizeResultsView(QWidget):
 
     def _build_counts(self) -> QGroupBox:
         box = QGroupBox("Replaced values", self)
-        self.overview = QLabel("Nothing anonymized yet.", box)
-        self.overview.setObjectName("anonymizeOverview")
-        self.overview.setWordWrap(True)
+        self.overview = wrapped_label("Nothing anonymized yet.", box, "anonymizeOverview")
         self.counts = QTableWidget(0, 2, box)
         self.counts.setObjectName("entityCounts")
         self.counts.setHorizontalHeaderLabels(["Entity type", "Replaced"])
@@ -107,9 +105,7 @@ class AnonymizeResultsView(QWidget):
 
     def _build_review(self) -> QGroupBox:
         box = QGroupBox("Needs review", self)
-        self.nothing_flagged = QLabel("No record needs review.", box)
-        self.nothing_flagged.setObjectName("nothingFlagged")
-        self.nothing_flagged.setWordWrap(True)
+        self.nothing_flagged = wrapped_label("No record needs review.", box, "nothingFlagged")
         self.nothing_flagged.setProperty("role", "explanation")
         # The list and the record beside it; hidden while nothing is flagged, so the box
         # holds one sentence instead of two empty panes.
@@ -136,9 +132,7 @@ class AnonymizeResultsView(QWidget):
         self.flagged_view = SpanTextView(body)
         self.flagged_view.setObjectName("flaggedText")
         self.flagged_view.setAccessibleName("flagged record, anonymized")
-        self.reasons = QLabel("", body)
-        self.reasons.setObjectName("flaggedReasons")
-        self.reasons.setWordWrap(True)
+        self.reasons = wrapped_label("", body, "flaggedReasons")
         right = QVBoxLayout()
         right.addWidget(self.reasons)
         right.addWidget(self.flagged_view, 1)

@@ -14,7 +14,6 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
-    QLabel,
     QPlainTextEdit,
     QPushButton,
     QVBoxLayout,
@@ -22,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.resources import icon
+from desktop.widgets.form_fields import wrapped_label
 
 _LOG_TAIL_CHARS = 6000
 
@@ -37,14 +37,9 @@ class ErrorDialog(QDialog):
         self.setWindowTitle("Stillroom stopped on an unexpected error")
         self.setWindowIcon(icon("banner-error"))
         self.setMinimumWidth(520)
-        self.summary_label = QLabel(summary, self)
-        self.summary_label.setObjectName("errorSummary")
-        self.summary_label.setWordWrap(True)
-        self.summary_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.summary_label = wrapped_label(summary, self, "errorSummary", plain=True)
         where = f"The log is in {log_path}" if log_path else "No log file was written."
-        self.log_label = QLabel(where, self)
-        self.log_label.setWordWrap(True)
-        self.log_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.log_label = wrapped_label(where, self, plain=True)
         self.log_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.details_box = QPlainTextEdit(self)
         self.details_box.setReadOnly(True)

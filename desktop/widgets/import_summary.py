@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.data.summary import EDGE_CAP_RULE, EDGE_RULES, DatasetSummary
+from desktop.widgets.form_fields import wrapped_label
 from desktop.widgets.label_histogram import LabelHistogram
 
 _COUNT_ROWS = (
@@ -65,9 +66,7 @@ class ImportSummaryView(QWidget):
         top = QHBoxLayout()
         top.addWidget(chooser)
         top.addWidget(self.dataset, 1)
-        self.source = QLabel(self)
-        self.source.setObjectName("datasetSource")
-        self.source.setWordWrap(True)
+        self.source = wrapped_label("", self, "datasetSource")
         # What one import did; hidden until there is one, so an empty project shows a
         # sentence rather than dashes, a header-only table and a blank chart. Built in
         # screen order (counts, edge cases, histogram): the tab order follows it.
@@ -100,17 +99,14 @@ class ImportSummaryView(QWidget):
             name.setToolTip(tip)
             form.addRow(name, value)
             self.counts[key] = value
-        self.splits = QLabel(box)
-        self.splits.setObjectName("splitCounts")
-        self.splits.setWordWrap(True)
+        self.splits = wrapped_label("", box, "splitCounts")
         form.addRow(QLabel("Split", box), self.splits)
         return box
 
     def _build_edges(self, parent: QWidget) -> QGroupBox:
         box = QGroupBox("Edge-case set", parent)
         self.edges = self._edge_table(box)
-        cap = QLabel(EDGE_CAP_RULE, box)
-        cap.setWordWrap(True)
+        cap = wrapped_label(EDGE_CAP_RULE, box)
         layout = QVBoxLayout(box)
         layout.addWidget(self.edges)
         layout.addWidget(cap)

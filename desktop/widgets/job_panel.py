@@ -12,6 +12,7 @@ import time
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
+from desktop.widgets.form_fields import wrapped_label
 from desktop.workers.stage_worker import StageWorker
 
 _ETA_AFTER_S = 3.0  # earlier estimates swing too much to be worth showing
@@ -40,10 +41,7 @@ class JobPanel(QWidget):
         self.progress_bar.setRange(0, 1000)
         self.progress_bar.setTextVisible(False)
         self.progress_bar.setAccessibleName("Job progress")
-        self.message_label = QLabel(self)
-        self.message_label.setObjectName("jobMessage")
-        self.message_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.message_label.setWordWrap(True)
+        self.message_label = wrapped_label("", self, "jobMessage", plain=True)
         self.eta_label = QLabel(self)
         self.eta_label.setObjectName("jobEta")
         self.cancel_button = QPushButton("Cancel", self)

@@ -23,12 +23,7 @@ from desktop.widgets.chart_frame import plain_chart
 from desktop.widgets.result_tables import fit_height
 
 SPLIT_TITLES = {"train": "Train", "validation": "Validation", "test": "Test", "edge": "Edge cases"}
-SPLIT_COLOURS = {
-    "train": "#3b6ea5",
-    "validation": "#7aa95c",
-    "test": "#d08c3a",
-    "edge": "#9b5fa6",
-}
+SPLIT_COLOURS = {"train": "#3b6ea5", "validation": "#7aa95c", "test": "#d08c3a", "edge": "#9b5fa6"}
 NO_LABEL = "(no label)"
 
 Histogram = Mapping[str, Mapping[str | None, int]]

@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QGridLayout,
     QHBoxLayout,
-    QLabel,
     QPushButton,
     QRadioButton,
     QSpinBox,
@@ -23,6 +22,7 @@ from PySide6.QtWidgets import (
 from core.errors import TrainError
 from core.train.catalogue import ModelEntry, recommended_student
 from core.train.config import TrainConfig
+from desktop.widgets.form_fields import wrapped_label
 
 _NO_MODELS = "No local models found yet: add a model folder"
 
@@ -38,10 +38,7 @@ class StudentPicker(QWidget):
         # The model row first: widgets made first come first in the tab order, as on screen.
         self._build_model_row()
         self._build_choice()
-        self.info = QLabel(self)
-        self.info.setObjectName("studentInfo")
-        self.info.setWordWrap(True)
-        self.info.setTextFormat(Qt.TextFormat.PlainText)
+        self.info = wrapped_label("", self, "studentInfo", plain=True)
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.addWidget(self.model_combo, 0, 0, 1, 2)

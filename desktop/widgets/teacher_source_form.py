@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPushButton,
     QRadioButton,
@@ -34,6 +33,7 @@ from PySide6.QtWidgets import (
 from core.errors import TeacherError
 from core.teacher.config import TeachConfig
 from core.teacher.sources import ENDPOINT_SPEC, LABELS_SPEC, MODEL_SPEC, parse_spec, spec_form
+from desktop.widgets.form_fields import wrapped_label
 
 LABELS, LOCAL, ENDPOINT = LABELS_SPEC.prefix, MODEL_SPEC.prefix, ENDPOINT_SPEC.prefix
 _DEFAULTS = TeachConfig(teacher=LABELS_SPEC.spec())
@@ -85,12 +85,11 @@ class TeacherSourceForm(QWidget):
     # -- the three forms -------------------------------------------------------------------
 
     def _labels_page(self) -> QWidget:
-        page = QLabel(
+        page = wrapped_label(
             "Every record with a human label becomes a training example with that label. "
             "No model is asked, so this is quick and costs nothing.",
             self,
         )
-        page.setWordWrap(True)
         return page
 
     def _local_page(self) -> QWidget:
@@ -175,10 +174,7 @@ class TeacherSourceForm(QWidget):
             "Check that the server answers, accepts the key and serves this model "
             "(a few seconds at most; nothing is sent but the check)"
         )
-        self.test_status = QLabel(page)
-        self.test_status.setObjectName("endpointStatus")
-        self.test_status.setWordWrap(True)
-        self.test_status.setTextFormat(Qt.TextFormat.PlainText)
+        self.test_status = wrapped_label("", page, "endpointStatus", plain=True)
 
     # -- reading and writing ---------------------------------------------------------------
 

@@ -54,12 +54,7 @@ class StageWorker(QObject):
     # -- control ---------------------------------------------------------------------------
 
     def start(
-        self,
-        project_dir: Path,
-        stage: Stage[Any, Any],
-        config: Any,
-        *,
-        run_id: str | None = None,
+        self, project_dir: Path, stage: Stage[Any, Any], config: Any, *, run_id: str | None = None
     ) -> str:
         """Create a run of ``stage`` with ``config`` (or resume ``run_id``, whose stage and
         stored config are used) and start its worker; returns the run id.

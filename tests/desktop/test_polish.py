@@ -14,8 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QWidget
 
-from core.anonymize.browse import AnonymizeOverview
-from core.anonymize.review import ReviewItem
+from core.anonymize.review import AnonymizeOverview, ReviewItem
 from core.export.handoff import BundleCheck, FileCheck
 from core.project import Project, QualityFloor
 from core.teacher.config import TeachResult

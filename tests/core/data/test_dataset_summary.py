@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from core.data import ImportConfig
-from core.data.edges import REASONS
 from core.data.summary import EDGE_RULES, dataset_summaries
 from core.jobs.execute import run_stage
 from core.jobs.registry import IMPORT
 from core.reporter import NullReporter
+from core.store.edges import REASONS
 
 
 def test_summary_matches_what_the_import_reported(project, write_csv, labelled_rows):

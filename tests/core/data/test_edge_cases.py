@@ -6,11 +6,11 @@ from collections import Counter
 import pytest
 
 from core.data import ImportConfig
-from core.data.edges import non_ascii_share
 from core.jobs.execute import run_stage
 from core.jobs.registry import IMPORT
 from core.project import Project, QualityFloor
 from core.reporter import NullReporter
+from core.store.edges import non_ascii_share
 
 GREEK = "καλημέρα σας, τι κάνετε σήμερα"  # almost all non-ASCII
 

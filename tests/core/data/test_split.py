@@ -6,12 +6,13 @@ from collections import Counter
 import pytest
 
 from core.data import ImportConfig
-from core.data.split import shuffle_key, split_sizes, validate_fractions
+from core.data.split import split_sizes, validate_fractions
 from core.errors import UserError
 from core.jobs.execute import run_stage
 from core.jobs.registry import IMPORT
 from core.project import Project, QualityFloor
 from core.reporter import NullReporter
+from core.store.splits import shuffle_key
 
 
 @pytest.mark.parametrize(

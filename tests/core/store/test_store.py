@@ -32,7 +32,7 @@ def test_new_store_is_wal_at_latest_version_with_foreign_keys(project):
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    tables = set(project.store.db.table_names())
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     expected = {
         "datasets",
         "records",
@@ -69,7 +69,7 @@ def test_failed_migration_rolls_back(project):
     with pytest.raises(sqlite3.OperationalError):
         migrate(project.store, broken)
     assert _version(project.store.path) == SCHEMA_VERSION
-    columns = [c.name for c in project.store.db["datasets"].columns]
+    columns = [row[1] for row in project.store.conn.execute("PRAGMA table_info(datasets)")]
     assert "x" not in columns
 
 

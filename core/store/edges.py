@@ -1,6 +1,6 @@
 """The edge-case set: records held out of train/validation/test, to probe the student.
 
-Chosen before the split, over the dataset's records, in SQL:
+Chosen before the split (:mod:`core.store.splits`), over the dataset's records, in SQL:
 
 1. **user_flag** — every row whose flag column is truthy (1/true/yes/y/x). Always all of them.
 2. Automatic reasons, among the rows not flagged by the user:
@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import sqlite3
 
-from core.data.split import KEY_FUNCTION, register_functions
+from core.store import records
+from core.store.db import Store
+from core.store.splits import KEY_FUNCTION, register_functions
 
 NON_ASCII_SHARE = 0.3
 AUTOMATIC_CAP_SHARE = 0.05
@@ -48,21 +50,19 @@ def non_ascii_share(text: str | None) -> float:
     return (len(text) - len(text.encode("ascii", "ignore"))) / len(text)
 
 
-def select_edge_cases(
-    conn: sqlite3.Connection, dataset_id: int, *, seed: int, stratify: bool
-) -> None:
+def select_edge_cases(store: Store, dataset_id: int, *, seed: int, stratify: bool) -> None:
     """Move the dataset's edge cases to ``split = 'edge'`` with their ``edge_reason``.
 
     Args:
-        conn: the store connection, inside the caller's transaction.
+        store: the project's store, inside the caller's transaction.
         dataset_id: the dataset, whose records are all still ``unassigned``.
         seed: the shuffle seed, for ties and partial picks.
         stratify: the labels are classes (rare labels count; classes keep their rows).
     """
+    n = records.count_records(store, dataset_id)
+    conn = store.conn
     register_functions(conn)
     conn.create_function(_NON_ASCII_FUNCTION, 1, non_ascii_share, deterministic=True)
-    count_sql = "SELECT COUNT(*) FROM records WHERE dataset_id = ?"
-    n = int(conn.execute(count_sql, (dataset_id,)).fetchone()[0])
     conn.execute(
         "UPDATE records SET split = 'edge', edge_reason = 'user_flag' "
         "WHERE dataset_id = ? AND user_flag = 1",
