@@ -1,7 +1,7 @@
 """``stillroom serve``: a verified bundle behind MLServer until stopped (DESIGN §10).
 
-Order: check the options and that the ports are free; verify the bundle (signature, every
-checksum; a tampered bundle never gets further); load the model; open the prediction log;
+Order: check the options; verify the bundle (signature, every checksum; a tampered bundle
+never gets further); check that the ports are free; load the model; open the prediction log;
 start the background worker if asked; then run MLServer (REST and gRPC on the Open
 Inference Protocol v2, Prometheus on its own port) in this thread's event loop until
 Ctrl-C/SIGTERM or ``should_stop()``. Nothing is downloaded and nothing phones home: MLServer's
@@ -66,11 +66,11 @@ def serve(
     config.validate()
     if config.bundle is None:
         raise ServeError("no bundle to serve", "pass the folder or .zip `stillroom export` wrote")
-    for port in (config.port, config.grpc_port, config.metrics_port):
-        check_port_free(config.host, port)
     with _verified(config) as verified:
         from core.serve.served import load_served
 
+        for port in (config.port, config.grpc_port, config.metrics_port):
+            check_port_free(config.host, port)
         model = load_served(verified, config)
         started = time.monotonic()
         with _context(config, model) as (context, token):
