@@ -98,7 +98,7 @@ def test_export_writes_jsonl_and_parquet_with_the_shadow_answer(tmp_path):
     written = export_log(folder, tmp_path / "out.jsonl")
     lines = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert written.rows == 3
-    assert [line["shadow"] for line in lines][0] is None
+    assert lines[0]["shadow"] is None
     assert lines[1]["shadow"] == {"status": "answered", "label": "b", "probabilities": [0.1, 0.9],
                                   "latency_ms": 812.0, "agrees": False}  # fmt: skip
     assert lines[0]["meta"]["labels"] == "a,b"

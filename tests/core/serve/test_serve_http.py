@@ -101,8 +101,9 @@ def test_unknown_model_and_repository_endpoints_answer_errors(server):
 def test_prometheus_metrics_count_requests_errors_and_batches(server):
     httpx.post(server.infer_url(), json=infer_body("count me"))
     text = httpx.get(server.metrics_url).text
-    for name in ("stillroom_requests_total", "stillroom_errors_total",
-                 "stillroom_request_latency_seconds_bucket", "stillroom_batch_size_bucket"):  # fmt: skip
+    names = ("stillroom_requests_total", "stillroom_errors_total",
+             "stillroom_request_latency_seconds_bucket", "stillroom_batch_size_bucket")  # fmt: skip
+    for name in names:
         assert name in text, name
 
 
