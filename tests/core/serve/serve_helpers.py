@@ -63,6 +63,7 @@ def environment() -> dict[str, str]:
 @contextlib.contextmanager
 def running_server(bundle: Path, tmp: Path, *args: str) -> Iterator[Running]:
     """``stillroom serve`` on free loopback ports until the block ends (then Ctrl-C)."""
+    tmp.mkdir(parents=True, exist_ok=True)
     port, grpc, metrics = free_port(), free_port(), free_port()
     log_dir = tmp / f"log-{port}"
     stderr = tmp / f"serve-{port}.err"
