@@ -16,6 +16,7 @@ Kubernetes client), and it has REST, gRPC and Prometheus built in.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import socket
 import sys
 import time
@@ -64,6 +65,12 @@ def serve(
         BundleError: nothing readable as a bundle is at ``config.bundle``.
     """
     config.validate()
+    if importlib.util.find_spec("mlserver") is None:
+        raise ServeError(
+            "`stillroom serve` needs MLServer, which this install does not have",
+            "install Stillroom with the serve extra: pip install 'stillroom[serve]' "
+            "(docs/INSTALL.md, 'Serve')",
+        )
     if config.bundle is None:
         raise ServeError("no bundle to serve", "pass the folder or .zip `stillroom export` wrote")
     with _verified(config) as verified:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
 
 from core.serve.server import free_port
 
@@ -63,6 +64,7 @@ def environment() -> dict[str, str]:
 @contextlib.contextmanager
 def running_server(bundle: Path, tmp: Path, *args: str) -> Iterator[Running]:
     """``stillroom serve`` on free loopback ports until the block ends (then Ctrl-C)."""
+    pytest.importorskip("mlserver")  # the `serve` extra
     tmp.mkdir(parents=True, exist_ok=True)
     port, grpc, metrics = free_port(), free_port(), free_port()
     log_dir = tmp / f"log-{port}"
