@@ -38,7 +38,9 @@ class ServeConfig:
         workers: batches computed at once (ONNX Runtime threads are shared out between them).
         device: ``cpu`` or ``cuda[:N]`` (``cuda`` needs onnxruntime-gpu).
         max_batch_size: the most texts one forward pass takes (requests are batched up to it
-            while the previous batch runs).
+            while the previous batch runs). Small on purpose: a batch pads to its longest
+            text, and on CPUs past about 8 texts padding costs more than batching saves
+            (``bench/serve_bench.py``).
         max_text_bytes: the largest text accepted (UTF-8 bytes); a longer one is refused (413).
         max_request_texts: the most texts in one request.
         log_dir: where the prediction log goes (default: ``serve-log`` beside the bundle).
@@ -63,9 +65,9 @@ class ServeConfig:
     port: int = 8080
     grpc_port: int = 8081
     metrics_port: int = 8082
-    workers: int = 1
+    workers: int = 2
     device: str = "cpu"
-    max_batch_size: int = 32
+    max_batch_size: int = 8
     max_text_bytes: int = 65_536
     max_request_texts: int = 256
     log_dir: Path | None = None

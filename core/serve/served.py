@@ -109,6 +109,8 @@ def _session(model: Path, config: ServeConfig) -> Any:
     # Each of the `workers` concurrent batches gets its share of the cores.
     options.intra_op_num_threads = max(1, (cores or 1) // config.workers)
     options.inter_op_num_threads = 1
+    # Spinning threads burn the cores the event loop, the log and other batches need.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     providers: list[Any] = ["CPUExecutionProvider"]
     if config.device.startswith("cuda"):
         if _CUDA not in onnxruntime.get_available_providers():
