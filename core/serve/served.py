@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.anonymize.rules import RULES_FILE  # the project's custom recognizers, if exported
 from core.export import bundle_format as fmt
 from core.export.integrity import VerifiedBundle
 from core.export.reader import tokenizer_settings
@@ -19,7 +20,6 @@ from core.export.runtime import FloatArray, OnnxClassifier, load_tokenizer, soft
 from core.serve.config import ServeConfig, ServeError
 
 _CUDA = "CUDAExecutionProvider"
-RULES_FILE = "anonymize_rules.json"  # the project's custom recognizers, if the export added them
 
 
 @dataclass(frozen=True)
