@@ -58,7 +58,10 @@ class ShutdownNoise(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
-        return not isinstance(error, asyncio.CancelledError)
+        if isinstance(error, asyncio.CancelledError):
+            return False
+        # uvicorn logs that traceback as the message text itself.
+        return not record.getMessage().rstrip().endswith("asyncio.exceptions.CancelledError")
 
 
 def run_mlserver(

@@ -138,11 +138,14 @@ def _build_teacher(settings: WorkerSettings) -> Any:
 
 def worker_main(settings: WorkerSettings, requests: Any, answers: Any) -> None:
     """The process's loop; ends on a ``None`` request (after answering what it holds)."""
+    import os
     import sys
 
     from core import netguard
 
     netguard.install()
+    if hasattr(os, "nice"):
+        os.nice(10)  # spare cycles only: the server's callers come first on a shared machine
     if settings.teacher is None or not settings.teacher.startswith("hf:"):
         for name in ("torch", "transformers"):  # as the anonymize workers: never needed here
             sys.modules.setdefault(name, None)  # type: ignore[arg-type]
@@ -179,6 +182,14 @@ def _answer(
     settings: WorkerSettings,
     answers: Any,
 ) -> None:
+    if not settings.keep_anonymized and (shadow is None or shadow.teacher() is None):
+        # Nothing to keep and no teacher to ask (down: retried later): no text is anonymized
+        # for nothing, the samples fail at once.
+        for request_id, item, *_ in batch:
+            answers.put({"request_id": request_id, "item": item, "status": "failed",
+                         "label": None, "probabilities": None, "latency_ms": 0.0,
+                         "agrees": None})  # fmt: skip
+        return
     anonymized = anonymize([text for _, _, text, _, _ in batch])
     sampled = [i for i, entry in enumerate(batch) if entry[4]]
     replies = shadow.ask([anonymized[i] for i in sampled]) if shadow and sampled else []
