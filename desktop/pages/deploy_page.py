@@ -62,11 +62,10 @@ class DeployPage(StagePage):
         self.url = ""
         content, column = scrolling_body(self, self.body_layout)
         intro = QLabel(
-            "Try the exported bundle behind a real server on this machine: the Open Inference "
-            "Protocol v2 that KServe, Seldon and Triton clients speak. On the hospital's "
-            "server, IT runs the same with `stillroom serve BUNDLE` (see the Export page's "
-            "instructions). Optionally a share of requests is also sent, anonymized, to the "
-            "teacher to compare answers.",
+            "Try the exported bundle behind a real server on this machine (the Open Inference "
+            "Protocol v2 that KServe, Seldon and Triton clients speak); IT runs the same on "
+            "the hospital's server with `stillroom serve BUNDLE`. A share of requests can also "
+            "go, anonymized, to the teacher to compare answers.",
             content,
         )
         intro.setWordWrap(True)
@@ -75,10 +74,12 @@ class DeployPage(StagePage):
         self.bundle_label = QLabel("No bundle exported yet: export one first.", content)
         self.bundle_label.setWordWrap(True)
         column.addWidget(self.bundle_label)
-        column.addWidget(self._build_settings(content))
-        column.addWidget(self._build_shadow(content))
         column.addLayout(self._build_buttons(content))
         column.addWidget(self._build_live(content))
+        settings = QHBoxLayout()
+        settings.addWidget(self._build_settings(content))
+        settings.addWidget(self._build_shadow(content), 2)
+        column.addLayout(settings)
         column.addStretch(1)
 
     def _build_settings(self, parent: QWidget) -> QGroupBox:
@@ -139,7 +140,8 @@ class DeployPage(StagePage):
         grid.addWidget(self.url_edit, 1, 1, 1, 3)
         self.curl_text = QPlainTextEdit(box)
         self.curl_text.setReadOnly(True)
-        self.curl_text.setMaximumHeight(90)
+        self.curl_text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.curl_text.setFixedHeight(92)
         self.copy_button = QPushButton("&Copy", box)
         self.copy_button.clicked.connect(lambda: copy_text(self.curl_text.toPlainText()))
         grid.addWidget(QLabel("Try it", box), 2, 0)
@@ -158,8 +160,7 @@ class DeployPage(StagePage):
     # -- state -----------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        project = self.context.project
-        self.target = None if project is None else self.run_guarded(deploy_target, project)
+        self.target = None if not self.context.has_project() else self.run_guarded(self._read)
         target = self.target
         if target is None:
             self.bundle_label.setText("No bundle exported yet: export one first.")
@@ -171,6 +172,10 @@ class DeployPage(StagePage):
         else:
             self.bundle_label.setText(f"Bundle: {target.bundle} (model “{target.model}”)")
         self._set_running(self.busy())
+
+    def _read(self) -> DeployTarget | None:
+        with self.context.project() as project:
+            return deploy_target(project)
 
     def _set_running(self, running: bool) -> None:
         servable = self.target is not None and self.target.task == "classification"
