@@ -39,8 +39,8 @@ class ServeConfig:
         device: ``cpu`` or ``cuda[:N]`` (``cuda`` needs onnxruntime-gpu).
         max_batch_size: the most texts one forward pass takes (requests are batched up to it
             while the previous batch runs). Small on purpose: a batch pads to its longest
-            text, and on CPUs past about 8 texts padding costs more than batching saves
-            (``bench/serve_bench.py``).
+            text; on the 2-core CPU of ``bench/serve_bench.py`` a batch of 8 costs more per
+            text than single texts (1 is faster there; on GPUs batching pays).
         max_text_bytes: the largest text accepted (UTF-8 bytes); a longer one is refused (413).
         max_request_texts: the most texts in one request.
         log_dir: where the prediction log goes (default: ``serve-log`` beside the bundle).
