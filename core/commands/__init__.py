@@ -15,6 +15,7 @@ from core.commands import (
     gui_commands,
     job_commands,
     project_commands,
+    serve_commands,
     teach_commands,
     train_commands,
 )
@@ -39,5 +40,6 @@ def add_commands(sub: Any) -> None:
     train_commands.add(sub, common)
     evaluate_commands.add(sub, common)
     export_commands.add(sub, common)
+    serve_commands.add(sub, common)
     job_commands.add(sub, common)
     gui_commands.add(sub, common)

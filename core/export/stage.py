@@ -72,7 +72,8 @@ def run_export(
         manifest = build_manifest(project, config, job.student, job.evaluation, built,
                                   job.temperature, gates, serving=serving, run_id=run_id,
                                   signer=job.signer)  # fmt: skip
-        parts = _parts(config, built, manifest, job.evaluation, serving)
+        parts = _with_anonymize_rules(project, _parts(config, built, manifest, job.evaluation,
+                                                      serving))  # fmt: skip
         written = write_bundle(job.out, parts, manifest, signer=job.signer, form=config.format,
                                force=config.force)  # fmt: skip
     finally:
@@ -193,6 +194,25 @@ def _parity_gate(job: _Job, built: Built) -> str | None:
         },
     )
     return config.override_parity
+
+
+def _with_anonymize_rules(project: Project, parts: BundleParts) -> BundleParts:
+    """The project's custom recognizers (its rules file) go with the bundle, so that a
+    server's shadow teacher anonymizes as the project did. Never the vault."""
+    import dataclasses
+    import json
+
+    from core.anonymize.rules import RULES_FILE, rules_file_for
+    from core.jobs.registry import ANONYMIZE
+    from core.jobs.runs import latest, run_config
+
+    found = latest(project, ANONYMIZE)
+    explicit = None if found is None else run_config(project, ANONYMIZE, found.run).rules_path
+    path = rules_file_for(project.path, explicit)
+    if path is None or not Path(path).is_file():
+        return parts
+    rules = json.loads(Path(path).read_text(encoding="utf-8"))
+    return dataclasses.replace(parts, extra_json={**parts.extra_json, RULES_FILE: rules})
 
 
 def _parts(

@@ -8,7 +8,8 @@ each one a bundle's manifest names (a bundle made before a target existed still 
 
 from __future__ import annotations
 
+from core.export.kserve import KSERVE
 from core.export.serving import Target
 from core.export.triton import TRITON
 
-TARGETS: tuple[Target, ...] = (TRITON,)
+TARGETS: tuple[Target, ...] = (TRITON, KSERVE)

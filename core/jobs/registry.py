@@ -23,6 +23,7 @@ from core.errors import RunError
 from core.evaluate.config import EvaluateConfig, EvaluateResult
 from core.export.config import ExportConfig, ExportResult
 from core.jobs.selftest import SelftestConfig, SelftestResult
+from core.serve.config import ServeConfig, ServeResult
 from core.teacher.config import TeachConfig, TeachResult
 from core.train.config import RESUME_OVERRIDES, TrainConfig, TrainResult
 
@@ -120,12 +121,19 @@ EXPORT = Stage(
     runner="core.export.stage:run_export", noun="export", ran="the bundle was exported",
     changed="the bundle was re-exported", first="Evaluate the student first.",
 )  # fmt: skip
+SERVE = Stage(
+    key="serve", title="Deploy", page="deploy", config=ServeConfig, result=ServeResult,
+    runner="core.serve.stage:run_serve", noun="trial server", ran="a trial server ran",
+    changed="a trial server ran again", first="Export a bundle first.",
+)  # fmt: skip
 SELFTEST = Stage(
     key="selftest", title="Self-test", page="", config=SelftestConfig, result=SelftestResult,
     runner="core.jobs.selftest:run_selftest", noun="self-test", shown=False,
 )  # fmt: skip
 
-STAGES: tuple[Stage[Any, Any], ...] = (IMPORT, ANONYMIZE, TEACH, TRAIN, EVALUATE, EXPORT, SELFTEST)
+STAGES: tuple[Stage[Any, Any], ...] = (
+    IMPORT, ANONYMIZE, TEACH, TRAIN, EVALUATE, EXPORT, SERVE, SELFTEST,
+)  # fmt: skip
 PIPELINE: tuple[Stage[Any, Any], ...] = tuple(stage for stage in STAGES if stage.shown)
 
 

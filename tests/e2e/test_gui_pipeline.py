@@ -184,7 +184,8 @@ def test_csv_to_verified_bundle_by_clicking(qtbot, window, tmp_path, monkeypatch
     statuses = export.panel.statuses()
     assert set(statuses.values()) == {"OK"}
     assert "model.onnx" in statuses
-    assert window.states == dict.fromkeys(STAGE_KEYS, "done")
+    # Every stage ran but the Deploy page's trial server, which is optional.
+    assert window.states == {**dict.fromkeys(STAGE_KEYS, "done"), "deploy": "not_started"}
 
     shown = "\n".join(window_texts(window))
     leaked = [value for value in planted if value in shown]

@@ -20,7 +20,10 @@ def test_a_fresh_bundle_verifies(exported, capsys):
     report = verify_bundle(exported.bundle)
     assert report.files_checked == len(read_manifest(exported.bundle)["files"])
     assert report.probes_checked == 8
-    assert report.targets_checked == ("the Triton config matches the graph",)
+    assert report.targets_checked == (
+        "the Triton config matches the graph",
+        "the KServe manifests name the bundle's model and runtime",
+    )
     assert main(["bundle", "verify", str(exported.bundle)]) == 0
     assert "bundle OK" in capsys.readouterr().out
 

@@ -52,7 +52,11 @@ def test_a_registered_target_is_written_checked_and_shown(fresh_project, tmp_pat
                                 "attention_mask", "token_type_ids"]}  # fmt: skip
     assert f"echo/{name}.json" in manifest["files"]
     report = verify_bundle(out)
-    assert report.targets_checked == ("the Triton config matches the graph", "the echo file fits")
+    assert report.targets_checked == (
+        "the Triton config matches the graph",
+        "the KServe manifests name the bundle's model and runtime",
+        "the echo file fits",
+    )
     assert f"echo echo/{name}.json" in serving_instructions(out)
     changed = copy_bundle(out, tmp_path / "changed")
     (changed / f"echo/{name}.json").write_text(json.dumps({"batch": 61}))  # same size
@@ -63,5 +67,8 @@ def test_a_registered_target_is_written_checked_and_shown(fresh_project, tmp_pat
 def test_a_bundle_made_before_a_target_existed_still_verifies(exported, monkeypatch):
     monkeypatch.setattr(targets, "TARGETS", (*targets.TARGETS, ECHO))
     report = verify_bundle(exported.bundle)
-    assert report.targets_checked == ("the Triton config matches the graph",)
+    assert report.targets_checked == (
+        "the Triton config matches the graph",
+        "the KServe manifests name the bundle's model and runtime",
+    )
     assert "echo" not in serving_instructions(exported.bundle)
