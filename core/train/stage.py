@@ -113,7 +113,7 @@ def _result(
         global_step=attempt.global_step,
         epochs_run=round(attempt.epochs_run, 4),
         best_val_metric=attempt.best_metric,
-        val_metric_name="accuracy" if prepared.task == "classification" else "loss",
+        val_metric_name="macro_f1" if prepared.task == "classification" else "loss",
         stopped_early=attempt.stopped_early,
         train_examples=len(data.train),
         validation_examples=len(data.validation),
@@ -128,6 +128,11 @@ def _result(
         token_kl=prepared.token_kl,
         skipped=dict(data.skipped),
         notes=tuple(prepared.notes) + tuple(attempt.notes),
+        balance=prepared.recipe.balance,
+        class_counts=prepared.recipe.class_counts,
+        epoch_counts=prepared.recipe.epoch_counts,
+        derived_from=None if prepared.derived is None else prepared.source,
+        validation=dict(attempt.validation),
     )
 
 
@@ -139,6 +144,8 @@ def _record(project: Project, run_id: str, result: TrainResult, reporter: Report
     ]
     if result.best_val_metric is not None:
         rows.append(("validation", result.val_metric_name, result.best_val_metric))
+    rows += [("validation", name, value) for name, value in result.validation.items()
+             if name not in (result.val_metric_name, "loss", "worst_class")]  # fmt: skip
     with project.store.transaction():
         add_metrics(project.store, run_id, rows)
         project.audit("train.finish", {
