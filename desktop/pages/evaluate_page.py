@@ -99,7 +99,7 @@ class EvaluatePage(StagePage):
             "the big model have been enough? Only for a local classifier teacher.", box,
         )  # fmt: skip
         self.onnx_check = checkbox(
-            "Include the student as it ships (ONNX INT8)", _default("extra_columns"),
+            "Include the student as it ships (ONNX INT8)", _default("score_shipped"),
             "Also score the student exported to ONNX and quantized to INT8, exactly as the "
             "export stage will ship it. Takes a little longer.", box,
         )  # fmt: skip
@@ -159,7 +159,7 @@ class EvaluatePage(StagePage):
             quantize_baseline=self.baseline_check.isChecked(),
             strict_edge=self.strict_edge_check.isChecked(),
             threads=self.threads.value() or None,
-            extra_columns=self.onnx_check.isChecked(),
+            score_shipped=self.onnx_check.isChecked(),
         )
         config.validate()
         return config

@@ -111,7 +111,7 @@ def test_open_report_opens_the_runs_report(qtbot, page, tmp_path, trained_studen
 
 
 def fast_config() -> EvaluateConfig:
-    return EvaluateConfig(measure_latency=False, extra_columns=False, quantize_baseline=False)
+    return EvaluateConfig(measure_latency=False, score_shipped=False, quantize_baseline=False)
 
 
 def test_a_failed_floor_shows_fail_with_the_reason(page, tmp_path, trained_student):
