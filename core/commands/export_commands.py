@@ -51,7 +51,9 @@ def add(sub: Any, common: argparse.ArgumentParser) -> None:
         "--key), recompute every file's SHA-256 and size against it (files it does not list "
         "are refused), check the manifest's schema, load the model with ONNX Runtime, check "
         "each serving layout (the Triton config) against the graph, and re-run the stored "
-        "anonymized probe inputs against their expected outputs. Exits 0 when everything "
+        "anonymized probe inputs against their expected outputs; SIGN-OFF.md, the reviewer's "
+        "form, is the one file outside the checksums: it is read and reported, not checked. "
+        "Exits 0 when everything "
         "matches, 1 naming the first file that does not (or a missing or wrong signature), 2 "
         "when BUNDLE is not a bundle. A zip with '..', absolute or link entries is refused.",
     )
@@ -72,7 +74,12 @@ def add(sub: Any, common: argparse.ArgumentParser) -> None:
     source = predict.add_mutually_exclusive_group(required=True)
     source.add_argument("--text", action="append", metavar="T", help="a text (repeatable)")
     source.add_argument("--file", type=Path, metavar="F", help="a UTF-8 file, one text a line")
-    predict.add_argument("--batch-size", type=int, default=32, help="texts per forward pass")
+    predict.add_argument(
+        "--batch-size", type=int, default=1,
+        help="texts per forward pass (default 1: each text alone, as a server answers a "
+        "request and as the evaluation scored the file; INT8 answers in padded batches can "
+        "differ slightly)",
+    )  # fmt: skip
     predict.add_argument("--max-new-tokens", type=int, default=32, help="generation length")
     predict.set_defaults(handler=predict_command)
     _add_keys(sub, common)
@@ -261,6 +268,9 @@ def verify_command(args: argparse.Namespace) -> dict[str, Any]:
         *signature_lines(signature),
     ]
     lines += [f"  note: {note}" for note in report.notes]
+    sign_off = report.sign_off
+    lines.append("  sign-off (outside the checksums): "
+                 + ("no SIGN-OFF.md" if sign_off is None else sign_off.describe()))  # fmt: skip
     return {
         "ok": True,
         "bundle": str(report.bundle),
@@ -269,6 +279,7 @@ def verify_command(args: argparse.Namespace) -> dict[str, Any]:
         "probes_checked": report.probes_checked,
         "provider": report.provider,
         "signature": _signature_dict(signature),
+        "sign_off": None if sign_off is None else to_json(sign_off),
         "notes": list(report.notes),
         "lines": lines,
     }
