@@ -120,11 +120,14 @@ def _add_export(sub: Any, common: argparse.ArgumentParser) -> None:
         "export",
         parents=[common],
         help="write a verified, quantized ONNX bundle",
-        description="Export the evaluated student to ONNX (optimum), quantize it to dynamic "
-        "per-channel INT8, check PyTorch/ONNX fp32/INT8 parity on the test split, and write "
-        "a bundle (manifest with checksums and lineage, signed with the project's Ed25519 "
-        "key or --signing-key; tokenizer, labels, model card, report, and the serving "
-        f"layouts for {layouts}) atomically. Refuses a student without a passing "
+        description="Export the evaluated student to ONNX (optimum) and ship the INT8 file "
+        "the evaluation scored (a copy with the same SHA-256) when the settings match; "
+        "otherwise quantize it to dynamic per-channel INT8 and score the written file on the "
+        "test split against the floor. Check PyTorch/ONNX fp32/INT8 parity, and write a "
+        "bundle (manifest with checksums, lineage and the shipped file's figures, signed "
+        "with the project's Ed25519 key or --signing-key; tokenizer, labels, a model card for "
+        "a model-risk reviewer, report, a blank SIGN-OFF.md outside the checksums, and the "
+        f"serving layouts for {layouts}) atomically. Refuses a student without a passing "
         "evaluation, or INT8 below --min-agreement, unless overridden with a reason (audited).",
     )
     export.add_argument("dir", type=Path, metavar="DIR", help="the project folder")
@@ -152,8 +155,23 @@ def _add_export(sub: Any, common: argparse.ArgumentParser) -> None:
         help="least INT8/PyTorch argmax agreement on the test split "
         f"(default {_default('min_agreement')})",
     )  # fmt: skip
+    _add_card(export)
     _add_tuning(export)
     export.set_defaults(handler=export_command)
+
+
+def _add_card(export: Any) -> None:
+    """What the model card says that only a person knows."""
+    card = export.add_argument_group("model card")
+    card.add_argument("--owner", help="who owns the model (default: the OS user who exports)")
+    card.add_argument(
+        "--intended-use", metavar="TEXT",
+        help="what the model is for, in the owner's words (default: from the task and labels)",
+    )  # fmt: skip
+    card.add_argument(
+        "--label-definition", action="append", metavar="LABEL=TEXT", dest="definitions",
+        help="what a label means (repeatable; one per label)",
+    )  # fmt: skip
 
 
 def _add_tuning(export: Any) -> None:
@@ -201,6 +219,8 @@ def export_command(args: argparse.Namespace) -> dict[str, Any]:
 
     values = given(args, ExportConfig)
     values["out"] = args.out.expanduser().absolute()
+    if args.definitions:
+        values["label_definitions"] = _definitions(args.definitions)
     for name in ("student", "signing_key"):
         if name in values:
             values[name] = values[name].expanduser().absolute()
@@ -210,6 +230,26 @@ def export_command(args: argparse.Namespace) -> dict[str, Any]:
         result = run_stage(project, EXPORT, config)
         lines = render_export(result) + _signing_lines(result, project.path)
     return {**to_json(result), "lines": lines}
+
+
+def _definitions(items: list[str]) -> dict[str, str]:
+    """``LABEL=TEXT`` pairs as a mapping.
+
+    Raises:
+        ExportError: an item has no ``=``.
+    """
+    from core.errors import ExportError
+
+    out = {}
+    for item in items:
+        label, sep, text = item.partition("=")
+        if not sep or not label.strip():
+            raise ExportError(
+                f"--label-definition {item!r} is not LABEL=TEXT",
+                'for example --label-definition "complaint=the customer is unhappy"',
+            )
+        out[label.strip()] = text.strip()
+    return out
 
 
 def _signing_lines(result: ExportResult, project: Path) -> list[str]:
@@ -243,6 +283,12 @@ def render_export(result: ExportResult) -> list[str]:
             f"(Δ {_num(v.metric_delta)})"
             + ("" if v.batched_agreement is None else f"; in batches {v.batched_agreement:.4f}")
         )
+    if result.shipped_source == "evaluated":
+        digest = result.shipped_sha256[:16]
+        lines.append(f"  model.onnx is the file the evaluation scored (SHA-256 {digest}…): "
+                     "its figures are the shipped file's")  # fmt: skip
+    elif result.shipped_source:
+        lines.append(f"  model.onnx was scored on the test set at export ({result.shipped_why})")
     if result.floor_overridden:
         lines.append(f"  WARNING: exported over a {result.verdict} evaluation (override audited)")
     if result.parity_overridden:

@@ -108,6 +108,12 @@ class _Job:
 def _prepare(project: Project, config: ExportConfig, reporter: Reporter, run_id: str) -> _Job:
     """Check the options and the output, find the student, apply the evaluation gate."""
     out = _check_out(project, config)
+    unknown = sorted(set(config.label_definitions) - set(project.settings.labels))
+    if unknown:
+        raise ExportError(
+            f"a label definition names {', '.join(unknown)}, which is not in the label set",
+            f"the labels are {', '.join(project.settings.labels) or '(none)'}",
+        )
     student = find_student(project, config.student, error=ExportError, purpose="export")
     evaluation = latest_evaluation(project, student.model_dir)
     overridden = check_gate(project, evaluation, config.override_floor, run_id)
