@@ -105,7 +105,7 @@ def test_teacher_cost_per_million_tokens_and_latency():
     measured = StudentMeasurement("evaluate-1", latency_p95_ms=12.0, throughput_per_s=400.0)
     with_student = estimate_worth_it(inputs, measured)
     assert with_student.student_meets_latency is True
-    # The shipped model's throughput at the entered hardware cost: 2.0 / (400 × 3600) each.
+    # The shipped model's throughput at the entered hardware cost: 2.0 / (400 * 3600) each.
     yearly = 2.0 / (400 * 3600) * 365_000
     assert with_student.student_yearly_cost == pytest.approx(yearly)
     assert with_student.yearly_saving == pytest.approx(0.008 * 365_000 - yearly)
