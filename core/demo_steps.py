@@ -255,20 +255,28 @@ def evaluate(context: DemoContext) -> Done:
                             latency_runs=context.settings.latency_runs)  # fmt: skip
     run_id, result, status = ensure_run(context.project, EVALUATE, config)
     context.evaluated = result
+    advice = result.recommendation
     context.summary.update(passed=result.passed, report=str(result.report_html),
-                           failures=list(result.failures),
+                           failures=list(result.failures), warnings=list(result.warnings),
+                           recommendation=None if advice is None else advice.headline,
+                           reasons=[] if advice is None else list(advice.reasons),
+                           shipped_sha256=result.shipped.sha256 if result.shipped else None,
                            figures=test_figures(context.project, run_id))  # fmt: skip
     return status, run_id
 
 
+_FIGURES = ("accuracy", "macro_f1", "retention", "agreement", "ece_calibrated")
+
+
 def test_figures(project: Project, run_id: str) -> dict[str, dict[str, float]]:
-    """Accuracy, macro-F1 and retention per model on the test set, from the metrics table."""
+    """Accuracy, macro-F1, retention, agreement and ECE per model on the test set, with the
+    95% interval bounds (``macro_f1.low``…), from the metrics table."""
     figures: dict[str, dict[str, float]] = {}
     for row in project.store.query(
         "SELECT name, value FROM metrics WHERE run_id = ? AND split = 'test'", (run_id,)
     ):
         model, _, metric = str(row["name"]).partition(".")
-        if metric in ("accuracy", "macro_f1", "retention", "agreement"):
+        if metric.removesuffix(".low").removesuffix(".high") in (*_FIGURES, "ece"):
             figures.setdefault(model, {})[metric] = round(float(row["value"]), 4)
     return figures
 
