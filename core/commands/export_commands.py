@@ -23,6 +23,7 @@ from core.export.config import (
     Exporter,
     ExportResult,
     Quantize,
+    parse_label_definitions,
 )
 
 _default = partial(default, ExportConfig)
@@ -217,7 +218,7 @@ def export_command(args: argparse.Namespace) -> dict[str, Any]:
     values = given(args, ExportConfig)
     values["out"] = args.out.expanduser().absolute()
     if args.definitions:
-        values["label_definitions"] = _definitions(args.definitions)
+        values["label_definitions"] = parse_label_definitions(args.definitions)
     for name in ("student", "signing_key"):
         if name in values:
             values[name] = values[name].expanduser().absolute()
@@ -227,26 +228,6 @@ def export_command(args: argparse.Namespace) -> dict[str, Any]:
         result = run_stage(project, EXPORT, config)
         lines = render_export(result) + _signing_lines(result, project.path)
     return {**to_json(result), "lines": lines}
-
-
-def _definitions(items: list[str]) -> dict[str, str]:
-    """``LABEL=TEXT`` pairs as a mapping.
-
-    Raises:
-        ExportError: an item has no ``=``.
-    """
-    from core.errors import ExportError
-
-    out = {}
-    for item in items:
-        label, sep, text = item.partition("=")
-        if not sep or not label.strip():
-            raise ExportError(
-                f"--label-definition {item!r} is not LABEL=TEXT",
-                'for example --label-definition "complaint=the customer is unhappy"',
-            )
-        out[label.strip()] = text.strip()
-    return out
 
 
 def _signing_lines(result: ExportResult, project: Path) -> list[str]:

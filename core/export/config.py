@@ -101,6 +101,26 @@ class ExportConfig:
             )
 
 
+def parse_label_definitions(lines: list[str]) -> dict[str, str]:
+    """``LABEL=TEXT`` (or ``LABEL: TEXT``) lines as a mapping; blank lines are skipped.
+
+    Raises:
+        ExportError: a line names no label.
+    """
+    out = {}
+    for line in (raw.strip() for raw in lines):
+        if not line:
+            continue
+        cut = min((i for i in (line.find("="), line.find(":")) if i > 0), default=-1)
+        if cut < 0:
+            raise ExportError(
+                f"the label definition {line!r} is not LABEL=TEXT",
+                'for example "complaint=the customer is unhappy with the service"',
+            )
+        out[line[:cut].strip()] = line[cut + 1 :].strip()
+    return out
+
+
 def _checks(config: ExportConfig) -> list[tuple[bool, str]]:
     return [
         (config.quantize in ("int8", "none"), "--quantize must be int8 or none"),

@@ -36,6 +36,7 @@ from core.export.config import ExportConfig
 from core.jobs.registry import EXPORT
 from desktop.pages.base import StagePage
 from desktop.widgets.bundle_panel import BundlePanel
+from desktop.widgets.card_form import ModelCardForm
 from desktop.widgets.form_fields import checkbox, primary_button
 from desktop.widgets.scroll_body import scrolling_body
 
@@ -94,6 +95,8 @@ class ExportPage(StagePage):
         column.addWidget(intro)
         column.addWidget(self._build_options(content))
         column.addWidget(self._build_gate(content))
+        self.card_form = ModelCardForm(content)
+        column.addWidget(self.card_form)
         column.addWidget(self._build_advanced(content))
         self.export_button = primary_button(
             _EXPORT, "Export, quantize, check parity and write the bundle.", content
@@ -224,6 +227,7 @@ class ExportPage(StagePage):
             override_floor=self._override_reason(),
             override_parity=_reason(self.parity_check, self.parity_reason) if int8 else None,
             min_agreement=self.min_agreement.value(),
+            **self.card_form.values(),
         )
         config.validate()
         return config

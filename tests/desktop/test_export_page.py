@@ -165,6 +165,8 @@ def test_export_anyway_ships_a_failed_student_with_the_audited_reason(
     page.context.open_project(project_with(tmp_path, trained_student, evaluation="failed"))
     page.out_edit.setText(str(tmp_path / "bundle"))
     page.override_reason.setText("pilot on ten cases, approved by the clinical lead")
+    page.card_form.owner.setText("Triage analytics")
+    page.card_form.definitions.setPlainText("billing: about money owed or paid\n")
     click(qtbot, page.export_button)
     assert page.worker.wait_finished(180_000)
     assert page.worker.outcome == "succeeded", page.banner.message()
@@ -174,6 +176,8 @@ def test_export_anyway_ships_a_failed_student_with_the_audited_reason(
     card = (tmp_path / "bundle" / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert "exported under an audited override" in card
     assert "approved by the clinical lead" in card
+    assert "| Owner | Triage analytics |" in card
+    assert "| billing | about money owed or paid |" in card
 
 
 def test_a_failed_evaluation_names_its_reason(page, tmp_path, trained_student):
