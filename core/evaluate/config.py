@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from core.errors import EvaluateError
 from core.evaluate.gate import SetVerdict
@@ -16,6 +15,8 @@ from core.evaluate.uncertainty import Interval
 # teacher through the same ONNX INT8 path) where they can be built.
 STUDENT, TEACHER = "student", "teacher"
 SHIPPED, BASELINE = "student_onnx_int8", "teacher_int8"
+# One quantization setting as the manifest records it (``core.export.quantize``).
+Setting = str | int | float | bool | None | list[str] | dict[str, str | int | float | bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +170,7 @@ class ShippedModel:
     isa: str
     exporter: str
     max_length: int
-    quantization: dict[str, Any] = field(default_factory=dict)
+    quantization: dict[str, Setting] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,10 +298,15 @@ class EvaluateResult:
             return None
         if not self.passed:
             return "the student fails the quality floor: " + self.reason()
-        deciding = {"test", "edge"} if self.strict_edge else {"test"}
-        if deciding & set(self.thin_splits):
+        if self.thin_verdict:
             return "the verdict rests on too little data: " + "; ".join(self.warnings)
         return None
+
+    @property
+    def thin_verdict(self) -> bool:
+        """Whether a set that decides the verdict is smaller than the sample-size rules."""
+        deciding = {"test", "edge"} if self.strict_edge else {"test"}
+        return bool(deciding & set(self.thin_splits))
 
     @property
     def complete(self) -> bool:

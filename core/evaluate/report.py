@@ -168,10 +168,14 @@ def _warnings(data: ReportData) -> str:
     if not data.decision.warnings:
         return ""
     items = "".join(f"<li>{_e(w)}</li>" for w in data.decision.warnings.values())
-    return (
-        "<div class='verdict warn' style='font-size:14px'>Too little data for a "
-        f"trustworthy verdict:<ul>{items}</ul></div>"
+    deciding = {"test", "edge"} if data.strict_edge else {"test"}
+    header = (
+        "Too little data for a trustworthy verdict:"
+        if deciding & set(data.decision.warnings)
+        else "Fewer rows than the sample-size rules ask for (the set that decides the "
+        "verdict has enough):"
     )
+    return f"<div class='verdict warn' style='font-size:14px'>{header}<ul>{items}</ul></div>"
 
 
 def _verdicts(data: ReportData) -> str:

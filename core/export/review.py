@@ -93,11 +93,13 @@ def teacher_origin(project: Project, teacher_id: str | None) -> str:
         text = f"The teacher is a local {what} (folder {_short(Path(location))}"
         text += f", content digest {digest})." if digest else ")."
         text += _trained_here(project, Path(location))
-    agreement = taught.accuracy.get("all")
+    split = "test" if "test" in taught.accuracy else "all"
+    agreement = taught.accuracy.get(split)
     if agreement is not None:
-        count = taught.accuracy_n.get("all", 0)
+        count = taught.accuracy_n.get(split, 0)
+        where = "test records" if split == "test" else "records"
         text += (f" Its answers agree with the human labels on {agreement:.1%} of "
-                 f"{count:,} records (teach run {found.run.id}).")  # fmt: skip
+                 f"{count:,} {where} (teach run {found.run.id}).")  # fmt: skip
     return text
 
 

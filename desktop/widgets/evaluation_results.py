@@ -206,7 +206,7 @@ class EvaluationResults(QWidget):
         self.badge.setAccessibleName(f"Verdict: {word}")
         sets = "the test and edge-case sets" if result.strict_edge else "the test set"
         judged = result.row("test", result.judged)
-        who = "The student" if judged is None else f"The student ({judged.title})"
+        who = "The student" if judged is None else f"The {judged.title}"
         self.headline.setText(
             f"{who} meets the quality floor on {sets}."
             if result.passed
@@ -243,7 +243,9 @@ class EvaluationResults(QWidget):
         self.figures["metric"].setToolTip(f"{result.primary_metric} on the test set")
         self.figures["temperature"].setToolTip(result.temperature_note)
         for name, interval in _intervals(student).items():
-            self.intervals[name].setText("" if interval is None else f"95%: {interval.text()}")
+            after = " (after)" if name == "ece" else ""
+            shown = "" if interval is None else f"95%{after}: {interval.text()}"
+            self.intervals[name].setText(shown)
 
     def _show_classes(self, test: SetSummary | None) -> None:
         rows = []

@@ -53,9 +53,14 @@ class RecommendationPanel(QFrame):
             self.headline.setAccessibleName(f"Recommendation: {advice.headline}")
             self.reasons.setText("\n".join(f"• {reason}" for reason in advice.reasons))
         self.warnings.setVisible(bool(result.warnings))
+        header = (
+            "Too little data for a trustworthy verdict:"
+            if result.thin_verdict
+            else "Fewer rows than the sample-size rules ask for (the set that decides the "
+            "verdict has enough):"
+        )
         self.warnings.setText(
-            "Too little data for a trustworthy verdict:\n"
-            + "\n".join(f"• {warning}" for warning in result.warnings)
+            header + "\n" + "\n".join(f"• {warning}" for warning in result.warnings)
         )
         shipped = result.shipped
         if shipped is None:
