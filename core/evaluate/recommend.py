@@ -38,6 +38,7 @@ def recommend(
     metric: str,
     difference: tuple[float, Interval | None] | None,
     latency_need_ms: float | None,
+    too_little_data: str = "",
 ) -> Recommendation:
     """The recommendation, with the sentences that justify it.
 
@@ -49,6 +50,8 @@ def recommend(
         difference: the baseline's metric minus the student's on the same rows, with its
             paired interval.
         latency_need_ms: the slowest answer the application accepts, if the user said.
+        too_little_data: why the set that decides is too small to decide on (nothing ships
+            on it, whatever it scored).
     """
     student_ok = student.verdict is not None and student.verdict.passed
     baseline_ok = baseline is not None and baseline.verdict is not None and baseline.verdict.passed
@@ -60,7 +63,10 @@ def recommend(
     if baseline is not None:
         reasons += _differences(student, baseline, metric, difference)
     too_slow = _too_slow(baseline, latency_need_ms)
-    if baseline_ok and too_slow and student_ok and not _too_slow(student, latency_need_ms):
+    if too_little_data:
+        choice, headline = NEITHER, "Ship neither yet"
+        reasons.append(f"Too little data to decide: {too_little_data}.")
+    elif baseline_ok and too_slow and student_ok and not _too_slow(student, latency_need_ms):
         choice, headline = STUDENT_CHOICE, "Ship the student"
         reasons.append(
             f"The quantized teacher meets the floor but not the {latency_need_ms:,.0f} ms "

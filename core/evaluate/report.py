@@ -184,7 +184,7 @@ def _verdicts(data: ReportData) -> str:
     word = "PASSES" if passed else "FAILS"
     who = data.titles.get(data.decision.judged, data.decision.judged)
     out = [
-        f"<div class='verdict {css}'>The student ({_e(who)}) {word} the quality floor"
+        f"<div class='verdict {css}'>The {_e(who)} {word} the quality floor"
         + (" (test and edge-case sets)" if data.strict_edge else " on the test set")
         + "</div>"
     ]

@@ -27,6 +27,9 @@ if TYPE_CHECKING:  # numpy is imported where it is used: the gate and the config
 RESAMPLES = 1_000
 CONFIDENCE = 0.95
 SEED = 0
+# Fewer rows than this and resampling cannot stand in for new data: three rows that are all
+# right resample to a zero-width interval at 1.0, which would read as certainty.
+MIN_ROWS = 20
 
 Statistic = Callable[["IntArray"], float]
 
@@ -53,9 +56,10 @@ def bootstrap(rows: int, statistic: Statistic, *, seed: int = SEED) -> Interval 
     on those rows; NaN where it is undefined on a resample (such resamples are dropped).
 
     Returns:
-        None for fewer than two rows, or when the figure is undefined on most resamples.
+        None for fewer than :data:`MIN_ROWS` rows, or when the figure is undefined on most
+        resamples.
     """
-    if rows < 2:
+    if rows < MIN_ROWS:
         return None
     import numpy as np
     from scipy.stats import bootstrap as scipy_bootstrap

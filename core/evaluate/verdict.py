@@ -85,6 +85,7 @@ def decide(
     passed = gate.ships(verdicts["test"], verdicts.get("edge"), strict_edge=config.strict_edge)
     baseline = judge("test", test, floor, BASELINE, on_bound) if BASELINE in test.models else None
     warnings = sample_size_warnings(rows, config.sample_sizes, task=task)
+    deciding = ("test", "edge") if config.strict_edge else ("test",)
     if task != "classification":
         return Decision(judged, verdicts, passed, None, None, None, warnings)
 
@@ -99,6 +100,7 @@ def decide(
         metric="macro-F1",
         difference=_difference(test, judged) if baseline is not None else None,
         latency_need_ms=latency_need_ms,
+        too_little_data="; ".join(w for split, w in warnings.items() if split in deciding),
     )
     return Decision(judged, verdicts, passed, baseline, advice, _referral(test, judged, floor),
                     warnings)  # fmt: skip

@@ -120,7 +120,13 @@ def test_a_three_row_project_warns_fits_no_temperature_and_needs_attention(
     assert any("the test split has 3 rows" in w for w in result.warnings)
     assert result.temperature == 1.0
     assert result.temperature_note.startswith("no temperature: the validation split has 3")
-    assert result.row("test", "student").ece_calibrated is None  # no "after" shown as help
+    row = result.row("test", "student")
+    assert row.ece_calibrated is None  # no "after" shown as if it helped
+    assert row.metric_ci is None  # three rows resample to a zero-width "certainty": none shown
+    assert result.recommendation.headline == "Ship neither yet"
+    assert "Too little data to decide: the test split has 3 rows" in (
+        result.recommendation.reasons[-1]
+    )
     state = stage_states(project)["evaluate"]
     assert state.state == "needs_attention"
     assert "too little data" in state.reason
