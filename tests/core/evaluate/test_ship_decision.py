@@ -124,8 +124,9 @@ def test_a_three_row_project_warns_fits_no_temperature_and_needs_attention(
     assert row.ece_calibrated is None  # no "after" shown as if it helped
     assert row.metric_ci is None  # three rows resample to a zero-width "certainty": none shown
     assert result.recommendation.headline == "Ship neither yet"
-    assert "Too little data to decide: the test split has 3 rows" in (
-        result.recommendation.reasons[-1]
+    assert (
+        "Too little data to decide: the test split has 3 rows"
+        in (result.recommendation.reasons[-1])
     )
     state = stage_states(project)["evaluate"]
     assert state.state == "needs_attention"
