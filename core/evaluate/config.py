@@ -294,8 +294,6 @@ class EvaluateResult:
     @property
     def needs_attention(self) -> str | None:
         """Why this evaluation is not a finished ship decision (None: it is one)."""
-        if not self.complete:
-            return None
         if not self.passed:
             return "the student fails the quality floor: " + self.reason()
         if self.thin_verdict:

@@ -19,6 +19,7 @@ from evaluate_helpers import (
     finish_run,
     make_project,
     train_result,
+    unpack_legacy,
 )
 
 from core.data import ImportConfig
@@ -95,6 +96,19 @@ def test_the_stage_gates_on_the_bound_when_asked(tmp_path, trained_student):
     assert on_bound.passed is False
     assert on_bound.gate_on_lower_bound is True
     assert "lower bound" in on_bound.failures[0]
+    # A failed gate is not Done: the sidebar and `status` say it needs attention.
+    state = stage_states(project)["evaluate"]
+    assert state.state == "needs_attention"
+    assert state.reason.startswith("The student fails the quality floor: test: retention")
+
+
+def test_a_failed_evaluation_of_release_0_1_needs_attention_too(tmp_path):
+    from core.project import Project
+
+    with Project.open(unpack_legacy(tmp_path)) as project:
+        state = stage_states(project)["evaluate"]
+    assert state.state == "needs_attention"
+    assert "retention 0.3281 is below the floor 0.5" in state.reason
 
 
 # -- the small project: warnings, T = 1, needs attention -----------------------------------
