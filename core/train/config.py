@@ -165,6 +165,11 @@ def _checks(config: TrainConfig) -> list[tuple[bool, str]]:
     ]
 
 
+# Accuracy points above chance that still count as "at chance": a student within them of
+# always answering the commonest label has learnt nothing the evaluation could trust.
+NEAR_CHANCE = 0.05
+
+
 @dataclass(frozen=True, slots=True)
 class TrainResult:
     """What a train run produced; paths and numbers only, never record contents.
@@ -200,6 +205,15 @@ class TrainResult:
     token_kl: bool | None = None
     skipped: dict[str, int] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    chance_accuracy: float | None = None  # always answering the commonest validation label
+
+    @property
+    def near_chance(self) -> bool:
+        """Whether the best validation accuracy is no better than chance: at most
+        :data:`NEAR_CHANCE` above what always answering the commonest label scores."""
+        if self.chance_accuracy is None or self.best_val_metric is None:
+            return False
+        return self.best_val_metric <= self.chance_accuracy + NEAR_CHANCE
 
 
 def resolve_path(spec: str) -> Path:
