@@ -135,17 +135,22 @@ def render_summary(steps: list[dict[str, Any]], summary: dict[str, Any], folder:
     for step in steps:
         lines.append(f"  {step['name']:<16} {step['status']:<8} {step['seconds']:>7.1f} s")
     lines.append(f"  {'total':<16} {'':<8} {summary['total_seconds']:>7.1f} s")
+    if summary.get("recommendation"):
+        lines += ["", f"recommendation: {summary['recommendation']}"]
+        lines += [f"  {reason}" for reason in summary.get("reasons", [])]
     figures = summary.get("figures", {})
     if figures:
-        lines += ["", "test set (human labels):"]
+        lines += ["", "test set (human labels), 95% intervals in brackets:"]
         for model in ("teacher", "teacher_int8", "student", "student_onnx_int8"):
             shown = figures.get(model)
             if shown:
-                lines.append(f"  {model:<17} accuracy {_fmt(shown.get('accuracy'))}  macro-F1 "
-                             f"{_fmt(shown.get('macro_f1'))}  retention "
-                             f"{_fmt(shown.get('retention'))}")  # fmt: skip
+                f1, kept = _ci(shown, "macro_f1"), _ci(shown, "retention")
+                lines.append(f"  {model:<17} accuracy {_fmt(shown.get('accuracy'))}  "
+                             f"macro-F1 {f1}  retention {kept}")  # fmt: skip
+    lines += [f"warning: {warning}" for warning in summary.get("warnings", [])]
     verdict = "PASSES" if summary.get("passed") else "FAILS"
-    lines.append(f"the student {verdict} the floor (retention >= {DEMO_FLOOR.min_retention:.2f})")
+    lines.append(f"the file that ships {verdict} the floor (retention >= "
+                 f"{DEMO_FLOOR.min_retention:.2f})")  # fmt: skip
     if summary.get("floor_overridden"):
         lines.append("  exported anyway with an audited floor override, for the demo only: "
                      "do not deploy this bundle")  # fmt: skip
@@ -164,3 +169,9 @@ def render_summary(steps: list[dict[str, Any]], summary: dict[str, Any], folder:
 
 def _fmt(value: float | None) -> str:
     return "—" if value is None else f"{value:.4f}"
+
+
+def _ci(shown: dict[str, float], name: str) -> str:
+    low, high = shown.get(f"{name}.low"), shown.get(f"{name}.high")
+    interval = "" if low is None or high is None else f" [{low:.3f} to {high:.3f}]"
+    return _fmt(shown.get(name)) + interval

@@ -254,18 +254,29 @@ def evaluate(context: DemoContext) -> Done:
                             latency_runs=context.settings.latency_runs)  # fmt: skip
     run_id, result, status = ensure_run(context.project, EVALUATE, config)
     context.evaluated = result
+    advice = result.recommendation
     context.summary.update(passed=result.passed, report=str(result.report_html),
-                           failures=list(result.failures),
+                           failures=list(result.failures), warnings=list(result.warnings),
+                           recommendation=None if advice is None else advice.headline,
+                           reasons=[] if advice is None else list(advice.reasons),
+                           shipped_sha256=result.shipped.sha256 if result.shipped else None,
                            figures=test_figures(context.project, run_id))  # fmt: skip
     return status, run_id
 
 
+_FIGURES = ("accuracy", "macro_f1", "retention", "agreement", "ece_calibrated")
+
+
 def test_figures(project: Project, run_id: str) -> dict[str, dict[str, float]]:
-    """Accuracy, macro-F1 and retention per model on the test set, from the metrics table."""
+    """Accuracy, macro-F1, retention, agreement and ECE per model on the test set, with the
+    95% interval bounds (``macro_f1.low``…), from the metrics table."""
     figures: dict[str, dict[str, float]] = {}
     for split, name, value in run_metrics(project.store, run_id):
         model, _, metric = name.partition(".")
-        if split == "test" and metric in ("accuracy", "macro_f1", "retention", "agreement"):
+        if split == "test" and metric.removesuffix(".low").removesuffix(".high") in (
+            *_FIGURES,
+            "ece",
+        ):
             figures.setdefault(model, {})[metric] = round(value, 4)
     return figures
 

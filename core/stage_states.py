@@ -3,7 +3,10 @@
 Everything is derived from the store: the ``runs`` table (every stage runs under a run,
 from the CLI and the GUI alike), with the stage's own tables as evidence where a project was
 filled without runs (older projects, test helpers). Stages unlock in order; a stage whose
-upstream finished again after it did is *stale*, and the reason names which one.
+upstream finished again after it did is *stale*, and the reason names which one. A stage
+that finished but whose outcome cannot be trusted *needs attention*, not Done: training
+that ended at chance level, an evaluation whose file fails the floor or whose verdict rests
+on too small a test set.
 """
 
 from __future__ import annotations
@@ -11,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from core.jobs.registry import ANONYMIZE, IMPORT, PIPELINE, TEACH, Stage
-from core.jobs.runs import RunRecord, list_runs, reconcile_runs
+from core.jobs.registry import ANONYMIZE, EVALUATE, IMPORT, PIPELINE, TEACH, TRAIN, Stage
+from core.jobs.runs import RunRecord, latest_result, list_runs, reconcile_runs
 from core.project import Project
 
 State = Literal["locked", "not_started", "running", "done", "stale", "needs_attention"]
@@ -69,8 +72,31 @@ def stage_states(project: Project) -> dict[str, StageState]:
     states = {"project": _project_state(project)}
     for index, stage in enumerate(PIPELINE):
         upstream = [(s, evidence[s.key]) for s in reversed(PIPELINE[:index])]
-        states[stage.key] = _state(stage, evidence[stage.key], upstream)
+        state = _state(stage, evidence[stage.key], upstream)
+        if state.state == "done":
+            state = _attention(project, stage, state)
+        states[stage.key] = state
     return states
+
+
+def _attention(project: Project, stage: Stage[Any, Any], done: StageState) -> StageState:
+    """``done`` unless the finished stage's own result says it cannot be trusted."""
+    why = None
+    if stage is TRAIN:
+        trained = latest_result(project, TRAIN)
+        if trained is not None and trained.near_chance:
+            why = (
+                f"Training ended at chance level: the best validation accuracy "
+                f"{trained.best_val_metric:.2f} is no better than always answering the "
+                f"commonest label ({trained.chance_accuracy:.2f}); more data or another "
+                "student is needed."
+            )
+    elif stage is EVALUATE:
+        evaluated = latest_result(project, EVALUATE)
+        reason = None if evaluated is None else evaluated.needs_attention
+        if reason is not None:
+            why = f"{reason[0].upper()}{reason[1:]}."
+    return done if why is None else StageState("needs_attention", why, done.run_id)
 
 
 def _project_state(project: Project) -> StageState:

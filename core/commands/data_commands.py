@@ -129,4 +129,5 @@ def render_import(result: ImportResult) -> list[str]:
         shown = ", ".join(f"{k} {v:,}" for k, v in result.edge_reasons.items())
         lines.append(f"  edge cases: {shown}")
     lines.append(f"  sha256 {result.sha256}")
+    lines += [f"warning: {warning}" for warning in result.warnings]
     return lines

@@ -15,7 +15,7 @@ from core.project import Project
 _default = partial(default, EvaluateConfig)
 
 if TYPE_CHECKING:
-    from core.evaluate.config import EvaluateResult
+    from core.evaluate.config import EvaluateResult, HeadlineRow
 
 
 def add(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -23,12 +23,17 @@ def add(sub: Any, common: argparse.ArgumentParser) -> None:
         "evaluate",
         parents=[common],
         help="score the student against the teacher and the quality floor; write report.html",
-        description="Score the teacher, the student and (for a local classifier teacher) the "
-        "teacher quantized to INT8 on the test split and the edge-case set: task metrics, "
-        "retention, agreement, calibration before and after a temperature fitted on the "
-        "validation split (saved as calibration.json with the model), latency, throughput "
-        "and cost. Exits 0 when the student passes the project's quality floor on the test "
-        "set, 1 when it fails, 2 on bad input. The report shows numbers and plots only.",
+        description="Score the teacher, the student, the file the export ships (the student "
+        "in ONNX INT8, kept in the run folder with its SHA-256) and, for a local classifier "
+        "teacher, the teacher through the same ONNX INT8 path (the quantize-only baseline) "
+        "on the test split and the edge-case set: task metrics, retention, agreement and "
+        "calibration, each with a 95%% bootstrap interval; a temperature fitted on the "
+        "validation split, kept only when it lowers held-out NLL (saved as calibration.json "
+        "with the model); latency, throughput and cost; and a recommendation: ship the "
+        "quantized teacher, the student, or neither. Warns when a split is too small "
+        "(test < 500, edge < 100, validation < 100 rows). Exits 0 when the shipped file "
+        "passes the project's quality floor on the test set, 1 when it fails, 2 on bad "
+        "input. The report shows numbers and plots only.",
     )
     evaluate.add_argument("dir", type=Path, metavar="DIR", help="the project folder")
     _options(evaluate)
@@ -46,9 +51,9 @@ def _options(evaluate: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     evaluate.add_argument(
         "--hardware-cost-per-hour", type=float, metavar="X",
-        help="what an hour of the serving hardware costs, in the teacher's price currency "
-        f"(default {_default('hardware_cost_per_hour')}), for the student's cost per million "
-        "requests and the break-even",
+        help="what an hour of the serving hardware costs, in the currency set on the Project "
+        "page (default: the figure entered there; without one no hardware cost is shown), "
+        "for the cost per million requests and the break-even",
     )  # fmt: skip
     evaluate.add_argument(
         "--latency-runs", type=int, metavar="N",
@@ -64,12 +69,18 @@ def _options(evaluate: argparse.ArgumentParser) -> None:
         evaluate, "--no-baseline", "quantize_baseline", "skip the quantize-only teacher baseline"
     )
     _switch(
-        evaluate, "--no-onnx", "extra_columns",
-        "skip the column of the student exported to ONNX INT8 (as a bundle ships it)",
+        evaluate, "--no-onnx", "score_shipped",
+        "do not build and score the file that ships (ONNX INT8): the gate then judges the "
+        "PyTorch student and the export scores the file it writes",
     )  # fmt: skip
     _switch(
         evaluate, "--strict-edge", "strict_edge",
         "fail the gate when the edge-case set fails too (it is always shown)",
+    )  # fmt: skip
+    _switch(
+        evaluate, "--gate-on-lower-bound", "gate_on_lower_bound",
+        "judge the floor on each figure's 95%% interval bound (lower for retention and "
+        "metric, upper for ECE) instead of the figure itself",
     )  # fmt: skip
 
 
@@ -100,15 +111,28 @@ def _cell(value: Any, digits: int = 3) -> str:
 
 
 def render_evaluate(result: EvaluateResult) -> list[str]:
-    """An evaluate result for a terminal: the verdict, the headline table, notes, paths."""
+    """An evaluate result for a terminal: the recommendation, the verdict, the headline
+    table, the intervals, notes, paths."""
+    lines = []
+    if result.recommendation is not None:
+        lines.append(f"recommendation: {result.recommendation.headline}")
+        lines += [f"  {reason}" for reason in result.recommendation.reasons]
+        lines.append("")
+    lines += [f"warning: {warning}" for warning in result.warnings]
     verdict = "PASSES" if result.passed else "FAILS"
-    lines = [f"the student {verdict} the quality floor (reference: {result.reference})"]
+    judged = result.row("test", result.judged)
+    title = judged.title if judged else result.judged
+    lines.append(f"the student {verdict} the quality floor (judged: {title}; "
+                 f"reference: {result.reference})")  # fmt: skip
     lines += [f"  failed: {failure}" for failure in result.failures]
     if result.edge_passed is False and result.test_passed:
         lines.append("  note: the edge-case set FAILS although the test set passes")
+    if result.shipped is not None:
+        lines.append(f"  the file that ships: {result.shipped.file} (SHA-256 "
+                     f"{result.shipped.sha256[:16]}…)")  # fmt: skip
     metric = result.primary_metric
     head = f"  {'set':<5} {'model':<34} {metric:>8} {'retain':>7} {'agree':>6} {'ECE':>6} "
-    lines += ["", head + f"{'ECE(T)':>6} {'p50 ms':>7} {'req/s':>7} {'MB':>6} {'$/1M':>8}"]
+    lines += ["", head + f"{'ECE(T)':>6} {'p50 ms':>7} {'req/s':>7} {'MB':>6} {'cost/1M':>8}"]
     for row in result.headline:
         lines.append(
             f"  {row.split:<5} {row.title[:34]:<34} {_cell(row.metric):>8} "
@@ -117,11 +141,29 @@ def render_evaluate(result: EvaluateResult) -> list[str]:
             f"{_cell(row.throughput_per_s, 1):>7} {_cell(row.size_mb, 1):>6} "
             f"{_cell(row.cost_per_million, 2):>8}"
         )
+    lines += ["", "95% intervals (test set):"]
+    lines += [_intervals(row, result.primary_metric) for row in result.headline
+              if row.split == "test" and row.model != "teacher"]  # fmt: skip
     if result.temperature is not None:
-        lines += ["", f"temperature {result.temperature:.3f} saved to "
-                  f"{result.calibration_file}"]  # fmt: skip
+        lines += ["", f"temperature {result.temperature:.3f} ({result.temperature_note}); "
+                  f"saved to {result.calibration_file}"]  # fmt: skip
     lines += [f"note: {note}" for note in result.notes]
     lines.append(f"report: {result.report_html}")
     if result.report_pdf:
         lines.append(f"pdf: {result.report_pdf}")
     return lines
+
+
+def _intervals(row: HeadlineRow, metric: str) -> str:
+    figures = (
+        (metric, row.metric, row.metric_ci),
+        ("retention", row.retention, row.retention_ci),
+        ("agreement", row.agreement, row.agreement_ci),
+        ("ECE", row.gate_ece, row.ece_ci),
+    )
+    shown = [
+        f"{name} {value:.3f}" + (f" [{ci.text()}]" if ci else "")
+        for name, value, ci in figures
+        if value is not None
+    ]
+    return f"  {row.title[:34]:<34} " + "  ".join(shown)

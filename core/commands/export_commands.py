@@ -1,21 +1,21 @@
-"""``stillroom export``, ``bundle verify``, ``predict`` and ``keys export-public``.
-
-``predict`` and ``bundle verify`` are the serving side: they import only the light modules
-of ``core.export`` (numpy, tokenizers, onnxruntime, cryptography), never torch or
-transformers. Both check the manifest's signature and every checksum first.
+"""``stillroom export``, and the options of ``bundle verify``, ``predict`` and ``keys
+export-public`` (their handlers, the serving side, are in :mod:`core.commands.bundle_commands`).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, get_args
+from typing import Any, get_args
 
+from core.commands.bundle_commands import (
+    export_public_command,
+    predict_command,
+    verify_command,
+)
 from core.commands.config_defaults import default, given
 from core.configs import to_json
-from core.errors import BundleError
 from core.export.config import (
     ISAS,
     BundleFormat,
@@ -23,12 +23,10 @@ from core.export.config import (
     Exporter,
     ExportResult,
     Quantize,
+    parse_label_definitions,
 )
 
 _default = partial(default, ExportConfig)
-
-if TYPE_CHECKING:
-    from core.export.signature import SignatureCheck
 
 _KEY_HELP = (
     "the signer's public key to require: a PEM file from `stillroom keys export-public`, "
@@ -51,7 +49,9 @@ def add(sub: Any, common: argparse.ArgumentParser) -> None:
         "--key), recompute every file's SHA-256 and size against it (files it does not list "
         "are refused), check the manifest's schema, load the model with ONNX Runtime, check "
         "each serving layout (the Triton config) against the graph, and re-run the stored "
-        "anonymized probe inputs against their expected outputs. Exits 0 when everything "
+        "anonymized probe inputs against their expected outputs; SIGN-OFF.md, the reviewer's "
+        "form, is the one file outside the checksums: it is read and reported, not checked. "
+        "Exits 0 when everything "
         "matches, 1 naming the first file that does not (or a missing or wrong signature), 2 "
         "when BUNDLE is not a bundle. A zip with '..', absolute or link entries is refused.",
     )
@@ -72,7 +72,12 @@ def add(sub: Any, common: argparse.ArgumentParser) -> None:
     source = predict.add_mutually_exclusive_group(required=True)
     source.add_argument("--text", action="append", metavar="T", help="a text (repeatable)")
     source.add_argument("--file", type=Path, metavar="F", help="a UTF-8 file, one text a line")
-    predict.add_argument("--batch-size", type=int, default=32, help="texts per forward pass")
+    predict.add_argument(
+        "--batch-size", type=int, default=1,
+        help="texts per forward pass (default 1: each text alone, as a server answers a "
+        "request and as the evaluation scored the file; INT8 answers in padded batches can "
+        "differ slightly)",
+    )  # fmt: skip
     predict.add_argument("--max-new-tokens", type=int, default=32, help="generation length")
     predict.set_defaults(handler=predict_command)
     _add_keys(sub, common)
@@ -113,11 +118,14 @@ def _add_export(sub: Any, common: argparse.ArgumentParser) -> None:
         "export",
         parents=[common],
         help="write a verified, quantized ONNX bundle",
-        description="Export the evaluated student to ONNX (optimum), quantize it to dynamic "
-        "per-channel INT8, check PyTorch/ONNX fp32/INT8 parity on the test split, and write "
-        "a bundle (manifest with checksums and lineage, signed with the project's Ed25519 "
-        "key or --signing-key; tokenizer, labels, model card, report, and the serving "
-        f"layouts for {layouts}) atomically. Refuses a student without a passing "
+        description="Export the evaluated student to ONNX (optimum) and ship the INT8 file "
+        "the evaluation scored (a copy with the same SHA-256) when the settings match; "
+        "otherwise quantize it to dynamic per-channel INT8 and score the written file on the "
+        "test split against the floor. Check PyTorch/ONNX fp32/INT8 parity, and write a "
+        "bundle (manifest with checksums, lineage and the shipped file's figures, signed "
+        "with the project's Ed25519 key or --signing-key; tokenizer, labels, a model card for "
+        "a model-risk reviewer, report, a blank SIGN-OFF.md outside the checksums, and the "
+        f"serving layouts for {layouts}) atomically. Refuses a student without a passing "
         "evaluation, or INT8 below --min-agreement, unless overridden with a reason (audited).",
     )
     export.add_argument("dir", type=Path, metavar="DIR", help="the project folder")
@@ -145,8 +153,23 @@ def _add_export(sub: Any, common: argparse.ArgumentParser) -> None:
         help="least INT8/PyTorch argmax agreement on the test split "
         f"(default {_default('min_agreement')})",
     )  # fmt: skip
+    _add_card(export)
     _add_tuning(export)
     export.set_defaults(handler=export_command)
+
+
+def _add_card(export: Any) -> None:
+    """What the model card says that only a person knows."""
+    card = export.add_argument_group("model card")
+    card.add_argument("--owner", help="who owns the model (default: the OS user who exports)")
+    card.add_argument(
+        "--intended-use", metavar="TEXT",
+        help="what the model is for, in the owner's words (default: from the task and labels)",
+    )  # fmt: skip
+    card.add_argument(
+        "--label-definition", action="append", metavar="LABEL=TEXT", dest="definitions",
+        help="what a label means (repeatable; one per label)",
+    )  # fmt: skip
 
 
 def _add_tuning(export: Any) -> None:
@@ -194,6 +217,8 @@ def export_command(args: argparse.Namespace) -> dict[str, Any]:
 
     values = given(args, ExportConfig)
     values["out"] = args.out.expanduser().absolute()
+    if args.definitions:
+        values["label_definitions"] = parse_label_definitions(args.definitions)
     for name in ("student", "signing_key"):
         if name in values:
             values[name] = values[name].expanduser().absolute()
@@ -236,6 +261,12 @@ def render_export(result: ExportResult) -> list[str]:
             f"(Δ {_num(v.metric_delta)})"
             + ("" if v.batched_agreement is None else f"; in batches {v.batched_agreement:.4f}")
         )
+    if result.shipped_source == "evaluated":
+        digest = result.shipped_sha256[:16]
+        lines.append(f"  model.onnx is the file the evaluation scored (SHA-256 {digest}…): "
+                     "its figures are the shipped file's")  # fmt: skip
+    elif result.shipped_source:
+        lines.append(f"  model.onnx was scored on the test set at export ({result.shipped_why})")
     if result.floor_overridden:
         lines.append(f"  WARNING: exported over a {result.verdict} evaluation (override audited)")
     if result.parity_overridden:
@@ -246,119 +277,3 @@ def render_export(result: ExportResult) -> list[str]:
 
 def _num(value: Any) -> str:
     return "—" if value is None else f"{value:+.4f}" if value < 0 else f"{value:.4f}"
-
-
-def verify_command(args: argparse.Namespace) -> dict[str, Any]:
-    from core.export.verify import verify_bundle
-
-    report = verify_bundle(args.bundle, key=args.key)
-    signature = report.signature
-    assert signature is not None
-    lines = [
-        f"bundle OK: {report.files_checked} files match their checksums; the model loads "
-        f"({report.provider}); {report.probes_checked} probe inputs reproduce their "
-        "outputs" + "".join(f"; {checked}" for checked in report.targets_checked),
-        *signature_lines(signature),
-    ]
-    lines += [f"  note: {note}" for note in report.notes]
-    return {
-        "ok": True,
-        "bundle": str(report.bundle),
-        "task": report.task,
-        "files_checked": report.files_checked,
-        "probes_checked": report.probes_checked,
-        "provider": report.provider,
-        "signature": _signature_dict(signature),
-        "notes": list(report.notes),
-        "lines": lines,
-    }
-
-
-def signature_lines(signature: SignatureCheck) -> list[str]:
-    """How a checked signature reads: pinned (authentic) or not (integrity only)."""
-    if signature.pinned:
-        return [f"  signature OK: manifest.json signed by the pinned key {signature.key_id}"]
-    return [
-        f"  signature OK, but only against the key inside the bundle ({signature.key_id}): "
-        "the signer was NOT pinned, so this proves integrity only (whoever changed the "
-        "bundle could have re-signed it)",
-        "  to check who signed it: --key PUB (from `stillroom keys export-public`)",
-    ]
-
-
-def _signature_dict(signature: SignatureCheck) -> dict[str, Any]:
-    return {"key_id": signature.key_id, "pinned": signature.pinned,
-            "key_source": signature.key_source}  # fmt: skip
-
-
-def predict_command(args: argparse.Namespace) -> dict[str, Any]:
-    from core.export.predict import predict
-
-    texts = args.text or _read_lines(args.file)
-    result = predict(
-        args.bundle,
-        texts,
-        batch_size=max(args.batch_size, 1),
-        max_new_tokens=max(args.max_new_tokens, 1),
-        key=args.key,
-    )
-    assert result.signature is not None
-    if not result.signature.pinned and not args.json:
-        sys.stderr.write(
-            f"note: bundle verified against its own key {result.signature.key_id} (signer not "
-            "pinned: pass --key PUB or set STILLROOM_BUNDLE_KEY)\n"
-        )
-    verified = {"verified": _signature_dict(result.signature)}
-    if result.task == "generation":
-        return {
-            "task": "generation",
-            "provider": result.provider,
-            "generations": list(result.generations),
-            **verified,
-            "lines": list(result.generations),
-        }
-    lines = [
-        f"{p.label}\t" + " ".join(f"{k}={v:.4f}" for k, v in p.probabilities.items())
-        for p in result.predictions
-    ]
-    return {
-        "task": "classification",
-        "provider": result.provider,
-        "temperature": result.temperature,
-        "predictions": [
-            {"label": p.label, "probabilities": p.probabilities} for p in result.predictions
-        ],
-        **verified,
-        "lines": lines,
-    }
-
-
-def export_public_command(args: argparse.Namespace) -> dict[str, Any]:
-    from core.export.keys import signer_for, write_public_key
-    from core.export.signature import public_pem
-    from core.project import Project
-
-    with Project.open(args.dir) as project:
-        signer = signer_for(project, args.signing_key)
-    pem = public_pem(signer.public_key)
-    about = f"key id {signer.key_id} ({signer.source} key {signer.path})"
-    if args.out is None:  # stdout is the PEM alone, so that it can be redirected to a file
-        if not args.json:
-            sys.stderr.write(about + "\n")
-        lines = pem.splitlines()
-    else:
-        write_public_key(signer, args.out.expanduser(), force=args.force)
-        lines = [about, f"public key written to {args.out}; pin it: stillroom bundle verify "
-                 f"BUNDLE --key {args.out}"]  # fmt: skip
-    return {"key_id": signer.key_id, "source": signer.source, "public_key": pem,
-            "out": None if args.out is None else str(args.out), "lines": lines}  # fmt: skip
-
-
-def _read_lines(path: Path) -> list[str]:
-    try:
-        text = path.expanduser().read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BundleError(
-            f"{path} cannot be read as UTF-8 text", "pass a UTF-8 file with one text per line"
-        ) from exc
-    return [line for line in text.splitlines() if line.strip()]

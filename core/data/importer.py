@@ -9,6 +9,7 @@ error or a cancel rolls the whole transaction back: a failed import leaves nothi
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -85,6 +86,7 @@ class ImportResult:
     edge_reasons: dict[str, int]  # reason -> records with it
     labels_added: tuple[str, ...]  # adopted as the project's label set
     unlabeled_rows: int = 0  # imported rows with an empty label cell (label column given)
+    warnings: tuple[str, ...] = ()  # splits of the project too small (core.evaluate.sample_size)
 
 
 def run_import(
@@ -147,7 +149,15 @@ def run_import(
             _refuse_duplicate(project, source, sha256)
             raise
     reporter.progress(1.0, f"imported {result.rows_imported:,} rows")
-    return result
+    return dataclasses.replace(result, warnings=split_warnings(project))
+
+
+def split_warnings(project: Project) -> tuple[str, ...]:
+    """The project's splits (every dataset together) that are too small for a verdict."""
+    from core.evaluate.sample_size import sample_size_warnings
+
+    counts = dict(project.store.conn.execute("SELECT split, COUNT(*) FROM records GROUP BY split"))
+    return tuple(sample_size_warnings(counts, task=project.settings.task).values())
 
 
 class _Progress:

@@ -1,62 +1,66 @@
-"""Extra model columns that other stages plug in: the student as the export stage ships it.
+"""The ONNX INT8 columns: the file the export ships, and the quantize-only baseline.
 
-Each entry names a factory ``"module:attribute"`` that builds a classifier scorer from
-``(student_dir, labels, work_dir)``. It is imported only when an evaluation runs, so this
-package never imports the export stage (or ONNX Runtime) at start-up; a column that cannot
-be built is reported as missing, with its one-line reason, and the evaluation goes on.
+Both go through the export stage's own path (``core.export.scorer``, imported only when an
+evaluation runs, so importing this package never loads ONNX Runtime): the student is
+exported and quantized into the run folder and *kept* there, so the export can ship the
+very file that was scored; a local classifier teacher goes through the same export, INT8
+and runtime, with the same threads, so the baseline is a fair one. A column that cannot
+be built is reported with its one-line reason, and the evaluation goes on without it.
 """
 
 from __future__ import annotations
 
-import importlib
+import shutil
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from core.errors import UserError
-from core.evaluate.scorers import ClassifierScorer
+from core.evaluate.config import BASELINE, SHIPPED
 
-ColumnFactory = Callable[[Path, tuple[str, ...], Path], ClassifierScorer]
+if TYPE_CHECKING:
+    from core.export.scorer import OnnxInt8Scorer
 
-EXTRA_COLUMNS: dict[str, str] = {
-    "student_onnx_int8": "core.export.scorer:OnnxInt8Scorer.build",
-}
-
-
-def resolve(target: str) -> ColumnFactory:
-    """The factory a ``"module:attribute.attribute"`` string names.
-
-    Raises:
-        ImportError: the module is not installed.
-        AttributeError: it has no such attribute.
-    """
-    module_name, _, path = target.partition(":")
-    value: Any = importlib.import_module(module_name)
-    for part in path.split("."):
-        value = getattr(value, part)
-    factory: ColumnFactory = value
-    return factory
+SHIPPED_FOLDER = "shipped"
 
 
-def build_columns(
-    student: Path, labels: tuple[str, ...], work_root: Path
-) -> tuple[list[tuple[ClassifierScorer, tempfile.TemporaryDirectory[str]]], list[str]]:
-    """Every extra column that can be built, each with its scratch folder, and notes.
+def build_shipped(
+    student: Path, labels: tuple[str, ...], run_dir: Path, threads: int | None
+) -> tuple[OnnxInt8Scorer | None, str]:
+    """The student as the export ships it, in ``run_dir/shipped``, or why it is missing."""
+    work = run_dir / SHIPPED_FOLDER
+    shutil.rmtree(work, ignore_errors=True)  # a resumed run builds it afresh
+    work.mkdir(parents=True)
+    scorer, reason = _build(student, labels, work, SHIPPED, "student", threads)
+    if scorer is None:
+        shutil.rmtree(work, ignore_errors=True)
+    return scorer, reason
 
-    The caller closes each scorer and cleans up its folder (an exported model can be large).
-    """
-    built, notes = [], []
-    for name, target in EXTRA_COLUMNS.items():
-        scratch = tempfile.TemporaryDirectory(prefix=f".{name}-", dir=work_root)
-        try:
-            scorer = resolve(target)(student, labels, Path(scratch.name))
-        except UserError as exc:
-            notes.append(f"no {name} column: {exc.one_line()}")
-        except (ImportError, AttributeError) as exc:
-            notes.append(f"no {name} column: {target} is not available ({type(exc).__name__})")
-        else:
-            built.append((scorer, scratch))
-            continue
-        scratch.cleanup()
-    return built, notes
+
+def build_baseline(
+    teacher: Path, labels: tuple[str, ...], run_dir: Path, threads: int | None
+) -> tuple[OnnxInt8Scorer | None, str, tempfile.TemporaryDirectory[str]]:
+    """The teacher through the student's ONNX INT8 path, in a scratch folder the caller
+    cleans up, or why it could not be built."""
+    scratch = tempfile.TemporaryDirectory(prefix=f".{BASELINE}-", dir=run_dir)
+    scorer, reason = _build(teacher, labels, Path(scratch.name), BASELINE, "teacher", threads)
+    return scorer, reason, scratch
+
+
+def _build(
+    folder: Path,
+    labels: tuple[str, ...],
+    work: Path,
+    name: str,
+    who: str,
+    threads: int | None,
+) -> tuple[OnnxInt8Scorer | None, str]:
+    try:
+        from core.export.scorer import OnnxInt8Scorer
+
+        built = OnnxInt8Scorer.build(folder, labels, work, name=name, who=who, threads=threads)
+    except UserError as exc:
+        return None, exc.one_line()
+    except ImportError as exc:
+        return None, f"the export stage is not installed ({type(exc).__name__})"
+    return built, ""

@@ -1,9 +1,11 @@
 """Cost per million requests and the break-even volume: the product owner's trade-off.
 
-The teacher's cost comes from what its outputs were billed at teach time; a local teacher
-that billed nothing is costed like the student, from its speed and the hardware's hourly
-cost. The student's cost assumes the hardware is kept busy at batch 32 (its measured
-throughput), which is the cheapest it can get; latency-bound serving costs more.
+Only numbers the user entered or the app measured: the teacher's price entered on the
+Project page, else what its outputs were billed at teach time, else (a local teacher) its
+measured speed at the hardware's hourly cost the user entered. The student's cost is the
+shipped model's measured throughput at batch 32 at that hourly cost, which is the
+cheapest it can get; latency-bound serving costs more. A figure that needs a number nobody
+entered is not shown; the report says which number to enter instead.
 """
 
 from __future__ import annotations
@@ -30,28 +32,47 @@ def breakeven_per_day(
     return one_off / (days * saving)
 
 
+PRICE_MISSING = "enter the teacher's price to see savings"
+RATE_MISSING = "enter the serving hardware's cost per hour to see it"
+
+
 def estimate(
     *,
     teacher: TeacherCost | None,
+    teacher_price_per_request: float | None,
     teacher_throughput: float | None,
     student_throughput: float | None,
-    hardware_cost_per_hour: float,
+    hardware_cost_per_hour: float | None,
     train_hours: float | None,
     payback_days: int,
+    currency: str = "",
 ) -> CostEstimate:
-    """The cost figures for the report from what was recorded and measured."""
+    """The cost figures for the report, from what the user entered and the app measured.
+
+    Args:
+        teacher: what the teacher's stored outputs cost (recorded at teach time).
+        teacher_price_per_request: the teacher's price as the user entered it, if they did.
+        teacher_throughput: the local teacher's measured throughput (requests/s).
+        student_throughput: the shipped model's measured throughput (requests/s).
+        hardware_cost_per_hour: what an hour of serving hardware costs, if entered.
+        train_hours: how long training took.
+        payback_days: the break-even horizon.
+        currency: the currency the user set (empty: unnamed).
+    """
     rate = hardware_cost_per_hour
-    teacher_pm, teacher_basis = _teacher_per_million(teacher, teacher_throughput, rate)
-    student_pm = per_million(rate, student_throughput) if student_throughput else None
-    student_basis = (
-        f"measured throughput at batch 32 and {rate:g}/hour of hardware"
-        if student_pm is not None
-        else "not measured (latency skipped)"
+    teacher_pm, teacher_basis = _teacher_per_million(
+        teacher, teacher_price_per_request, teacher_throughput, rate
     )
+    student_pm, student_basis = None, "not measured (latency skipped)"
+    if student_throughput and rate is None:
+        student_basis = RATE_MISSING
+    elif student_throughput and rate is not None:
+        student_pm = per_million(rate, student_throughput)
+        student_basis = f"the shipped model's measured throughput at {rate:g}/hour of hardware"
     parts: dict[str, float] = {}
-    if teacher is not None:
+    if teacher is not None and teacher.total_cost > 0:
         parts["teacher labelling (recorded)"] = teacher.total_cost
-    if train_hours is not None:
+    if train_hours is not None and rate is not None:
         parts["training compute"] = train_hours * rate
     one_off = sum(parts.values()) if parts else None
     breakeven = None
@@ -67,22 +88,28 @@ def estimate(
         one_off_parts=parts,
         payback_days=payback_days,
         breakeven_per_day=breakeven,
+        currency=currency,
     )
 
 
 def _teacher_per_million(
-    teacher: TeacherCost | None, throughput: float | None, rate: float
+    teacher: TeacherCost | None,
+    price_per_request: float | None,
+    throughput: float | None,
+    rate: float | None,
 ) -> tuple[float | None, str]:
-    if teacher is None or teacher.outputs == 0:
-        return None, "no teacher outputs"
-    if teacher.total_cost > 0:
+    if price_per_request is not None:
+        return price_per_request * MILLION, "the teacher's price entered on the Project page"
+    if teacher is not None and teacher.outputs and teacher.total_cost > 0:
         return teacher.total_cost / teacher.outputs * MILLION, "recorded cost of its outputs"
+    if rate is None:
+        return None, PRICE_MISSING
     if throughput:
         return per_million(rate, throughput), f"measured throughput at {rate:g}/hour (local)"
-    if teacher.mean_latency_ms:
+    if teacher is not None and teacher.mean_latency_ms:
         per_request_hours = teacher.mean_latency_ms / 1000 / SECONDS_PER_HOUR
         return (
             per_request_hours * rate * MILLION,
             f"recorded per-record latency at teach time, at {rate:g}/hour (local)",
         )
-    return None, "no cost or latency recorded (e.g. human labels)"
+    return None, PRICE_MISSING

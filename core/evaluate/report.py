@@ -14,17 +14,19 @@ from pathlib import Path
 
 from core.evaluate.calibration import TemperatureFit
 from core.evaluate.compare import SetResult
-from core.evaluate.config import CostEstimate, HeadlineRow
-from core.evaluate.gate import SetVerdict
+from core.evaluate.config import CostEstimate, HeadlineRow, ShippedModel
 from core.evaluate.latency import Latency
 from core.evaluate.report_sections import (
+    baseline_section,
     calibration_section,
     cost_section,
     detail_section,
     headline_table,
+    recommendation_section,
     speed_section,
     table,
 )
+from core.evaluate.verdict import Decision
 from core.project import QualityFloor
 
 _CSS = """
@@ -68,8 +70,7 @@ class ReportData:
     teacher_id: str | None
     primary_metric: str
     sets: dict[str, SetResult]
-    verdicts: dict[str, SetVerdict]
-    passed: bool
+    decision: Decision
     strict_edge: bool
     titles: dict[str, str]
     headline: list[HeadlineRow]
@@ -78,7 +79,19 @@ class ReportData:
     latencies: list[Latency] = field(default_factory=list)
     cost: CostEstimate | None = None
     baseline_reason: str = ""
+    baseline_fit: TemperatureFit | None = None
+    shipped: ShippedModel | None = None
+    gate_on_bound: bool = False
     notes: list[str] = field(default_factory=list)
+
+    def relative(self, path: Path | None) -> str:
+        """A path as the report shows it: relative to the project folder where inside it
+        (the report travels in bundles; a local absolute path means nothing elsewhere)."""
+        if path is None:
+            return "—"
+        if path.is_absolute() and path.is_relative_to(self.project):
+            return path.relative_to(self.project).as_posix()
+        return path.name if path.is_absolute() else path.as_posix()
 
 
 def render_html(data: ReportData) -> str:
@@ -89,15 +102,23 @@ def render_html(data: ReportData) -> str:
         f"<title>Stillroom evaluation — {_e(data.project.name)}</title>",
         f"<style>{_CSS}</style></head><body>",
         f"<h1>Evaluation of the student — {_e(data.project.name)}</h1>",
-        _summary(data),
+        recommendation_section(data.decision.recommendation),
+        _warnings(data),
         _verdicts(data),
+        _summary(data),
         headline_table(data.headline, data.titles, data.primary_metric),
         _notes(data),
         *detail_section(data.sets, data.titles, data.labels, data.task),
-        calibration_section(data.sets, data.temperature, data.calibration_file, data.titles),
+        calibration_section(
+            data.sets,
+            data.temperature,
+            data.baseline_fit,
+            data.titles,
+            data.relative(data.calibration_file),
+        ),
         speed_section(data.latencies, data.titles),
         cost_section(data.cost),
-        _baseline(data),
+        baseline_section(data.decision.baseline, data.baseline_reason, data.titles),
         _definitions(data),
         "</body></html>",
     ]
@@ -111,13 +132,26 @@ def _summary(data: ReportData) -> str:
         bounds.append(f"{data.primary_metric} ≥ {floor.min_metric:g}")
     if floor.max_ece is not None:
         bounds.append(f"ECE ≤ {floor.max_ece:g} (after temperature scaling)")
+    if data.decision.judged != "student":
+        bounds.append("judged on the file that ships")
+    if data.gate_on_bound:
+        bounds.append("each figure's 95% interval bound must hold")
+    shipped = data.shipped
     rows = [
         ("run", data.run_id or "(not recorded)"),
         ("created", data.created),
         ("task", f"{data.task}; labels: {', '.join(data.labels)}" if data.labels else data.task),
         (
             "student",
-            f"{data.student_dir}" + (f" (train run {data.train_run})" if data.train_run else ""),
+            data.relative(data.student_dir)
+            + (f" (train run {data.train_run})" if data.train_run else ""),
+        ),
+        (
+            "file that ships",
+            "not scored in this run (the export scores what it writes)"
+            if shipped is None
+            else f"{data.relative(shipped.file)}, {shipped.precision.upper()} "
+            f"({shipped.isa}), SHA-256 {shipped.sha256}",
         ),
         (
             "student input",
@@ -130,26 +164,42 @@ def _summary(data: ReportData) -> str:
     return table(["", ""], [[k, v] for k, v in rows], header=False, text_columns=2)
 
 
+def _warnings(data: ReportData) -> str:
+    if not data.decision.warnings:
+        return ""
+    items = "".join(f"<li>{_e(w)}</li>" for w in data.decision.warnings.values())
+    deciding = {"test", "edge"} if data.strict_edge else {"test"}
+    header = (
+        "Too little data for a trustworthy verdict:"
+        if deciding & set(data.decision.warnings)
+        else "Fewer rows than the sample-size rules ask for (the set that decides the "
+        "verdict has enough):"
+    )
+    return f"<div class='verdict warn' style='font-size:14px'>{header}<ul>{items}</ul></div>"
+
+
 def _verdicts(data: ReportData) -> str:
-    css = "pass" if data.passed else "fail"
-    word = "PASSES" if data.passed else "FAILS"
+    passed = data.decision.passed
+    css = "pass" if passed else "fail"
+    word = "PASSES" if passed else "FAILS"
+    who = data.titles.get(data.decision.judged, data.decision.judged)
     out = [
-        f"<div class='verdict {css}'>The student {word} the quality floor"
+        f"<div class='verdict {css}'>The {_e(who)} {word} the quality floor"
         + (" (test and edge-case sets)" if data.strict_edge else " on the test set")
         + "</div>"
     ]
-    for split, verdict in data.verdicts.items():
+    for split, verdict in data.decision.verdicts.items():
         checks = "; ".join(_e(c.describe()) for c in verdict.checks)
         state = "passes" if verdict.passed else "FAILS"
         box = "pass" if verdict.passed else ("fail" if split == "test" else "warn")
         prefix = ""
-        if split == "edge" and not verdict.passed and data.passed:
+        if split == "edge" and not verdict.passed and passed:
             prefix = "Edge-case failure (shown although the test set passes): "
         out.append(
             f"<p class='verdict {box}' style='font-size:14px'>{prefix}{split} set "
             f"{state}: {checks}</p>"
         )
-    if "edge" not in data.verdicts:
+    if "edge" not in data.decision.verdicts:
         out.append(
             "<p class='muted'>No edge-case set: nothing was held out as an edge case, "
             "or it has nothing to compare against.</p>"
@@ -167,18 +217,6 @@ def _notes(data: ReportData) -> str:
     return f"<h2>Notes</h2><ul>{items}</ul>"
 
 
-def _baseline(data: ReportData) -> str:
-    text = "<h2>Quantize-only baseline</h2><p>Would quantizing the teacher alone have been enough? "
-    if data.baseline_reason:
-        return text + f"Not applicable here: {_e(data.baseline_reason)}.</p>"
-    return text + (
-        "The column <b>teacher_int8</b> is the teacher itself with its linear layers "
-        "quantized to INT8 (PyTorch dynamic quantization, CPU): compare its speed, size and "
-        "retention with the student's above (and with the student's ONNX INT8 column, "
-        "where the export stage is installed).</p>"
-    )
-
-
 def _definitions(data: ReportData) -> str:
     primary = (
         "macro-F1: the unweighted mean of per-class F1 over the classes present in the "
@@ -193,8 +231,14 @@ def _definitions(data: ReportData) -> str:
         "Agreement — share of rows on which the student gives the teacher's answer "
         + ("(label)." if data.task == "classification" else "(exact text, normalised)."),
         "ECE — expected calibration error over 15 equal-width confidence bins; 'after' uses "
-        "the temperature fitted on the validation split (minimum NLL), which is saved with "
-        "the model and is what the gate checks.",
+        "the temperature fitted on the validation split (minimum NLL), kept only when it "
+        "lowers the NLL of validation rows it was not fitted on (5-fold cross-validation); "
+        "it is saved with the model and is what the gate checks.",
+        "Intervals — 95% percentile bootstrap intervals over the set's rows (1,000 seeded "
+        "resamples); retention and the difference between two models resample both on the "
+        "same rows.",
+        "Shipped file — the student exported to ONNX and quantized to INT8 exactly as the "
+        "export stage ships it, scored one input at a time as `stillroom predict` runs it.",
         "Latency — wall-clock per request at batch 1 (p50, p95) after warm-up; throughput — "
         "requests per second at batch 32. CPU figures on a shared machine vary by ±20%.",
     ]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from core.evaluate.calibration import TemperatureFit
 from core.evaluate.compare import Scores, SetResult
-from core.evaluate.config import TEACHER, CostEstimate, HeadlineRow
+from core.evaluate.config import BASELINE, TEACHER, CostEstimate, HeadlineRow, Recommendation
+from core.evaluate.gate import SetVerdict
 from core.evaluate.latency import Latency
 from core.evaluate.metrics import ClassificationScores, Reliability
+from core.evaluate.uncertainty import Interval
 
 DASH = "—"
 SET_TITLES = {"test": "Test set", "edge": "Edge-case set"}
@@ -21,6 +22,45 @@ def fmt(value: float | None, digits: int = 3) -> str:
     if value is None:
         return DASH
     return f"{value:,.{digits}f}"
+
+
+def fmt_ci(value: float | None, interval: Interval | None, digits: int = 3) -> str:
+    """``0.831 [0.801 to 0.861]``: a figure with its 95% interval (a dash for None)."""
+    if value is None:
+        return DASH
+    if interval is None:
+        return fmt(value, digits)
+    return f"{value:.{digits}f} [{interval.text(digits)}]"
+
+
+def recommendation_section(advice: Recommendation | None) -> str:
+    """The recommendation, first thing in the report: what to ship and why."""
+    if advice is None:
+        return ""
+    css = {"student": "pass", "quantized_teacher": "pass"}.get(advice.choice, "fail")
+    items = "".join(f"<li>{html.escape(r)}</li>" for r in advice.reasons)
+    return (
+        f"<div class='verdict {css}'>Recommendation: {html.escape(advice.headline)}</div>"
+        f"<ul>{items}</ul><p class='small muted'>In the order of the decision framework: "
+        "quantize the teacher first, ship it if it meets the floor, and distil only when "
+        "more is needed.</p>"
+    )
+
+
+def baseline_section(verdict: SetVerdict | None, reason: str, titles: dict[str, str]) -> str:
+    """Would quantizing the teacher alone have been enough?"""
+    text = "<h2>Quantize-only baseline</h2><p>Would quantizing the teacher alone have been enough? "
+    if verdict is None:
+        return text + f"Not measured here: {html.escape(reason or 'no baseline')}.</p>"
+    state = "Yes" if verdict.passed else "No"
+    checks = "; ".join(html.escape(c.describe()) for c in verdict.checks)
+    return text + (
+        f"<b>{state}</b>: the column <b>{html.escape(titles.get(BASELINE, BASELINE))}</b> is "
+        "the teacher exported to ONNX and quantized to INT8 through the same path, runtime "
+        "and threads as the student's shipped file; judged against the same floor on the "
+        f"test set, {checks}. Its agreement with the teacher's own answers is its parity "
+        "(headline table).</p>"
+    )
 
 
 def table(
@@ -65,11 +105,12 @@ def headline_table(rows: Sequence[HeadlineRow], titles: dict[str, str], metric: 
     columns: list[tuple[str, Callable[[HeadlineRow], str]]] = [
         ("set", lambda r: r.split),
         ("model", lambda r: titles.get(r.model, r.model)),
-        (metric, lambda r: fmt(r.metric)),
-        ("retention", lambda r: fmt(r.retention)),
-        ("agreement", lambda r: fmt(r.agreement)),
+        ("rows", lambda r: f"{r.rows:,}" if r.rows else DASH),
+        (f"{metric} [95% interval]", lambda r: fmt_ci(r.metric, r.metric_ci)),
+        ("retention [95% interval]", lambda r: fmt_ci(r.retention, r.retention_ci)),
+        ("agreement [95% interval]", lambda r: fmt_ci(r.agreement, r.agreement_ci)),
         ("ECE", lambda r: fmt(r.ece)),
-        ("ECE after T", lambda r: fmt(r.ece_calibrated)),
+        ("ECE after T [95% interval]", lambda r: _ece_after(r)),
         ("p50 ms (CPU)", lambda r: fmt(r.p50_ms, 1)),
         ("req/s @32 (CPU)", lambda r: fmt(r.throughput_per_s, 1)),
         ("size MB", lambda r: fmt(r.size_mb, 1)),
@@ -79,6 +120,13 @@ def headline_table(rows: Sequence[HeadlineRow], titles: dict[str, str], metric: 
         columns = [c for c in columns if not c[0].startswith("ECE")]
     body = [[cell(r) for _, cell in columns] for r in rows]
     return "<h2>Headline</h2>" + table([h for h, _ in columns], body, text_columns=2)
+
+
+def _ece_after(row: HeadlineRow) -> str:
+    """The ECE the gate checks with its interval; a dash where no temperature applies."""
+    if row.ece_calibrated is None:
+        return DASH
+    return fmt_ci(row.ece_calibrated, row.ece_ci)
 
 
 def _score_cells(scores: Scores | None) -> list[str]:
@@ -138,7 +186,27 @@ def _per_class_table(result: SetResult, labels: Sequence[str], titles: dict[str,
         for _, s in models:
             cells += [fmt(float(s.precision[i])), fmt(float(s.recall[i])), fmt(float(s.f1[i]))]
         rows.append(cells)
-    return "<h3>Per class (vs the reference)</h3>" + table(head, rows, groups=spans)
+    return (
+        "<h3>Per class (vs the reference)</h3>"
+        + table(head, rows, groups=spans)
+        + _class_retention_table(result, labels, titles)
+    )
+
+
+def _class_retention_table(result: SetResult, labels: Sequence[str], titles: dict[str, str]) -> str:
+    """Each model's F1 on each label over the teacher's: where the student loses most."""
+    teacher = result.models.get(TEACHER)
+    if teacher is None or not isinstance(teacher.scores, ClassificationScores):
+        return ""
+    base = teacher.scores.f1
+    models = [(n, m.scores) for n, m in result.models.items()
+              if n != TEACHER and isinstance(m.scores, ClassificationScores)]  # fmt: skip
+    rows = []
+    for i, label in enumerate(labels):
+        kept = [fmt(float(s.f1[i] / base[i])) if base[i] > 0 else DASH for _, s in models]
+        rows.append([label, *kept])
+    head = ["class", *(titles.get(n, n) for n, _ in models)]
+    return "<h3>Per-class retention (F1 ÷ the teacher's F1)</h3>" + table(head, rows)
 
 
 def detail_section(
@@ -174,24 +242,30 @@ def detail_section(
 def calibration_section(
     sets: dict[str, SetResult],
     fit: TemperatureFit | None,
-    saved: Path | None,
+    baseline_fit: TemperatureFit | None,
     titles: dict[str, str],
+    saved: str,
 ) -> str:
-    """Temperature, ECE before and after, reliability diagrams."""
+    """Temperature (kept only when it helps held-out rows), ECE before and after, diagrams."""
     from core.evaluate.plots import reliability_svg
 
     if not any(m.reliability for r in sets.values() for m in r.models.values()):
         return ""
     out = ["<h2>Calibration</h2>"]
     if fit is not None:
-        where = f"; saved to <code>{html.escape(str(saved))}</code>" if saved else ""
         out.append(
-            f"<p>Temperature fitted on the validation split ({fit.n:,} rows): "
-            f"<b>T = {fit.temperature:.3f}</b>; NLL {fit.nll_before:.4f} → "
-            f"{fit.nll_after:.4f}{where}.</p>"
+            f"<p>Student, on the validation split ({fit.n:,} rows): <b>T = "
+            f"{fit.temperature:.3f}</b> — {html.escape(fit.reason)}; saved to "
+            f"<code>{html.escape(saved)}</code> and applied to the file that ships.</p>"
         )
     else:
         out.append("<p class='muted'>No temperature fitted (no usable validation rows).</p>")
+    if baseline_fit is not None:
+        name = html.escape(titles.get(BASELINE, BASELINE))
+        out.append(
+            f"<p>{name}: <b>T = {baseline_fit.temperature:.3f}</b> — "
+            f"{html.escape(baseline_fit.reason)}.</p>"
+        )
     rows = [
         [split, titles.get(n, n), fmt(_ece(m.reliability)), fmt(_ece(m.reliability_calibrated))]
         for split, r in sets.items()
@@ -260,12 +334,16 @@ def cost_section(cost: CostEstimate | None) -> str:
     """Cost per million requests and the break-even volume."""
     if cost is None:
         return ""
+    unit = f" ({cost.currency})" if cost.currency else ""
+    rate = cost.hardware_cost_per_hour
     rows = [
-        ["hardware cost per hour (assumed)", fmt(cost.hardware_cost_per_hour, 2)],
-        [f"teacher per 1M requests ({cost.teacher_basis})", fmt(cost.teacher_per_million, 2)],
-        [f"student per 1M requests ({cost.student_basis})", fmt(cost.student_per_million, 2)],
-    ]
-    rows += [[f"one-off: {k}", fmt(v, 2)] for k, v in cost.one_off_parts.items()]
+        [f"hardware cost per hour{unit}", "not entered" if rate is None else fmt(rate, 2)],
+        [f"teacher per 1M requests{unit} — {cost.teacher_basis}",
+         fmt(cost.teacher_per_million, 2)],
+        [f"student per 1M requests{unit} — {cost.student_basis}",
+         fmt(cost.student_per_million, 2)],
+    ]  # fmt: skip
+    rows += [[f"one-off: {k}{unit}", fmt(v, 2)] for k, v in cost.one_off_parts.items()]
     rows.append(
         [
             f"break-even: requests/day to repay the one-off cost in {cost.payback_days} days",
@@ -288,4 +366,6 @@ def _breakeven_sentence(cost: CostEstimate) -> str:
             "The student costs at least as much per request as the teacher: distillation "
             "does not pay back on cost alone."
         )
+    if cost.teacher_per_million is None:
+        return "No savings shown: enter the teacher's price to see savings (Project page)."
     return "No break-even estimate: a per-request cost is unknown (see the rows above)."

@@ -1,5 +1,5 @@
-"""Running the model columns: the student (and the quantize-only baseline) on every set,
-the temperature fit on the validation split, and the timings.
+"""Running the model columns: the student, the file that ships and the quantize-only
+baseline on every set, the temperatures fitted on the validation split, and the timings.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import numpy as np
 
 from core.errors import EvaluateError
 from core.evaluate.baseline import plan_baseline
-from core.evaluate.calibration import TemperatureFit, fit_temperature, save_calibration
+from core.evaluate.calibration import TemperatureFit, choose_temperature, save_calibration
 from core.evaluate.compare import SetResult, classification_set, generation_set
-from core.evaluate.config import STUDENT, EvaluateConfig
+from core.evaluate.config import BASELINE, SHIPPED, STUDENT, TEACHER, EvaluateConfig, ShippedModel
 from core.evaluate.inputs import EvalSet, StudentSource, TeacherRef
 from core.evaluate.latency import Latency, measure
 from core.evaluate.metrics import FloatArray
@@ -22,8 +22,8 @@ from core.evaluate.scorers import ClassifierScorer, HFClassifierScorer, Scorer
 from core.project import Project
 from core.reporter import Reporter, StageCancelled
 
-BASELINE = "teacher_int8"
 EVAL_SPLITS = ("test", "edge")
+Logits = dict[str, FloatArray]  # split -> logits
 
 
 @dataclass
@@ -37,6 +37,8 @@ class Scored:
     latencies: list[Latency] = field(default_factory=list)
     sizes_mb: dict[str, float] = field(default_factory=dict)
     baseline_reason: str = ""
+    baseline_fit: TemperatureFit | None = None
+    shipped: ShippedModel | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -52,6 +54,10 @@ class Job:
     labels: tuple[str, ...]
     reporter: Reporter
     run_id: str
+
+    @property
+    def run_dir(self) -> Path:
+        return self.project.run_dir(self.run_id)
 
 
 def checkpoint(reporter: Reporter, fraction: float, message: str) -> None:
@@ -74,34 +80,39 @@ def _logits(
     return out
 
 
+def _all_logits(
+    job: Job, scorer: ClassifierScorer, spans: dict[str, tuple[float, float]]
+) -> Logits:
+    return {split: _logits(job, scorer, split, span) for split, span in spans.items()}
+
+
 def score_classification(job: Job) -> Scored:
-    """Score the student (and the INT8 teacher where possible) on every set."""
+    """Score the student, the file that ships and the INT8 teacher on every set."""
     checkpoint(job.reporter, 0.03, "loading the student")
     student = HFClassifierScorer(
         job.student.model_dir, job.labels, name=STUDENT, max_length=job.student.max_length
     )
+    scored = Scored(sets={}, titles={TEACHER: "teacher (stored answers)", STUDENT: student.title})
     try:
-        logits = {
-            s: _logits(job, student, s, span)
-            for s, span in (("validation", (0.05, 0.2)), ("test", (0.2, 0.4)), ("edge", (0.4, 0.5)))
-        }
-        scored = Scored(
-            sets={}, titles={"teacher": "teacher (stored answers)", STUDENT: student.title}
-        )
+        spans = {"validation": (0.05, 0.15), "test": (0.15, 0.3), "edge": (0.3, 0.35)}
+        logits = _all_logits(job, student, spans)
         scored.notes += student.warnings
-        _calibrate(job, logits["validation"], scored)
-        _time(job, student, scored, 0.55)
+        _time(job, student, scored, 0.38)
     finally:
         student.close()
-    columns = {STUDENT: logits}
-    temperatures = {STUDENT: scored.fit.temperature} if scored.fit else {}
+    scored.fit = _calibrate(job, logits["validation"])
+    _save_calibration(job, scored)
+    columns, temperatures = {STUDENT: logits}, {}
+    if scored.fit is not None and scored.fit.kept:
+        temperatures[STUDENT] = temperatures[SHIPPED] = scored.fit.temperature
+    shipped = _shipped_logits(job, scored)
+    if shipped is not None:
+        columns[SHIPPED] = shipped
     baseline = _baseline_logits(job, scored)
     if baseline is not None:
         columns[BASELINE] = baseline
-    for name, values in _extra_logits(job, scored).items():
-        columns[name] = values
-        if scored.fit:  # the same model as the student: its temperature ships with it
-            temperatures[name] = scored.fit.temperature
+        if scored.baseline_fit is not None and scored.baseline_fit.kept:
+            temperatures[BASELINE] = scored.baseline_fit.temperature
     for split in EVAL_SPLITS:
         per_model = {name: values[split] for name, values in columns.items()}
         result = classification_set(job.sets[split], per_model, temperatures, len(job.labels))
@@ -110,22 +121,28 @@ def score_classification(job: Job) -> Scored:
     return scored
 
 
-def _calibrate(job: Job, logits: FloatArray, scored: Scored) -> None:
+def _calibrate(job: Job, logits: FloatArray) -> TemperatureFit | None:
+    """The temperature for ``logits`` of the validation split (T = 1 unless it helps)."""
     validation, k = job.sets["validation"], len(job.labels)
     use_human = bool((validation.human >= 0).any())
     ref = validation.human if use_human else validation.teacher
     rows = ref >= 0 if use_human else (ref >= 0) & (ref < k)
     if not rows.any():
+        return None
+    minimum = job.config.sample_sizes.validation
+    return choose_temperature(logits[rows], ref[rows], min_rows=minimum)
+
+
+def _save_calibration(job: Job, scored: Scored) -> None:
+    if scored.fit is None:
         scored.notes.append("no labelled validation rows: no temperature was fitted")
         return
-    scored.fit = fit_temperature(logits[rows], ref[rows])
     try:
         scored.calibration_file = save_calibration(
             job.student.model_dir, scored.fit, run_id=job.run_id
         )
     except OSError:
-        folder = job.project.run_dir(job.run_id)
-        scored.calibration_file = save_calibration(folder, scored.fit, run_id=job.run_id)
+        scored.calibration_file = save_calibration(job.run_dir, scored.fit, run_id=job.run_id)
         scored.notes.append(
             "the student folder is read-only: calibration.json is in the run "
             "folder; copy it next to the model before export"
@@ -141,7 +158,36 @@ def _time(job: Job, scorer: Scorer, scored: Scored, fraction: float) -> None:
     scored.latencies += measure(scorer, texts, runs=job.config.latency_runs)
 
 
-def _baseline_logits(job: Job, scored: Scored) -> dict[str, FloatArray] | None:
+def _shipped_logits(job: Job, scored: Scored) -> Logits | None:
+    """The student exported and quantized as the export ships it, kept in the run folder."""
+    from core.evaluate.columns import build_shipped
+
+    if not job.config.score_shipped:
+        scored.notes.append(
+            "the file that ships (ONNX INT8) was not scored in this run: the gate judged the "
+            "PyTorch student, and the export scores the file it writes"
+        )
+        return None
+    checkpoint(job.reporter, 0.4, "exporting and quantizing the student as it ships")
+    scorer, reason = build_shipped(job.student.model_dir, job.labels, job.run_dir,
+                                   job.config.threads)  # fmt: skip
+    if scorer is None:
+        scored.notes.append(f"the file that ships could not be built here: {reason}")
+        return None
+    try:
+        scored.titles[SHIPPED] = "student as shipped (ONNX INT8)"
+        logits = _all_logits(job, scorer, {"test": (0.5, 0.58), "edge": (0.58, 0.6)})
+        _time(job, scorer, scored, 0.6)
+        scored.shipped = scorer.shipped()
+    finally:
+        scorer.close()
+    return logits
+
+
+def _baseline_logits(job: Job, scored: Scored) -> Logits | None:
+    """The teacher through the same ONNX INT8 path, with its own validation temperature."""
+    from core.evaluate.columns import build_baseline
+
     if not job.config.quantize_baseline:
         scored.baseline_reason = "switched off for this run"
         return None
@@ -149,46 +195,30 @@ def _baseline_logits(job: Job, scored: Scored) -> dict[str, FloatArray] | None:
     if plan.folder is None:
         scored.baseline_reason = plan.reason
         return None
-    checkpoint(job.reporter, 0.7, "timing the teacher")
-    teacher = HFClassifierScorer(plan.folder, job.labels, name="teacher")
+    checkpoint(job.reporter, 0.65, "timing the teacher")
+    teacher = HFClassifierScorer(plan.folder, job.labels, name=TEACHER)
     try:
-        _time(job, teacher, scored, 0.7)
+        _time(job, teacher, scored, 0.65)
     finally:
         teacher.close()
-    quantized = HFClassifierScorer(plan.folder, job.labels, name=BASELINE, quantize=True)
-    scored.titles[BASELINE] = "teacher INT8 (quantize only)"
+    checkpoint(job.reporter, 0.7, "exporting and quantizing the teacher")
+    quantized, reason, scratch = build_baseline(plan.folder, job.labels, job.run_dir,
+                                                job.config.threads)  # fmt: skip
     try:
+        if quantized is None:
+            scored.baseline_reason = f"the teacher could not be quantized here: {reason}"
+            return None
+        scored.titles[BASELINE] = "teacher ONNX INT8 (quantize only)"
+        spans = {"validation": (0.75, 0.8), "test": (0.8, 0.86), "edge": (0.86, 0.88)}
         # The stored soft labels were softmax(logits / t): the baseline is scaled the same.
-        logits = {
-            s: _logits(job, quantized, s, span) / plan.temperature
-            for s, span in (("test", (0.75, 0.85)), ("edge", (0.85, 0.88)))
-        }
+        logits = {s: v / plan.temperature for s, v in _all_logits(job, quantized, spans).items()}
         _time(job, quantized, scored, 0.88)
     finally:
-        quantized.close()
+        if quantized is not None:
+            quantized.close()
+        scratch.cleanup()
+    scored.baseline_fit = _calibrate(job, logits["validation"])
     return logits
-
-
-def _extra_logits(job: Job, scored: Scored) -> dict[str, dict[str, FloatArray]]:
-    """Logits of the plugged-in columns (the exported ONNX INT8 student) on test and edge."""
-    from core.evaluate.columns import build_columns
-
-    if not job.config.extra_columns:
-        return {}
-    checkpoint(job.reporter, 0.89, "building the exported student's column")
-    root = job.project.run_dir(job.run_id)
-    built, notes = build_columns(job.student.model_dir, job.labels, root)
-    scored.notes += notes
-    out = {}
-    for scorer, scratch in built:
-        try:
-            scored.titles[scorer.name] = scorer.title
-            out[scorer.name] = {s: _logits(job, scorer, s, (0.9, 0.91)) for s in EVAL_SPLITS}
-            _time(job, scorer, scored, 0.91)
-        finally:
-            scorer.close()
-            scratch.cleanup()
-    return out
 
 
 def score_generation(job: Job) -> Scored:

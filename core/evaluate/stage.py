@@ -1,24 +1,34 @@
 """The evaluate stage: score, calibrate, time, cost, gate, report (DESIGN §4).
 
-``run_evaluate`` reads the held-out sets and stored teacher answers, runs the student (and
-the quantize-only baseline), decides pass or fail against the project's floor per set,
-writes every figure to the ``metrics`` table, ``calibration.json`` next to the model,
-``report.html`` and ``reliability.json`` into the run folder, and returns the verdict with the
-figures a reader needs (per set, per class, speed) in its :class:`EvaluateResult`.
-Re-running is safe: nothing it writes depends on an earlier evaluate run.
+``run_evaluate`` reads the held-out sets and stored teacher answers, runs the student, builds
+and scores the file the export ships (the student in ONNX INT8, kept in the run folder with
+its SHA-256) and the quantize-only baseline (the teacher through the same path), decides
+pass or fail against the project's floor per set on the file that ships, recommends what
+to ship, writes every figure (with its 95% bootstrap interval) to the ``metrics`` table,
+``calibration.json`` next to the model, ``report.html`` and ``reliability.json`` into the
+run folder, and returns the verdict with the figures a reader needs in its
+:class:`EvaluateResult`. Re-running is safe: nothing it writes depends on an earlier run.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from core.configs import to_json
 from core.errors import EvaluateError
 from core.evaluate import gate, inputs
-from core.evaluate.compare import PRIMARY, SetResult
-from core.evaluate.config import STUDENT, TEACHER, CostEstimate, EvaluateConfig, EvaluateResult
+from core.evaluate.compare import PRIMARY
+from core.evaluate.config import (
+    SHIPPED,
+    TEACHER,
+    CostEstimate,
+    EvaluateConfig,
+    EvaluateResult,
+    HeadlineRow,
+    SpeedRow,
+)
 from core.evaluate.cost import estimate
 from core.evaluate.figures import write_reliability
 from core.evaluate.latency import torch_threads
@@ -32,6 +42,8 @@ from core.evaluate.scoring import (
     score_generation,
 )
 from core.evaluate.summary import headline, metric_rows, set_summaries, speed_rows
+from core.evaluate.verdict import Decision, decide
+from core.evaluate.worth_it import WorthItInputs, load_inputs, teacher_cost_per_request
 from core.project import Project
 from core.reporter import Reporter
 from core.store.db import user_errors
@@ -92,22 +104,26 @@ def _prepare(project: Project, config: EvaluateConfig, reporter: Reporter, run_i
 
 def _conclude(job: Job, scored: Scored) -> EvaluateResult:
     project, config = job.project, job.config
-    floor = project.settings.floor
-    verdicts = {split: _judge(split, result, floor) for split, result in scored.sets.items()}
-    passed = gate.ships(verdicts["test"], verdicts.get("edge"), strict_edge=config.strict_edge)
-    cost = _cost(job, scored)
+    worth = load_inputs(project) or WorthItInputs()
+    cost = _cost(job, scored, worth)
     _teacher_notes(job, scored)
     rows = headline(scored, cost)
-    folder = project.run_dir(job.run_id)
-    data = _report_data(job, scored, verdicts, passed, rows, cost)
+    speed = speed_rows(scored, rows)
+    decision = decide(
+        scored.sets, config, project.settings.floor, task=project.settings.task,
+        rows={split: len(s) for split, s in job.sets.items()}, headline=rows, speed=speed,
+        baseline_reason=scored.baseline_reason, latency_need_ms=worth.latency_need_ms,
+    )  # fmt: skip
+    folder = job.run_dir
+    data = _report_data(job, scored, decision, rows, cost)
     with user_errors():
         html_path, pdf_path, pdf_note = write_report(render_html(data), folder)
         reliability = write_reliability(folder, scored.sets, scored.titles)
     notes = [*scored.notes, *([pdf_note] if pdf_note else [])]
     report = (html_path, pdf_path, reliability)
-    result = _result(job, scored, verdicts, passed, rows, cost, report, notes)
-    _record(job, scored, verdicts, cost, result)
-    job.reporter.progress(1.0, "evaluation " + ("passed" if passed else "FAILED the floor"))
+    result = _result(job, scored, decision, rows, speed, cost, report, notes)
+    _record(job, scored, decision.verdicts, cost, result)
+    job.reporter.progress(1.0, "evaluation " + ("passed" if result.passed else "FAILED the floor"))
     return result
 
 
@@ -125,23 +141,7 @@ def _teacher_notes(job: Job, scored: Scored) -> None:
         )
 
 
-def _judge(split: str, result: SetResult, floor: Any) -> gate.SetVerdict:
-    student = result.models[STUDENT]
-    missing = "no teacher answers on this set"
-    if result.has_teacher and student.retention is None:
-        missing = "the teacher scores 0 on this set"
-    calibrated = student.reliability_calibrated or student.reliability
-    return gate.judge(
-        split,
-        floor,
-        retention=student.retention,
-        metric=student.primary,
-        ece=None if calibrated is None else calibrated.ece,
-        retention_missing=missing,
-    )
-
-
-def _cost(job: Job, scored: Scored) -> CostEstimate:
+def _cost(job: Job, scored: Scored, worth: WorthItInputs) -> CostEstimate:
     def throughput(model: str) -> float | None:
         speed = [x for x in scored.latencies if x.model == model and x.device == "cpu"]
         return speed[0].throughput_per_s if speed else None
@@ -151,23 +151,21 @@ def _cost(job: Job, scored: Scored) -> CostEstimate:
     if train is not None and train.started and train.finished:
         started, finished = (datetime.fromisoformat(t) for t in (train.started, train.finished))
         hours = max((finished - started).total_seconds(), 0.0) / 3600
+    rate = job.config.hardware_cost_per_hour
     return estimate(
         teacher=inputs.teacher_cost(job.project, job.teacher) if job.teacher else None,
+        teacher_price_per_request=teacher_cost_per_request(worth),
         teacher_throughput=throughput(TEACHER),
-        student_throughput=throughput(STUDENT),
-        hardware_cost_per_hour=job.config.hardware_cost_per_hour,
+        student_throughput=throughput(SHIPPED) if scored.shipped else None,
+        hardware_cost_per_hour=worth.hardware_cost_per_hour if rate is None else rate,
         train_hours=hours,
         payback_days=job.config.payback_days,
+        currency=worth.currency,
     )
 
 
 def _report_data(
-    job: Job,
-    scored: Scored,
-    verdicts: dict[str, gate.SetVerdict],
-    passed: bool,
-    rows: list[Any],
-    cost: CostEstimate,
+    job: Job, scored: Scored, decision: Decision, rows: list[HeadlineRow], cost: CostEstimate
 ) -> ReportData:
     settings = job.project.settings
     return ReportData(
@@ -183,8 +181,7 @@ def _report_data(
         teacher_id=job.teacher.teacher_id if job.teacher else None,
         primary_metric=PRIMARY[settings.task],
         sets=scored.sets,
-        verdicts=verdicts,
-        passed=passed,
+        decision=decision,
         strict_edge=job.config.strict_edge,
         titles=scored.titles,
         headline=rows,
@@ -193,6 +190,9 @@ def _report_data(
         latencies=scored.latencies,
         cost=cost,
         baseline_reason=scored.baseline_reason,
+        baseline_fit=scored.baseline_fit,
+        shipped=scored.shipped,
+        gate_on_bound=job.config.gate_on_lower_bound,
         notes=list(scored.notes),
     )
 
@@ -200,15 +200,17 @@ def _report_data(
 def _result(
     job: Job,
     scored: Scored,
-    verdicts: dict[str, gate.SetVerdict],
-    passed: bool,
-    rows: list[Any],
+    decision: Decision,
+    rows: list[HeadlineRow],
+    speed: tuple[SpeedRow, ...],
     cost: CostEstimate,
     report: tuple[Path, Path | None, Path | None],  # report.html, its PDF, reliability.json
     notes: list[str],
 ) -> EvaluateResult:
+    verdicts = decision.verdicts
     failures = [f"{split}: {c.describe()}" for split, v in verdicts.items() for c in v.failures]
     edge = verdicts.get("edge")
+    set_notes = [f"{r.split}: {n}" for r in scored.sets.values() for n in r.notes]
     return EvaluateResult(
         run_id=job.run_id,
         task=job.project.settings.task,
@@ -216,7 +218,7 @@ def _result(
         reference=scored.sets["test"].reference,
         student_dir=job.student.model_dir,
         teacher_id=job.teacher.teacher_id if job.teacher else None,
-        passed=passed,
+        passed=decision.passed,
         test_passed=verdicts["test"].passed,
         edge_passed=None if edge is None else edge.passed,
         failures=tuple(failures),
@@ -225,17 +227,23 @@ def _result(
         report_html=report[0],
         report_pdf=report[1],
         headline=tuple(rows),
-        notes=tuple(
-            dict.fromkeys(
-                [*notes, *(f"{r.split}: {n}" for r in scored.sets.values() for n in r.notes)]
-            )
-        ),
+        notes=tuple(dict.fromkeys([*notes, *set_notes])),
         labels=job.labels,
         strict_edge=job.config.strict_edge,
-        sets=set_summaries(scored, verdicts, job.labels),
-        speed=speed_rows(scored, rows),
+        sets=set_summaries(scored, verdicts, job.labels, decision.judged),
+        speed=speed,
         cost=cost,
         reliability_file=report[2],
+        judged=decision.judged,
+        shipped=scored.shipped,
+        warnings=tuple(decision.warnings.values()),
+        thin_splits=tuple(decision.warnings),
+        temperature_note=scored.fit.reason if scored.fit else "",
+        gate_on_lower_bound=job.config.gate_on_lower_bound,
+        baseline_verdict=decision.baseline,
+        baseline_reason=scored.baseline_reason,
+        recommendation=decision.recommendation,
+        referral=decision.referral,
     )
 
 
@@ -249,7 +257,7 @@ def _record(
     """Metrics rows and the audit entry, in one transaction."""
     rows = metric_rows(scored, verdicts, cost, job.labels, result.passed)
     for row in result.headline:
-        if row.model == STUDENT and row.metric is not None:
+        if row.model == result.judged and row.metric is not None:
             job.reporter.metric(f"{row.split}/student_{result.primary_metric}", row.metric)
     with job.project.store.transaction() as conn:
         # A resumed run replaces its figures rather than doubling them.

@@ -2,17 +2,19 @@
 
 Metric names are ``<model>.<metric>`` (``student.macro_f1``, ``teacher_int8.retention``),
 ``<model>.human.<metric>`` against the human labels, per-class and confusion figures as
-``student.f1.<label>`` and ``student.confusion.<reference>.<predicted>``; speed and cost sit
-under the split ``''`` with the device in the name (``student.latency_p50_ms.cpu``).
+``student.f1.<label>`` and ``student.confusion.<reference>.<predicted>``, 95% intervals as
+``<model>.<metric>.low`` / ``.high``, per-class retention as ``<model>.retention.<label>``;
+speed and cost sit under the split ``''`` with the device in the name
+(``student.latency_p50_ms.cpu``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 
 from core.evaluate.compare import ModelResult, Scores, SetResult
 from core.evaluate.config import (
-    STUDENT,
     TEACHER,
     ClassFigures,
     CostEstimate,
@@ -39,20 +41,10 @@ def headline(scored: Scored, cost: CostEstimate | None) -> list[HeadlineRow]:
     for split, result in scored.sets.items():
         for name, model in result.models.items():
             speed = _cpu(scored.latencies, name)
+            row = model_row(split, scored.titles.get(name, name), model)
             rows.append(
-                HeadlineRow(
-                    split=split,
-                    model=name,
-                    title=scored.titles.get(name, name),
-                    metric=model.primary,
-                    retention=model.retention,
-                    agreement=model.agreement,
-                    ece=None if model.reliability is None else model.reliability.ece,
-                    ece_calibrated=(
-                        None
-                        if model.reliability_calibrated is None
-                        else model.reliability_calibrated.ece
-                    ),
+                replace(
+                    row,
                     p50_ms=None if speed is None else speed.p50_ms,
                     throughput_per_s=None if speed is None else speed.throughput_per_s,
                     size_mb=scored.sizes_mb.get(name),
@@ -62,31 +54,72 @@ def headline(scored: Scored, cost: CostEstimate | None) -> list[HeadlineRow]:
     return rows
 
 
-def set_summaries(
-    scored: Scored, verdicts: dict[str, SetVerdict], labels: Sequence[str]
-) -> tuple[SetSummary, ...]:
-    """Each evaluated set's verdict with the student's per-class figures and confusion."""
-    return tuple(
-        _set_summary(scored.sets[split], verdict, labels) for split, verdict in verdicts.items()
+def model_row(split: str, title: str, model: ModelResult) -> HeadlineRow:
+    """One model's quality figures on one set, with their intervals (no speed or cost)."""
+    calibrated = model.reliability_calibrated
+    return HeadlineRow(
+        split=split,
+        model=model.model,
+        title=title,
+        metric=model.primary,
+        retention=model.retention,
+        agreement=model.agreement,
+        ece=None if model.reliability is None else model.reliability.ece,
+        ece_calibrated=None if calibrated is None else calibrated.ece,
+        p50_ms=None,
+        throughput_per_s=None,
+        size_mb=None,
+        cost_per_million=None,
+        metric_ci=model.intervals.get("metric"),
+        retention_ci=model.intervals.get("retention"),
+        agreement_ci=model.intervals.get("agreement"),
+        ece_ci=model.intervals.get("ECE"),
+        rows=model.scores.n,
     )
 
 
-def _set_summary(result: SetResult, verdict: SetVerdict, labels: Sequence[str]) -> SetSummary:
-    student = result.models[STUDENT].scores
+def set_summaries(
+    scored: Scored, verdicts: dict[str, SetVerdict], labels: Sequence[str], judged: str
+) -> tuple[SetSummary, ...]:
+    """Each evaluated set's verdict with the judged model's per-class figures, per-class
+    retention (the worst class named) and confusion."""
+    return tuple(
+        _set_summary(scored.sets[split], verdict, labels, judged)
+        for split, verdict in verdicts.items()
+    )
+
+
+def _set_summary(
+    result: SetResult, verdict: SetVerdict, labels: Sequence[str], judged: str
+) -> SetSummary:
+    student = result.models[judged].scores
     teacher = result.models.get(TEACHER)
     if not isinstance(student, ClassificationScores):
         return SetSummary(result.split, result.rows, result.compared, verdict)
+    base = teacher.scores if teacher is not None else None
     classes = tuple(
         ClassFigures(
             label=label,
             support=int(student.support[i]),
             student=_triple(student, i),
-            teacher=None if teacher is None else _triple(teacher.scores, i),
+            teacher=None if base is None else _triple(base, i),
+            retention=_class_retention(student, base, i),
         )
         for i, label in enumerate(labels)
     )
+    kept = [c for c in classes if c.retention is not None]
+    worst = min(kept, key=lambda c: c.retention or 0.0).label if kept else None
     confusion = tuple(tuple(int(n) for n in row) for row in student.confusion)
-    return SetSummary(result.split, result.rows, result.compared, verdict, classes, confusion)
+    return SetSummary(
+        result.split, result.rows, result.compared, verdict, classes, confusion, worst
+    )
+
+
+def _class_retention(student: ClassificationScores, teacher: Scores | None, i: int) -> float | None:
+    """The model's F1 on one label over the teacher's (None: the teacher scores 0 there)."""
+    if not isinstance(teacher, ClassificationScores) or teacher.f1[i] <= 0:
+        return None
+    return float(student.f1[i] / teacher.f1[i])
 
 
 def _triple(scores: Scores, i: int) -> tuple[float, float, float] | None:
@@ -125,9 +158,7 @@ def _cost(model: str, cost: CostEstimate | None, speed: Latency | None) -> float
         return None
     if model == TEACHER:
         return cost.teacher_per_million
-    if model == STUDENT:
-        return cost.student_per_million
-    if speed is None:
+    if speed is None or cost.hardware_cost_per_hour is None:
         return None
     return per_million(cost.hardware_cost_per_hour, speed.throughput_per_s)
 
@@ -158,10 +189,27 @@ def _per_class_rows(
             yield f"{prefix}.confusion.{label}.{predicted}", float(scores.confusion[i, j])
 
 
-def _model_rows(model: ModelResult, labels: Sequence[str]) -> Iterator[tuple[str, float]]:
+def _interval_rows(model: ModelResult, primary: str) -> Iterator[tuple[str, float]]:
+    names = {"metric": primary, "retention": "retention", "agreement": "agreement", "ECE": "ece"}
+    for key, interval in model.intervals.items():
+        if interval is not None:
+            yield f"{model.model}.{names[key]}.low", interval.low
+            yield f"{model.model}.{names[key]}.high", interval.high
+
+
+def _model_rows(
+    model: ModelResult, labels: Sequence[str], teacher: ModelResult | None
+) -> Iterator[tuple[str, float]]:
     name = model.model
     yield from _score_rows(name, model.scores, labels)
     yield from _per_class_rows(name, model.scores, labels)
+    primary = "macro_f1" if isinstance(model.scores, ClassificationScores) else "rouge_l"
+    yield from _interval_rows(model, primary)
+    if isinstance(model.scores, ClassificationScores) and teacher is not None and name != TEACHER:
+        for i, label in enumerate(labels):
+            kept = _class_retention(model.scores, teacher.scores, i)
+            if kept is not None:
+                yield f"{name}.retention.{label}", kept
     if model.human is not None:
         yield from _score_rows(f"{name}.human", model.human, labels)
     optional = {
@@ -191,17 +239,19 @@ def metric_rows(
             (split, "set.rows", float(result.rows)),
             (split, "set.compared", float(result.compared)),
         ]
+        teacher = result.models.get(TEACHER)
         for model in result.models.values():
-            rows += [(split, name, value) for name, value in _model_rows(model, labels)]
+            rows += [(split, n, v) for n, v in _model_rows(model, labels, teacher)]
     for split, verdict in verdicts.items():
         rows.append((split, "gate.passed", float(verdict.passed)))
-    if scored.fit is not None:
-        rows += [
-            ("validation", "student.temperature", scored.fit.temperature),
-            ("validation", "student.nll", scored.fit.nll_before),
-            ("validation", "student.nll_calibrated", scored.fit.nll_after),
-            ("validation", "student.n", float(scored.fit.n)),
-        ]
+    for name, fit in (("student", scored.fit), ("teacher_int8", scored.baseline_fit)):
+        if fit is not None:
+            rows += [
+                ("validation", f"{name}.temperature", fit.temperature),
+                ("validation", f"{name}.nll", fit.nll_before),
+                ("validation", f"{name}.nll_calibrated", fit.nll_after),
+                ("validation", f"{name}.n", float(fit.n)),
+            ]
     rows += list(_speed_rows(scored))
     rows += list(_cost_rows(cost))
     rows.append(("", "gate.passed", float(passed)))

@@ -16,8 +16,10 @@ from typing import Any
 import numpy as np
 
 from core.errors import ExportError
+from core.evaluate.config import ShippedModel
 from core.evaluate.inputs import StudentSource
 from core.export import onnx_export, parity, quantize
+from core.export.bundle_format import sha256_file
 from core.export.config import ExportConfig, ParityReport
 from core.export.onnx_export import load_local
 from core.export.runtime import OnnxClassifier, TokenizerSettings, open_session, softmax
@@ -56,11 +58,16 @@ class Built:
     prompt: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
     fp32_bytes: int = 0
+    reused: bool = False  # the INT8 file is the one the evaluation scored
 
 
 def export_and_quantize(config: ExportConfig, student: StudentSource, task: str, work: Path,
-                        labels: tuple[str, ...], step: Step) -> Built:  # fmt: skip
+                        labels: tuple[str, ...], step: Step,
+                        reuse: ShippedModel | None = None) -> Built:  # fmt: skip
     """Merge LoRA, export fp32 ONNX, quantize to INT8 (and FP16), read the graph's I/O.
+
+    ``reuse``: the INT8 file the evaluation scored, shipped as it is instead of quantizing
+    again (the caller checked that it was made with these settings and is unchanged).
 
     Raises:
         ExportError: the student cannot be exported, or predicts another label set.
@@ -80,7 +87,14 @@ def export_and_quantize(config: ExportConfig, student: StudentSource, task: str,
                   _labels(folder, labels, task), tokenizer, max_length)  # fmt: skip
     if reason:
         built.notes.append(f"exported with {exporter}: optimum could not ({reason})")
-    _quantize(config, built, work, step)
+    if reuse is not None:
+        _reuse(reuse, built, work)
+    else:
+        _quantize(config, built, work, step)
+    if config.fp16:
+        step(0.35, "converting a copy to FP16 for GPU serving")
+        built.fp16 = work / "model_fp16.onnx"
+        built.fp16_settings = quantize.convert_fp16(built.fp32, built.fp16)
     built.inputs, built.outputs = graph_io(open_session(built.shipped, cpu_only=True))
     built.tokenizer["input_names"] = [t.name for t in built.inputs]
     built.fp32_bytes = fp32.stat().st_size
@@ -93,13 +107,28 @@ def _quantize(config: ExportConfig, built: Built, work: Path, step: Step) -> Non
         quantized = quantize.quantize_int8(built.fp32, work, config.isa)
         built.shipped, built.isa, built.quantization = (
             quantized.model, quantized.isa, quantized.settings)  # fmt: skip
-        ort_config = quantized.model.parent / "ort_config.json"
-        if ort_config.is_file():  # optimum's record of the quantization, for ORTModel
-            shutil.copyfile(ort_config, built.folder / "ort_config.json")
-    if config.fp16:
-        step(0.35, "converting a copy to FP16 for GPU serving")
-        built.fp16 = work / "model_fp16.onnx"
-        built.fp16_settings = quantize.convert_fp16(built.fp32, built.fp16)
+        _copy_ort_config(quantized.model.parent, built.folder)
+
+
+def _reuse(shipped: ShippedModel, built: Built, work: Path) -> None:
+    """Ship the evaluated INT8 file itself: a copy, checked against its recorded SHA-256."""
+    target = work / "int8" / "model.onnx"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(shipped.file, target)
+    if sha256_file(target) != shipped.sha256:
+        raise ExportError(
+            f"the evaluated model file {shipped.file} changed while it was copied",
+            "evaluate the student again, then export",
+        )
+    built.shipped, built.isa, built.quantization = target, shipped.isa, dict(shipped.quantization)
+    built.reused = True
+    _copy_ort_config(shipped.file.parent, built.folder)
+
+
+def _copy_ort_config(source: Path, folder: Path) -> None:
+    ort_config = source / "ort_config.json"
+    if ort_config.is_file():  # optimum's record of the quantization, for ORTModel
+        shutil.copyfile(ort_config, folder / "ort_config.json")
 
 
 def _labels(folder: Path, labels: tuple[str, ...], task: str) -> list[str]:

@@ -6,7 +6,8 @@ disk, a crash or a cancel leaves at most that staging folder, which is removed o
 out; an existing bundle is replaced only once the new one is complete (``--force``).
 Bundles are owner-only (0700 folder, 0600 zip) like the project: they hold anonymized
 probe texts. The manifest is signed last (``signature.json``, see ``core.export.signature``),
-over the exact bytes written.
+over the exact bytes written; beside it goes the reviewer's blank sign-off form
+(``SIGN-OFF.md``, outside the checksums: ``core.export.signoff``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from core.export import bundle_format as fmt
 from core.export import targets
 from core.export.serving import Serving
 from core.export.signature import Signer, write_signature
+from core.export.signoff import blank_form
 from core.store.db import user_errors
 
 # Files of the exported model folder that a serving stack or ORTModel reads.
@@ -99,6 +101,8 @@ def write_bundle(
         with _staging(out) as staging:
             written = _assemble(staging, parts, manifest)
             write_signature(staging, signer)
+            blank = blank_form(str(manifest.get("name", "")), json_bytes(written))
+            (staging / fmt.SIGN_OFF).write_text(blank, encoding="utf-8")
             if form == "zip":
                 _publish_zip(staging, out, force)
             else:
@@ -181,7 +185,7 @@ def _publish_zip(staging: Path, out: Path, force: bool) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             with zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive:
-                for relative in sorted([*fmt.bundle_files(staging), fmt.MANIFEST, fmt.SIGNATURE]):
+                for relative in sorted([*fmt.bundle_files(staging), *fmt.UNLISTED]):
                     archive.write(staging / relative, relative)
             handle.flush()
             os.fsync(handle.fileno())

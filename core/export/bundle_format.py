@@ -23,6 +23,10 @@ LABELS = "labels.json"
 PROBES = "probes.json"
 MODEL_CARD = "MODEL_CARD.md"
 REPORT = "report.html"
+# The reviewer's form: deliberately outside the checksums and the signature (filled in after
+# export; ``core.export.signoff``). Listed nowhere, refused nowhere, reported by verify.
+SIGN_OFF = "SIGN-OFF.md"
+UNLISTED = (MANIFEST, SIGNATURE, SIGN_OFF)
 
 # key → the JSON type(s) it must have; nested sections are checked one level down. A serving
 # target's section (``triton``…) is checked by the target (core.export.targets).
@@ -66,19 +70,20 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 
 
 def bundle_files(root: Path) -> Iterator[str]:
-    """Every regular file under ``root`` except the manifest and its signature, sorted."""
+    """Every regular file under ``root`` except the manifest, its signature and the
+    reviewer's sign-off form (:data:`UNLISTED`), sorted."""
     found = []
     for folder, dirs, files in os.walk(root):
         dirs.sort()
         for name in files:
             relative = (Path(folder) / name).relative_to(root).as_posix()
-            if relative not in (MANIFEST, SIGNATURE):
+            if relative not in UNLISTED:
                 found.append(relative)
     yield from sorted(found)
 
 
 def file_entries(root: Path) -> dict[str, dict[str, Any]]:
-    """``{path: {"sha256", "size"}}`` for every file but the manifest and its signature."""
+    """``{path: {"sha256", "size"}}`` for every file but :data:`UNLISTED`."""
     return {
         name: {"sha256": sha256_file(root / name), "size": (root / name).stat().st_size}
         for name in bundle_files(root)

@@ -1,270 +1,254 @@
-"""``MODEL_CARD.md``: what a model-risk reviewer needs, from the manifest alone.
+"""``MODEL_CARD.md``: a model-risk document, from the manifest alone.
 
-Everything here is a count, a metric, a setting, a hash or an id: the card never quotes a
-record, a probe input or a prompt template.
+Written for a reviewer who has not seen the project (SR 11-7: parties unfamiliar with a model
+can understand how it operates, its limitations and key assumptions): the recommendation
+and the decision first, then governance, intended use, labels, data, how the teacher came
+to be, the student, anonymization, the shipped file's evaluation with its uncertainty
+(``card_quality``), limitations, a monitoring plan and the sign-off. Plain prose and tables:
+every path is relative to the bundle, no mapping is printed as it is stored, and nothing
+quotes a record, a probe input or a prompt template.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
-_HEADLINE = ("accuracy", "macro_f1", "retention", "agreement", "ece", "ece_calibrated")
+from core.export.card_quality import (
+    baseline_section,
+    calibration_section,
+    evaluation_section,
+    export_section,
+    limitations_section,
+    monitoring_section,
+    per_class_section,
+    referral_section,
+    reproducibility_section,
+    speed_section,
+)
+from core.export.card_text import DASH, bullets, num, section, table
+
+SPLITS = ("train", "validation", "test", "edge")
+_CHOICE = {"quantized_teacher": "Ship the quantized teacher", "student": "Ship the student",
+           "neither": "Ship neither"}  # fmt: skip
 
 
 def render_card(manifest: dict[str, Any]) -> str:
     """The model card as Markdown."""
+    review = manifest.get("review") or {}
+    evaluation = review.get("evaluation") or {}
     sections = [
-        _summary(manifest),
-        _intended_use(manifest),
-        _data(manifest),
-        _models(manifest),
-        _evaluation(manifest),
-        _calibration(manifest),
-        _export(manifest),
-        _limitations(manifest),
-        _reproducibility(manifest),
+        _title(manifest),
+        _recommendation(manifest, evaluation),
+        _decision(manifest, evaluation),
+        _governance(manifest, review),
+        _intended_use(manifest, review),
+        _labels(manifest, review),
+        _data(manifest, review),
+        section("How the teacher came to be", review.get("teacher_origin") or DASH),
+        _student(manifest),
+        _anonymization(manifest, review),
+        evaluation_section(manifest, evaluation),
+        per_class_section(evaluation),
+        baseline_section(evaluation),
+        calibration_section(manifest, evaluation),
+        referral_section(evaluation),
+        speed_section(evaluation),
+        limitations_section(manifest, evaluation),
+        monitoring_section(manifest, evaluation),
+        export_section(manifest),
+        reproducibility_section(manifest),
+        _sign_off(),
     ]
-    return "\n\n".join(s.rstrip() for s in sections) + "\n"
+    return "\n\n".join(s.rstrip() for s in sections if s) + "\n"
 
 
-def _fmt(value: Any, digits: int = 4) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
-
-
-def _table(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
-    head = list(header)
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def _summary(m: dict[str, Any]) -> str:
-    quality = m["quality"]
-    override = quality.get("override")
-    verdict = quality["verdict"].upper()
-    lines = [
-        f"# Model card: {m['name']}",
-        "",
-        f"- **Task:** {m['task']}"
-        + (f" over {len(m['labels'])} labels: {', '.join(m['labels'])}" if m["labels"] else ""),
-        f"- **Quality verdict:** {verdict} against the project's floor"
-        + (f" — **shipped under an override**: {override['reason']}" if override else ""),
-        f"- **Served model:** `{m['model']['file']}` ({m['model']['precision']}, ONNX), "
-        f"inputs up to {m['max_length']} tokens",
-        f"- **Exported** {m['exported_at']} by `{m['exported_by']}` (export run "
-        f"{m.get('export_run') or '—'}); audit chain head `{m['audit_head'][:16]}…`",
-    ]
-    return "\n".join(lines)
-
-
-def _intended_use(m: dict[str, Any]) -> str:
-    what = (
-        f"assign one of the labels ({', '.join(m['labels'])}) to a text"
-        if m["task"] == "classification"
-        else "continue a prompt in the way the teacher model did"
-    )
-    return "\n".join(
-        [
-            "## Intended use",
-            f"This model was distilled from a larger teacher to {what}, on inputs like the "
-            "project's data, served on-premises (CPU, ONNX Runtime) where sending the text to "
-            "the teacher is too slow, costly or not allowed.",
-            "",
-            "Out of scope: inputs in another language or domain than the training data, labels "
-            "outside the list above, and decisions about people made without human review.",
-        ]
+def _title(m: dict[str, Any]) -> str:
+    return (
+        f"# Model card: {m['name']}\n\nFor the model-risk review. Every figure below was "
+        "measured by Stillroom on the project's held-out data; figures in brackets are 95% "
+        "bootstrap intervals over the test rows. The reviewer records the decision in "
+        "SIGN-OFF.md (see Sign-off)."
     )
 
 
-def _data(m: dict[str, Any]) -> str:
-    lineage = m["lineage"]
-    anon = lineage.get("anonymization") or {}
-    rows = [(d.get("name"), d.get("rows"), d.get("sha256")) for d in lineage.get("source_data", [])]
-    train = lineage.get("training_data") or {}
-    entities = anon.get("entities_replaced") or {}
-    lines = ["## Data", _table(("dataset", "rows", "SHA-256"), rows), ""]
-    lines.append(
-        f"Training examples: {_fmt(train.get('train_examples'))}, validation examples: "
-        f"{_fmt(train.get('validation_examples'))}; the student read "
-        f"**{lineage.get('text_source', 'anonymized')}** text."
-    )
-    lines += [
-        "",
-        "### Anonymization applied",
-        f"{_fmt(anon.get('records_anonymized'))} of {_fmt(anon.get('records'))} records "
-        "were anonymized before any teacher saw them.",
-    ]
-    for setting in anon.get("settings") or []:
-        lines.append(
-            f"- settings `{setting.get('config_hash')}`: mode {setting.get('mode')}, "
-            f"rules {setting.get('rules')}"
-        )
-    if entities:
-        lines.append(
-            "- values replaced, by type: " + ", ".join(f"{k} {v:,}" for k, v in entities.items())
-        )
-    if lineage.get("text_source") != "anonymized":
-        lines.append("- **note:** some training text was NOT anonymized (audited at train time)")
-    return "\n".join(lines)
+def _recommendation(m: dict[str, Any], evaluation: dict[str, Any]) -> str:
+    advice = evaluation.get("recommendation")
+    override = (m["quality"].get("override") or {}).get("reason")
+    parts = []
+    if advice:
+        headline = _CHOICE.get(advice["choice"], advice["headline"])
+        parts += [f"**{headline}.**", bullets(advice["reasons"])]
+    else:
+        parts.append("No recommendation: the bundle's student was not evaluated against a "
+                     "quantize-only baseline.")  # fmt: skip
+    if advice and advice["choice"] != "student":
+        parts.append("This bundle holds the student; read the reasons above before using it.")
+    if override:
+        parts.append(f"**This bundle was exported under an audited override of the quality "
+                     f"floor:** {override}")  # fmt: skip
+    return section("Recommendation", *parts)
 
 
-def _models(m: dict[str, Any]) -> str:
-    lineage = m["lineage"]
-    teacher, student = lineage.get("teacher") or {}, lineage.get("student") or {}
-    training = lineage.get("training") or {}
-    derived = student.get("derived_from") or {}
-    return "\n".join(
-        [
-            "## Teacher and student",
-            f"- Teacher: `{_fmt(teacher.get('teacher_id'))}` (prompt version "
-            f"`{_fmt(teacher.get('prompt_version'))}`)",
-            f"- Student base: `{_fmt(student.get('base'))}`, {_fmt(student.get('parameters'))} "
-            "parameters"
-            + (
-                f"; derived from `{derived.get('source')}` keeping layers "
-                f"{derived.get('kept_layers')}"
-                if derived
-                else ""
-            ),
-            f"- Training: seed {_fmt(training.get('seed'))}, {_fmt(training.get('epochs_run'))} "
-            f"epochs, LoRA {_fmt(training.get('lora'))}, device {_fmt(training.get('device'))}; "
-            "the full configuration is in manifest.json (lineage.training)",
-        ]
-    )
-
-
-def _metric_rows(metrics: dict[str, float], models: Iterable[str]) -> list[list[Any]]:
-    return [
-        [model, *(metrics.get(f"{model}.{k}") for k in _HEADLINE)]
-        for model in models
-        if any(f"{model}.{k}" in metrics for k in _HEADLINE)
-    ]
-
-
-def _evaluation(m: dict[str, Any]) -> str:
-    metrics, quality = m["metrics"], m["quality"]
+def _decision(m: dict[str, Any], evaluation: dict[str, Any]) -> str:
+    quality, shipped = m["quality"], m.get("shipped") or {}
+    verdict = shipped.get("verdict")
+    state = quality["verdict"].upper()
+    if verdict is not None:
+        state = "PASSES" if verdict["passed"] else "FAILS"
     floor = quality.get("floor") or {}
-    lines = [
-        "## Evaluation",
-        f"Evaluate run: {_fmt(quality.get('evaluate_run'))}. Floor: "
-        f"retention ≥ {_fmt(floor.get('min_retention'))}, metric ≥ "
-        f"{_fmt(floor.get('min_metric'))}, ECE ≤ {_fmt(floor.get('max_ece'))}.",
-    ]
-    for failure in quality.get("failures") or []:
-        lines.append(f"- failed: {failure}")
-    models = ("teacher", "student", "student_onnx_int8", "teacher_int8")
-    for split, title in (("test", "Test set"), ("edge", "Edge-case results")):
-        rows = _metric_rows(metrics.get(split, {}), models)
-        lines += ["", f"### {title}"]
-        lines.append(_table(("model", *_HEADLINE), rows) if rows else "not evaluated")
-    if quality.get("edge_passed") is False:
-        lines.append("\n**The edge-case set fails the floor** although it does not gate.")
-    return "\n".join(lines)
-
-
-def _calibration(m: dict[str, Any]) -> str:
-    cal = m["calibration"]
-    return "\n".join(
-        [
-            "## Calibration",
-            f"Probabilities are softmax(logits / T) with T = {cal['temperature']:.4f} "
-            f"({cal['source']}). Use them as confidence only within the data's domain.",
-        ]
-    )
-
-
-def _export(m: dict[str, Any]) -> str:
-    model, parity = m["model"], m["parity"]
+    bounds = [f"retention ≥ {num(floor.get('min_retention'), 2)}"]
+    if floor.get("min_metric") is not None:
+        metric = quality.get("primary_metric") or "metric"
+        bounds.append(f"{metric} ≥ {num(floor['min_metric'], 2)}")
+    if floor.get("max_ece") is not None:
+        bounds.append(f"ECE ≤ {num(floor['max_ece'], 2)}")
+    if evaluation.get("gate_on_lower_bound"):
+        bounds.append("judged on each figure's 95% interval bound")
+    model = m["model"]
     quant = model.get("quantization") or {}
+    precision = model["precision"].upper() + (f" ({quant['target_isa']})" if quant else "")
+    warnings = evaluation.get("warnings") or []
     rows = [
-        (
-            v["variant"],
-            v["agreement"],
-            v.get("batched_agreement"),
-            v["max_abs_diff"],
-            v["metric"],
-            v["metric_delta"],
-        )
-        for v in parity.get("variants", [])
+        ("Quality verdict (the file that ships, test set)", f"{state} the floor"),
+        ("Quality floor (set before training)", "; ".join(bounds)),
+        ("File that ships", f"{model['file']}, ONNX {precision}"),
+        ("Its SHA-256", f"`{shipped.get('sha256', DASH)}`"),
+        ("Where its figures come from", _figures_source(shipped)),
+        ("Sample-size warnings", "; ".join(warnings) if warnings else "none"),
     ]
-    lines = [
-        "## Export and parity",
-        f"Exported with {model['exporter']}"
-        + (f" (fallback: {model['fallback_reason']})" if model.get("fallback_reason") else ""),
-        f"Quantization: {quant.get('method', 'none')}, per-channel {quant.get('per_channel')}, "
-        f"kernel target {quant.get('target_isa')}."
-        if quant
-        else "Quantization: none (fp32).",
-        "",
-        f"Parity on {parity['n']:,} test inputs (reference: {parity['reference']}; "
-        f"PyTorch {parity['metric_name']} {_fmt(parity['pytorch_metric'])}):",
-        _table(
-            (
-                "variant",
-                "agreement",
-                "in batches",
-                "max |Δlogit|",
-                parity["metric_name"],
-                "Δ vs PyTorch",
-            ),
-            rows,
-        ),
+    return section("Decision summary", table(("", ""), rows))
+
+
+def _figures_source(shipped: dict[str, Any]) -> str:
+    if shipped.get("source") == "evaluated":
+        return (f"evaluate run {shipped.get('evaluate_run')}, which scored this very file "
+                "(same SHA-256)")  # fmt: skip
+    if shipped.get("source") == "re-scored":
+        return f"scored at export on the test set, because {shipped.get('why') or 'asked'}"
+    return DASH
+
+
+def _governance(m: dict[str, Any], review: dict[str, Any]) -> str:
+    rows = [
+        ("Model", m["name"]),
+        ("Version", f"export run {m.get('export_run') or DASH}, exported {m['exported_at'][:10]}"),
+        ("Owner", review.get("owner") or DASH),
+        ("Developer (exported by)", m["exported_by"]),
+        ("Approver, decision, date, valid until", "recorded by the reviewer in SIGN-OFF.md"),
     ]
-    lines.append(
-        "\nAgreement is the share of test inputs on which the variant picks the same "
-        "class as PyTorch, one input at a time as served; INT8 scales activations per "
-        'batch, so padded batches ("in batches") can differ slightly.'
-    )
-    if parity.get("override"):
-        lines.append(f"\n**Parity gate overridden:** {parity['override']['reason']}")
-    return "\n".join(lines)
+    return section("Governance", table(("Field", "Value"), rows))
 
 
-def _limitations(m: dict[str, Any]) -> str:
-    parity = m["parity"]
-    int8 = next((v for v in parity.get("variants", []) if v["variant"] == "onnx_int8"), None)
-    lines = [
-        "## Limitations",
-        "- The student imitates its teacher: it inherits the teacher's errors and biases, "
-        "and its scores are bounded by the teacher's on this data.",
-        f"- Inputs longer than {m['max_length']} tokens are truncated.",
-        "- Scores come from the project's held-out split; other data may score lower.",
+def _intended_use(m: dict[str, Any], review: dict[str, Any]) -> str:
+    out_of_scope = [
+        "inputs in another language, domain or format than the project's data;",
+        "labels outside the list below;" if m["labels"] else "tasks other than this one;",
+        "decisions about people made without human review;",
+        "answers whose confidence is below the human-review threshold (see below), "
+        "without a person looking at them.",
     ]
-    if int8 is not None:
-        lines.append(
-            f"- INT8 and the PyTorch student disagree on "
-            f"{(1 - int8['agreement']) * 100:.2f}% of the test inputs."
-        )
-    anon = (m["lineage"].get("anonymization") or {}).get("settings") or []
-    if any("pattern" in str(s.get("mode", "")) for s in anon):
-        lines.append("- Anonymization ran pattern-only: names and places were NOT detected.")
-    return "\n".join(lines)
+    return section("Intended use", review.get("intended_use") or DASH,
+                   "Out of scope:\n\n" + bullets(out_of_scope))  # fmt: skip
 
 
-def _reproducibility(m: dict[str, Any]) -> str:
-    versions = ", ".join(f"{k} {v}" for k, v in sorted(m["versions"].items()))
-    return "\n".join(
-        [
-            "## Reproducibility",
-            f"- Libraries at export: {versions}",
-            f"- Audit chain head at export: `{m['audit_head']}` (row "
-            f"{m.get('audit_head_row', '—')}); the project's chain must still contain it: "
-            "`stillroom audit verify PROJECT --bundle BUNDLE --key PUB`",
-            "- Every file's SHA-256 is in manifest.json, and manifest.json is signed "
-            f"(signature.json){_signer(m)}; check both with `stillroom bundle verify BUNDLE "
-            "--key PUB`, PUB being the public key IT pinned.",
-        ]
-    )
-
-
-def _signer(m: dict[str, Any]) -> str:
-    signing = m.get("signing") or {}
-    if not signing.get("key_id"):
+def _labels(m: dict[str, Any], review: dict[str, Any]) -> str:
+    if not m["labels"]:
         return ""
-    source = f" ({signing['source']} key)" if signing.get("source") else ""
-    return f" with {signing.get('algorithm', 'ed25519')} key `{signing['key_id']}`{source}"
+    definitions = review.get("label_definitions") or {}
+    splits = (review.get("data") or {}).get("splits") or {}
+    rows = [
+        (label, definitions.get(label) or "not recorded",
+         *(splits.get(split, {}).get(label, 0) for split in SPLITS))
+        for label in m["labels"]
+    ]  # fmt: skip
+    note = ""
+    if not any(definitions.values()):
+        note = ("No label definitions were recorded: the owner states them with `stillroom "
+                "export --label-definition LABEL=TEXT`.")  # fmt: skip
+    head = ("Label", "Definition", "Train", "Validation", "Test", "Edge cases")
+    return section("Labels", table(head, rows), note)
+
+
+def _data(m: dict[str, Any], review: dict[str, Any]) -> str:
+    data = review.get("data") or {}
+    datasets = data.get("datasets") or []
+    rows = [(d["name"], d["rows"], d["imported"], f"`{d['sha256'][:16]}…`") for d in datasets]
+    splits = data.get("splits") or {}
+    counts = ", ".join(f"{split} {sum(splits.get(split, {}).values()):,}" for split in SPLITS)
+    dates = sorted(d["imported"] for d in datasets)
+    imported = dates[0] if len(set(dates)) == 1 else f"{dates[0]} to {dates[-1]}"
+    text = m["lineage"].get("text_source", "anonymized")
+    prose = (
+        f"Records per split: {counts}. Imported {imported if dates else DASH}; the records "
+        "carry no dates of their own, so the period they cover is not known to Stillroom "
+        "and should be stated by the owner. The splits were drawn at import, stratified by "
+        f"label; the student read the **{text}** text."
+    )
+    return section("Data", table(("Dataset", "Rows", "Imported", "SHA-256"), rows), prose)
+
+
+def _student(m: dict[str, Any]) -> str:
+    lineage = m["lineage"]
+    student, training = lineage.get("student") or {}, lineage.get("training") or {}
+    data = lineage.get("training_data") or {}
+    derived = student.get("derived_from") or {}
+    base = str(student.get("base") or DASH)
+    lines = [f"Base model: {base}, {num(student.get('parameters'))} parameters"
+             + (f"; derived from {derived.get('source')}, keeping layers "
+                f"{', '.join(map(str, derived.get('kept_layers') or []))} of "
+                f"{derived.get('source_layers')}" if derived else "") + "."]  # fmt: skip
+    lora = training.get("lora")
+    tuning = "full fine-tuning" if not lora else f"LoRA adapters (rank {lora.get('rank', DASH)})"
+    lines.append(
+        f"Training: {tuning}, {num(training.get('epochs_run'), 1)} epochs, seed "
+        f"{num(training.get('seed'))}, on {training.get('device') or DASH}; "
+        f"{num(data.get('train_examples'))} training and "
+        f"{num(data.get('validation_examples'))} validation examples (train run "
+        f"{lineage.get('train_run') or DASH}). The full configuration is in manifest.json "
+        "(lineage.training)."
+    )
+    return section("The student", bullets(lines))
+
+
+def _anonymization(m: dict[str, Any], review: dict[str, Any]) -> str:
+    anon = m["lineage"].get("anonymization") or {}
+    settings = [(s.get("config_hash"), s.get("mode"), s.get("records")) for s in
+                anon.get("settings") or []]  # fmt: skip
+    entities = sorted((anon.get("entities_replaced") or {}).items())
+    queue = review.get("review_queue") or {}
+    parts = [
+        f"{num(anon.get('records_anonymized'))} of {num(anon.get('records'))} records were "
+        "anonymized before any teacher saw them; found values were replaced and never "
+        "stored outside the project's encrypted vault.",
+        table(("Settings", "Detector", "Records"), settings) if settings else "",
+        table(("Entity type", "Values replaced"), entities) if entities else "",
+        _leakage(review.get("leakage_check")),
+        f"Records the anonymizer flagged for a person to check: {num(queue.get('flagged'))}, "
+        f"of which unresolved: {num(queue.get('unresolved'))} (Stillroom records no review "
+        "decision, so every flagged record counts as unresolved).",
+    ]
+    if m["lineage"].get("text_source") != "anonymized":
+        parts.append("**Some training text was not anonymized** (audited at train time).")
+    return section("Anonymization", *parts)
+
+
+def _leakage(check: dict[str, Any] | None) -> str:
+    if not check:
+        return ("Leakage check: not run (`stillroom anonymize DIR --check-leakage` plants "
+                "synthetic identifiers and counts how many get through).")  # fmt: skip
+    return (
+        f"Leakage check ({check.get('date')}, {num(check.get('samples'))} synthetic samples, "
+        f"{check.get('mode')}): {num(check.get('value_leak'), 4)} of planted values and "
+        f"{num(check.get('char_leak'), 4)} of their characters got through."
+    )
+
+
+def _sign_off() -> str:
+    return section(
+        "Sign-off",
+        "The reviewer records the decision in SIGN-OFF.md beside this card: reviewer, date, "
+        "decision (approved, approved with conditions, rejected), valid until, conditions. "
+        "That file is deliberately outside the bundle's checksums and signature so that it "
+        "can be filled in after export; it names the manifest it belongs to, and "
+        "`stillroom bundle verify BUNDLE` reports what it says.",
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, get_args
 
@@ -49,6 +49,11 @@ class ExportConfig:
         max_batch_size: the largest batch a server may form (Triton's ``max_batch_size``).
         signing_key: an organisation's Ed25519 private key (PEM, owner-only) that signs
             the manifest; default: the project's own key, ``keys/bundle_signing.key``.
+        owner: who owns the model (the model card's governance table; default: the OS
+            user who exports).
+        intended_use: what the model is for, in the owner's words (the model card; default:
+            a sentence from the task and labels).
+        label_definitions: what each label means (label → definition), for the card.
     """
 
     out: Path
@@ -71,6 +76,9 @@ class ExportConfig:
     name: str | None = None
     max_batch_size: int = 64
     signing_key: Path | None = None
+    owner: str | None = None
+    intended_use: str | None = None
+    label_definitions: dict[str, str] = field(default_factory=dict)
 
     def validate(self) -> None:
         """Check the options before anything is loaded.
@@ -91,6 +99,26 @@ class ExportConfig:
                 f"the model name {self.name!r} is not usable as a Triton model name",
                 "use letters, digits, '_', '-' or '.', starting with a letter or digit",
             )
+
+
+def parse_label_definitions(lines: list[str]) -> dict[str, str]:
+    """``LABEL=TEXT`` (or ``LABEL: TEXT``) lines as a mapping; blank lines are skipped.
+
+    Raises:
+        ExportError: a line names no label.
+    """
+    out = {}
+    for line in (raw.strip() for raw in lines):
+        if not line:
+            continue
+        cut = min((i for i in (line.find("="), line.find(":")) if i > 0), default=-1)
+        if cut < 0:
+            raise ExportError(
+                f"the label definition {line!r} is not LABEL=TEXT",
+                'for example "complaint=the customer is unhappy with the service"',
+            )
+        out[line[:cut].strip()] = line[cut + 1 :].strip()
+    return out
 
 
 def _checks(config: ExportConfig) -> list[tuple[bool, str]]:
@@ -172,3 +200,6 @@ class ExportResult:
     notes: tuple[str, ...] = ()
     signing_key_id: str = ""
     signing_key_source: str = ""
+    shipped_sha256: str = ""
+    shipped_source: str = ""  # evaluated (the evaluated file, copied) | re-scored
+    shipped_why: str = ""  # why the evaluated file was not shipped

@@ -17,7 +17,9 @@ from core.export import bundle_format as fmt
 from core.export import targets
 from core.export.build import Built
 from core.export.config import ExportConfig
+from core.export.review import review_section
 from core.export.serving import Serving
+from core.export.shipped import ShippedFigures
 from core.export.signature import ALGORITHM, Signer
 from core.export.sources import Evaluation, lineage_summary
 from core.project import Project
@@ -71,8 +73,11 @@ class Gates:
 def build_manifest(project: Project, config: ExportConfig, student: StudentSource,
                    evaluation: Evaluation, built: Built, calibration: tuple[float, str],
                    gates: Gates, *, serving: Serving, run_id: str | None,
-                   signer: Signer) -> dict[str, Any]:  # fmt: skip
+                   signer: Signer, shipped: ShippedFigures) -> dict[str, Any]:  # fmt: skip
     """Every manifest field except ``files`` (the bundle writer adds it).
+
+    ``shipped`` holds ``model.onnx``'s SHA-256 and its figures (the evaluated file's, or
+    this export's re-score); ``review`` what the model card tells a model-risk reviewer.
 
     ``audit_head`` (and its row) anchors the project's audit chain: the manifest is signed,
     so ``stillroom audit verify DIR --bundle BUNDLE`` can later prove that no audit row up
@@ -99,6 +104,8 @@ def build_manifest(project: Project, config: ExportConfig, student: StudentSourc
         "lineage": lineage_summary(project, student),
         "metrics": evaluation.metrics,
         "quality": _quality(project, evaluation, gates),
+        "shipped": {"file": fmt.MODEL, **to_json(shipped)},
+        "review": review_section(project, config, evaluation.result, _teacher_id(student)),
         "versions": library_versions(),
         **_anchors(project, signer),
         "exported_by": audit.os_user(),
@@ -106,6 +113,11 @@ def build_manifest(project: Project, config: ExportConfig, student: StudentSourc
         "export_run": run_id,
         "notes": list(dict.fromkeys(built.notes)),
     }
+
+
+def _teacher_id(student: StudentSource) -> str | None:
+    value = student.teacher_value("teacher_id")
+    return value if isinstance(value, str) and value else None
 
 
 def _anchors(project: Project, signer: Signer) -> dict[str, Any]:

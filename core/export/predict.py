@@ -48,7 +48,7 @@ def predict(
     bundle: Path,
     texts: Sequence[str],
     *,
-    batch_size: int = 32,
+    batch_size: int = 1,
     max_new_tokens: int = 32,
     key: str | Path | None = None,
 ) -> PredictResult:
@@ -57,7 +57,8 @@ def predict(
     Args:
         bundle: a bundle folder or zip.
         texts: the inputs.
-        batch_size: texts per forward pass (classification).
+        batch_size: texts per forward pass (classification); 1 scores each text alone, as
+            the evaluation scored the file (dynamic INT8 scales activations per batch).
         max_new_tokens: generation length (generation).
         key: the signer's public key to require (PEM file or ``sha256:…`` key id; default
             ``$STILLROOM_BUNDLE_KEY``); without one the signature is checked against the

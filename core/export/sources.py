@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from core.evaluate.inputs import TEXT_SQL, StudentSource, read_json
 from core.jobs.registry import ANONYMIZE, EVALUATE
 from core.jobs.runs import latest, run_config
 from core.project import Project
+
+_WINDOWS = re.compile(r"^[A-Za-z]:[\\/]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,8 +169,13 @@ def _is_raw_text(project: Project, text: str) -> bool:
 
 
 def lineage_summary(project: Project, student: StudentSource) -> dict[str, Any]:
-    """The lineage a model-risk reviewer needs; counts, hashes, ids and settings only."""
-    lineage = _without_templates(student.lineage)
+    """The lineage a model-risk reviewer needs; counts, hashes, ids and settings only.
+
+    Local paths go relative: to the project where they are inside it, else the folder's
+    name (a path on the exporting machine means nothing where the bundle is read, and may
+    name a person's home folder).
+    """
+    lineage = _portable(_without_templates(student.lineage), project.path)
     datasets = project.store.query(
         "SELECT id, name, source_sha256 AS sha256, row_count AS rows FROM datasets ORDER BY id"
     )
@@ -175,13 +183,24 @@ def lineage_summary(project: Project, student: StudentSource) -> dict[str, Any]:
         "source_data": datasets,
         "anonymization": anonymization_summary(project),
         "teacher": lineage.get("teacher") or {},
-        "student": lineage.get("student") or {"base": str(student.model_dir)},
+        "student": lineage.get("student") or {"base": student.model_dir.name},
         "training": lineage.get("training") or {},
         "training_data": lineage.get("data") or {},
         "train_run": student.train_run.id if student.train_run else lineage.get("run_id"),
         "training_versions": lineage.get("versions") or {},
         "text_source": student.text_source,
     }
+
+
+def _portable(value: Any, root: Path) -> Any:
+    if isinstance(value, dict):
+        return {key: _portable(item, root) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_portable(item, root) for item in value]
+    if isinstance(value, str) and (value.startswith(("/", "~")) or _WINDOWS.match(value)):
+        path = Path(value).expanduser()
+        return path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
+    return value
 
 
 def _without_templates(value: Any) -> Any:

@@ -1,9 +1,11 @@
 """The export stage (DESIGN §4, §8): a verified, quantized ONNX bundle for on-prem serving.
 
 ``run_export`` refuses a student without a passing evaluation (unless overridden, audited),
-exports it to ONNX, quantizes it to INT8, checks PyTorch/fp32/INT8 parity on the test split
-(refusing INT8 below the agreement threshold unless overridden, audited), and writes the
-bundle atomically: a failure leaves no half bundle.
+exports it to ONNX, ships the INT8 file the evaluation scored (a copy, same SHA-256) or
+quantizes it anew and re-scores it against the floor (``core.export.shipped``), checks
+PyTorch/fp32/INT8 parity on the test split (refusing INT8 below the agreement threshold
+unless overridden, audited), and writes the bundle atomically: a failure leaves no half
+bundle.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from core.anonymize.vault import SECRET_FILES
 from core.configs import to_json
 from core.errors import ExportError, ExportRefusedError, StageCancelled
+from core.evaluate.config import ShippedModel
 from core.evaluate.inputs import StudentSource, find_student
 from core.export import bundle_format as fmt
 from core.export import generation
@@ -35,6 +38,7 @@ from core.export.keys import signer_for
 from core.export.manifest import Gates, build_manifest
 from core.export.runtime_causal import PROMPT_FILE
 from core.export.serving import Serving
+from core.export.shipped import ShippedFigures, evaluated_figures, rescore, reusable
 from core.export.signature import Signer
 from core.export.sources import Evaluation, calibration, check_gate, latest_evaluation
 from core.project import Project
@@ -65,20 +69,21 @@ def run_export(
         work = Path(tempfile.mkdtemp(prefix="export-work-", dir=run.dir))
     try:
         built = _build(job, work)
+        figures = _figures(job, built)
         gates = Gates(config.override_floor, _parity_gate(job, built), config.min_agreement)
         _step(reporter, 0.9, "writing the bundle")
         serving = Serving(config.name or triton_name(project.path.name), built.shipped,
                           built.inputs, built.outputs, config.max_batch_size)  # fmt: skip
         manifest = build_manifest(project, config, job.student, job.evaluation, built,
                                   job.temperature, gates, serving=serving, run_id=run_id,
-                                  signer=job.signer)  # fmt: skip
+                                  signer=job.signer, shipped=figures)  # fmt: skip
         parts = _with_anonymize_rules(project, _parts(config, built, manifest, job.evaluation,
                                                       serving))  # fmt: skip
         written = write_bundle(job.out, parts, manifest, signer=job.signer, form=config.format,
                                force=config.force)  # fmt: skip
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    result = _result(job, built, written, gates, time.perf_counter() - started)
+    result = _result(job, built, written, gates, figures, time.perf_counter() - started)
     _record(project, result, reporter)
     return result
 
@@ -97,11 +102,19 @@ class _Job:
     floor_overridden: bool
     temperature: tuple[float, str]
     signer: Signer
+    reuse: ShippedModel | None
+    reuse_why: str
 
 
 def _prepare(project: Project, config: ExportConfig, reporter: Reporter, run_id: str) -> _Job:
     """Check the options and the output, find the student, apply the evaluation gate."""
     out = _check_out(project, config)
+    unknown = sorted(set(config.label_definitions) - set(project.settings.labels))
+    if unknown:
+        raise ExportError(
+            f"a label definition names {', '.join(unknown)}, which is not in the label set",
+            f"the labels are {', '.join(project.settings.labels) or '(none)'}",
+        )
     student = find_student(project, config.student, error=ExportError, purpose="export")
     evaluation = latest_evaluation(project, student.model_dir)
     overridden = check_gate(project, evaluation, config.override_floor, run_id)
@@ -113,8 +126,9 @@ def _prepare(project: Project, config: ExportConfig, reporter: Reporter, run_id:
         "quantize": config.quantize, "format": config.format,
         "signing_key_id": signer.key_id, "signing_key_source": signer.source,
     })  # fmt: skip
+    reuse, why = reusable(evaluation, config)
     return _Job(project, config, reporter, run_id, out, student, evaluation, overridden,
-                calibration(student.model_dir, evaluation), signer)  # fmt: skip
+                calibration(student.model_dir, evaluation), signer, reuse, why)  # fmt: skip
 
 
 def _step(reporter: Reporter, fraction: float, message: str) -> None:
@@ -153,7 +167,8 @@ def _build(job: _Job, work: Path) -> Built:
 
     with user_errors():
         labels = project.settings.labels
-        built = export_and_quantize(config, student, project.settings.task, work, labels, step)
+        built = export_and_quantize(config, student, project.settings.task, work, labels, step,
+                                    reuse=job.reuse)  # fmt: skip
         if project.settings.task == "classification":
             classification_parity(project, config, student, built, step)
             step(0.85, "computing the probe outputs for the self-test")
@@ -163,6 +178,40 @@ def _build(job: _Job, work: Path) -> Built:
             step(0.85, "computing the probe outputs for the self-test")
             generation.probes_step(project, config, built)
     return built
+
+
+def _figures(job: _Job, built: Built) -> ShippedFigures:
+    """The shipped file's figures: the evaluation's, or this export's re-score, judged.
+
+    Raises:
+        ExportRefusedError: the re-scored file fails the floor and there is no override.
+    """
+    if job.reuse is not None:
+        return evaluated_figures(job.evaluation, job.reuse)
+    _step(job.reporter, 0.86, f"scoring the file this export writes ({job.reuse_why})")
+    with user_errors():
+        figures = rescore(job.project, job.student, built, job.evaluation,
+                          job.temperature[0], job.reuse_why)  # fmt: skip
+    verdict = figures.verdict
+    if verdict is None or verdict.passed or job.floor_overridden:
+        return figures
+    failed = "; ".join(c.describe() for c in verdict.failures)
+    if job.config.override_floor is None:
+        raise ExportRefusedError(
+            f"the file this export writes fails the quality floor on the test set ({failed}); "
+            "refusing to write the bundle",
+            "export with the evaluated settings (the evaluated file then ships), or pass "
+            '--override-floor "why it may ship anyway" (audited)',
+        )
+    job.project.audit("export.override_floor", {
+        "run": job.run_id, "evaluate_run": job.evaluation.run_id, "verdict": "failed",
+        "shipped_sha256": figures.sha256, "reason": job.config.override_floor,
+    })  # fmt: skip
+    return figures
+
+
+def _failed(figures: ShippedFigures) -> bool:
+    return figures.verdict is not None and not figures.verdict.passed
 
 
 def _parity_gate(job: _Job, built: Built) -> str | None:
@@ -243,7 +292,7 @@ def _parts(
 
 
 def _result(job: _Job, built: Built, written: dict[str, Any], gates: Gates,
-            seconds: float) -> ExportResult:  # fmt: skip
+            figures: ShippedFigures, seconds: float) -> ExportResult:  # fmt: skip
     import hashlib
 
     files, out = written["files"], job.out
@@ -255,11 +304,14 @@ def _result(job: _Job, built: Built, written: dict[str, Any], gates: Gates,
         model_bytes=files[fmt.MODEL]["size"], fp32_bytes=built.fp32_bytes,
         parity=built.parity or ParityReport(0, "none", "accuracy", None, (), None),
         temperature=job.temperature[0], temperature_source=job.temperature[1],
-        verdict=job.evaluation.verdict, floor_overridden=job.floor_overridden,
+        verdict=job.evaluation.verdict,
+        floor_overridden=job.floor_overridden or _failed(figures),
         parity_overridden=gates.parity_override is not None,
         manifest_sha256=hashlib.sha256(json_bytes(written)).hexdigest(),
         seconds=round(seconds, 2), notes=tuple(written.get("notes", [])),
         signing_key_id=job.signer.key_id, signing_key_source=job.signer.source,
+        shipped_sha256=figures.sha256, shipped_source=figures.source,
+        shipped_why=figures.why,
     )  # fmt: skip
 
 
@@ -296,6 +348,8 @@ def _record(project: Project, result: ExportResult, reporter: Reporter) -> None:
                 "files": result.files,
                 "floor_overridden": result.floor_overridden,
                 "parity_overridden": result.parity_overridden,
+                "shipped_sha256": result.shipped_sha256,
+                "shipped_source": result.shipped_source,
             },
         )
     for name, value in rows:

@@ -6,6 +6,8 @@ SHA-256 (and that no file was added); the model loads in ONNX Runtime with the i
 outputs the manifest records; ``labels.json``; a self-test on the stored anonymized probe
 inputs, whose expected outputs were computed with the shipped model at export time; and each
 serving target's files (the Triton config against the graph; ``core.export.targets``).
+The reviewer's ``SIGN-OFF.md`` is the one file outside the checksums: it is read and
+reported, never checked (``core.export.signoff``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from core.export.reader import load_classifier
 from core.export.runtime import softmax
 from core.export.serving import graph_io
 from core.export.signature import SignatureCheck
+from core.export.signoff import SignOff, read_sign_off
 
 __all__ = ["VerifyReport", "check_files", "check_io", "verify_bundle"]
 
@@ -41,6 +44,7 @@ class VerifyReport:
     provider: str
     notes: tuple[str, ...] = ()
     signature: SignatureCheck | None = None
+    sign_off: SignOff | None = None
 
 
 def verify_bundle(path: Path, *, key: str | Path | None = None) -> VerifyReport:
@@ -66,9 +70,10 @@ def verify_bundle(path: Path, *, key: str | Path | None = None) -> VerifyReport:
         else:
             provider, probes = _check_classifier(root, manifest)
         checked = _check_targets(root, manifest)
+        sign_off = read_sign_off(root)
     notes = () if probes else ("the bundle stores no probe inputs: no self-test was run",)
     return VerifyReport(Path(path), manifest["task"], bundle.files_checked, probes, checked,
-                        provider, notes, bundle.signature)  # fmt: skip
+                        provider, notes, bundle.signature, sign_off)  # fmt: skip
 
 
 def _check_labels(root: Path, manifest: dict[str, Any]) -> None:

@@ -192,6 +192,65 @@ def _checks(config: TrainConfig) -> list[tuple[bool, str]]:
     ]
 
 
+# Accuracy points above chance that still count as "at chance": a student within them of
+# always answering the commonest label has learnt nothing the evaluation could trust.
+NEAR_CHANCE = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class TrialFigures:
+    """One trial of ``--auto`` as its frontier shows it: validation figures, CPU latency.
+
+    ``retention`` is the student's validation macro-F1 over the teacher's, with its 95%
+    bootstrap interval (None on too few rows); ``passed``: the interval's low end (the
+    point figure where there is no interval) clears the floor.
+    """
+
+    run_id: str
+    layers: int
+    lr: float
+    alpha: float
+    temperature: float
+    retention: float | None
+    retention_low: float | None
+    retention_high: float | None
+    worst_class_retention: float | None
+    macro_f1: float | None
+    latency_ms: float | None
+    parameters: int
+    seconds: float
+    passed: bool
+    cut_by_budget: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SearchSummary:
+    """What ``--auto`` tried and chose.
+
+    Attributes:
+        trials: every trial, in the order run (resumed ones included).
+        chosen_run: the trial whose student this result is (None: no trial finished).
+        passed: whether the chosen student's validation interval clears the floor.
+        stopped: ``passed``, ``budget`` (time ran out) or ``exhausted`` (nothing left).
+        lever: when nothing passed, what the figures point to (more data, a larger
+            student, or the quantized teacher), in one sentence.
+        frontier_path: the quality-vs-latency plot (SVG) of the trials.
+        budget_s: the time budget.
+        floor: the retention floor the trials were judged against.
+        validation_rows: validation rows the figures are on.
+    """
+
+    trials: tuple[TrialFigures, ...]
+    chosen_run: str | None
+    passed: bool
+    stopped: str
+    lever: str | None
+    frontier_path: Path | None
+    budget_s: float
+    floor: float
+    validation_rows: int
+
+
 @dataclass(frozen=True, slots=True)
 class TrainResult:
     """What a train run produced; paths and numbers only, never record contents.
@@ -236,6 +295,21 @@ class TrainResult:
     epoch_counts: tuple[int, ...] = ()
     derived_from: Path | None = None
     validation: dict[str, float] = field(default_factory=dict)
+    chance_accuracy: float | None = None  # always answering the commonest validation label
+    parent_run: str | None = None
+    trial: TrialFigures | None = None
+    search: SearchSummary | None = None
+
+    @property
+    def near_chance(self) -> bool:
+        """Whether the best validation accuracy is no better than chance: at most
+        :data:`NEAR_CHANCE` above what always answering the commonest label scores."""
+        accuracy = self.validation.get("accuracy")
+        if accuracy is None and self.val_metric_name == "accuracy":  # before macro-F1 picked
+            accuracy = self.best_val_metric
+        if self.chance_accuracy is None or accuracy is None:
+            return False
+        return accuracy <= self.chance_accuracy + NEAR_CHANCE
 
 
 def resolve_path(spec: str) -> Path:

@@ -25,6 +25,7 @@ from core.store.metrics import add_metrics
 from core.train import checkpoints
 from core.train.config import RESUME_OVERRIDES, TrainConfig, TrainResult
 from core.train.device import world_size
+from core.train.losses import IGNORE_INDEX
 from core.train.prepare import Prepared, prepare
 from core.train.session import Attempt, train_with_retry
 
@@ -133,7 +134,16 @@ def _result(
         epoch_counts=prepared.recipe.epoch_counts,
         derived_from=None if prepared.derived is None else prepared.source,
         validation=dict(attempt.validation),
+        chance_accuracy=_chance(prepared) if prepared.task == "classification" else None,
     )
+
+
+def _chance(prepared: Prepared) -> float | None:
+    """The validation accuracy of always answering the commonest label."""
+    labels = [e.eval_label for e in prepared.data.validation if e.eval_label != IGNORE_INDEX]
+    if not labels:
+        return None
+    return max(labels.count(label) for label in set(labels)) / len(labels)
 
 
 def _record(project: Project, run_id: str, result: TrainResult, reporter: Reporter) -> None:

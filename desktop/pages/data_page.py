@@ -283,11 +283,21 @@ class DataPage(StagePage):
 
     def on_stage_succeeded(self, stage: str, result: ImportResult) -> None:
         dropped = result.duplicates_dropped + result.empty_dropped
-        self.banner.show_info(
+        imported = (
             f"Imported {result.rows_imported:,} records as dataset "
-            f"#{result.dataset_id} {result.name!r}",
-            f"{dropped:,} rows were dropped as duplicates or empty; the counts are below",
+            f"#{result.dataset_id} {result.name!r}"
         )
+        if result.warnings:  # a verdict on too little data would not be worth much
+            self.banner.show_warning(
+                f"{imported}, but there is too little data for a trustworthy evaluation: "
+                + "; ".join(result.warnings),
+                "import more labelled data before training, or expect wide intervals",
+            )
+        else:
+            self.banner.show_info(
+                imported,
+                f"{dropped:,} rows were dropped as duplicates or empty; the counts are below",
+            )
         self._path, self._preview = None, None
         self.path_edit.clear()
         self.model.clear()

@@ -95,20 +95,29 @@ class EvaluatePage(StagePage):
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
         self.baseline_check = checkbox(
             "Compare with the teacher quantized to INT8", _default("quantize_baseline"),
-            "Also score the teacher itself in INT8, without distillation: would quantizing "
-            "the big model have been enough? Only for a local classifier teacher.", box,
+            "Also score the teacher itself through the same ONNX INT8 path as the student, "
+            "without distillation: would quantizing the big model have been enough? Only for "
+            "a local classifier teacher.", box,
         )  # fmt: skip
         self.onnx_check = checkbox(
-            "Include the student as it ships (ONNX INT8)", _default("extra_columns"),
-            "Also score the student exported to ONNX and quantized to INT8, exactly as the "
-            "export stage will ship it. Takes a little longer.", box,
+            "Judge the file that ships (ONNX INT8)", _default("score_shipped"),
+            "Export and quantize the student exactly as the export stage does, keep that "
+            "file, and judge the floor on it: the export then ships this very file. Off: the "
+            "PyTorch student is judged and the export scores the file it writes.", box,
+        )  # fmt: skip
+        self.bound_check = checkbox(
+            "Judge the floor on the 95% interval's bound", _default("gate_on_lower_bound"),
+            "Pass only when the floor holds with the uncertainty taken into account: the "
+            "interval's lower bound for retention and the metric, its upper bound for ECE.",
+            box,
         )  # fmt: skip
         self.strict_edge_check = checkbox(
             "The edge-case set decides the verdict too", _default("strict_edge"),
             "By default only the test set decides pass or fail; the edge-case set (rare "
             "labels, extreme lengths) is always shown. Tick to fail when it fails.", box,
         )  # fmt: skip
-        for check in (self.baseline_check, self.onnx_check, self.strict_edge_check):
+        for check in (self.baseline_check, self.onnx_check, self.bound_check,
+                      self.strict_edge_check):  # fmt: skip
             form.addRow(check)
         self._add_speed_rows(form, box)
         return box
@@ -132,10 +141,12 @@ class EvaluatePage(StagePage):
         self.hardware_cost = QDoubleSpinBox(box)
         self.hardware_cost.setRange(0.0, 100_000.0)
         self.hardware_cost.setDecimals(2)
-        self.hardware_cost.setValue(_default("hardware_cost_per_hour"))
+        self.hardware_cost.setSpecialValueText("as entered on the Project page")
+        self.hardware_cost.setValue(_default("hardware_cost_per_hour") or 0.0)
         self.hardware_cost.setToolTip(
-            "What an hour of the serving hardware costs, in the currency of the teacher's "
-            "prices: the student's cost per million requests and the break-even use it."
+            "What an hour of the serving hardware costs, in the currency set on the Project "
+            "page: the cost per million requests and the break-even use it. Left at 0, the "
+            "figure entered on the Project page is used; without one no cost is shown."
         )
         self.latency_check.toggled.connect(self.latency_runs.setEnabled)
         form.addRow(self.latency_check)
@@ -153,13 +164,14 @@ class EvaluatePage(StagePage):
             EvaluateError: a value is out of range.
         """
         config = EvaluateConfig(
-            hardware_cost_per_hour=self.hardware_cost.value(),
+            hardware_cost_per_hour=self.hardware_cost.value() or None,
             latency_runs=self.latency_runs.value(),
             measure_latency=self.latency_check.isChecked(),
             quantize_baseline=self.baseline_check.isChecked(),
             strict_edge=self.strict_edge_check.isChecked(),
+            gate_on_lower_bound=self.bound_check.isChecked(),
             threads=self.threads.value() or None,
-            extra_columns=self.onnx_check.isChecked(),
+            score_shipped=self.onnx_check.isChecked(),
         )
         config.validate()
         return config

@@ -1,8 +1,9 @@
 """The export page: write the bundle a server runs, check it, and say how to deploy it.
 
 The user picks where the bundle goes and whether to quantize it; a student that failed (or
-never had) its evaluation is exported only with an explicit, reasoned override, which the
-export stage audits. The page then shows the last export's parity, lets the user verify the
+never had) its evaluation needs attention: the main action becomes "Export anyway (audited
+override)" and asks for the reason, which the export stage audits and writes into the
+manifest and the model card. The page then shows the last export's parity, lets the user verify the
 bundle's checksums, and gives copy-ready Triton and ONNX Runtime instructions.
 """
 
@@ -35,6 +36,7 @@ from core.export.config import ExportConfig
 from core.jobs.registry import EXPORT
 from desktop.pages.base import StagePage
 from desktop.widgets.bundle_panel import BundlePanel
+from desktop.widgets.card_form import ModelCardForm
 from desktop.widgets.form_fields import checkbox, primary_button
 from desktop.widgets.scroll_body import scrolling_body
 
@@ -47,14 +49,16 @@ if TYPE_CHECKING:
 
 _GATE_TEXT = {
     "passed": "The student passed its evaluation against the quality floor.",
-    "failed": "The student FAILED its last evaluation against the quality floor.",
-    "none": "The student has not been evaluated yet.",
+    "failed": "Needs attention: the student FAILED its last evaluation against the quality floor.",
+    "none": "Needs attention: the student has not been evaluated yet.",
     "no_student": "There is no trained student to export yet.",
 }
+_EXPORT, _OVERRIDE = "E&xport the bundle", "E&xport anyway (audited override)"
 _OVERRIDE_HINT = (
-    "Evaluate the student on the Evaluate page, or tick “Export anyway” and give the reason "
-    "it may ship (the override is audited and written into the bundle)."
+    "Evaluate the student on the Evaluate page, or give the reason it may ship anyway and "
+    "press “Export anyway” (the override is audited and written into the bundle)."
 )
+_ATTENTION = "color:#7a1f16;font-weight:600;"
 _PARITY_HINT = (
     "Untick “Quantize to INT8”, or under Advanced tick “Accept INT8 below the threshold” "
     "and give the reason (audited)."
@@ -91,9 +95,11 @@ class ExportPage(StagePage):
         column.addWidget(intro)
         column.addWidget(self._build_options(content))
         column.addWidget(self._build_gate(content))
+        self.card_form = ModelCardForm(content)
+        column.addWidget(self.card_form)
         column.addWidget(self._build_advanced(content))
         self.export_button = primary_button(
-            "E&xport the bundle", "Export, quantize, check parity and write the bundle.", content
+            _EXPORT, "Export, quantize, check parity and write the bundle.", content
         )
         self.export_button.clicked.connect(self.start_export)
         row = QHBoxLayout()
@@ -153,18 +159,16 @@ class ExportPage(StagePage):
         column = QVBoxLayout(box)
         self.gate_label = QLabel(box)
         self.gate_label.setWordWrap(True)
-        self.override_check = checkbox(
-            "Export anyway, overriding the quality floor", False,
-            "Ship a student that failed or skipped its evaluation. Your reason is recorded "
-            "in the audit log, the manifest and the model card.", box,
-        )  # fmt: skip
         self.override_reason = QLineEdit(box)
-        self.override_reason.setPlaceholderText("Why it may ship anyway (required)")
-        self.override_reason.setToolTip("Recorded with your user name in the audit log.")
+        self.override_reason.setPlaceholderText(
+            "Why it may ship anyway (required for “Export anyway”)"
+        )
+        self.override_reason.setToolTip(
+            "Shipping a student that failed or skipped its evaluation needs a reason: it is "
+            "recorded with your user name in the audit log, the manifest and the model card."
+        )
         self.override_reason.setAccessibleName("Override reason")
-        self.override_check.toggled.connect(self._update_controls)
         column.addWidget(self.gate_label)
-        column.addWidget(self.override_check)
         column.addWidget(self.override_reason)
         return box
 
@@ -210,14 +214,20 @@ class ExportPage(StagePage):
         out = self.out_edit.text().strip()
         if not out:
             raise UserError("no bundle folder is set", "type a path or choose one with Browse…")
+        if self._override_reason() == "":
+            raise UserError(
+                "an override needs a reason",
+                "type why the student may ship anyway in the reason field; it is audited",
+            )
         config = ExportConfig(
             out=Path(out).expanduser().absolute(),
             quantize="int8" if int8 else "none",
             force=self.force_check.isChecked(),
             keep_fp32=int8 and self.fp32_check.isChecked(),
-            override_floor=_reason(self.override_check, self.override_reason),
+            override_floor=self._override_reason(),
             override_parity=_reason(self.parity_check, self.parity_reason) if int8 else None,
             min_agreement=self.min_agreement.value(),
+            **self.card_form.values(),
         )
         config.validate()
         return config
@@ -322,6 +332,11 @@ class ExportPage(StagePage):
 
     # -- helpers ---------------------------------------------------------------------------
 
+    def _override_reason(self) -> str | None:
+        """The reason typed for an override, when the gate needs one (empty: refused)."""
+        needed = self._gate is not None and self._gate.needs_override
+        return self.override_reason.text().strip() if needed else None
+
     def _show_gate(self, gate: GateState) -> None:
         text = _GATE_TEXT.get(gate.verdict, "")
         if gate.evaluate_run:
@@ -329,10 +344,9 @@ class ExportPage(StagePage):
         if gate.verdict == "failed" and gate.reasons:
             text += ": " + "; ".join(gate.reasons)
         self.gate_label.setText(text)
-        self.override_check.setVisible(gate.needs_override)
+        self.gate_label.setStyleSheet(_ATTENTION if gate.needs_override else "")
         self.override_reason.setVisible(gate.needs_override)
-        if not gate.needs_override:
-            self.override_check.setChecked(False)
+        self.export_button.setText(_OVERRIDE if gate.needs_override else _EXPORT)
 
     def _update_controls(self) -> None:
         gate = self._gate
@@ -341,7 +355,6 @@ class ExportPage(StagePage):
         int8 = self.int8_check.isChecked()
         self.fp32_check.setEnabled(int8)
         self.parity_check.setEnabled(int8)
-        self.override_reason.setEnabled(self.override_check.isChecked())
         self.parity_reason.setEnabled(int8 and self.parity_check.isChecked())
 
 

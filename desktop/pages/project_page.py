@@ -179,8 +179,9 @@ class ProjectPage(StagePage):
         worth_column.addWidget(
             _explanation(
                 "A student pays off when it answers fast enough and costs less to run than "
-                "the teacher's fees. Enter what you know today; after an evaluation the "
-                "student's measured figures appear beside them.",
+                "the teacher's fees. Enter what you know today; a figure you leave at 'not "
+                "entered' is never guessed. After an evaluation the measured figures of the "
+                "file that ships appear beside them.",
                 worth_box,
             )
         )

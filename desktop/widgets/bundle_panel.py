@@ -200,10 +200,13 @@ class BundlePanel(QWidget):
             if not f.ok:
                 self.files_table.item(i, 2).setForeground(Qt.GlobalColor.darkRed)
         if check.ok and check.report is not None:
+            sign_off = check.report.sign_off
             self.verify_status.setText(
                 f"Bundle OK: {check.report.files_checked} files match their checksums, the "
                 f"model loads ({check.report.provider}) and {check.report.probes_checked} "
-                "self-test inputs reproduce their outputs. " + _signed(check)
+                "self-test inputs reproduce their outputs. "
+                + _signed(check)
+                + ("" if sign_off is None else f" Sign-off: {sign_off.describe()}.")
             )
         elif check.error is not None:
             self.verify_status.setText(f"Bundle FAILED verification: {check.error.file}.")

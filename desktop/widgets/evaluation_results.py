@@ -1,4 +1,5 @@
-"""The evaluate page's result panel: the verdict, the key figures and one tab per detail.
+"""The evaluate page's result panel: the recommendation, the verdict, the key figures with
+their 95% intervals, and one tab per detail.
 
 It renders a stored :class:`core.evaluate.config.EvaluateResult` (and the reliability curves
 of its ``reliability.json``) and computes nothing: every number was measured and stored by
@@ -24,9 +25,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.evaluate.config import STUDENT, EvaluateResult, SetSummary
+from core.evaluate.config import STUDENT, EvaluateResult, HeadlineRow, SetSummary
 from core.evaluate.figures import ReliabilityCurve
+from core.evaluate.uncertainty import Interval
 from desktop.widgets.confusion_matrix import ConfusionMatrixView
+from desktop.widgets.recommendation_panel import RecommendationPanel
 from desktop.widgets.reliability_chart import ReliabilityChart
 from desktop.widgets.result_tables import DASH, fill_table, fit_height, fmt, read_only_table, when
 
@@ -60,6 +63,8 @@ class EvaluationResults(QWidget):
         self.curves: tuple[ReliabilityCurve, ...] = ()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        self.recommendation = RecommendationPanel(self)
+        layout.addWidget(self.recommendation)
         layout.addWidget(self._build_verdict())
         layout.addLayout(self._build_figures())
         self.tabs = QTabWidget(self)
@@ -109,13 +114,14 @@ class EvaluationResults(QWidget):
     def _build_figures(self) -> QGridLayout:
         grid = QGridLayout()
         self.figures: dict[str, QLabel] = {}
+        self.intervals: dict[str, QLabel] = {}
         names = ("retention", "agreement", "metric", "ece", "temperature")
         captions = {
             "retention": "Retention (student ÷ teacher)",
             "agreement": "Agreement with the teacher",
             "metric": "Student metric",
             "ece": "Calibration error (ECE), before → after",
-            "temperature": "Fitted temperature",
+            "temperature": "Temperature applied",
         }
         for column, name in enumerate(names):
             caption = QLabel(captions[name], self)
@@ -127,18 +133,27 @@ class EvaluationResults(QWidget):
             value.setStyleSheet("font-size:20px;font-weight:600;")
             value.setAccessibleName(captions[name])
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            interval = QLabel(self)
+            interval.setObjectName("figureInterval")
+            interval.setStyleSheet("color:#5f6b7a;font-size:12px;")
+            interval.setWordWrap(True)
+            interval.setAccessibleName(f"{captions[name]}: 95% interval")
             grid.addWidget(value, 0, column)
-            grid.addWidget(caption, 1, column, Qt.AlignmentFlag.AlignTop)
+            grid.addWidget(interval, 1, column, Qt.AlignmentFlag.AlignTop)
+            grid.addWidget(caption, 2, column, Qt.AlignmentFlag.AlignTop)
             self.figures[name] = value
+            self.intervals[name] = interval
         return grid
 
     def _build_tabs(self) -> None:
         self.class_table = read_only_table(
             ["Label", "Rows", "Student precision", "Student recall", "Student F1",
-             "Teacher precision", "Teacher recall", "Teacher F1"],
+             "Teacher precision", "Teacher recall", "Teacher F1", "Retention"],
             "Per-class figures",
         )  # fmt: skip
-        self.tabs.addTab(_tab(self, self.class_table), "Per class")
+        self.worst_class = QLabel(self)
+        self.worst_class.setWordWrap(True)
+        self.tabs.addTab(_tab(self, self.worst_class, self.class_table), "Per class")
         self.confusion = ConfusionMatrixView(self)
         self.tabs.addTab(self.confusion, "Confusion matrix")
         self.tabs.addTab(self._build_calibration(), "Calibration")
@@ -167,6 +182,10 @@ class EvaluationResults(QWidget):
         picker.addWidget(label)
         picker.addWidget(self.curve_model, 1)
         self.chart = ReliabilityChart(box)
+        self.temperature_note = QLabel(box)
+        self.temperature_note.setWordWrap(True)
+        self.temperature_note.setProperty("role", "explanation")
+        column.addWidget(self.temperature_note)
         column.addLayout(picker)
         column.addWidget(self.chart, 1)
         return box
@@ -186,15 +205,19 @@ class EvaluationResults(QWidget):
         self.badge.setStyleSheet(style + "font-size:26px;font-weight:700;padding:10px 18px;")
         self.badge.setAccessibleName(f"Verdict: {word}")
         sets = "the test and edge-case sets" if result.strict_edge else "the test set"
+        judged = result.row("test", result.judged)
+        who = "The student" if judged is None else f"The {judged.title}"
         self.headline.setText(
-            f"The student meets the quality floor on {sets}."
+            f"{who} meets the quality floor on {sets}."
             if result.passed
-            else "The student does not meet the quality floor."
+            else f"{who} does not meet the quality floor."
         )
         self.reason.setText(_capitalised(result.reason()) + ".")
         self.when.setText(f"Evaluated {when(finished)} · run {result.run_id}")
         self.older.setVisible(not result.complete)
         self.open_report.setEnabled(result.report_html.is_file())
+        self.recommendation.show_result(result)
+        self.temperature_note.setText(result.temperature_note)
         test = result.set("test")
         self._show_figures(result)
         self._show_classes(test)
@@ -206,7 +229,7 @@ class EvaluationResults(QWidget):
         self.notes.addItems(list(result.notes) or ["No notes."])
 
     def _show_figures(self, result: EvaluateResult) -> None:
-        student = result.row("test", STUDENT)
+        student = result.row("test", result.judged) or result.row("test", STUDENT)
         values = {
             "retention": fmt(student.retention if student else None),
             "agreement": fmt(student.agreement if student else None),
@@ -218,15 +241,27 @@ class EvaluationResults(QWidget):
         for name, text in values.items():
             self.figures[name].setText(text)
         self.figures["metric"].setToolTip(f"{result.primary_metric} on the test set")
+        self.figures["temperature"].setToolTip(result.temperature_note)
+        for name, interval in _intervals(student).items():
+            after = " (after)" if name == "ece" else ""
+            shown = "" if interval is None else f"95%{after}: {interval.text()}"
+            self.intervals[name].setText(shown)
 
     def _show_classes(self, test: SetSummary | None) -> None:
         rows = []
         for c in test.classes if test else ():
             student = [fmt(v) for v in c.student] if c.student else [DASH] * 3
             teacher = [fmt(v) for v in c.teacher] if c.teacher else [DASH] * 3
-            rows.append([c.label, f"{c.support:,}", *student, *teacher])
+            rows.append([c.label, f"{c.support:,}", *student, *teacher, fmt(c.retention)])
         fill_table(self.class_table, rows)
         fit_height(self.class_table)
+        worst = None if test is None else test.worst_class
+        kept = {c.label: c.retention for c in test.classes} if test else {}
+        self.worst_class.setVisible(worst is not None)
+        self.worst_class.setText(
+            f"Worst class: {worst}, where the student keeps {fmt(kept.get(worst))} of the "
+            "teacher's F1 (test set)."
+        )
 
     def _show_confusion(self, result: EvaluateResult, test: SetSummary | None) -> None:
         if test is None or test.confusion is None:
@@ -294,6 +329,14 @@ class EvaluationResults(QWidget):
             self.open_report_requested.emit(self.result.report_html)
 
 
+def _intervals(row: HeadlineRow | None) -> dict[str, Interval | None]:
+    """The 95% interval under each key figure (the ECE's: after the temperature)."""
+    if row is None:
+        return {"retention": None, "agreement": None, "metric": None, "ece": None}
+    return {"retention": row.retention_ci, "agreement": row.agreement_ci,
+            "metric": row.metric_ci, "ece": row.ece_ci}  # fmt: skip
+
+
 def _tab(parent: QWidget, *widgets: QWidget) -> QWidget:
     """A tab page holding ``widgets`` at the top (tables sized to their rows)."""
     page = QWidget(parent)
@@ -315,12 +358,21 @@ def _cost_note(result: EvaluateResult) -> str:
     if all(s.p50_ms is None for s in result.speed):
         return "Speed was not timed in this evaluation (the settings above turn it on)."
     cost = result.cost
-    text = "Costs are in the currency of the teacher's prices"
-    text += f", with hardware at {cost.hardware_cost_per_hour:g} an hour." if cost else "."
-    if cost is not None and cost.one_off_cost is not None and cost.breakeven_per_day is not None:
+    if cost is None:
+        return ""
+    unit = f" {cost.currency}" if cost.currency else ""
+    rate = cost.hardware_cost_per_hour
+    text = (
+        "Costs come only from figures you entered on the Project page or Stillroom measured"
+        + ("; no hardware cost per hour was entered, so none is shown." if rate is None
+           else f", with hardware at {rate:g}{unit} an hour.")
+    )  # fmt: skip
+    if cost.teacher_per_million is None:
+        text += " Enter the teacher's price to see savings."
+    if cost.one_off_cost is not None and cost.breakeven_per_day is not None:
         text += (
-            f" The one-off cost ({cost.one_off_cost:,.2f}: teacher labelling and training) is "
-            f"repaid at about {cost.breakeven_per_day:,.0f} requests a day within "
+            f" The one-off cost ({cost.one_off_cost:,.2f}{unit}: teacher labelling and "
+            f"training) is repaid at about {cost.breakeven_per_day:,.0f} requests a day within "
             f"{cost.payback_days} days."
         )
     return text

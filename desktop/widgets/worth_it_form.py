@@ -11,12 +11,14 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from core.evaluate.worth_it import (
+    PRICE_MISSING,
     StudentMeasurement,
     WorthItEstimate,
     WorthItInputs,
@@ -24,10 +26,14 @@ from core.evaluate.worth_it import (
 )
 
 UNKNOWN = "unknown"
+NOT_ENTERED = "not entered"
 
 
 class WorthItForm(QWidget):
-    """Edits :class:`WorthItInputs` and shows the estimate; ``changed`` fires on edits."""
+    """Edits :class:`WorthItInputs` and shows the estimate; ``changed`` fires on edits.
+
+    A figure left at 0 reads "not entered": nothing is priced from a number nobody typed.
+    """
 
     changed = Signal()
 
@@ -38,6 +44,7 @@ class WorthItForm(QWidget):
         self.daily.setRange(0, 2_000_000_000)
         self.daily.setGroupSeparatorShown(True)
         self.daily.setSingleStep(1000)
+        self.daily.setSpecialValueText(NOT_ENTERED)
         self.daily.setToolTip("How many requests the model would answer on a typical day.")
         self.price = _money_spin(self, "What the teacher costs, per the unit on the right.")
         self.basis = QComboBox(self)
@@ -45,8 +52,13 @@ class WorthItForm(QWidget):
         self.basis.addItem("per 1 million tokens", "per_1m_tokens")
         self.basis.setToolTip("How the teacher's provider bills: by request or by token.")
         self.tokens = QSpinBox(self)
-        self.tokens.setRange(1, 1_000_000)
+        self.tokens.setRange(0, 1_000_000)
+        self.tokens.setSpecialValueText(NOT_ENTERED)
         self.tokens.setToolTip("Input plus output tokens of a typical request (token billing).")
+        self.currency = QLineEdit(self)
+        self.currency.setMaxLength(12)
+        self.currency.setPlaceholderText("e.g. EUR")
+        self.currency.setToolTip("The currency of the prices; shown with every amount.")
         self.teacher_latency = _ms_spin(self, "How long the teacher takes to answer, if known.")
         self.latency_need = _ms_spin(self, "The slowest answer your application accepts.")
         self.hardware = _money_spin(
@@ -61,20 +73,14 @@ class WorthItForm(QWidget):
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
         form.addRow("Requests per day", self.daily)
+        form.addRow("Currency", self.currency)
         form.addRow("Teacher price", price_row)
         form.addRow("Tokens per request", self.tokens)
         form.addRow("Teacher latency", self.teacher_latency)
         form.addRow("Latency you need", self.latency_need)
         form.addRow("Serving hardware per hour", self.hardware)
-        self.answer = QLabel(self)
-        self.answer.setObjectName("worthItAnswer")
-        self.answer.setWordWrap(True)
-        self.answer.setTextFormat(Qt.TextFormat.PlainText)
-        self.answer.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.measured_label = QLabel(self)
-        self.measured_label.setObjectName("worthItMeasured")
-        self.measured_label.setWordWrap(True)
-        self.measured_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.answer = _answer_label(self, "worthItAnswer")
+        self.measured_label = _answer_label(self, "worthItMeasured")
         answers = QVBoxLayout()
         answers.addWidget(self.answer)
         answers.addWidget(self.measured_label)
@@ -89,28 +95,31 @@ class WorthItForm(QWidget):
         for dspin in (self.price, self.teacher_latency, self.latency_need, self.hardware):
             dspin.valueChanged.connect(self._edited)
         self.basis.currentIndexChanged.connect(self._edited)
+        self.currency.textEdited.connect(self._edited)
 
     # -- values ----------------------------------------------------------------------------
 
     def inputs(self) -> WorthItInputs:
         return WorthItInputs(
-            daily_requests=float(self.daily.value()),
-            price=self.price.value(),
+            daily_requests=float(self.daily.value()) or None,
+            price=_optional(self.price),
             price_basis=self.basis.currentData(),
-            tokens_per_request=float(self.tokens.value()),
+            tokens_per_request=float(self.tokens.value()) or None,
             teacher_latency_ms=_optional(self.teacher_latency),
             latency_need_ms=_optional(self.latency_need),
-            hardware_cost_per_hour=self.hardware.value(),
+            hardware_cost_per_hour=_optional(self.hardware),
+            currency=self.currency.text().strip(),
         )
 
     def set_inputs(self, inputs: WorthItInputs) -> None:
-        self.daily.setValue(int(inputs.daily_requests))
-        self.price.setValue(inputs.price)
+        self.daily.setValue(int(inputs.daily_requests or 0))
+        self.price.setValue(inputs.price or 0.0)
         self.basis.setCurrentIndex(max(self.basis.findData(inputs.price_basis), 0))
-        self.tokens.setValue(int(inputs.tokens_per_request))
+        self.tokens.setValue(int(inputs.tokens_per_request or 0))
         self.teacher_latency.setValue(inputs.teacher_latency_ms or 0.0)
         self.latency_need.setValue(inputs.latency_need_ms or 0.0)
-        self.hardware.setValue(inputs.hardware_cost_per_hour)
+        self.hardware.setValue(inputs.hardware_cost_per_hour or 0.0)
+        self.currency.setText(inputs.currency)
         self.update_answer()
 
     def set_measured(self, measured: StudentMeasurement | None) -> None:
@@ -135,19 +144,28 @@ class WorthItForm(QWidget):
 
 
 def teacher_sentences(inputs: WorthItInputs, estimate: WorthItEstimate) -> str:
-    """The teacher's side in plain sentences."""
-    lines = [
-        f"The teacher costs {_money(estimate.teacher_cost_per_request, 5)} a request: "
-        f"{_money(estimate.teacher_yearly_cost)} a year for "
-        f"{estimate.requests_per_year:,.0f} requests.",
-    ]
+    """The teacher's side in plain sentences; what to enter where a figure is missing."""
+    per_request = estimate.teacher_cost_per_request
+    if per_request is None:
+        lines = [f"{PRICE_MISSING[0].upper()}{PRICE_MISSING[1:]}."]
+    elif estimate.teacher_yearly_cost is None:
+        lines = [
+            f"The teacher costs {inputs.money(per_request, 5)} a request; enter the daily "
+            "volume to see what that comes to in a year."
+        ]
+    else:
+        lines = [
+            f"The teacher costs {inputs.money(per_request, 5)} a request: "
+            f"{inputs.money(estimate.teacher_yearly_cost)} a year for "
+            f"{estimate.requests_per_year or 0:,.0f} requests."
+        ]
     if estimate.required_throughput_per_s is not None:
         lines.append(
-            f"To cost less on hardware at {_money(inputs.hardware_cost_per_hour)} an hour, "
-            f"a student must answer at least {estimate.required_throughput_per_s:,.1f} "
+            f"To cost less on hardware at {inputs.money(inputs.hardware_cost_per_hour or 0)} "
+            f"an hour, a student must answer at least {estimate.required_throughput_per_s:,.1f} "
             "requests a second when kept busy."
         )
-    else:
+    elif per_request == 0:
         lines.append("The teacher costs nothing per request, so a student saves no fees.")
     if inputs.latency_need_ms is not None:
         lines.append(f"It must also answer within {inputs.latency_need_ms:,.0f} ms.")
@@ -159,10 +177,11 @@ def teacher_sentences(inputs: WorthItInputs, estimate: WorthItEstimate) -> str:
 def measured_sentences(
     inputs: WorthItInputs, estimate: WorthItEstimate, measured: StudentMeasurement | None
 ) -> str:
-    """The student's measured side, or what it takes to get it."""
+    """The shipped model's measured side, or what it takes to get it."""
     if measured is None:
         return "Run an evaluation to fill in the student's measured speed and cost."
-    parts = [f"Measured in the latest evaluation ({measured.run_id}):"]
+    who = f" ({measured.title})" if measured.title else ""
+    parts = [f"Measured in the latest evaluation ({measured.run_id}){who}:"]
     if measured.latency_p95_ms is not None:
         verdict = {True: " (fast enough)", False: " (too slow)", None: ""}
         parts.append(
@@ -171,16 +190,25 @@ def measured_sentences(
         )
     if measured.throughput_per_s is not None:
         parts.append(f"It serves {measured.throughput_per_s:,.0f} requests a second.")
-    if estimate.student_yearly_cost is not None and estimate.yearly_saving is not None:
-        parts.append(
-            f"It would cost {_money(estimate.student_yearly_cost)} a year, saving "
-            f"{_money(estimate.yearly_saving)} a year against the teacher."
+    if estimate.student_yearly_cost is not None:
+        parts.append(f"It would cost {inputs.money(estimate.student_yearly_cost)} a year")
+        parts[-1] += (
+            "; enter the teacher's price to see savings."
+            if estimate.yearly_saving is None
+            else f", saving {inputs.money(estimate.yearly_saving)} a year against the teacher."
         )
+    elif measured.throughput_per_s is not None:
+        parts.append("Enter the daily volume and the hardware's cost per hour to see its cost.")
     return " ".join(parts)
 
 
-def _money(value: float, decimals: int = 2) -> str:
-    return f"{value:,.{decimals}f}"
+def _answer_label(parent: QWidget, name: str) -> QLabel:
+    label = QLabel(parent)
+    label.setObjectName(name)
+    label.setWordWrap(True)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+    return label
 
 
 def _money_spin(parent: QWidget, tip: str) -> QDoubleSpinBox:
@@ -188,7 +216,8 @@ def _money_spin(parent: QWidget, tip: str) -> QDoubleSpinBox:
     spin.setRange(0.0, 1_000_000.0)
     spin.setDecimals(4)
     spin.setGroupSeparatorShown(True)
-    spin.setToolTip(tip + " In your currency.")
+    spin.setSpecialValueText(NOT_ENTERED)  # 0 reads as "not entered": never a made-up price
+    spin.setToolTip(tip + " In the currency above; leave at 'not entered' if unknown.")
     return spin
 
 

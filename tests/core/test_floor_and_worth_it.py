@@ -55,8 +55,11 @@ def test_an_invalid_floor_is_refused(labelled_project):
 
 def test_teacher_cost_per_1k_requests():
     estimate = estimate_worth_it(
-        WorthItInputs(daily_requests=20_000, price=2.0, price_basis="per_1k_requests")
-    )
+        WorthItInputs(
+            daily_requests=20_000, price=2.0, price_basis="per_1k_requests",
+            hardware_cost_per_hour=1.0,
+        )
+    )  # fmt: skip
     assert estimate.teacher_cost_per_request == pytest.approx(0.002)
     assert estimate.requests_per_year == 20_000 * 365
     assert estimate.teacher_yearly_cost == pytest.approx(0.002 * 20_000 * 365)
@@ -64,6 +67,26 @@ def test_teacher_cost_per_1k_requests():
     # An hour of 1.0 hardware costs what 500 teacher requests cost: 500/3600 per second.
     assert estimate.required_throughput_per_s == pytest.approx(500 / 3600)
     assert estimate.student_yearly_cost is None
+
+
+def test_no_money_from_numbers_nobody_entered():
+    """Nothing entered: no price, no yearly cost, no target, no saving, even once measured."""
+    measured = StudentMeasurement("evaluate-1", latency_p95_ms=12.0, throughput_per_s=400.0)
+    nothing = estimate_worth_it(WorthItInputs(), measured)
+    assert nothing.teacher_cost_per_request is None
+    assert nothing.teacher_yearly_cost is None
+    assert nothing.required_throughput_per_s is None
+    assert nothing.student_yearly_cost is None
+    assert nothing.yearly_saving is None
+    # The volume and hardware rate alone give the student's cost, never a saving.
+    partial = estimate_worth_it(
+        WorthItInputs(daily_requests=1000, hardware_cost_per_hour=2.0), measured
+    )
+    assert partial.student_yearly_cost == pytest.approx(2.0 / (400 * 3600) * 365_000)
+    assert partial.yearly_saving is None
+    # Token pricing without the tokens per request is not a price either.
+    tokens = WorthItInputs(price=10.0, price_basis="per_1m_tokens")
+    assert estimate_worth_it(tokens).teacher_cost_per_request is None
 
 
 def test_teacher_cost_per_million_tokens_and_latency():
@@ -79,16 +102,18 @@ def test_teacher_cost_per_million_tokens_and_latency():
     estimate = estimate_worth_it(inputs)
     assert estimate.teacher_cost_per_request == pytest.approx(0.008)
     assert estimate.teacher_meets_latency is False
-    measured = StudentMeasurement("evaluate-1", latency_p95_ms=12.0, throughput_per_s=400.0,
-                                  cost_per_million=1.5)  # fmt: skip
+    measured = StudentMeasurement("evaluate-1", latency_p95_ms=12.0, throughput_per_s=400.0)
     with_student = estimate_worth_it(inputs, measured)
     assert with_student.student_meets_latency is True
-    assert with_student.student_yearly_cost == pytest.approx(1.5 / 1e6 * 365_000)
-    assert with_student.yearly_saving == pytest.approx(0.008 * 365_000 - 1.5 / 1e6 * 365_000)
+    # The shipped model's throughput at the entered hardware cost: 2.0 / (400 * 3600) each.
+    yearly = 2.0 / (400 * 3600) * 365_000
+    assert with_student.student_yearly_cost == pytest.approx(yearly)
+    assert with_student.yearly_saving == pytest.approx(0.008 * 365_000 - yearly)
 
 
 def test_a_free_teacher_needs_no_throughput():
-    assert estimate_worth_it(WorthItInputs(price=0.0)).required_throughput_per_s is None
+    free = WorthItInputs(price=0.0, hardware_cost_per_hour=1.0)
+    assert estimate_worth_it(free).required_throughput_per_s is None
 
 
 @pytest.mark.parametrize(
@@ -116,14 +141,17 @@ def test_measured_student_reads_the_latest_evaluation(labelled_project):
     assert measured_student(labelled_project) is None
     run_id = runs.create_run(labelled_project, EVALUATE, EvaluateConfig())
     speed = SpeedRow("student", "student", 2.0, 7.5, None, 1, 1.0, 0.25)
+    shipped = SpeedRow("student_onnx_int8", "student, shipped", 1.0, 3.5, 90.0, 1, 0.3, None)
     result = EvaluateResult(
         run_id=run_id, task="classification", primary_metric="macro_f1", reference="human",
         student_dir=labelled_project.path / "student", teacher_id=None, passed=True,
         test_passed=True, edge_passed=None, failures=(), temperature=None,
         calibration_file=None, report_html=labelled_project.path / "report.html",
-        report_pdf=None, headline=(), notes=(), speed=(speed,),
+        report_pdf=None, headline=(), notes=(), speed=(speed, shipped),
+        judged="student_onnx_int8",
     )  # fmt: skip
     stored = to_json(result, labelled_project.path)
     runs.mark_finished(labelled_project, run_id, "succeeded", result=stored)
     measured = measured_student(labelled_project)
-    assert measured == StudentMeasurement(run_id, 7.5, None, 0.25)
+    # The figures of the file that ships (the judged model), not the PyTorch student's.
+    assert measured == StudentMeasurement(run_id, 3.5, 90.0, "student, shipped")

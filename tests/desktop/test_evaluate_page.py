@@ -36,9 +36,10 @@ def trained_student() -> Path:
 
 
 def student_project(tmp_path: Path, student: Path, **floor: float) -> Path:
-    """90 anonymized records with teacher answers and a trained student."""
+    """600 anonymized records (120 validation: enough for a temperature; 180 test: too few
+    for a verdict) with teacher answers and a trained student."""
     with make_project(tmp_path, "evaluated", **{"min_retention": 0.5, **floor}) as project:
-        fill_records(project, 90)
+        fill_records(project, 600)
         add_teacher_outputs(project)
         fake_train_run(project, student)
         return project.path
@@ -76,6 +77,17 @@ def test_a_run_renders_the_verdict_and_every_table(qtbot, page, tmp_path, traine
     assert results.reason.text().startswith("Retention ")
     assert " meets the floor 0.5" in results.reason.text()
     assert results.figures["retention"].text() not in ("", "—")
+    assert results.intervals["retention"].text().startswith("95%: ")
+    panel = results.recommendation
+    # It passes, but on 180 test rows: nothing ships on that (the reason says why).
+    assert panel.headline.text() == "Recommendation: Ship neither yet"
+    assert "no quantize-only baseline: switched off" in panel.reasons.text()
+    assert "Too little data to decide" in panel.reasons.text()
+    assert "the test split has 180 rows" in panel.warnings.text()
+    assert not panel.warnings.isHidden()
+    assert "PyTorch student" in panel.shipped.text()  # the ONNX file was not judged here
+    assert results.class_table.item(0, 8).text() != "—"  # per-class retention
+    assert "Worst class:" in results.worst_class.text()
     assert results.class_table.rowCount() == 3
     assert results.class_table.item(0, 0).text() == "billing"
     assert results.class_table.item(0, 4).text() != "—"  # the student's F1
@@ -84,7 +96,11 @@ def test_a_run_renders_the_verdict_and_every_table(qtbot, page, tmp_path, traine
     assert results.curve_model.count() >= 1
     lines = results.chart.plotted()
     assert any(name.startswith("before") for name in lines)
-    assert any(name.startswith("after temperature") for name in lines)
+    # The temperature fitted here does not help held-out rows: none is applied, none drawn.
+    assert results.temperature_note.text().startswith("no temperature: T = ")
+    assert "made the NLL of held-out rows worse" in results.temperature_note.text()
+    assert not any(name.startswith("after temperature") for name in lines)
+    assert results.figures["temperature"].text() == "1.000"
     headers = [
         results.speed_table.horizontalHeaderItem(i).text()
         for i in range(results.speed_table.columnCount())
@@ -111,7 +127,7 @@ def test_open_report_opens_the_runs_report(qtbot, page, tmp_path, trained_studen
 
 
 def fast_config() -> EvaluateConfig:
-    return EvaluateConfig(measure_latency=False, extra_columns=False, quantize_baseline=False)
+    return EvaluateConfig(measure_latency=False, score_shipped=False, quantize_baseline=False)
 
 
 def test_a_failed_floor_shows_fail_with_the_reason(page, tmp_path, trained_student):

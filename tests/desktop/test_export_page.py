@@ -21,6 +21,7 @@ from core.export.config import ExportConfig
 from core.jobs.execute import run_stage
 from core.jobs.registry import EXPORT
 from core.project import Project
+from core.store import audit
 from desktop.pages import export_page as export_module
 from desktop.pages.export_page import ExportPage
 
@@ -65,7 +66,8 @@ def click(qtbot, button) -> None:
 def test_export_through_the_page_then_verify(qtbot, page, tmp_path, trained_student):
     page.context.open_project(project_with(tmp_path, trained_student, evaluation="passed"))
     assert "passed its evaluation" in page.gate_label.text()
-    assert page.override_check.isHidden()
+    assert page.override_reason.isHidden()
+    assert page.export_button.text() == "E&xport the bundle"
     out = tmp_path / "out" / "bundle"
     page.out_edit.setText(str(out))
     click(qtbot, page.export_button)
@@ -144,26 +146,47 @@ def test_copy_path_and_open_folder(qtbot, page, exported, monkeypatch):
 
 def test_export_before_evaluate_is_refused_inline(qtbot, page, tmp_path, trained_student):
     page.context.open_project(project_with(tmp_path, trained_student, evaluation=None))
+    assert "Needs attention" in page.gate_label.text()
     assert "not been evaluated" in page.gate_label.text()
-    assert not page.override_check.isHidden()
+    # The main action says what it does: an override, audited, with a reason.
+    assert page.export_button.text() == "E&xport anyway (audited override)"
+    assert not page.override_reason.isHidden()
     page.out_edit.setText(str(tmp_path / "bundle"))
     click(qtbot, page.export_button)
-    assert page.worker is None  # refused before any work
+    assert page.worker is None  # refused before any work: no reason given
     assert page.banner.level() == "error"
-    assert "has not been evaluated" in page.banner.message()
-    assert "Export anyway" in page.banner.hint()
-    page.override_check.setChecked(True)  # ticking the override still needs a reason
-    assert page.override_reason.isEnabled()
-    click(qtbot, page.export_button)
-    assert page.worker is None
     assert page.banner.message() == "An override needs a reason."
+    assert "reason field" in page.banner.hint()
+
+
+def test_export_anyway_ships_a_failed_student_with_the_audited_reason(
+    qtbot, page, tmp_path, trained_student
+):
+    page.context.open_project(project_with(tmp_path, trained_student, evaluation="failed"))
+    page.out_edit.setText(str(tmp_path / "bundle"))
+    page.override_reason.setText("pilot on ten cases, approved by the clinical lead")
+    page.card_form.owner.setText("Triage analytics")
+    page.card_form.definitions.setPlainText("billing: about money owed or paid\n")
+    click(qtbot, page.export_button)
+    assert page.worker.wait_finished(180_000)
+    assert page.worker.outcome == "succeeded", page.banner.message()
+    with page.context.project() as project:
+        entry = next(e for e in audit.entries(project.store) if e.action == "export.override_floor")
+    assert entry.details["reason"] == "pilot on ten cases, approved by the clinical lead"
+    card = (tmp_path / "bundle" / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "exported under an audited override" in card
+    assert "approved by the clinical lead" in card
+    assert "| Owner | Triage analytics |" in card
+    assert "| billing | about money owed or paid |" in card
 
 
 def test_a_failed_evaluation_names_its_reason(page, tmp_path, trained_student):
     page.context.open_project(project_with(tmp_path, trained_student, evaluation="failed"))
     assert "FAILED" in page.gate_label.text()
     assert "retention 0.4000 is below the floor 0.5" in page.gate_label.text()
-    assert not page.override_check.isHidden()
+    assert not page.override_reason.isHidden()
+    assert page.export_button.text() == "E&xport anyway (audited override)"
+    assert "7a1f16" in page.gate_label.styleSheet()  # red: needs attention
 
 
 def test_an_output_folder_that_cannot_be_written_is_an_inline_error(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
@@ -105,11 +106,16 @@ def test_the_floor_is_read_only_once_training_started(page, new_project):
 def test_the_calculator_computes_and_saves(page, new_project):
     page.context.open_project(new_project)
     form = page.worth_it
+    # Nothing entered yet: no price is made up, the page says what to enter.
+    assert form.answer.text().startswith("Enter the teacher's price to see savings.")
+    assert not re.search(r"\d\.\d\d", form.answer.text())
     form.daily.setValue(20_000)
     form.price.setValue(2.0)
+    form.currency.setText("EUR")
+    form.currency.textEdited.emit("EUR")
     text = form.answer.text()
-    assert "0.00200 a request" in text
-    assert "14,600.00 a year" in text
+    assert "0.00200 EUR a request" in text
+    assert "14,600.00 EUR a year" in text
     assert "Run an evaluation" in form.measured_label.text()
     form.basis.setCurrentIndex(form.basis.findData("per_1m_tokens"))
     assert form.tokens.isEnabled()
@@ -123,6 +129,8 @@ def test_the_calculator_computes_and_saves(page, new_project):
     assert saved.price_basis == "per_1m_tokens"
     assert saved.latency_need_ms == 250
     assert saved.teacher_latency_ms is None  # "unknown"
+    assert saved.currency == "EUR"
+    assert saved.hardware_cost_per_hour is None  # "not entered"
 
 
 def test_measured_student_values_appear_after_an_evaluation(page, new_project):
@@ -138,13 +146,21 @@ def test_measured_student_values_appear_after_an_evaluation(page, new_project):
         )  # fmt: skip
         runs.mark_finished(project, run_id, "succeeded", result=to_json(result, project.path))
     page.context.open_project(new_project)
-    page.worth_it.latency_need.setValue(100)
-    text = page.worth_it.measured_label.text()
+    form = page.worth_it
+    form.latency_need.setValue(100)
+    text = form.measured_label.text()
     assert run_id in text
     assert "8.0 ms" in text
     assert "(fast enough)" in text
     assert "250 requests a second" in text
-    assert "saving" in text
+    # No volume, hardware cost or price entered: no cost, no saving, just what to enter.
+    assert "saving" not in text
+    assert "Enter the daily volume and the hardware's cost per hour" in text
+    form.daily.setValue(10_000)
+    form.hardware.setValue(2.0)
+    assert "enter the teacher's price to see savings" in form.measured_label.text()
+    form.price.setValue(1.0)
+    assert "saving" in form.measured_label.text()
 
 
 def test_every_setting_has_a_tooltip(page):

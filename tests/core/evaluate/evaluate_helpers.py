@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from core.configs import to_json
+from core.evaluate.sample_size import SampleSizeRules
 from core.jobs import runs
 from core.jobs.registry import TRAIN
 from core.project import Project, QualityFloor
@@ -43,6 +44,8 @@ SPLITS = (
     "edge",
 )
 TEACHER_ID = "hf:big-teacher@0123456789ab?t=1"
+# The tiny projects' sizes pass these (the seed's defaults would warn and fit no temperature).
+TINY = SampleSizeRules(test=10, edge_min=5, edge_max=200, validation=10)
 
 
 def make_project(tmp_path: Path, name: str = "eval", **floor: float | None) -> Project:

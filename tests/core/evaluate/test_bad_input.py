@@ -21,7 +21,7 @@ from core.jobs.registry import EVALUATE, TEACH
 from core.reporter import NullReporter
 from core.teacher.config import TeachConfig, TeachResult
 
-QUICK = EvaluateConfig(measure_latency=False, threads=1, extra_columns=False)
+QUICK = EvaluateConfig(measure_latency=False, threads=1, score_shipped=False)
 
 
 def run(project, config: EvaluateConfig = QUICK):

@@ -160,5 +160,5 @@ def test_options_left_out_take_the_configs_defaults():
         ["evaluate", "DIR", "--no-latency", "--no-onnx", "--strict-edge", "--latency-runs", "5"]
     )
     assert EvaluateConfig(**given(args, EvaluateConfig)) == EvaluateConfig(
-        measure_latency=False, extra_columns=False, strict_edge=True, latency_runs=5
+        measure_latency=False, score_shipped=False, strict_edge=True, latency_runs=5
     )

@@ -7,6 +7,7 @@ import json
 
 import pytest
 from evaluate_helpers import (
+    TINY,
     add_teacher_outputs,
     fake_train_run,
     fill_records,
@@ -21,7 +22,9 @@ from core.jobs.registry import EVALUATE
 from core.jobs.runs import latest_result
 from core.project import Project
 
-FAST = EvaluateConfig(latency_runs=3, threads=1, extra_columns=False, quantize_baseline=False)
+FAST = EvaluateConfig(
+    latency_runs=3, threads=1, score_shipped=False, quantize_baseline=False, sample_sizes=TINY
+)
 
 
 def evaluate(project, config: EvaluateConfig = FAST) -> tuple[str, EvaluateResult]:
@@ -105,7 +108,7 @@ def test_a_failed_floor_reads_as_the_gates_sentence(tmp_path, trained_student):
     fill_records(project, 90)
     add_teacher_outputs(project)
     fake_train_run(project, trained_student)
-    _, result = evaluate(project, EvaluateConfig(measure_latency=False, extra_columns=False))
+    _, result = evaluate(project, EvaluateConfig(measure_latency=False, score_shipped=False))
     view = last_evaluation(project)
     assert view.passed is False
     assert "is above the ceiling 0" in view.reason()

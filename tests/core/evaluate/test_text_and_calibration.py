@@ -109,6 +109,7 @@ def test_cost_estimate_prefers_recorded_teacher_cost_then_speed():
     billed = TeacherCost(outputs=1000, total_cost=2.0, mean_latency_ms=50.0)
     result = estimate(
         teacher=billed,
+        teacher_price_per_request=None,
         teacher_throughput=None,
         student_throughput=100.0,
         hardware_cost_per_hour=3.6,
@@ -122,6 +123,7 @@ def test_cost_estimate_prefers_recorded_teacher_cost_then_speed():
     local = TeacherCost(outputs=1000, total_cost=0.0, mean_latency_ms=36.0)
     result = estimate(
         teacher=local,
+        teacher_price_per_request=None,
         teacher_throughput=None,
         student_throughput=None,
         hardware_cost_per_hour=3.6,

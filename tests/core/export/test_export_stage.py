@@ -57,7 +57,7 @@ def test_manifest_lists_every_file_with_its_checksum(exported):
     on_disk = {
         p.relative_to(exported.bundle).as_posix()
         for p in exported.bundle.rglob("*")
-        if p.is_file() and p.name not in ("manifest.json", "signature.json")
+        if p.is_file() and p.name not in ("manifest.json", "signature.json", "SIGN-OFF.md")
     }
     assert set(manifest["files"]) == on_disk
     for name, entry in manifest["files"].items():
@@ -93,10 +93,10 @@ def test_manifest_carries_lineage_calibration_quality_and_the_audit_head(exporte
     card = (exported.bundle / "MODEL_CARD.md").read_text()
     for heading in (
         "Intended use",
-        "Anonymization applied",
-        "Edge-case results",
+        "Anonymization",
+        "Edge-case set",
         "Calibration",
-        "Limitations",
+        "Limitations and key assumptions",
         "Export and parity",
     ):
         assert f"## {heading}" in card or f"### {heading}" in card
@@ -119,7 +119,7 @@ def test_refused_without_a_passing_evaluation_then_override_is_audited(
     assert entry.details["reason"] == "pilot approved by the model-risk board"
     manifest = read_manifest(out)
     assert manifest["quality"]["override"]["reason"] == config.override_floor
-    assert "shipped under an override" in (out / "MODEL_CARD.md").read_text()
+    assert "exported under an audited override" in (out / "MODEL_CARD.md").read_text()
 
 
 def test_a_failed_evaluation_is_refused(unevaluated_project, tmp_path):

@@ -64,7 +64,8 @@ def test_the_onnx_int8_scorer_matches_the_pytorch_student(tmp_path, trained_stud
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from core.export.scorer import ONNX_INT8, OnnxInt8Scorer
+    from core.evaluate.config import SHIPPED
+    from core.export.scorer import OnnxInt8Scorer
 
     labels = ("other", "billing", "clinical")  # not the model's order: the scorer reorders
     scorer = OnnxInt8Scorer.build(trained_student, labels, tmp_path / "work")
@@ -80,7 +81,7 @@ def test_the_onnx_int8_scorer_matches_the_pytorch_student(tmp_path, trained_stud
     order = [model.config.label2id[label] for label in labels]
     assert np.abs(ours - theirs[:, order]).max() < 0.1
     assert (ours.argmax(axis=1) == theirs[:, order].argmax(axis=1)).all()
-    assert scorer.name == ONNX_INT8
+    assert scorer.name == SHIPPED
     assert "INT8" in scorer.title
     assert scorer.devices() == ["cpu"]
     assert (

@@ -1,0 +1,125 @@
+"""The file the bundle ships and its figures: the very file the evaluation scored, or the
+file this export wrote, scored the same way.
+
+The evaluation keeps the student's ONNX INT8 file, with its SHA-256, in its run folder.
+An export with the same settings ships a copy of it (same SHA-256), so the evaluation's
+figures are the shipped file's. Any other export (another kernel target, no quantization,
+a changed or missing file) re-scores what it writes on the test and edge-case sets, one
+input at a time as the evaluation and ``stillroom predict`` do, and judges those figures
+against the floor: the gate, the manifest and the card always describe the file that ships.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.evaluate.compare import classification_set
+from core.evaluate.config import SHIPPED, HeadlineRow, ShippedModel
+from core.evaluate.gate import SetVerdict
+from core.evaluate.inputs import StudentSource, load_set, resolve_teacher
+from core.evaluate.summary import model_row
+from core.evaluate.verdict import judge
+from core.export.build import Built, settings_of
+from core.export.bundle_format import sha256_file
+from core.export.config import ExportConfig
+from core.export.quantize import detect_isa
+from core.export.runtime import OnnxClassifier
+from core.export.sources import Evaluation
+from core.project import Project
+
+EVALUATED, RESCORED = "evaluated", "re-scored"
+
+
+@dataclass(frozen=True, slots=True)
+class ShippedFigures:
+    """The shipped file's checksum and figures (for the gate, manifest, card and result).
+
+    Attributes:
+        sha256: the SHA-256 of the bundle's ``model.onnx``.
+        source: ``evaluated`` (the evaluated file, copied) or ``re-scored`` (written by
+            this export and scored here).
+        why: why the evaluated file was not reused (empty when it was).
+        evaluate_run: the evaluation whose figures these are (``evaluated``).
+        rows: the file's figures on the test (and edge-case) set, with their intervals.
+        verdict: its test-set verdict against the floor (None: not scored, generation).
+    """
+
+    sha256: str
+    source: str
+    why: str
+    evaluate_run: str | None
+    rows: tuple[HeadlineRow, ...]
+    verdict: SetVerdict | None
+
+
+def reusable(evaluation: Evaluation, config: ExportConfig) -> tuple[ShippedModel | None, str]:
+    """The evaluated file when this export would write the same one, else why not."""
+    result = evaluation.result
+    shipped = None if result is None else result.shipped
+    if shipped is None:
+        return None, "the evaluation did not score an ONNX INT8 file"
+    isa = detect_isa() if config.isa == "auto" else config.isa
+    differs = [
+        (config.quantize != "int8", "this export does not quantize to INT8"),
+        (isa != shipped.isa, f"this export targets {isa}, the evaluated file {shipped.isa}"),
+        (config.exporter not in ("auto", shipped.exporter), f"the {config.exporter} exporter"),
+        (config.opset is not None, "an explicit opset"),
+        (config.max_length not in (None, shipped.max_length), "another --max-length"),
+    ]
+    for differ, why in differs:
+        if differ:
+            return None, why
+    if not shipped.file.is_file():
+        return None, "the evaluated file is no longer in its run folder"
+    if sha256_file(shipped.file) != shipped.sha256:
+        return None, "the evaluated file changed after it was scored"
+    return shipped, ""
+
+
+def evaluated_figures(evaluation: Evaluation, shipped: ShippedModel) -> ShippedFigures:
+    """The evaluation's own figures of the file it scored (and the export ships)."""
+    result = evaluation.result
+    assert result is not None  # a reusable file comes from an evaluation
+    rows = tuple(r for r in result.headline if r.model == shipped.model)
+    test = result.set("test")
+    return ShippedFigures(shipped.sha256, EVALUATED, "", result.run_id, rows,
+                          None if test is None else test.verdict)  # fmt: skip
+
+
+def rescore(
+    project: Project,
+    student: StudentSource,
+    built: Built,
+    evaluation: Evaluation,
+    temperature: float,
+    why: str,
+) -> ShippedFigures:
+    """Score the file this export wrote on the test and edge-case sets, and judge it."""
+    sha = sha256_file(built.shipped)
+    result = evaluation.result
+    if project.settings.task != "classification":
+        return ShippedFigures(sha, RESCORED, why, None, (), None)
+    labels = project.settings.labels
+    teacher = resolve_teacher(project, None if result is None else result.teacher_id, student)
+    runner = OnnxClassifier.open(built.shipped, built.folder / "tokenizer.json",
+                                 settings_of(built), cpu_only=True)  # fmt: skip
+    order = [built.labels.index(label) for label in labels]
+    on_bound = result is not None and result.gate_on_lower_bound
+    rows, verdict = [], None
+    for split in ("test", "edge"):
+        eset = load_set(project, split, labels, teacher, student.text_source)
+        if not len(eset):
+            continue
+        logits = runner.logits(eset.texts, 1)[:, order]
+        temperatures = {SHIPPED: temperature} if temperature != 1.0 else {}
+        scored = classification_set(eset, {SHIPPED: logits}, temperatures, len(labels))
+        if scored is None:
+            continue
+        rows.append(model_row(split, _title(built), scored.models[SHIPPED]))
+        if split == "test":
+            verdict = judge(split, scored, project.settings.floor, SHIPPED, on_bound)
+    return ShippedFigures(sha, RESCORED, why, None, tuple(rows), verdict)
+
+
+def _title(built: Built) -> str:
+    return f"student as shipped (ONNX {'INT8' if built.quantization else 'FP32'})"
