@@ -163,5 +163,7 @@ def load_demo_sample(seed: int, split: Sequence[float] = (0.7, 0.1, 0.2)) -> lis
         items = [(r["text"], r["label"]) for r in csv.DictReader(handle)]
     random.Random(seed).shuffle(items)
     cut = [round(len(items) * split[0]), round(len(items) * (split[0] + split[1]))]
-    names = ["train"] * cut[0] + ["validation"] * (cut[1] - cut[0]) + ["test"] * (len(items) - cut[1])
+    names = (
+        ["train"] * cut[0] + ["validation"] * (cut[1] - cut[0]) + ["test"] * (len(items) - cut[1])
+    )
     return [(name, text, label) for name, (text, label) in zip(names, items, strict=True)]

@@ -317,6 +317,30 @@ def render_train(result: TrainResult) -> list[str]:
         lines.append(f"  token-level KL: {'yes' if result.token_kl else 'no (SFT only)'}")
     lines += [f"  note: {note}" for note in result.notes]
     lines.append(f"  curves: {result.curves_path}; lineage: {result.lineage_path}")
+    if result.search is not None:
+        lines += _search_lines(result.search)
+    return lines
+
+
+def _search_lines(search: Any) -> list[str]:
+    """The --auto frontier: one line per trial (validation figures, latency)."""
+    lines = [
+        f"  search: {len(search.trials)} trials, floor {search.floor:g} on "
+        f"{search.validation_rows:,} validation rows; frontier plot {search.frontier_path}"
+    ]
+    for t in search.trials:
+        interval = (
+            "" if t.retention_low is None else f" [{t.retention_low:.3f}, {t.retention_high:.3f}]"
+        )
+        worst = "n/a" if t.worst_class_retention is None else f"{t.worst_class_retention:.3f}"
+        shown = "n/a" if t.retention is None else f"{t.retention:.3f}"
+        lines.append(
+            f"    {t.layers} layers, lr {t.lr:g}, alpha {t.alpha:g}, T "
+            f"{t.temperature:g}: retention {shown}{interval}, worst class {worst}, "
+            f"{t.latency_ms or 0:.1f} ms"
+            + (" PASSES" if t.passed else "")
+            + (" (cut by the budget)" if t.cut_by_budget else "")
+        )
     return lines
 
 

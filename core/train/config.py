@@ -152,8 +152,10 @@ class TrainConfig:
                 "name exactly one student", "pass --student PATH, or --derive PATH --layers K"
             )
         if self.auto and self.derive is None:
-            raise TrainError("--auto searches over the layers of --derive PATH",
-                             "pass --derive PATH (the teacher's base model) with --auto")
+            raise TrainError(
+                "--auto searches over the layers of --derive PATH",
+                "pass --derive PATH (the teacher's base model) with --auto",
+            )
         if self.derive is not None and not self.auto and (self.layers is None or self.layers < 1):
             raise TrainError("--derive needs --layers K (K >= 1)", "for example --layers 3")
         if self.derive is None and self.layers is not None:

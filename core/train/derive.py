@@ -186,16 +186,22 @@ def teacher_folder(project: Any, teacher_id: str) -> Path | None:
     return folder
 
 
-def same_family(teacher: Path, source: Path, labels: tuple[str, ...], task: str) -> str | None:
+def same_family(
+    teacher: Path, source: Path, labels: tuple[str, ...], task: str, layers: int | None
+) -> str | None:
     """Why the teacher's weights cannot stand in for ``source``'s, or None when they can.
 
-    They can when the shapes agree (type, widths, vocabulary) and, for classification, the
-    teacher's head predicts the project's labels in the project's order (its head is kept).
+    They can when the shapes agree (type, widths, vocabulary), the teacher has more than
+    ``layers`` layers and, for classification, its head predicts the project's labels in
+    the project's order (its head is kept).
     """
     ours, theirs = read_config(source), read_config(teacher)
     for key in _SHAPE_KEYS:
         if ours.get(key) != theirs.get(key):
             return f"its {key} differs from {source.name}'s"
+    depth = int(theirs.get("num_hidden_layers") or 0)
+    if layers is not None and depth <= layers:
+        return f"it has {depth} layers, not more than the {layers} asked"
     if task != "classification":
         return None
     names = [str(name) for _, name in sorted(

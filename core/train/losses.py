@@ -61,9 +61,7 @@ def classification_kd_loss(
         loss = loss + alpha * temperature**2 * (kl * weights).mean()
     labelled = labels != IGNORE_INDEX
     if alpha < 1 and bool(labelled.any()):
-        ce = torch.nn.functional.cross_entropy(
-            logits[labelled], labels[labelled], reduction="none"
-        )
+        ce = torch.nn.functional.cross_entropy(logits[labelled], labels[labelled], reduction="none")
         loss = loss + (1 - alpha) * (ce * weights[labelled]).mean()
     return loss
 

@@ -120,8 +120,11 @@ def derive_source(
     if config.derive_from == "path":
         return path, f"the student is derived from {path.name} (--derive-from path)"
     folder = teacher_folder(project, teacher_id)
-    why = ("it is not a local model folder" if folder is None
-           else same_family(folder, path, labels, task))  # fmt: skip
+    why = (
+        "it is not a local model folder"
+        if folder is None
+        else same_family(folder, path, labels, task, None if config.auto else config.layers)
+    )
     if folder is not None and why is None:
         return folder, (f"the student is derived from the teacher's own weights ({folder.name}), "
                         "the kept layers and the classifier head copied from it")  # fmt: skip

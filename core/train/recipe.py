@@ -100,7 +100,9 @@ def _balance_mode(balance: Balance, counts: tuple[int, ...]) -> tuple[str, str]:
     return "off", f"class-aware training is off: {shape} (< {SKEW_RATIO:g}x)"
 
 
-def epoch_counts(counts: Sequence[int], total: int, power: float = BALANCE_POWER) -> tuple[int, ...]:
+def epoch_counts(
+    counts: Sequence[int], total: int, power: float = BALANCE_POWER
+) -> tuple[int, ...]:
     """Rows drawn per class in one epoch of ``total`` rows: shares ``n_c ** power``,
     rounded so they add up to ``total`` (largest remainders first)."""
     shares = [n**power if n > 0 else 0.0 for n in counts]

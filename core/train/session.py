@@ -133,7 +133,7 @@ def _attempt(
 
 def distill_trainer(
     config: TrainConfig, prepared: Prepared, model: Any, args: Any, callbacks: Sequence[Any],
-    model_init: Any = None,
+    model_init: Any = None, trainer_class: Any = None,
 ) -> Any:  # fmt: skip
     """The Trainer for the prepared data: loss, class-aware order, validation figures."""
     from core.train.features import Collator
@@ -157,6 +157,7 @@ def distill_trainer(
         collator=Collator(int(prepared.tokenizer.pad_token_id), task),
         tokenizer=prepared.tokenizer, sampler=order, callbacks=callbacks,
         early_stopping=config.early_stopping, compute_metrics=scorer, model_init=model_init,
+        trainer_class=trainer_class,
     )  # fmt: skip
 
 

@@ -51,6 +51,10 @@ def run_train(
         TrainOutOfMemoryError: memory ran out (after the optional retry at half batch).
         StageCancelled: the reporter asked to stop; a checkpoint was saved first.
     """
+    if config.auto:
+        from core.train.auto import run_auto
+
+        return run_auto(project, config, run=run, reporter=reporter)
     started, run_id, run_dir = time.perf_counter(), run.id, run.dir
     main = int(os.environ.get("RANK", "0")) == 0  # rank 0 of a launch writes store and files
     if main and world_size() == 1:  # other processes of a launch may be deriving right now

@@ -270,6 +270,7 @@ def build_trainer(
     sampler: SamplerSettings, callbacks: Sequence[TrainerCallback], early_stopping: int,
     compute_metrics: Callable[[Any], dict[str, float]] | None,
     model_init: Callable[[Any], Any] | None = None,
+    trainer_class: type[DistillTrainer] | None = None,
 ) -> DistillTrainer:  # fmt: skip
     """A :class:`DistillTrainer` with early stopping and the given callbacks."""
     from transformers import EarlyStoppingCallback
@@ -279,7 +280,7 @@ def build_trainer(
         extra.append(EarlyStoppingCallback(early_stopping_patience=early_stopping))
     # Checkpoint rotation warns about mtime on every save; it then orders by step, as wanted.
     warnings.filterwarnings("ignore", message="mtime may not be reliable")
-    trainer = DistillTrainer(
+    trainer = (trainer_class or DistillTrainer)(
         model=model,
         model_init=model_init,
         args=args,
