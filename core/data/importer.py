@@ -156,7 +156,7 @@ def split_warnings(project: Project) -> tuple[str, ...]:
     """The project's splits (every dataset together) that are too small for a verdict."""
     from core.evaluate.sample_size import sample_size_warnings
 
-    counts = dict(project.store.conn.execute("SELECT split, COUNT(*) FROM records GROUP BY split"))
+    counts = records.split_counts(project.store)
     return tuple(sample_size_warnings(counts, task=project.settings.task).values())
 
 

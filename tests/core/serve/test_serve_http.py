@@ -48,7 +48,8 @@ def test_infer_with_the_triton_client_matches_predict(server, bundle):
     outputs = [tritonclient.InferRequestedOutput(name, binary_data=False)
                for name in ("label", "probabilities", "confidence")]  # fmt: skip
     result = client.infer("tiny", [tensor], outputs=outputs, request_id="req-1")
-    expected = predict(bundle, list(TEXTS))
+    # One request is one padded batch on the server: predict the same batch to compare.
+    expected = predict(bundle, list(TEXTS), batch_size=len(TEXTS))
     labels = [str(v) for v in result.as_numpy("label")]
     assert labels == [p.label for p in expected.predictions]
     probabilities = result.as_numpy("probabilities")
