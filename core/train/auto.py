@@ -18,24 +18,21 @@ checkpoint, and a fresh study runs the candidates that are left.
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.configs import to_json
 from core.project import Project
 from core.reporter import Reporter, StageCancelled
 from core.train import checkpoints
-from core.train.config import DEFAULT_LR, TrainConfig, TrainResult
+from core.train.config import DEFAULT_LR, TrainConfig, TrainResult, TrialFigures
 from core.train.prepare import prepare
 
 if TYPE_CHECKING:
     from core.jobs.registry import RunContext
 
 STUDY_FILE = "search.db"
-LATENCY_ROWS = 32  # validation inputs timed one at a time per trial
 # (learning-rate factor, alpha, temperature) tried per size, in order; the first is the
 # library's default recipe.
 VARIANTS: tuple[tuple[float, float | None, float | None], ...] = (
@@ -68,27 +65,6 @@ class SearchState:
     trials: list[TrialFigures] = field(default_factory=list)
     current: dict[int, str] = field(default_factory=dict)  # optuna trial number -> run id
     budget_hit: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class TrialFigures:
-    """One trial as the frontier shows it (validation figures, CPU latency)."""
-
-    run_id: str
-    layers: int
-    lr: float
-    alpha: float
-    temperature: float
-    retention: float | None
-    retention_low: float | None
-    retention_high: float | None
-    worst_class_retention: float | None
-    macro_f1: float | None
-    latency_ms: float | None
-    parameters: int
-    seconds: float
-    passed: bool
-    cut_by_budget: bool = False
 
 
 def candidates(config: TrainConfig, source_layers: int) -> list[Candidate]:
@@ -133,7 +109,7 @@ def run_auto(
     project.audit("train.auto.start", {"run": run.id, "budget_s": config.budget_s,
                                        "candidates": len(state.candidates),
                                        "resumed_trials": len(state.trials)})  # fmt: skip
-    left = _left(state)
+    left = _left(state, config, prepared.task)
     if left and not any(t.passed for t in state.trials):
         trainer = search_trainer(project, config, prepared, run, reporter, state)
         _optimize(trainer, run, left, state)
@@ -162,10 +138,20 @@ def _optimize(trainer: Any, run: RunContext, left: list[Candidate], state: Searc
     )  # fmt: skip
 
 
-def _left(state: SearchState) -> list[Candidate]:
-    done = {(t.layers, t.lr, t.alpha, t.temperature) for t in state.trials}
-    return [c for c in state.candidates
-            if (c.layers, c.lr, c.alpha, c.temperature) not in done]  # fmt: skip
+def _left(state: SearchState, config: TrainConfig, task: str) -> list[Candidate]:
+    """The candidates no finished trial has run (a trial records the alpha and T it trained
+    with; a candidate's None stands for the config's)."""
+
+    def key(layers: int, lr: float, alpha: float, temperature: float) -> tuple[Any, ...]:
+        return layers, round(lr, 12), round(alpha, 6), round(temperature, 6)
+
+    done = {key(t.layers, t.lr, t.alpha, t.temperature) for t in state.trials}
+    left = []
+    for c in state.candidates:
+        child = trial_config(config, c, "")
+        if key(c.layers, c.lr, child.alpha_for(task), child.temperature) not in done:
+            left.append(c)
+    return left
 
 
 def _source_layers(source: Path) -> int:
@@ -176,30 +162,19 @@ def _source_layers(source: Path) -> int:
 
 def _finished_trials(project: Project, parent: str) -> list[TrialFigures]:
     """The trials of ``parent`` that finished in an earlier attempt (a resumed search)."""
-    from core.configs import from_json
     from core.jobs.registry import TRAIN
     from core.jobs.runs import list_runs, run_result
 
     found = []
     for child in list_runs(project, TRAIN.key):
-        if child.config.get("parent_run") != parent:
+        if child.config.get("parent_run") != parent or child.status != "succeeded":
             continue
         result = run_result(project, TRAIN, child)
-        figures = (result.search or {}).get("trial") if result is not None else None
-        if figures:
-            found.append(from_json(TrialFigures, figures))
+        if result is not None and result.trial is not None:
+            found.append(result.trial)
     return found
 
 
 def child_checkpoint(project: Project, run_id: str) -> Path | None:
     """The last complete checkpoint of a trial run (None: it starts from scratch)."""
     return checkpoints.latest_checkpoint(project.run_dir(run_id))
-
-
-def trial_pid() -> int:
-    return os.getpid()
-
-
-def trial_summary(figures: TrialFigures) -> dict[str, Any]:
-    """A trial's figures as stored in its own result (``search["trial"]``)."""
-    return {"trial": to_json(figures)}

@@ -88,8 +88,8 @@ def prepare(project: Project, config: TrainConfig, run_dir: Path, *, main: bool)
         validation = classification_features(data.validation, tokenizer, max_length,
                                               for_eval=True)  # fmt: skip
     else:
-        template, token_kl, note = _generation_setup(project, data, tokenizer, config)
-        notes += [note] if note else []
+        template, token_kl, setup_note = _generation_setup(project, data, tokenizer, config)
+        notes += [setup_note] if setup_note else []
         train, validation = _generation_features(data, tokenizer, template, max_length, token_kl)
     share = train.truncated / max(len(train.items), 1)
     if share >= _TRUNCATION_WARNING:

@@ -16,7 +16,6 @@ from core.train import checkpoints
 from core.train.auto import Candidate, SearchState, child_checkpoint, trial_config
 from core.train.config import TrainConfig, TrainResult, TrialFigures
 from core.train.prepare import Prepared
-from core.train.recipe import epochs_for
 
 if TYPE_CHECKING:
     from core.jobs.registry import RunContext
@@ -32,20 +31,23 @@ def search_trainer(
     from core.train.session import distill_trainer
     from core.train.trainer import DistillTrainer, StageCallback, training_arguments
 
-    class Deadline(TrainerCallback):  # type: ignore[misc]
+    search_state = state
+
+    class Deadline(TrainerCallback):
         """Stops a trial at the budget's end (checkpointed; its best so far is judged)."""
 
-        def on_step_end(self, args: Any, state_: Any, control: Any, **kwargs: Any) -> None:
-            if time.time() > state.deadline:
-                state.budget_hit = control.should_training_stop = control.should_save = True
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if time.time() > search_state.deadline:
+                search_state.budget_hit = True
+                control.should_training_stop = control.should_save = True
 
     class AutoTrainer(DistillTrainer):
         def train(self, resume_from_checkpoint: Any = None, trial: Any = None,
-                  **kwargs: Any) -> Any:  # fmt: skip
+                  ignore_keys_for_eval: Any = None, **kwargs: Any) -> Any:  # fmt: skip
             if trial is None:
-                return super().train(resume_from_checkpoint, trial, **kwargs)
+                return super().train(resume_from_checkpoint, trial, ignore_keys_for_eval, **kwargs)
             return trials.run(self, trial, lambda checkpoint: DistillTrainer.train(
-                self, checkpoint, trial, **kwargs))  # fmt: skip
+                self, checkpoint, trial, ignore_keys_for_eval, **kwargs))  # fmt: skip
 
     args = training_arguments(
         project.runs_dir, config=config, task=prepared.task, batch_size=config.batch_size,
@@ -133,8 +135,10 @@ class Trials:
         self.reporter.progress(0.0, f"trial {trial.number + 1}: {candidate.layers} layers, "
                                f"lr {candidate.lr:g}")  # fmt: skip
         try:
-            output = train(child_checkpoint(self.project, run_id))
-            figures = self._finish(trainer, child, run_id, candidate, started)
+            checkpoint = child_checkpoint(self.project, run_id)
+            resumed = checkpoints.checkpoint_step(checkpoint)  # before training rotates it
+            output = train(checkpoint)
+            figures = self._finish(trainer, child, run_id, candidate, (started, resumed))
         except BaseException as exc:
             runs.mark_finished(
                 self.project,
@@ -149,7 +153,9 @@ class Trials:
         return output
 
     def _finish(self, trainer: Any, child: TrainConfig, run_id: str, candidate: Candidate,
-                started: float) -> TrialFigures:  # fmt: skip
+                begun: tuple[float, int]) -> TrialFigures:  # fmt: skip
+        """Save, judge and record a trial (``begun``: its start time, the step it resumed
+        from)."""
         from core.jobs import runs
         from core.train.judge import judge_trial
         from core.train.session import _outcome, _save
@@ -164,8 +170,9 @@ class Trials:
                            self.config.grad_accum)  # fmt: skip
         attempt.cancelled = False
         attempt.model_dir = _save(self.project, child, run_id, prepared, trainer, attempt)
+        started, resumed = begun
         figures = judge_trial(trainer, prepared, run_id, candidate, self.state, started)
-        result = _result(self.project, child, run_id, prepared, attempt, 0, started)
+        result = _result(self.project, child, run_id, prepared, attempt, resumed, started)
         result = dataclasses.replace(result, parent_run=self.run_context.id, trial=figures)
         runs.mark_finished(self.project, run_id, "succeeded",
                            result=to_json(result, self.project.path))  # fmt: skip
@@ -190,8 +197,13 @@ def _trial_prepared(prepared: Prepared, derived_dir: Path) -> Prepared:
     from core.train.derive import DERIVATION_FILE, DerivedStudent
 
     record = json.loads((derived_dir / DERIVATION_FILE).read_text(encoding="utf-8"))
-    derived = DerivedStudent(derived_dir, Path(record["source"]), record["model_type"],
-                             int(record["source_layers"]), tuple(record["kept_layers"]))  # fmt: skip
+    derived = DerivedStudent(
+        derived_dir,
+        Path(record["source"]),
+        record["model_type"],
+        int(record["source_layers"]),
+        tuple(record["kept_layers"]),
+    )
     return dataclasses.replace(prepared, student=derived_dir, derived=derived)
 
 
@@ -199,10 +211,6 @@ def _cut(run_id: str, candidate: Candidate) -> TrialFigures:
     return TrialFigures(run_id, candidate.layers, candidate.lr, candidate.alpha or 0.0,
                         candidate.temperature or 0.0, None, None, None, None, None, None, 0,
                         0.0, False, cut_by_budget=True)  # fmt: skip
-
-
-def default_epochs(rows: int) -> float:
-    return epochs_for(rows)
 
 
 def finish_search(

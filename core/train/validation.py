@@ -40,7 +40,7 @@ class ValidationScorer:
         )
         self.truth: IntArray = np.array([e.eval_label for e in rows], dtype=np.int64)
         self.teacher: IntArray = np.array(
-            [int(np.argmax(e.probabilities)) for e in rows], dtype=np.int64
+            [int(np.argmax(e.probabilities or ())) for e in rows], dtype=np.int64
         )
 
     @property
@@ -70,7 +70,7 @@ def figures(truth: IntArray, student: IntArray, teacher: IntArray, k: int) -> di
     values = {"accuracy": ours.accuracy, "macro_f1": ours.macro_f1}
     if base.macro_f1 > 0:
         values["retention"] = ours.macro_f1 / base.macro_f1
-    worst = worst_class(ours.f1, base.f1)
+    worst = worst_class(ours.f1.tolist(), base.f1.tolist())
     if worst is not None:
         values["worst_class_retention"] = worst.retention
         values["worst_class"] = float(worst.index)
