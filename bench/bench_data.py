@@ -144,7 +144,8 @@ def load_airline_topics(
     for label, wanted in zip(TOPIC_LABELS, train, strict=True):
         texts = sorted(by_label[label])
         rng.shuffle(texts)
-        sizes = {"train": wanted, "validation": max(validation_min, round(wanted * validation_share)),
+        validation = max(validation_min, round(wanted * validation_share))
+        sizes = {"train": wanted, "validation": validation,
                  "test": max(test_min, round(wanted * test_share))}  # fmt: skip
         start = 0
         for split, size in sizes.items():

@@ -50,7 +50,8 @@ def _assert_recorded(project, result):
         trial = run_result(project, TRAIN, run)
         lineage = json.loads(trial.lineage_path.read_text())
         assert lineage["training"]["config"]["parent_run"] == result.run_id
-        assert trial.trial is not None and trial.parent_run == result.run_id
+        assert trial.trial is not None
+        assert trial.parent_run == result.run_id
 
 
 def test_the_search_stops_at_the_first_size_that_passes(tmp_path, tiny_bert4):
@@ -63,11 +64,14 @@ def test_the_search_stops_at_the_first_size_that_passes(tmp_path, tiny_bert4):
     assert trials[first_pass].layers > 1  # a smaller size was tried and failed first
     assert all(not t.passed for t in trials[:first_pass])
     assert [t.layers for t in trials] == sorted(t.layers for t in trials)  # smallest first
-    assert search.passed and search.stopped == "passed" and search.lever is None
+    assert search.passed
+    assert search.stopped == "passed"
+    assert search.lever is None
     assert search.chosen_run == trials[first_pass].run_id
     assert result.model_dir == run_result(
         project, TRAIN, get_run(project, search.chosen_run)).model_dir  # fmt: skip
-    assert search.frontier_path is not None and search.frontier_path.is_file()
+    assert search.frontier_path is not None
+    assert search.frontier_path.is_file()
     _assert_recorded(project, result)
     # Evaluate takes the search's own result, not its newest trial run.
     from core.evaluate.inputs import find_student
@@ -82,7 +86,8 @@ def test_nothing_passing_names_a_lever(tmp_path, tiny_bert4):
     config = _auto(tiny_bert4, layers=1, lr=1e-4, epochs=1)
     result = run_stage(project, TRAIN, config, reporter=NullReporter())
     search = result.search
-    assert not search.passed and search.stopped == "exhausted"
+    assert not search.passed
+    assert search.stopped == "exhausted"
     assert search.lever.startswith("the quantized teacher")
     assert len(search.trials) == 3  # one size, three recipes
     _assert_recorded(project, result)

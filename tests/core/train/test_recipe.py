@@ -39,7 +39,9 @@ SKEWED = (15, 5, 2)  # train rows per label: the largest class has 7.5x the smal
 def test_the_sampler_draws_each_epoch_the_planned_rows_of_every_class():
     classes = [0] * 60 + [1] * 15 + [2] * 5
     plan = epoch_counts(Counter(classes).values(), len(classes))
-    assert sum(plan) == len(classes) and plan[2] > 5 and plan[0] < 60  # rare drawn more often
+    assert sum(plan) == len(classes)
+    assert plan[2] > 5
+    assert plan[0] < 60
     sampler = SeededLengthSampler([10] * len(classes), 4, seed=3, group=True, classes=classes,
                                   plan=plan)  # fmt: skip
     seen = []
@@ -220,8 +222,7 @@ def test_a_teacher_of_another_shape_falls_back_to_the_given_model(
     assert any("not from the teacher" in n for n in result.notes)
 
 
-def test_an_unlabelled_import_is_labelled_by_the_teacher_and_trained_on(tmp_path,
-                                                                        tiny_classifier):  # fmt: skip
+def test_an_unlabelled_import_is_taught_and_trained_on(tmp_path, tiny_classifier):
     import csv
 
     from tiny_models import anonymized_text
@@ -256,5 +257,6 @@ def test_an_unlabelled_import_is_labelled_by_the_teacher_and_trained_on(tmp_path
                                                    early_stopping=0, device="cpu"),
                        reporter=NullReporter())  # fmt: skip
     assert result.train_examples == train_rows > 0
-    assert "no_teacher_output" not in result.skipped and "no_hard_label" not in result.skipped
+    assert "no_teacher_output" not in result.skipped
+    assert "no_hard_label" not in result.skipped
     assert sum(result.class_counts) == train_rows  # classed by the teacher's labels
