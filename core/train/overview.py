@@ -16,8 +16,9 @@ from core.project import Project
 from core.train.checkpoints import CURVES, checkpoint_step, latest_checkpoint
 from core.train.config import TrainConfig, TrainResult
 
+# eval_worst_class (a class index) is no curve: the Train page names the worst class with it.
 CURVE_NAMES = ("loss", "eval_loss", "eval_accuracy", "eval_macro_f1",
-               "eval_worst_class_retention")  # fmt: skip
+               "eval_worst_class_retention", "eval_worst_class")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

@@ -89,7 +89,8 @@ class TrainPage(StagePage):
         self._view: TrainRunView | None = None  # the latest run
         self._task = "classification"
         self._labels: tuple[str, ...] = ()
-        self._worst: tuple[float, int] | None = None  # (retention, step) awaiting its class
+        self._worst: dict[str, float] = {}  # the last validation's worst-class figures
+        self._worst_step = -1
         self._catalogue: list[Any] = []
         self._shown_project: object = None
         self._oom_batch: tuple[int, int] | None = None  # (batch, accumulation) to resume at
@@ -152,6 +153,10 @@ class TrainPage(StagePage):
             self.summary.setText("No student has been trained in this project yet.")
         else:
             self.chart.set_points((p.name, p.step, p.value) for p in view.curves)
+            self._worst_step, self._worst = -1, {}
+            for point in view.curves:  # the last validation's worst class, as it was live
+                if point.name in ("eval_worst_class_retention", "eval_worst_class"):
+                    self._on_worst_class(point.name, point.value, point.step)
             self.summary.setText(_describe_run(view))
             if restore_form:
                 self.student.set_values(view.config)
@@ -260,13 +265,22 @@ class TrainPage(StagePage):
         key = name.removeprefix("train/")
         if key == "samples_per_s":
             self.job_panel.set_rate(f"{value:,.1f} examples/s")
-        elif key == "eval_worst_class_retention":
-            self._worst = (value, step)
-            self.chart.add_point(key, step, value)
-        elif key == "eval_worst_class" and self._worst is not None:
-            self.worst_class.setText(worst_class_line(self._labels, int(value), *self._worst))
+        elif key in ("eval_worst_class_retention", "eval_worst_class"):
+            if key == "eval_worst_class_retention":
+                self.chart.add_point(key, step, value)
+            self._on_worst_class(key, value, step)
         else:
             self.chart.add_point(key, step, value)
+
+    def _on_worst_class(self, key: str, value: float, step: int) -> None:
+        """Both figures of one validation arrive as separate metrics, in either order."""
+        if self._worst_step != step:
+            self._worst_step, self._worst = step, {}
+        self._worst[key] = value
+        if len(self._worst) == 2:
+            self.worst_class.setText(worst_class_line(
+                self._labels, int(self._worst["eval_worst_class"]),
+                self._worst["eval_worst_class_retention"], step))  # fmt: skip
 
     def on_stage_succeeded(self, stage: str, result: TrainResult) -> None:
         self.summary.setText(_describe_result(result))
