@@ -273,6 +273,9 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--small", type=_sizes, help="cap demo / rt splits: TRAIN,VAL,TEST rows")
     parser.add_argument("--teacher-epochs", type=float, default=TEACHER_EPOCHS)
     parser.add_argument("--latency-runs", type=int, default=30)
+    parser.add_argument("--variants", type=lambda t: t.split(","),
+                        default=["today", "new default", "auto"],
+                        help="which rows: today,new default,auto")  # fmt: skip
     return parser.parse_args()
 
 
@@ -316,7 +319,7 @@ def table_rows(name: str, project: Project, info: dict[str, Any],
         ),
     )
     rows = []
-    for label, config in configs:
+    for label, config in [c for c in configs if c[0] in args.variants]:
         row = {"set": name, **student_row(project, label, config, args.latency_runs)}
         print(f"  [{name}] {label}: {json.dumps(row, default=str)[:400]}", flush=True)
         rows.append(row)
