@@ -106,7 +106,8 @@ def lever(trials: Sequence[TrialFigures], floor: float, stopped: str, candidates
                 f"too wide to clear the floor {floor:g}; more validation (and training) rows "
                 "narrow it")  # fmt: skip
     if stopped == "budget":
-        return (f"a larger student: the budget ran out at {largest} layers (best retention "
+        size = "1 layer" if largest == 1 else f"{largest} layers"
+        return (f"a larger student: the budget ran out at {size} (best retention "
                 f"{best.retention:.3f}); raise --budget to try larger ones")  # fmt: skip
     return (f"the quantized teacher: even the largest student tried ({largest} layers) keeps "
             f"only {best.retention:.3f} of the teacher's macro-F1 (floor {floor:g}); evaluate "
