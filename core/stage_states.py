@@ -83,7 +83,7 @@ def _attention(project: Project, stage: Stage[Any, Any], done: StageState) -> St
     """``done`` unless the finished stage's own result says it cannot be trusted."""
     why = None
     if stage is TRAIN:
-        trained = latest_result(project, TRAIN)
+        trained = latest_result(project, TRAIN, where=lambda r: r.parent_run is None)
         if trained is not None and trained.near_chance:
             why = (
                 f"Training ended at chance level: the best validation accuracy "

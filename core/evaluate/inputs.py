@@ -124,7 +124,8 @@ def find_student(
         folder = Path(student).expanduser().resolve()
         found = latest(project, TRAIN, where=lambda r: r.model_dir.resolve() == folder)
     else:
-        found = latest(project, TRAIN)
+        # The student the user trained, or the one --auto chose: not one of its trials.
+        found = latest(project, TRAIN, where=lambda r: r.parent_run is None)
         if found is None:
             raise error(
                 f"there is no trained student to {purpose} yet",

@@ -20,6 +20,8 @@ SERIES = {
     "loss": ("Training loss", "#2f6fb3", False),
     "eval_loss": ("Validation loss", "#d9822b", False),
     "eval_accuracy": ("Validation accuracy", "#2e8b57", True),
+    "eval_macro_f1": ("Validation macro-F1", "#7a4fb3", True),
+    "eval_worst_class_retention": ("Worst class: share of the teacher's F1", "#b0463c", True),
 }
 
 

@@ -83,11 +83,16 @@ def test_training_draws_curves_and_a_reopened_project_shows_them(
     assert worker.result.global_step == 6
     assert page.chart.point_count("loss") >= 3
     assert page.chart.point_count("eval_accuracy") == 2  # steps 3 and 6
+    # Worst-class retention while training: a curve point and a named class per validation.
+    assert page.chart.point_count("eval_worst_class_retention") == 2
+    assert page.worst_class.text().startswith("Worst class on validation at step 6: ")
+    assert any(label in page.worst_class.text() for label in LABELS)
     assert "Trained 6 steps" in page.summary.text()
     assert not page.resume_button.isEnabled()
 
     reopened = _page(qtbot, app_context)
     assert reopened.chart.point_count() == page.chart.point_count()
+    assert reopened.worst_class.text() == page.worst_class.text()
     assert reopened.student.current_path() == str(tiny_classifier)
     assert reopened.settings.checkpoint_every.value() == 3
     assert reopened.settings.device.currentData() == "cpu"
