@@ -23,6 +23,7 @@ from core.errors import RunError
 from core.evaluate.config import EvaluateConfig, EvaluateResult
 from core.export.config import ExportConfig, ExportResult
 from core.jobs.selftest import SelftestConfig, SelftestResult
+from core.monitor.config import MonitorConfig, MonitorResult, RedistillConfig, RedistillResult
 from core.serve.config import ServeConfig, ServeResult
 from core.teacher.config import TeachConfig, TeachResult
 from core.train.config import RESUME_OVERRIDES, TrainConfig, TrainResult
@@ -126,13 +127,28 @@ SERVE = Stage(
     runner="core.serve.stage:run_serve", noun="trial server", ran="a trial server ran",
     changed="a trial server ran again", first="Export a bundle first.",
 )  # fmt: skip
+MONITOR = Stage(
+    key="monitor", title="Monitor", page="monitor", config=MonitorConfig, result=MonitorResult,
+    runner="core.monitor.stage:run_monitor", noun="monitor run",
+    ran="the traffic was judged", changed="the traffic was judged again",
+    first="Serve a bundle first (a trial, or `stillroom serve`).",
+)  # fmt: skip
+# Re-distillation runs from the Monitor page (no page of its own): it starts an anonymize,
+# teach, train, evaluate and export run of its own, which the pipeline's states show.
+REDISTILL = Stage(
+    key="redistill", title="Re-distill", page="monitor",
+    config=RedistillConfig, result=RedistillResult,
+    runner="core.monitor.redistill:run_redistill", noun="re-distillation",
+    ran="the student was re-distilled", changed="the student was re-distilled again",
+    first="Monitor the served bundle first.", shown=False,
+)  # fmt: skip
 SELFTEST = Stage(
     key="selftest", title="Self-test", page="", config=SelftestConfig, result=SelftestResult,
     runner="core.jobs.selftest:run_selftest", noun="self-test", shown=False,
 )  # fmt: skip
 
 STAGES: tuple[Stage[Any, Any], ...] = (
-    IMPORT, ANONYMIZE, TEACH, TRAIN, EVALUATE, EXPORT, SERVE, SELFTEST,
+    IMPORT, ANONYMIZE, TEACH, TRAIN, EVALUATE, EXPORT, SERVE, MONITOR, REDISTILL, SELFTEST,
 )  # fmt: skip
 PIPELINE: tuple[Stage[Any, Any], ...] = tuple(stage for stage in STAGES if stage.shown)
 

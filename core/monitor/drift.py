@@ -60,6 +60,9 @@ def input_drift(reference: FloatArray, window: FloatArray, *, seed: int = 0) -> 
     """The classifier two-sample test: (AUC of held-out scores, one-sided p-value)."""
     from scipy.stats import mannwhitneyu
 
+    # Repeated requests would sit in both halves, and the classifier would "recognise" them:
+    # each distinct input is counted once.
+    reference, window = np.unique(reference, axis=0), np.unique(window, axis=0)
     rng = np.random.default_rng(seed)
     ref_order, win_order = rng.permutation(len(reference)), rng.permutation(len(window))
     ref_fit, ref_test = np.array_split(ref_order, 2)

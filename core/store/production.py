@@ -243,3 +243,12 @@ def slice_inputs(
         )
         found += [(int(r[0]), str(r[1]), r[2]) for r in rows]
     return found
+
+
+def split_texts(store: Store, split: str) -> list[tuple[int, str]]:
+    """``(record id, raw text)`` of one split's records, in id order (the monitor's reference:
+    a server sees raw text)."""
+    rows = store.conn.execute(
+        "SELECT id, text FROM records WHERE split = ? ORDER BY id", (split,)
+    ).fetchall()
+    return [(int(r[0]), str(r[1])) for r in rows]
