@@ -122,7 +122,7 @@ def test_a_failed_first_import_needs_attention(labelled_project):
 
 
 def test_reimporting_makes_everything_downstream_stale(labelled_project):
-    for key in ("import", "anonymize", "teach", "train", "evaluate", "export", "serve"):
+    for key in ("import", "anonymize", "teach", "train", "evaluate", "export", "serve", "monitor"):
         _run(labelled_project, key)
     assert {s.state for s in stage_states(labelled_project).values()} == {"done"}
     _run(labelled_project, "import")

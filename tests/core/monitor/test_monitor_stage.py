@@ -25,13 +25,13 @@ def test_log_import_is_idempotent_and_a_shadow_answer_arriving_later_fills_its_r
     bundle = project_dir / "exports" / "tiny"
     texts = unshifted(120)
     replay(bundle, texts, tmp_path / "log", times=times(120))
-    code, first = _monitor(capsys, project_dir, tmp_path / "log")
+    _, first = _monitor(capsys, project_dir, tmp_path / "log")
     assert (first["read"], first["new"], first["updated"]) == (120, 120, 0)
-    code, again = _monitor(capsys, project_dir, tmp_path / "log")
+    _, again = _monitor(capsys, project_dir, tmp_path / "log")
     assert (again["read"], again["new"], again["updated"]) == (120, 0, 0)
     # the same requests logged again with the teacher's shadow answers (a later log file)
     replay(bundle, texts, tmp_path / "later", times=times(120), teacher=["billing"] * 120)
-    code, later = _monitor(capsys, project_dir, tmp_path / "later")
+    _code, later = _monitor(capsys, project_dir, tmp_path / "later")
     assert (later["new"], later["updated"]) == (0, 120)
     with Project.open(project_dir) as project:
         ((sha, rows, _, _),) = production.bundles(project.store)
@@ -56,8 +56,10 @@ def test_an_unshifted_replay_raises_no_alert_and_a_shifted_one_does_without_text
     code, loud = _monitor(capsys, project_dir, tmp_path / "shift")
     assert code == 1
     kinds = {(a["window"], a["kind"]) for a in loud["alerts"] if a["severity"] == "alert"}
-    assert (3, "input drift") in kinds and (4, "input drift") in kinds
+    assert (3, "input drift") in kinds
+    assert (4, "input drift") in kinds
     assert not any(w < 3 for w, _ in kinds)
     shown = json.dumps(loud)
-    assert "quokkaphone" not in shown and "garage gate" not in shown
+    assert "quokkaphone" not in shown
+    assert "garage gate" not in shown
     assert all(a["next_step"] for a in loud["alerts"])

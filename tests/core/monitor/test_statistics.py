@@ -36,7 +36,8 @@ def _traffic(texts: list[str], probs: np.ndarray) -> Traffic:
 
     n = len(texts)
     return Traffic(
-        ids=np.arange(n), times=tuple(f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}" for i in range(n)),
+        ids=np.arange(n),
+        times=tuple(f"2026-01-01T{i // 60:02d}:{i % 60:02d}:00" for i in range(n)),
         probabilities=probs, answers=probs.argmax(axis=1),
         fingerprints=np.array([counts(t) for t in texts], dtype=np.int64),
         chars=np.array([len(t) for t in texts]), sampled=np.zeros(n, dtype=bool),
@@ -98,6 +99,7 @@ def test_uncertainty_sampling_takes_the_unsure_and_drifted_first_and_holds_out_a
     picked = choose(confidence, drifted, budget=3, held_out=0)
     assert set(picked.train) == {1, 3, 5}
     split = choose(confidence, drifted, budget=3, held_out=2, seed=4)
-    assert not set(split.train) & set(split.held_out) and len(split.held_out) == 2
+    assert not set(split.train) & set(split.held_out)
+    assert len(split.held_out) == 2
     randomly = choose(confidence, drifted, budget=3, held_out=0, sampling="random", seed=1)
     assert len(randomly.train) == 3
