@@ -82,6 +82,10 @@ def _add_redistill(sub: Any, common: argparse.ArgumentParser) -> None:
                            help="the server's Fernet key, for --keep-inputs encrypted")  # fmt: skip
     redistill.add_argument("--out", type=Path, metavar="BUNDLE",
                            help="the new bundle (default exports/<parent>-r<N>)")  # fmt: skip
+    redistill.add_argument("--override-parity", metavar="WHY",
+                           help="export although INT8 agreement is below the export's "
+                           "threshold (audited); a stopped re-distillation resumes "
+                           "with it")  # fmt: skip
     redistill.set_defaults(handler=redistill_command)
 
 

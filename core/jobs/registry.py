@@ -23,7 +23,13 @@ from core.errors import RunError
 from core.evaluate.config import EvaluateConfig, EvaluateResult
 from core.export.config import ExportConfig, ExportResult
 from core.jobs.selftest import SelftestConfig, SelftestResult
-from core.monitor.config import MonitorConfig, MonitorResult, RedistillConfig, RedistillResult
+from core.monitor.config import (
+    REDISTILL_RESUME_IGNORES,
+    MonitorConfig,
+    MonitorResult,
+    RedistillConfig,
+    RedistillResult,
+)
 from core.serve.config import ServeConfig, ServeResult
 from core.teacher.config import TeachConfig, TeachResult
 from core.train.config import RESUME_OVERRIDES, TrainConfig, TrainResult
@@ -140,7 +146,8 @@ REDISTILL = Stage(
     config=RedistillConfig, result=RedistillResult,
     runner="core.monitor.redistill:run_redistill", noun="re-distillation",
     ran="the student was re-distilled", changed="the student was re-distilled again",
-    first="Monitor the served bundle first.", shown=False,
+    first="Monitor the served bundle first.", resume_ignores=REDISTILL_RESUME_IGNORES,
+    shown=False,
 )  # fmt: skip
 SELFTEST = Stage(
     key="selftest", title="Self-test", page="", config=SelftestConfig, result=SelftestResult,

@@ -14,6 +14,8 @@ Window = Literal["auto", "hour", "day", "week"]
 WINDOWS: tuple[str, ...] = get_args(Window)
 Start = Literal["student", "base"]
 STARTS: tuple[str, ...] = get_args(Start)
+# A stopped re-distillation resumes with these changed (the key, an audited override).
+REDISTILL_RESUME_IGNORES = frozenset({"input_key_file", "override_parity"})
 
 
 class MonitorError(UserError):
@@ -164,6 +166,8 @@ class RedistillConfig:
         input_key_file: the server's Fernet key, for inputs kept ``encrypted``.
         bundle_sha: whose traffic to use (default: the newest).
         out: the new bundle (default: ``exports/<parent name>-r<N>``).
+        override_parity: export although INT8 agreement with the PyTorch student is below
+            the export's threshold; the reason is audited (as ``stillroom export``).
         seed: seeds the random slice and random sampling.
     """
 
@@ -175,6 +179,7 @@ class RedistillConfig:
     input_key_file: Path | None = None
     bundle_sha: str | None = None
     out: Path | None = None
+    override_parity: str | None = None
     seed: int = 0
 
     def validate(self) -> None:

@@ -239,8 +239,10 @@ def _export_config(project: Project, config: RedistillConfig, parent: BundleInfo
         while (parent.path.parent / f"{parent.path.name}-r{number}").exists():
             number += 1
         out = parent.path.parent / f"{parent.path.name}-r{number}"
-    return dataclasses.replace(previous, out=out, student=student, parent=parent.sha,
-                               force=False, override_floor=None, override_parity=None)  # fmt: skip
+    return dataclasses.replace(
+        previous, out=out, student=student, parent=parent.sha, force=False,
+        override_floor=None, override_parity=config.override_parity,
+    )  # fmt: skip
 
 
 def run_redistill(project: Project, config: RedistillConfig, *, run: RunContext,
