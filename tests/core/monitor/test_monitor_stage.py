@@ -63,3 +63,14 @@ def test_an_unshifted_replay_raises_no_alert_and_a_shifted_one_does_without_text
     assert "quokkaphone" not in shown
     assert "garage gate" not in shown
     assert all(a["next_step"] for a in loud["alerts"])
+
+
+def test_the_model_card_carries_the_monitoring_plan_from_the_monitors_own_thresholds(built):
+    from core.monitor.plan import AUTO_WINDOW_ROWS, TEST_ALPHA
+
+    card = (built / "exports" / "tiny" / "MODEL_CARD.md").read_text(encoding="utf-8")
+    plan = card[card.index("Monitoring plan") :]
+    assert f"p < {TEST_ALPHA:.4f}" in plan
+    assert f"at least {AUTO_WINDOW_ROWS} requests" in plan
+    assert "Who is alerted:" in plan
+    assert "stillroom redistill" in plan
