@@ -127,9 +127,17 @@ class MonitorPage(StagePage):
         self.alert_table = QTableWidget(0, len(_ALERT_COLUMNS), box)
         self.alert_table.setObjectName("alertTable")
         self.alert_table.setHorizontalHeaderLabels(_ALERT_COLUMNS)
-        self.alert_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header = self.alert_table.horizontalHeader()
+        for col in range(len(_ALERT_COLUMNS)):
+            mode = (
+                QHeaderView.ResizeMode.Stretch
+                if col >= 3
+                else QHeaderView.ResizeMode.ResizeToContents
+            )
+            header.setSectionResizeMode(col, mode)
         self.alert_table.setWordWrap(True)
-        self.alert_table.setMinimumHeight(180)
+        self.alert_table.verticalHeader().hide()
+        self.alert_table.setMinimumHeight(220)
         layout.addWidget(self.alert_table)
         return box
 
