@@ -71,6 +71,8 @@ class Stage(Generic[C, R]):
         resume_ignores: config fields that may differ between a stopped run and the
             command that resumes it (they change speed or memory, not what is computed).
         shown: False for stages that are not a step of the pipeline (the self-test).
+        optional: a step the stages after it do not need (the trial server): it neither
+            unlocks them nor makes them stale.
     """
 
     key: str
@@ -85,6 +87,7 @@ class Stage(Generic[C, R]):
     first: str = ""
     resume_ignores: frozenset[str] = frozenset()
     shown: bool = True
+    optional: bool = False
 
     def function(self) -> Callable[..., R]:
         """The stage's run function, imported now."""
@@ -131,13 +134,13 @@ EXPORT = Stage(
 SERVE = Stage(
     key="serve", title="Deploy", page="deploy", config=ServeConfig, result=ServeResult,
     runner="core.serve.stage:run_serve", noun="trial server", ran="a trial server ran",
-    changed="a trial server ran again", first="Export a bundle first.",
+    changed="a trial server ran again", first="Export a bundle first.", optional=True,
 )  # fmt: skip
 MONITOR = Stage(
     key="monitor", title="Monitor", page="monitor", config=MonitorConfig, result=MonitorResult,
     runner="core.monitor.stage:run_monitor", noun="monitor run",
     ran="the traffic was judged", changed="the traffic was judged again",
-    first="Serve a bundle first (a trial, or `stillroom serve`).",
+    first="Export a bundle first, then serve it (`stillroom serve`, or a trial).",
 )  # fmt: skip
 # Re-distillation runs from the Monitor page (no page of its own): it starts an anonymize,
 # teach, train, evaluate and export run of its own, which the pipeline's states show.
