@@ -74,3 +74,13 @@ def test_the_model_card_carries_the_monitoring_plan_from_the_monitors_own_thresh
     assert f"at least {AUTO_WINDOW_ROWS} requests" in plan
     assert "Who is alerted:" in plan
     assert "stillroom redistill" in plan
+
+
+def test_the_evaluation_report_carries_the_monitoring_plan(built):
+    from core.monitor.plan import TEST_ALPHA
+
+    (report,) = built.glob("runs/evaluate-*/report.html")
+    page = report.read_text(encoding="utf-8")
+    plan = page[page.index("<h2>Monitoring plan</h2>") :]
+    assert f"p &lt; {TEST_ALPHA:.4f}" in plan
+    assert "stillroom redistill" in plan

@@ -103,3 +103,15 @@ def test_uncertainty_sampling_takes_the_unsure_and_drifted_first_and_holds_out_a
     assert len(split.held_out) == 2
     randomly = choose(confidence, drifted, budget=3, held_out=0, sampling="random", seed=1)
     assert len(randomly.train) == 3
+
+
+def test_the_estimate_says_it_is_valid_because_calibrated_and_warns_when_not():
+    from pathlib import Path
+
+    from core.monitor.reference import BundleInfo
+    from core.monitor.stage import estimate_note
+
+    kept = estimate_note(BundleInfo(Path("b"), "ab", ("a", "b"), 1.3, calibrated=True))
+    assert "valid because the student is temperature-calibrated (T = 1.300" in kept
+    missing = estimate_note(BundleInfo(Path("b"), "ab", ("a", "b"), 1.0, calibrated=False))
+    assert missing.startswith("Warning: the bundle kept no fitted temperature")
