@@ -71,7 +71,8 @@ def stage_states(project: Project) -> dict[str, StageState]:
     evidence = {stage.key: _evidence(project, stage, by_stage) for stage in PIPELINE}
     states = {"project": _project_state(project)}
     for index, stage in enumerate(PIPELINE):
-        upstream = [(s, evidence[s.key]) for s in reversed(PIPELINE[:index])]
+        # An optional step (the trial server) neither unlocks nor outdates what follows it.
+        upstream = [(s, evidence[s.key]) for s in reversed(PIPELINE[:index]) if not s.optional]
         state = _state(stage, evidence[stage.key], upstream)
         if state.state == "done":
             state = _attention(project, stage, state)

@@ -49,7 +49,9 @@ from core.reporter import Reporter
 from core.store.db import user_errors
 
 if TYPE_CHECKING:
+    from core.evaluate.calibration import TemperatureFit
     from core.jobs.registry import RunContext
+    from core.project import QualityFloor
 
 _SPLITS = ("validation", "test", "edge")
 
@@ -194,7 +196,22 @@ def _report_data(
         shipped=scored.shipped,
         gate_on_bound=job.config.gate_on_lower_bound,
         notes=list(scored.notes),
+        monitoring=_monitoring_plan(settings.floor, rows, decision.judged, scored.fit),
     )
+
+
+def _monitoring_plan(floor: QualityFloor, rows: list[HeadlineRow], judged: str,
+                     fit: TemperatureFit | None) -> list[str]:  # fmt: skip
+    """The monitoring plan with this evaluation's test figures (``core.monitor.plan``)."""
+    from core.monitor.plan import floors, plan_lines
+
+    teacher = next((r for r in rows if r.split == "test" and r.model == TEACHER), None)
+    student = next((r for r in rows if r.split == "test" and r.model == judged), None)
+    found = floors(floor.min_retention, min_metric=floor.min_metric,
+                   teacher_metric=None if teacher is None else teacher.metric,
+                   test_agreement=None if student is None else student.agreement)  # fmt: skip
+    temperature = None if fit is None or fit.temperature == 1.0 else fit.temperature
+    return plan_lines(found, owner=None, temperature=temperature)
 
 
 def _result(

@@ -194,9 +194,12 @@ def monitoring_section(m: dict[str, Any], evaluation: dict[str, Any]) -> str:
         total = sum(c["support"] for c in test["classes"]) or 1
         shares = ", ".join(f"{c['label']} {c['support'] / total:.0%}" for c in test["classes"])
         items.append(f"The mix of answers against the test set's labels ({shares}).")
-    items += [
+    plan = (m.get("review") or {}).get("monitoring")
+    items += plan or [
         "Agreement with the teacher on a monthly sample of anonymized production inputs; "
-        "re-evaluate when it falls below the retention floor.",
+        "re-evaluate when it falls below the retention floor."
+    ]
+    items += [
         "Re-validate by the date in SIGN-OFF.md, and after any change of teacher, data, "
         "label set or serving hardware.",
     ]

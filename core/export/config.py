@@ -54,6 +54,8 @@ class ExportConfig:
         intended_use: what the model is for, in the owner's words (the model card; default:
             a sentence from the task and labels).
         label_definitions: what each label means (label → definition), for the card.
+        parent: the SHA-256 of the manifest of the bundle this one replaces (set by
+            ``stillroom redistill``; the manifest's ``parent``).
     """
 
     out: Path
@@ -79,6 +81,7 @@ class ExportConfig:
     owner: str | None = None
     intended_use: str | None = None
     label_definitions: dict[str, str] = field(default_factory=dict)
+    parent: str | None = None
 
     def validate(self) -> None:
         """Check the options before anything is loaded.

@@ -111,6 +111,7 @@ def build_manifest(project: Project, config: ExportConfig, student: StudentSourc
         "exported_by": audit.os_user(),
         "exported_at": utc_now(),
         "export_run": run_id,
+        "parent": None if config.parent is None else {"manifest_sha256": config.parent},
         "notes": list(dict.fromkeys(built.notes)),
     }
 

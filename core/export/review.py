@@ -39,7 +39,21 @@ def review_section(
         "review_queue": _review_queue(project),
         "leakage_check": _leakage_check(project),
         "evaluation": None if result is None else evaluation_summary(result),
+        "monitoring": _monitoring_plan(project, config, result),
     }
+
+
+def _monitoring_plan(
+    project: Project, config: ExportConfig, result: EvaluateResult | None
+) -> list[str]:
+    """The monitoring plan (signals, thresholds, window, who is alerted), from the one
+    source the monitor itself reads (``core.monitor.plan``)."""
+    from core.monitor.plan import plan_lines
+    from core.monitor.reference import project_floors
+
+    temperature = None if result is None else result.temperature
+    owner = config.owner or audit.os_user()
+    return plan_lines(project_floors(project), owner=owner, temperature=temperature)
 
 
 def _intended_use(task: str, labels: tuple[str, ...]) -> str:
