@@ -106,7 +106,9 @@ def _decision(m: dict[str, Any], evaluation: dict[str, Any]) -> str:
         bounds.append("judged on each figure's 95% interval bound")
     model = m["model"]
     quant = model.get("quantization") or {}
-    precision = model["precision"].upper() + (f" ({quant['target_isa']})" if quant else "")
+    precision = model["precision"].upper() + (
+        f" ({quant['target_isa']})" if quant.get("target_isa") else ""
+    )
     warnings = evaluation.get("warnings") or []
     rows = [
         ("Quality verdict (the file that ships, test set)", f"{state} the floor"),

@@ -170,10 +170,13 @@ def limitations_section(m: dict[str, Any], evaluation: dict[str, Any]) -> str:
         "later period or another population may score lower.",
     ]
     items += [f"Too little data: {w}." for w in evaluation.get("warnings") or []]
-    int8 = next((v for v in m["parity"].get("variants", []) if v["variant"] == "onnx_int8"), None)
-    if int8 is not None:
-        items.append(f"The INT8 file and the PyTorch student disagree on "
-                     f"{share(1 - int8['agreement'])} of the test inputs.")  # fmt: skip
+    quant = m["model"].get("quantization") or {}
+    name = str(quant.get("variant", "onnx_int8"))
+    shipped = next((v for v in m["parity"].get("variants", []) if v["variant"] == name), None)
+    if shipped is not None and quant:
+        items.append(f"The shipped {str(quant.get('precision', 'int8')).upper()} file and the "
+                     f"PyTorch student disagree on {share(1 - shipped['agreement'])} of the "
+                     "test inputs' next answers.")  # fmt: skip
     anon = (m["lineage"].get("anonymization") or {}).get("settings") or []
     if any("pattern" in str(s.get("mode", "")) for s in anon):
         items.append("Anonymization ran pattern-only: names and places were NOT detected.")
@@ -210,6 +213,9 @@ def export_section(m: dict[str, Any]) -> str:
              v["metric"], v["metric_delta"]) for v in parity.get("variants", [])]  # fmt: skip
     how = (f"dynamic, per-channel {num(quant.get('per_channel'))}, kernel target "
            f"{quant.get('target_isa')}" if quant else "none (fp32)")  # fmt: skip
+    if quant.get("method") == "weight-only":
+        how = (f"weight-only {quant['bits']}-bit ({quant['operator']}, blocks of "
+               f"{quant['block_size']}), the smallest file whose parity held")  # fmt: skip
     fallback = f" (fallback: {model['fallback_reason']})" if model.get("fallback_reason") else ""
     head = ("Variant", "Agreement", "In batches", "Largest logit difference",
             parity["metric_name"], "Change vs PyTorch")  # fmt: skip

@@ -122,4 +122,4 @@ def rescore(
 
 
 def _title(built: Built) -> str:
-    return f"student as shipped (ONNX {'INT8' if built.quantization else 'FP32'})"
+    return f"student as shipped (ONNX {built.precision.upper()})"

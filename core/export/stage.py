@@ -221,7 +221,7 @@ def _parity_gate(job: _Job, built: Built) -> str | None:
         ExportRefusedError: agreement is below the threshold (or unmeasured) and no reason.
     """
     config, parity = job.config, built.parity
-    shipped = "onnx_int8" if built.quantization else "onnx_fp32"
+    shipped = built.shipped_variant
     variant = None if parity is None or parity.n == 0 else parity.variant(shipped)
     if variant is not None and variant.agreement >= config.min_agreement:
         return None
