@@ -128,15 +128,16 @@ def _conclude(job: Job, scored: Scored) -> EvaluateResult:
 
 
 def _teacher_notes(job: Job, scored: Scored) -> None:
+    humans = "reference texts" if job.project.settings.task == "generation" else "human labels"
     if job.teacher is None:
         scored.notes.append(
-            "the project has no teacher outputs: evaluated against the human "
-            "labels only; retention cannot be computed"
+            f"the project has no teacher outputs: evaluated against the {humans} only; "
+            "retention cannot be computed"
         )
     elif job.teacher.kind == "labels":
-        scored.titles[TEACHER] = "teacher (human labels)"
+        scored.titles[TEACHER] = f"teacher ({humans})"
         scored.notes.append(
-            "the teacher is the human labels themselves: it scores 1 against them by "
+            f"the teacher is the {humans} themselves: it scores 1 against them by "
             "definition, so retention is the student's own metric"
         )
 

@@ -29,18 +29,25 @@ def evaluation_section(m: dict[str, Any], evaluation: dict[str, Any]) -> str:
     metric = evaluation.get("primary_metric") or m["quality"].get("primary_metric") or "metric"
     reference = evaluation.get("reference") or m["quality"].get("reference") or DASH
     shown = {"macro_f1": "macro-F1", "rouge_l": "ROUGE-L"}.get(metric, metric)
-    head = ("Model", "Rows", shown, "Retention", "Agreement with teacher", "ECE (after T)")
+    generation = m.get("task") == "generation"
+    head = ("Model", "Rows", shown, "Retention", "Agreement with teacher",
+            *(() if generation else ("ECE (after T)",)))  # fmt: skip
+    humans = "reference texts" if generation else "human labels"
     parts = [
-        f"Reference: the {'human labels' if reference == 'human' else 'teacher answers'}. "
+        f"Reference: the {humans if reference == 'human' else 'teacher answers'}. "
         "Retention is the model's metric over the teacher's on the same rows; agreement the "
-        "share of rows on which it gives the teacher's answer; ECE the calibration error "
-        "after the applied temperature (15 bins)."
+        "share of rows on which it gives the teacher's answer"
+        + (
+            "; answers are greedy, one input at a time as served."
+            if generation
+            else "; ECE the calibration error after the applied temperature (15 bins)."
+        )
     ]
     for split, title in (("test", "Test set"), ("edge", "Edge-case set")):
         rows = [(r["title"], r.get("rows") or DASH, with_ci(r["metric"], r.get("metric_ci")),
                  with_ci(r["retention"], r.get("retention_ci")),
                  with_ci(r["agreement"], r.get("agreement_ci")),
-                 with_ci(_gate_ece(r), r.get("ece_ci")))
+                 *(() if generation else (with_ci(_gate_ece(r), r.get("ece_ci")),)))
                 for r in _rows(m, evaluation, split)]  # fmt: skip
         parts.append(f"### {title}\n\n" + (table(head, rows) if rows else "not evaluated"))
     verdict = (m.get("shipped") or {}).get("verdict")
@@ -201,7 +208,8 @@ def monitoring_section(m: dict[str, Any], evaluation: dict[str, Any]) -> str:
         "Agreement with the teacher on a monthly sample of anonymized production inputs; "
         "re-evaluate when it falls below the retention floor.",
         "Re-validate by the date in SIGN-OFF.md, and after any change of teacher, data, "
-        "label set or serving hardware.",
+        + ("prompt" if m.get("task") == "generation" else "label set")
+        + " or serving hardware.",
     ]
     return section("Monitoring plan", bullets(items))
 

@@ -311,7 +311,7 @@ def _result(job: _Job, built: Built, written: dict[str, Any], gates: Gates,
         seconds=round(seconds, 2), notes=tuple(written.get("notes", [])),
         signing_key_id=job.signer.key_id, signing_key_source=job.signer.source,
         shipped_sha256=figures.sha256, shipped_source=figures.source,
-        shipped_why=figures.why,
+        shipped_why=figures.why, precision=built.precision, shipped_rows=figures.rows,
     )  # fmt: skip
 
 
