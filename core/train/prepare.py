@@ -11,7 +11,7 @@ from core.errors import TrainError
 from core.project import Project
 from core.train.config import TrainConfig
 from core.train.data import TrainingData, load_data, pick_teacher
-from core.train.derive import DerivedStudent, derive_student
+from core.train.derive import DerivedStudent, derive_student, derive_warnings
 from core.train.device import DeviceChoice, choose_device
 from core.train.features import (
     Features,
@@ -68,6 +68,8 @@ def prepare(project: Project, config: TrainConfig, run_dir: Path, *, main: bool)
     tokenizer = load_tokenizer(student)
     max_length = config.max_length_for(task)
     notes = list(data.notes)
+    if derived is not None:
+        notes += derive_warnings(derived, lora=config.lora, task=task)
     template: str | None = None
     token_kl: bool | None = None
     if task == "classification":
