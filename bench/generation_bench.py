@@ -108,6 +108,8 @@ def main() -> None:
     parser.add_argument("--teacher-epochs", default="3")
     parser.add_argument("--student-epochs", default="4")
     parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--max-length", type=int, default=256)
+    parser.add_argument("--split", default="0.5,0.1,0.4")
     parser.add_argument("--work", type=Path, default=None)
     args = parser.parse_args()
 
@@ -124,9 +126,9 @@ def main() -> None:
     notes = clinical_notes(args.notes, args.seed)
     write_csv(notes, data)
     print(f"{len(notes)} notes (seed {args.seed}) in {work}")
-    common = ("--max-length", "384")
+    common = ("--max-length", str(args.max_length), "--batch-size", "4")
     cli("init", project, "--task", "generation", "--floor", "0.9")
-    cli("import", project, data, "--text", "note", "--label", "summary", "--split", "0.6,0.1,0.3")
+    cli("import", project, data, "--text", "note", "--label", "summary", "--split", args.split)
     cli("anonymize", project)
     cli("teach", project, "--teacher", "labels")
     tuned = cli("train", project, "--student", smollm2_folder(), "--epochs", args.teacher_epochs,
