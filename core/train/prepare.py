@@ -85,7 +85,12 @@ def prepare(project: Project, config: TrainConfig, run_dir: Path, *, main: bool)
         notes.append(
             f"{share:.0%} of the training inputs ({train.truncated:,} of {len(train.items):,}) "
             f"are longer than --max-length {max_length} tokens and were truncated; raise "
-            "--max-length if the end of an input matters"
+            + (
+                "--max-length if the start of a prompt or the end of an answer matters (the "
+                "prompt is cut from the left, the answer at its end)"
+                if task == "generation"
+                else "--max-length if the end of an input matters"
+            )
         )
     model_type = str(read_config(student).get("model_type", ""))
     return Prepared(task, labels, data, student, derived, model_type, tokenizer, train,

@@ -74,6 +74,9 @@ def test_generation_outputs_have_no_classification_wording(capsys, tmp_path, tin
              for name, text in outputs.items()}  # fmt: skip
     assert not any(found.values()), found
     assert "ROUGE-L" in outputs["3 teach"]
+    # The prompt is cut from the left, so the note does not say "the end of an input".
+    assert "the start of a prompt" in outputs["4 train"]
+    assert "end of an input" not in outputs["4 train"]
     # The shipped file is scored at export and its figures are in the card.
     assert "student as shipped (ONNX INT" in card
     assert "ROUGE-L" in card
