@@ -162,7 +162,7 @@ def report(
 ) -> None:  # fmt: skip
     from core.export.predict import predict
 
-    print("\nheld-out test notes (reference: the teacher's text; ROUGE-L [95% interval])")
+    print("\nheld-out test notes (ROUGE-L, retention [95% interval where measured])")
     for spec, result in evaluated.items():
         teacher, student = _row(result, "test", "teacher"), _row(result, "test", "student")
         print(f"  student {spec:<7} ROUGE-L {_ci(student, 'metric')}  retention "
