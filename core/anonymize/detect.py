@@ -13,6 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+from core.anonymize.clinical import is_clinical
 from core.anonymize.engine import EngineSpec, build_analyzer
 
 CHUNK_CHARS = 20_000
@@ -158,6 +159,8 @@ def _keep(chunk: str, result: Any) -> bool:
         return False
     if result.entity_type in _GENERIC and chunk[result.start : result.end] in _NOT_NAMES:
         return False
+    if result.entity_type in _GENERIC and is_clinical(chunk, result.start, result.end):
+        return False  # "Holter", "NSAIDs", "Ward 4B", "5 days": resources/anonymize/
     if result.entity_type == "DATE_TIME":
         # "today", "last year": not a date of the individual; a digit or a month name is.
         return bool(_DATE_WORD.search(chunk[result.start : result.end]))

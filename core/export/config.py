@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Literal, get_args
 
 from core.errors import ExportError
+from core.evaluate.config import HeadlineRow
 
 Quantize = Literal["int8", "none"]
 BundleFormat = Literal["dir", "zip"]
@@ -206,3 +207,5 @@ class ExportResult:
     shipped_sha256: str = ""
     shipped_source: str = ""  # evaluated (the evaluated file, copied) | re-scored
     shipped_why: str = ""  # why the evaluated file was not shipped
+    precision: str = ""  # of the shipped model.onnx: fp32, int8 or int4
+    shipped_rows: tuple[HeadlineRow, ...] = ()  # the shipped file's figures, per set

@@ -48,6 +48,29 @@ def evenly_spaced(total: int, keep: int) -> list[int]:
     return [int((i * (total - 1)) / (keep - 1) + 0.5) for i in range(keep)]
 
 
+def derive_warnings(derived: DerivedStudent, *, lora: bool, task: str) -> list[str]:
+    """What a derived student is unlikely to recover from, in plain words.
+
+    Issue 17: a 30-layer decoder cut to 6 layers and trained with LoRA ended with a
+    validation loss worse than uniform and wrote word salad.
+    """
+    kept, total = len(derived.kept_layers), derived.source_layers
+    notes = []
+    if lora:
+        notes.append(
+            f"LoRA on a derived student ({kept} of {total} layers): the dropped layers' work "
+            "has to be relearnt by every weight, which small adapters cannot do; train it "
+            "with a full fine-tune (leave out --lora)"
+        )
+    if task == "generation" and kept * 3 < total:
+        notes.append(
+            f"the student keeps {kept} of {total} layers: a decoder cut by more than two "
+            f"thirds rarely recovers on a small dataset; keep at least {-(-total // 3)} "
+            "layers, or give it much more data and epochs"
+        )
+    return notes
+
+
 def derive_student(source: Path, layers: int, target: Path) -> DerivedStudent:
     """Build a ``layers``-layer copy of ``source`` in ``target`` (reused if already there).
 

@@ -11,7 +11,13 @@ from core.errors import TrainError
 from core.project import Project
 from core.train.config import TrainConfig
 from core.train.data import TrainingData, load_data, pick_teacher
-from core.train.derive import DerivedStudent, derive_student, same_family, teacher_folder
+from core.train.derive import (
+    DerivedStudent,
+    derive_student,
+    derive_warnings,
+    same_family,
+    teacher_folder,
+)
 from core.train.device import DeviceChoice, choose_device
 from core.train.features import (
     Features,
@@ -77,6 +83,8 @@ def prepare(project: Project, config: TrainConfig, run_dir: Path, *, main: bool)
     recipe = make_recipe(config, task, data.train, len(labels))
     if recipe.balance != "off" or config.balance != "auto":
         notes.append(recipe.reason)
+    if derived is not None:
+        notes += derive_warnings(derived, lora=config.lora, task=task)
     template: str | None = None
     token_kl: bool | None = None
     if task == "classification":
@@ -96,7 +104,12 @@ def prepare(project: Project, config: TrainConfig, run_dir: Path, *, main: bool)
         notes.append(
             f"{share:.0%} of the training inputs ({train.truncated:,} of {len(train.items):,}) "
             f"are longer than --max-length {max_length} tokens and were truncated; raise "
-            "--max-length if the end of an input matters"
+            + (
+                "--max-length if the start of a prompt or the end of an answer matters (the "
+                "prompt is cut from the left, the answer at its end)"
+                if task == "generation"
+                else "--max-length if the end of an input matters"
+            )
         )
     model_type = str(read_config(student).get("model_type", ""))
     return Prepared(task, labels, data, student, derived, model_type, tokenizer, train,

@@ -168,8 +168,12 @@ class TeacherPage(StagePage):
         counts = {} if result is None else result.accuracy_n
         shown = [s for s in _SPLITS if s in accuracy] + sorted(set(accuracy) - set(_SPLITS))
         self.accuracy_table.setRowCount(len(shown))
+        generation = result is not None and result.task == "generation"
+        header = "ROUGE-L vs reference texts" if generation else "Agrees with human labels"
+        self.accuracy_table.setHorizontalHeaderItem(1, QTableWidgetItem(header))
         for row, split in enumerate(shown):
-            cells = (split, f"{accuracy[split]:.1%}", f"{counts.get(split, 0):,}")
+            value = f"{accuracy[split]:.3f}" if generation else f"{accuracy[split]:.1%}"
+            cells = (split, value, f"{counts.get(split, 0):,}")
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if column:
@@ -356,6 +360,10 @@ def _describe(result: TeachResult | None) -> str:
         f"{result.cost_total:,.4f}.",
     ]
     if not result.accuracy:
-        lines.append("No record has a human label, so the teacher's accuracy is unknown.")
+        lines.append(
+            "No record has a reference text, so the teacher's ROUGE-L is unknown."
+            if result.task == "generation"
+            else "No record has a human label, so the teacher's accuracy is unknown."
+        )
     lines += [f"Note: {warning}" for warning in result.warnings]
     return "\n".join(lines)
