@@ -86,9 +86,10 @@ def _attention(project: Project, stage: Stage[Any, Any], done: StageState) -> St
     if stage is TRAIN:
         trained = latest_result(project, TRAIN, where=lambda r: r.parent_run is None)
         if trained is not None and trained.near_chance:
+            accuracy = trained.validation.get("accuracy", trained.best_val_metric)
             why = (
                 f"Training ended at chance level: the best validation accuracy "
-                f"{trained.best_val_metric:.2f} is no better than always answering the "
+                f"{accuracy:.2f} is no better than always answering the "
                 f"commonest label ({trained.chance_accuracy:.2f}); more data or another "
                 "student is needed."
             )

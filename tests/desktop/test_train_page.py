@@ -122,7 +122,12 @@ def test_cancel_then_resume_finishes_the_same_run(page, qtbot, tiny_classifier, 
         assert [run.status for run in list_runs(project, "train")] == ["succeeded"]
 
 
-def test_no_student_chosen_is_an_inline_error(page):
+def test_no_student_chosen_is_an_inline_error(qtbot, app_context, train_dir, monkeypatch):
+    # A computer with no model package installed: the catalogue finds nothing to recommend.
+    monkeypatch.setattr("core.train.catalogue.default_roots", lambda: [])
+    app_context.open_project(train_dir)
+    page = _page(qtbot, app_context)
+    assert page.lookups_finished(60_000)
     assert page.start_training() is None
     assert page.banner.level() == "error"
     assert page.banner.message() == "No student model is chosen."
