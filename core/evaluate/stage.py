@@ -194,6 +194,7 @@ def _report_data(
         shipped=scored.shipped,
         gate_on_bound=job.config.gate_on_lower_bound,
         notes=list(scored.notes),
+        frontier=inputs.auto_frontier(job.project, job.student.train_run),
     )
 
 
