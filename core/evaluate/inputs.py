@@ -312,3 +312,21 @@ def teacher_cost(project: Project, teacher: TeacherRef) -> TeacherCost:
     )[0]
     ms = row["ms"]
     return TeacherCost(int(row["n"]), float(row["cost"]), None if ms is None else float(ms))
+
+
+def auto_frontier(project: Project, train_run: RunRecord | None) -> tuple[str, Path] | None:
+    """The ``--auto`` search a student came from and its frontier plot, if it has one.
+
+    ``train_run`` is the auto run itself (the student it chose) or one of its trials
+    (``parent_run`` in its config); None for a student trained on its own.
+    """
+    from core.train.frontier import FRONTIER_SVG
+
+    if train_run is None:
+        return None
+    parent = train_run.config.get("parent_run")
+    auto_run = parent if parent else train_run.id if train_run.config.get("auto") else None
+    if not isinstance(auto_run, str):
+        return None
+    path = project.runs_dir / auto_run / FRONTIER_SVG
+    return (auto_run, path) if path.is_file() else None

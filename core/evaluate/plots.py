@@ -31,8 +31,13 @@ BLUE, ORANGE, GREY, RED = "#2f6db5", "#e08a1e", "#9aa3ad", "#c0392b"
 def _svg(fig: Any) -> str:
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", bbox_inches="tight")
-    text = buffer.getvalue()
-    text = text[text.index("<svg") :]  # drop the XML prolog and the DOCTYPE's DTD address
+    return inline_svg(buffer.getvalue())
+
+
+def inline_svg(text: str) -> str:
+    """A saved SVG made fit to sit inside an HTML page: no XML prolog, no DOCTYPE (with
+    its DTD address) and no metadata (a creation date)."""
+    text = text[text.index("<svg") :]
     return _METADATA.sub("", text)
 
 
