@@ -189,4 +189,9 @@ def leakage_command(args: argparse.Namespace, config: AnonymizeConfig) -> dict[s
         f"  {'overall (targeted)':<22} n={overall['values']:>5}  value "
         f"{overall['value_leak']:6.1%}  chars {overall['char_leak']:6.1%}"
     )
+    wrong = ", ".join(f"{k} {v}" for k, v in data["false_replaced"].items()) or "none"
+    lines.append(
+        f"over-redaction: {data['precision']:.1%} of {data['replaced']:,} replacements touch "
+        f"a marked value (precision); replaced unmarked text: {wrong}"
+    )
     return {**data, "lines": lines}
