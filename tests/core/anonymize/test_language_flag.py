@@ -26,8 +26,8 @@ def test_english_tweets_are_not_flagged(text):
         "Der Patient wurde gestern mit starken Schmerzen in die Klinik gebracht und ist stabil.",
         "Le patient est arrivé aux urgences avec une douleur thoracique et il va mieux.",
         "El paciente llegó con dolor de cabeza y fue dado de alta por la tarde.",
-        "Пациент поступил в отделение с болью в груди и был выписан вечером.",
-        "患者因胸痛入院，经过治疗后病情稳定，已于今天下午出院回家休息。",
+        "Пациент поступил в отделение с болью в груди и был выписан вечером.",  # noqa: RUF001
+        "患者因胸痛入院，经过治疗后病情稳定，已于今天下午出院回家休息。",  # noqa: RUF001
     ],
 )
 def test_other_languages_are_flagged(text):
