@@ -186,3 +186,12 @@ def _reanonymize(
         project.audit("anonymize.review", {"record": record_id, "action": action,
                                            "entity": entity})  # fmt: skip
     return _item(project, record_id)
+
+
+def pending_reasons(project: Project) -> dict[str, int]:
+    """Records still on the review queue, per reason."""
+    rows = project.store.conn.execute(
+        "SELECT r.value, COUNT(*) FROM anonymized AS a, json_each(a.review_reasons) AS r "
+        "WHERE a.needs_review = 1 GROUP BY r.value ORDER BY r.value"
+    )
+    return {str(reason): int(count) for reason, count in rows}
