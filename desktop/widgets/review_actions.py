@@ -61,10 +61,10 @@ class ReviewActionBar(QWidget):
         self.entity.setToolTip("The entity type for a replacement or a deny-list entry.")
         self.entity.setAccessibleName("entity type for the selection")
         self.mark = self._button(
-            "Mark &reviewed", "reviewMark", "Take this record off the queue: it is fine as it is."
+            "Mar&k reviewed", "reviewMark", "Take this record off the queue: it is fine as it is."
         )
         self.undo = self._button(
-            "&Undo replacement", "reviewUndo",
+            "Undo replace&ment", "reviewUndo",
             "Put the original words back for the replacement at the cursor (it was not an "
             "identifier). The record is anonymized again; the change is audited.",
         )  # fmt: skip
