@@ -32,14 +32,32 @@ from desktop.widgets.background_call import BackgroundCall, settle_heavy_imports
 from desktop.widgets.form_fields import primary_button, wrapped_label
 from desktop.widgets.prompt_editor import DryRunTable, PromptEditor
 from desktop.widgets.scroll_body import scrolling_body
-from desktop.widgets.teacher_source_form import ENDPOINT, TeacherSourceForm
+from desktop.widgets.teacher_source_form import ENDPOINT, LOCAL, TeacherSourceForm
 from desktop.workers.stage_worker import StageWorker
 
 _INTRO = (
     "The teacher answers every anonymized record; the student then learns to imitate those "
-    "answers. The teacher never sees the original text."
+    "answers. The teacher never sees the original text. Three ways: the human labels (the "
+    "student is then simply fine-tuned on them), a model on this computer (pick one below, "
+    "or fine-tune one from your labels first), or a server on your network (test it first)."
 )
-_SPLITS = ("train", "validation", "test", "edge", "all")
+_HELD_OUT_NOTE = (
+    "Scored on held-out rows only (validation and test): a teacher fine-tuned here has seen "
+    "the train split, so agreement there would flatter it."
+)
+_LABELS_NOTE = (
+    "The teacher is the human labels themselves, so comparing it with them says nothing "
+    "(it agrees 100% by definition). Evaluate the student to see how well it learnt them."
+)
+
+
+def find_teacher_models() -> list[Any]:
+    """The local model catalogue (a background thread: it reads weight-file headers)."""
+    from core.train.catalogue import catalogue, default_roots
+
+    entries = catalogue(default_roots())
+    settle_heavy_imports()
+    return entries
 
 
 def dry_run(project_dir: Path, config: TeachConfig) -> list[Any]:
@@ -76,6 +94,9 @@ class TeacherPage(StagePage):
         self._labels: tuple[str, ...] = ()
         self._shown_project: object = None
         self._call: BackgroundCall | None = None
+        self._models_call: BackgroundCall | None = None
+        self._model_entries: list[Any] = []
+        self._finetuning = False
         self._live: dict[str, float] = {}
         self._on_source_changed(self.source.source())
 
@@ -84,6 +105,7 @@ class TeacherPage(StagePage):
         self.source = TeacherSourceForm(box)
         self.source.test_button.clicked.connect(self.test_endpoint)
         self.source.source_changed.connect(self._on_source_changed)
+        self.source.finetune_button.clicked.connect(self.finetune_teacher)
         QVBoxLayout(box).addWidget(self.source)
         return box
 
@@ -123,7 +145,9 @@ class TeacherPage(StagePage):
         box = QGroupBox("How good is the teacher?", self)
         self.accuracy_table = _accuracy_table(box)
         self.summary = wrapped_label("", box, "teachSummary", plain=True)
+        self.held_out_note = wrapped_label("", box, "teacherHeldOut", plain=True)
         layout = QVBoxLayout(box)
+        layout.addWidget(self.held_out_note)
         layout.addWidget(self.accuracy_table, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addWidget(self.summary)
         return box
@@ -146,6 +170,58 @@ class TeacherPage(StagePage):
                 self._restore(last_config)
         self.start_button.setEnabled(not self.busy())
         self._show_result(last_result)
+        self._look_up_models()
+
+    def _look_up_models(self) -> None:
+        """Once per page, on a background thread: the local models; then, each refresh,
+        the list with the teachers fine-tuned in this project."""
+        if self._models_call is None:
+            self._models_call = BackgroundCall(find_teacher_models, parent=self)
+            self._models_call.succeeded.connect(self._on_models)
+            self._models_call.start()
+        elif not self._models_call.is_running():
+            self._on_models(self._model_entries)
+
+    def _on_models(self, entries: list[Any]) -> None:
+        from core.teacher.guide import local_teachers
+
+        self._model_entries = entries
+        if self.context.project_dir is None:
+            return
+        with self.context.project() as project:
+            choices = local_teachers(project, entries)
+        self.source.set_choices(choices)
+
+    def models_found(self, msecs: int) -> bool:
+        """Wait for the model look-up (tests)."""
+        return self._models_call is None or self._models_call.wait(msecs)
+
+    def finetune_teacher(self) -> None:
+        """Fine-tune MiniLM-L6 on the human labels (the demo's teacher): first the human
+        labels as the teacher's answers, if not stored yet, then a cross-entropy-only train
+        run. It then becomes the chosen local model."""
+        from core.demo_steps import minilm_folder
+        from core.jobs.registry import TRAIN
+        from core.jobs.runs import latest_result
+        from core.teacher.guide import finetune_config
+        from core.teacher.labels_teacher import TEACHER_ID
+        from core.teacher.sources import LABELS_SPEC
+
+        def labelled() -> bool:
+            with self.context.project() as project:
+                found = latest_result(project, TEACH, where=lambda r: r.teacher_id == TEACHER_ID)
+            return found is not None
+
+        done = self.run_guarded(labelled)
+        if done is None:
+            return
+        self._finetuning = True
+        if not done:
+            self.start_stage(TEACH, TeachConfig(teacher=LABELS_SPEC.spec()))
+            return
+        student = self.run_guarded(minilm_folder)
+        if student is not None:
+            self.start_stage(TRAIN, finetune_config(student, TEACHER_ID))
 
     def _load(self) -> tuple[tuple[str, ...], str, TeachConfig | None, TeachResult | None]:
         from core.jobs.runs import latest_result, list_runs, run_config
@@ -164,12 +240,17 @@ class TeacherPage(StagePage):
             self.prompt.set_text(config.prompt_file.read_text(encoding="utf-8").rstrip("\n"))
 
     def _show_result(self, result: TeachResult | None) -> None:
-        accuracy = {} if result is None else result.accuracy
-        counts = {} if result is None else result.accuracy_n
-        shown = [s for s in _SPLITS if s in accuracy] + sorted(set(accuracy) - set(_SPLITS))
-        self.accuracy_table.setRowCount(len(shown))
-        for row, split in enumerate(shown):
-            cells = (split, f"{accuracy[split]:.1%}", f"{counts.get(split, 0):,}")
+        from core.teacher.guide import held_out
+        from core.teacher.labels_teacher import TEACHER_ID
+
+        human = result is not None and result.teacher_id == TEACHER_ID
+        scored = {} if result is None or human else held_out(result.accuracy, result.accuracy_n)
+        self.held_out_note.setText(
+            _LABELS_NOTE if human else _HELD_OUT_NOTE if result is not None else ""
+        )
+        self.accuracy_table.setRowCount(len(scored))
+        for row, (split, (value, count)) in enumerate(scored.items()):
+            cells = (split, f"{value:.1%}", f"{count:,}")
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if column:
@@ -177,7 +258,7 @@ class TeacherPage(StagePage):
                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
                     )
                 self.accuracy_table.setItem(row, column, item)
-        self.accuracy_table.setVisible(bool(shown))
+        self.accuracy_table.setVisible(bool(scored))
         _fit_to_contents(self.accuracy_table)
         self.summary.setText(_describe(result))
 
@@ -278,11 +359,25 @@ class TeacherPage(StagePage):
             f"{self._live.get('failed', 0):,.0f} failed"
         )
 
-    def on_stage_succeeded(self, stage: str, result: TeachResult) -> None:
-        self._show_result(result)
+    def on_stage_succeeded(self, stage: str, result: Any) -> None:
         self.start_button.setEnabled(True)
+        if self._finetuning and stage == TEACH.key:
+            self.finetune_teacher()  # the labels are stored: now the fine-tuning itself
+            return
+        if self._finetuning and stage == "train":
+            self._finetuning = False
+            self.source.folder.setText(str(result.model_dir))
+            self.source.set_source(LOCAL)
+            self.banner.show_info(
+                "The teacher is fine-tuned on your labels and chosen below.",
+                "Label all records with it; its held-out agreement appears here afterwards.",
+            )
+            self._look_up_models()
+            return
+        self._show_result(result)
 
     def on_stage_failed(self, stage: str, error: dict[str, Any]) -> None:
+        self._finetuning = False
         self.start_button.setEnabled(True)
 
     def on_stage_cancelled(self, stage: str) -> None:
@@ -313,6 +408,8 @@ class TeacherPage(StagePage):
             )
 
     def _on_source_changed(self, source: str) -> None:
+        if self.banner.level() == "error":
+            self.banner.clear()  # about the source just left ("no teacher model is chosen")
         # Hidden, not greyed: the human labels have no prompt, and a greyed editor reads as
         # something to unlock.
         self.prompt_box.setVisible(self.source.needs_prompt())
@@ -328,8 +425,8 @@ def _accuracy_table(parent: Any) -> QTableWidget:
     table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     table.setToolTip(
-        "How often the teacher's answer equals the human label, per split. The student "
-        "can rarely beat its teacher, so this is the ceiling for what follows."
+        "How often the teacher's answer equals the human label on held-out rows. The "
+        "student can rarely beat its teacher, so this is the ceiling for what follows."
     )
     return table
 
