@@ -202,7 +202,12 @@ class EvaluatePage(StagePage):
                 f"the report {path} is no longer there", "evaluate again to write a new one"
             )
             return
-        open_url(QUrl.fromLocalFile(str(path)))
+        if open_url(QUrl.fromLocalFile(str(path))):
+            self.banner.show_info("The report opened in your browser.", str(path))
+        else:
+            self.banner.show_warning(
+                f"No browser opened the report ({path})", "open that file in a browser yourself"
+            )
 
     def on_stage_succeeded(self, stage: str, result: Any) -> None:
         self.refresh()
