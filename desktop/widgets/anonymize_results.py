@@ -132,7 +132,7 @@ class AnonymizeResultsView(QWidget):
         )
         self.flagged.setAccessibleName("records flagged for review")
         self.flagged.currentRowChanged.connect(self._show_flagged)
-        self.flagged.setMinimumWidth(240)
+        self.flagged.setMinimumWidth(180)
         self.flagged.setWordWrap(True)  # a long list of reasons wraps, no sideways scrolling
         self.flagged.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         title = QLabel("Records &flagged for review", body)
@@ -153,7 +153,6 @@ class AnonymizeResultsView(QWidget):
         right = QVBoxLayout()
         right.addWidget(self.reasons)
         right.addWidget(self.flagged_view, 1)
-        right.addWidget(self.actions)
         row = QHBoxLayout()
         row.addWidget(self.flagged, 1)
         row.addLayout(right, 2)
@@ -165,6 +164,7 @@ class AnonymizeResultsView(QWidget):
         top.addWidget(self.reason_filter)
         layout.addLayout(top)
         layout.addLayout(row, 1)
+        layout.addWidget(self.actions)  # under both: the pane beside the list is narrow
         body.setMinimumHeight(PANE_HEIGHT)
         body.hide()
         return body

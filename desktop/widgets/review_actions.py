@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QWidget
 
 from core.anonymize.explain import ENTITY_DESCRIPTIONS
 
@@ -90,15 +90,22 @@ class ReviewActionBar(QWidget):
         self.deny.clicked.connect(
             lambda: self.term_requested.emit(False, self.entity.currentText())
         )
+        # Two columns: the review box is half the page wide at most.
+        self.entity.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.entity.setMinimumContentsLength(10)
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
+        entity_row = QHBoxLayout()
+        entity_row.addWidget(QLabel("Selection as", self))
+        entity_row.addWidget(self.entity, 1)
         grid.addWidget(self.mark, 0, 0)
         grid.addWidget(self.undo, 0, 1)
-        grid.addWidget(QLabel("Selection as:", self), 0, 2)
-        grid.addWidget(self.entity, 0, 3)
-        grid.addWidget(self.replace, 1, 0)
-        grid.addWidget(self.allow, 1, 1)
-        grid.addWidget(self.deny, 1, 2, 1, 2)
+        grid.addLayout(entity_row, 1, 0)
+        grid.addWidget(self.replace, 1, 1)
+        grid.addWidget(self.allow, 2, 0)
+        grid.addWidget(self.deny, 2, 1)
 
     def _button(self, text: str, name: str, tip: str) -> QPushButton:
         button = QPushButton(text, self)

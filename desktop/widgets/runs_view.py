@@ -33,9 +33,13 @@ from desktop.context import AppContext
 from desktop.widgets.banner import InlineBanner
 
 COLUMNS = ("Run", "Status", "Started", "Duration", "Who", "Settings chosen", "Key figures")
-_CURVES = {"loss": "training loss", "eval_loss": "validation loss",
-           "eval_accuracy": "validation accuracy"}  # fmt: skip
+_CURVES = {"loss": "train loss", "eval_loss": "val loss", "eval_accuracy": "val acc"}
 _COLOURS = ("#2f6fb3", "#d9822b", "#2e8b57")
+
+
+def _short(value: str) -> str:
+    """A path's last two parts: enough to tell two runs apart on one line."""
+    return "…/" + "/".join(value.split("/")[-2:]) if value.count("/") > 2 else value
 
 
 def duration_text(seconds: float | None) -> str:
@@ -58,7 +62,7 @@ class RunsTable(QTableWidget):
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.verticalHeader().setVisible(False)
-        self.setWordWrap(True)
+        self.setWordWrap(False)  # one line per run; the whole text is the cell's tooltip
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(5, QHeaderView.ResizeMode.Stretch)
@@ -70,19 +74,23 @@ class RunsTable(QTableWidget):
         self.runs = list(runs)
         self.setRowCount(len(self.runs))
         for row, run in enumerate(self.runs):
-            name = f"{run.id}  ★ used by Evaluate and Export" if run.chosen else run.id
-            settings = ", ".join(f"{k}={v}" for k, v in run.settings[:6])
+            name = f"★ {run.id}" if run.chosen else run.id
+            settings = ", ".join(f"{k}={_short(v)}" for k, v in run.settings)
             values = (name, run.status, (run.started or "")[:19].replace("T", " "),
                       duration_text(run.seconds), run.who, settings, run.headline)  # fmt: skip
             for column, value in enumerate(values):
                 item = QTableWidgetItem(value)
-                item.setToolTip(value)
+                item.setToolTip(value.replace(", ", "\n") if column == 5 else value)
                 if run.chosen and column == 0:
                     font = QFont(item.font())
                     font.setBold(True)
                     item.setFont(font)
                 self.setItem(row, column, item)
-        self.resizeRowsToContents()
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(5, QHeaderView.ResizeMode.Interactive)
+        self.resizeColumnsToContents()
+        self.setColumnWidth(5, min(self.columnWidth(5), 300))
+        header.setSectionResizeMode(6, QHeaderView.ResizeMode.Stretch)
 
     def selected_runs(self) -> list[RunSummary]:
         rows = sorted({index.row() for index in self.selectedIndexes()})
@@ -100,7 +108,9 @@ class ComparisonView(QWidget):
         self.table.setAccessibleName("two runs compared")
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.chart = QChartView(self)
         self.chart.setObjectName("comparisonChart")
         self.chart.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -113,7 +123,9 @@ class ComparisonView(QWidget):
 
     def show_comparison(self, comparison: RunComparison) -> None:
         self.comparison = comparison
-        self.table.setHorizontalHeaderLabels(["", comparison.first.id, comparison.second.id])
+        self.table.setHorizontalHeaderLabels(
+            ["", f"1: {comparison.first.id}", f"2: {comparison.second.id}"]
+        )
         sections = (("Settings that differ", comparison.settings),
                     ("Figures", comparison.figures), ("Per class (test)", comparison.per_class),
                     ("Calibration (test)", comparison.calibration))  # fmt: skip
@@ -138,8 +150,8 @@ class ComparisonView(QWidget):
 
     def _draw_curves(self, comparison: RunComparison) -> None:
         chart = QChart()
-        chart.setTitle("Training curves: first run solid, second dashed")
-        chart.legend().setAlignment(Qt.AlignmentFlag.AlignBottom)
+        chart.setTitle("Training curves: run 1 solid, run 2 dashed")
+        chart.legend().setAlignment(Qt.AlignmentFlag.AlignRight)
         x_axis, y_axis = QValueAxis(), QValueAxis()
         x_axis.setTitleText("Step")
         x_axis.setLabelFormat("%d")
@@ -152,7 +164,7 @@ class ComparisonView(QWidget):
                 if not points:
                     continue
                 series = QLineSeries()
-                series.setName(f"{label} ({'second' if dashed else 'first'})")
+                series.setName(f"{label} {'2' if dashed else '1'}")
                 pen = QPen(QColor(colour), 2)
                 pen.setStyle(Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
                 series.setPen(pen)
@@ -164,6 +176,7 @@ class ComparisonView(QWidget):
                 steps += [step for step, _ in points]
         if values:
             x_axis.setRange(0, max(steps))
+            x_axis.applyNiceNumbers()
             y_axis.setRange(min(0.0, min(values)), max(values) * 1.05 or 1.0)
             y_axis.applyNiceNumbers()
         else:
@@ -200,6 +213,8 @@ class RunsView(QWidget):
         split = QSplitter(Qt.Orientation.Vertical, self)
         split.addWidget(self.table)
         split.addWidget(self.comparison)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 3)  # the comparison, once shown, gets the room
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(buttons)
@@ -239,8 +254,10 @@ class RunsDialog(QDialog):
         self.resize(1100, 640)
         self.intro = QLabel(
             "Every run of this stage, newest first: what was chosen, how it went and its key "
-            "figures (95% intervals in brackets). Select two to compare them."
-            if stage_key else "Every run of the project, newest first. Select two to compare.",
+            "figures (95% intervals in brackets). Select two to compare them. ★ marks the "
+            "student that Evaluate and Export use."
+            if stage_key else "Every run of the project, newest first. Select two to compare. "
+            "★ marks the student that Evaluate and Export use.",
             self,
         )  # fmt: skip
         self.intro.setWordWrap(True)

@@ -139,7 +139,10 @@ class TeacherSourceForm(QWidget):
         form.addRow("", self.good_for)
         form.addRow("Model folder", row)
         form.addRow("Records at once", self.batch_size)
-        form.addRow("", self.finetune_button)
+        finetune_row = QHBoxLayout()
+        finetune_row.addWidget(self.finetune_button)
+        finetune_row.addStretch(1)
+        form.addRow("", finetune_row)
         return page
 
     def set_choices(self, choices: list[TeacherChoice]) -> None:
@@ -161,6 +164,7 @@ class TeacherSourceForm(QWidget):
         path = self.models.currentData()
         choice = getattr(self, "_choices", {}).get(path) if path else None
         self.good_for.setText("" if choice is None else choice.good_for)
+        self.good_for.setVisible(choice is not None)  # no blank line under the list
         if choice is not None and self.folder.text().strip() != path:
             self.folder.setText(str(path))
 

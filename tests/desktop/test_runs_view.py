@@ -93,7 +93,7 @@ def test_choose_the_earlier_student(qtbot, app_context, tmp_path):
     qtbot.mouseClick(view.choose_button, Qt.MouseButton.LeftButton)
     assert dialog.banner.level() == "info", dialog.banner.message()
     assert [r.id for r in view.table.runs if r.chosen] == [first]
-    assert "used by Evaluate and Export" in view.table.item(1, 0).text()
+    assert view.table.item(1, 0).text() == f"★ {first}"
     from core.evaluate.inputs import find_student
 
     with Project.open(path) as project:
