@@ -16,7 +16,7 @@ from core.project import Project
 from core.train.checkpoints import CURVES, checkpoint_step, latest_checkpoint
 from core.train.config import TrainConfig, TrainResult
 
-CURVE_NAMES = ("loss", "eval_loss", "eval_accuracy")
+CURVE_NAMES = ("loss", "eval_loss", "eval_accuracy", "epoch")  # epoch: the chart's top axis
 
 
 @dataclass(frozen=True, slots=True)

@@ -200,9 +200,19 @@ class StageCallback(TrainerCallback):
         fd = os.open(self._curves, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         with os.fdopen(fd, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(row) + "\n")
-        for name in ("loss", "learning_rate", "eval_loss", "eval_accuracy", "samples_per_s"):
+        for name in (
+            "loss",
+            "learning_rate",
+            "eval_loss",
+            "eval_accuracy",
+            "samples_per_s",
+            "epoch",
+        ):
             if name in row:
                 self._reporter.metric(f"train/{name}", row[name], state.global_step)
+
+
+LOG_POINTS = 100
 
 
 def training_arguments(
@@ -211,7 +221,9 @@ def training_arguments(
 ) -> TrainingArguments:  # fmt: skip
     """The Trainer's arguments for one attempt (the batch size may be halved after an OOM)."""
     steps = math.ceil(train_size / (batch_size * grad_accum * world_size)) * config.epochs
-    log_every = max(1, min(50, config.eval_steps // 2 or 1))
+    # About LOG_POINTS training-loss points over the run (a curve, not five dots; a short
+    # run still gets one every step), never fewer than one per half evaluation interval.
+    log_every = max(1, min(config.eval_steps // 2 or 1, math.ceil(steps / LOG_POINTS)))
     classification = task == "classification"
     values = dict(
         output_dir=str(output_dir),
