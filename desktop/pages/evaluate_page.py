@@ -266,8 +266,8 @@ class EvaluatePage(StagePage):
 def _student_text(student: Any, picked: bool, found: Any) -> str:
     if student is None:
         return "No student is trained yet."
-    how = "chosen in the run history" if picked else "the newest trained"
-    text = f"Student: the one of {student.run.id} ({how})."
+    how = "chosen in the run history" if picked else "the newest"
+    text = f"Student: the model trained by {student.run.id} ({how})."
     if found is not None and found.result.student_dir.resolve() != (
         student.result.model_dir.resolve()
     ):
