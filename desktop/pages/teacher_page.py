@@ -14,13 +14,10 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
 )
 
@@ -32,6 +29,7 @@ from desktop.widgets.background_call import BackgroundCall, settle_heavy_imports
 from desktop.widgets.form_fields import primary_button, wrapped_label
 from desktop.widgets.prompt_editor import DryRunTable, PromptEditor
 from desktop.widgets.scroll_body import scrolling_body
+from desktop.widgets.teacher_quality import TeacherQuality
 from desktop.widgets.teacher_source_form import ENDPOINT, LOCAL, TeacherSourceForm
 from desktop.workers.stage_worker import StageWorker
 
@@ -40,14 +38,6 @@ _INTRO = (
     "answers. The teacher never sees the original text. Three ways: the human labels (the "
     "student is then simply fine-tuned on them), a model on this computer (pick one below, "
     "or fine-tune one from your labels first), or a server on your network (test it first)."
-)
-_HELD_OUT_NOTE = (
-    "Scored on held-out rows only (validation and test): a teacher fine-tuned here has seen "
-    "the train split, so agreement there would flatter it."
-)
-_LABELS_NOTE = (
-    "The teacher is the human labels themselves, so comparing it with them says nothing "
-    "(it agrees 100% by definition). Evaluate the student to see how well it learnt them."
 )
 
 
@@ -142,15 +132,12 @@ class TeacherPage(StagePage):
         return row
 
     def _build_results(self) -> QGroupBox:
-        box = QGroupBox("How good is the teacher?", self)
-        self.accuracy_table = _accuracy_table(box)
-        self.summary = wrapped_label("", box, "teachSummary", plain=True)
-        self.held_out_note = wrapped_label("", box, "teacherHeldOut", plain=True)
-        layout = QVBoxLayout(box)
-        layout.addWidget(self.held_out_note)
-        layout.addWidget(self.accuracy_table, 0, Qt.AlignmentFlag.AlignLeft)
-        layout.addWidget(self.summary)
-        return box
+        self.quality = TeacherQuality(self)
+        # The box's parts, as the page's own (tests and screen readers find them here).
+        self.accuracy_table = self.quality.accuracy_table
+        self.summary = self.quality.summary
+        self.held_out_note = self.quality.held_out_note
+        return self.quality
 
     # -- reading the store -----------------------------------------------------------------
 
@@ -240,27 +227,7 @@ class TeacherPage(StagePage):
             self.prompt.set_text(config.prompt_file.read_text(encoding="utf-8").rstrip("\n"))
 
     def _show_result(self, result: TeachResult | None) -> None:
-        from core.teacher.guide import held_out
-        from core.teacher.labels_teacher import TEACHER_ID
-
-        human = result is not None and result.teacher_id == TEACHER_ID
-        scored = {} if result is None or human else held_out(result.accuracy, result.accuracy_n)
-        self.held_out_note.setText(
-            _LABELS_NOTE if human else _HELD_OUT_NOTE if result is not None else ""
-        )
-        self.accuracy_table.setRowCount(len(scored))
-        for row, (split, (value, count)) in enumerate(scored.items()):
-            cells = (split, f"{value:.1%}", f"{count:,}")
-            for column, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                if column:
-                    item.setTextAlignment(
-                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-                    )
-                self.accuracy_table.setItem(row, column, item)
-        self.accuracy_table.setVisible(bool(scored))
-        _fit_to_contents(self.accuracy_table)
-        self.summary.setText(_describe(result))
+        self.quality.show_result(result)
 
     # -- the config ------------------------------------------------------------------------
 
@@ -413,46 +380,3 @@ class TeacherPage(StagePage):
         # Hidden, not greyed: the human labels have no prompt, and a greyed editor reads as
         # something to unlock.
         self.prompt_box.setVisible(self.source.needs_prompt())
-
-
-def _accuracy_table(parent: Any) -> QTableWidget:
-    table = QTableWidget(0, 3, parent)
-    table.setObjectName("teacherAccuracy")
-    table.setAccessibleName("Teacher accuracy against the human labels")
-    table.setHorizontalHeaderLabels(("Split", "Agrees with human labels", "Records compared"))
-    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    table.verticalHeader().setVisible(False)
-    table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    table.setToolTip(
-        "How often the teacher's answer equals the human label on held-out rows. The "
-        "student can rarely beat its teacher, so this is the ceiling for what follows."
-    )
-    return table
-
-
-def _fit_to_contents(table: QTableWidget) -> None:
-    """As wide and tall as its columns and rows: a percentage beside its count, not a
-    page-width apart."""
-    table.resizeColumnsToContents()
-    header = table.horizontalHeader()
-    for column in range(table.columnCount()):  # room to breathe between the columns
-        table.setColumnWidth(column, table.columnWidth(column) + 16)
-    frame = 2 * table.frameWidth()
-    table.setFixedWidth(header.length() + frame)
-    table.setFixedHeight(header.height() + table.verticalHeader().length() + frame)
-
-
-def _describe(result: TeachResult | None) -> str:
-    if result is None:
-        return "The teacher has not answered yet. Choose a source above and label the records."
-    lines = [
-        f"Teacher {result.teacher_id}: {result.labelled:,} records answered in the last run "
-        f"({result.records_per_s:,.1f}/s); {result.invalid:,} invalid answers (training "
-        f"skips them); {result.failed:,} records left for a re-run; total cost "
-        f"{result.cost_total:,.4f}.",
-    ]
-    if not result.accuracy:
-        lines.append("No record has a human label, so the teacher's accuracy is unknown.")
-    lines += [f"Note: {warning}" for warning in result.warnings]
-    return "\n".join(lines)
