@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QRadioButton,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -75,6 +76,9 @@ class TeacherSourceForm(QWidget):
         radios = QVBoxLayout()
         for radio in self._radios.values():
             group.addButton(radio)
+            # As wide as its text: a click right of the text would otherwise land on a dead
+            # stretch of the button.
+            radio.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
             radios.addWidget(radio)
         # Only the chosen source's form is shown (and takes room: a stack would be as tall
         # as the tallest form).
