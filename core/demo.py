@@ -13,7 +13,6 @@ is already done is skipped and a stopped one is resumed, so re-running is cheap.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -101,10 +100,6 @@ def run_demo(directory: Path, settings: DemoSettings | None = None) -> dict[str,
     from core.demo_steps import STEPS, DemoContext, say
     from core.status import project_status
 
-    # OpenMP's default busy-waiting makes PyTorch's 2 threads 2-3x slower than 1 thread on a
-    # machine that other work keeps busy (measured on a shared 2-core box); passive waiting
-    # avoids that collapse. It must be set before torch loads; a value the user set wins.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     settings = settings or DemoSettings()
     directory = directory.expanduser().resolve()
     started = time.perf_counter()

@@ -1,4 +1,5 @@
-"""Offline environment, applied before any Hugging Face or Presidio import (DESIGN §1)."""
+"""Offline environment, applied before any Hugging Face or Presidio import (DESIGN §1), and
+the thread settings every command runs with."""
 
 from __future__ import annotations
 
@@ -21,3 +22,16 @@ OFFLINE_ENVIRONMENT: dict[str, str] = {
 def apply_offline_environment() -> None:
     """Force the offline variables; a user's shell cannot turn the hub back on."""
     os.environ.update(OFFLINE_ENVIRONMENT)
+
+
+# OpenMP's default busy-waiting makes PyTorch's 2 threads 2-3x slower than 1 thread on a
+# machine that other work keeps busy (measured on a shared 2-core box: the demo's preview
+# took 8 minutes); passive waiting avoids that collapse. Read when torch or ONNX Runtime
+# loads, so it is set when `core` is imported, before any command runs; a user's value wins.
+THREAD_DEFAULTS: dict[str, str] = {"OMP_WAIT_POLICY": "PASSIVE"}
+
+
+def apply_thread_defaults() -> None:
+    """Set the thread defaults that the user has not set."""
+    for name, value in THREAD_DEFAULTS.items():
+        os.environ.setdefault(name, value)

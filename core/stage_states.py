@@ -71,7 +71,8 @@ def stage_states(project: Project) -> dict[str, StageState]:
     evidence = {stage.key: _evidence(project, stage, by_stage) for stage in PIPELINE}
     states = {"project": _project_state(project)}
     for index, stage in enumerate(PIPELINE):
-        upstream = [(s, evidence[s.key]) for s in reversed(PIPELINE[:index])]
+        # An optional step (the trial server) neither unlocks nor outdates what follows it.
+        upstream = [(s, evidence[s.key]) for s in reversed(PIPELINE[:index]) if not s.optional]
         state = _state(stage, evidence[stage.key], upstream)
         if state.state == "done":
             state = _attention(project, stage, state)
@@ -83,11 +84,12 @@ def _attention(project: Project, stage: Stage[Any, Any], done: StageState) -> St
     """``done`` unless the finished stage's own result says it cannot be trusted."""
     why = None
     if stage is TRAIN:
-        trained = latest_result(project, TRAIN)
+        trained = latest_result(project, TRAIN, where=lambda r: r.parent_run is None)
         if trained is not None and trained.near_chance:
+            accuracy = trained.validation.get("accuracy", trained.best_val_metric)
             why = (
                 f"Training ended at chance level: the best validation accuracy "
-                f"{trained.best_val_metric:.2f} is no better than always answering the "
+                f"{accuracy:.2f} is no better than always answering the "
                 f"commonest label ({trained.chance_accuracy:.2f}); more data or another "
                 "student is needed."
             )

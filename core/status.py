@@ -73,12 +73,18 @@ def project_status(project: Project) -> dict[str, Any]:
     }
 
 
+def _labels(status: dict[str, Any]) -> str:
+    if status["task"] == "generation":  # no label set: the answers are texts
+        return ""
+    return f"; labels: {', '.join(status['labels']) or '(none yet)'}"
+
+
 def render_status(status: dict[str, Any]) -> list[str]:
     """The status as lines for a terminal."""
     floor = status["floor"]
     lines = [
         f"project {status['project']}",
-        f"  task {status['task']}; labels: {', '.join(status['labels']) or '(none yet)'}",
+        f"  task {status['task']}" + _labels(status),
         f"  quality floor: retention >= {floor['min_retention']:g}"
         + (f", metric >= {floor['min_metric']:g}" if floor["min_metric"] is not None else "")
         + (f", ECE <= {floor['max_ece']:g}" if floor["max_ece"] is not None else ""),

@@ -1,1 +1,2 @@
-"""Data files shipped with Stillroom: stylesheet, icons, the demo sample (not code)."""
+"""Data files shipped with Stillroom: stylesheet, icons, the demo sample, the
+anonymizer's clinical allow-list (not code)."""

@@ -137,6 +137,8 @@ class AnonymizeResult:
         startup_seconds: until the first batch was committed (loading the model, starting
             workers); what the GUI shows as "loading".
         steady_docs_per_s: records per second after the first batch.
+        regrouped: records moved to the split of a record with the same anonymized text,
+            so that no text is in two splits.
     """
 
     records_total: int
@@ -154,6 +156,7 @@ class AnonymizeResult:
     docs_per_s: float = 0.0
     startup_seconds: float = 0.0
     steady_docs_per_s: float = 0.0
+    regrouped: int = 0
 
 
 def config_hash(config: AnonymizeConfig, rules_digest: str) -> str:

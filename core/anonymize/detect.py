@@ -13,6 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+from core.anonymize.clinical import is_clinical
 from core.anonymize.engine import EngineSpec, build_analyzer
 from core.anonymize.language import looks_non_english
 from core.anonymize.precision import OverRedactionFilter
@@ -150,8 +151,11 @@ def _rank(finding: Finding) -> tuple[bool, int, float]:
 def _keep(chunk: str, result: Any) -> bool:
     if result.end <= result.start or not chunk[result.start : result.end].strip():
         return False
-    # "today", "last year" and other words that identify nobody: OverRedactionFilter.
-    return not (result.entity_type in _GENERIC and chunk[result.start : result.end] in _NOT_NAMES)
+    if result.entity_type in _GENERIC and chunk[result.start : result.end] in _NOT_NAMES:
+        return False
+    # "Holter", "NSAIDs", "Ward 4B", "5 days": resources/anonymize/. "today", "last year",
+    # "this month" and other words that identify nobody: OverRedactionFilter.
+    return not (result.entity_type in _GENERIC and is_clinical(chunk, result.start, result.end))
 
 
 def _prepare(text: str) -> tuple[str, list[int] | None, list[str]]:

@@ -37,6 +37,8 @@ class _Tally:
     needs_review: int = 0
     first_batch: int = 0
     first_batch_at: float = 0.0
+    straddled: int = 0  # texts that were in two splits once anonymized
+    regrouped: int = 0  # records moved to their duplicate's split
     entities: Counter[str] = dataclasses.field(default_factory=Counter)
     reasons: Counter[str] = dataclasses.field(default_factory=Counter)
 
@@ -89,6 +91,8 @@ def run_anonymize(
                 if reporter.cancel_requested():
                     project.audit("anonymize.cancel", _counts(tally))
                     raise StageCancelled(f"anonymized {tally.anonymized} of {len(todo)}")
+    with project.store.transaction():
+        tally.straddled, tally.regrouped = anonymized.regroup_duplicates(project.store)
     seconds = time.monotonic() - started
     if tally.first_batch:
         tally.first_batch_at -= started
@@ -178,6 +182,8 @@ def _counts(tally: _Tally) -> dict[str, Any]:
         "reanonymized": tally.reanonymized,
         "needs_review": tally.needs_review,
         "entities": dict(tally.entities),
+        "duplicate_texts_across_splits": tally.straddled,
+        "regrouped": tally.regrouped,
     }
 
 
@@ -205,6 +211,7 @@ def _result(
         seconds=round(seconds, 3),
         docs_per_s=round(tally.anonymized / seconds, 1) if seconds > 0 else 0.0,
         startup_seconds=round(tally.first_batch_at, 3),
+        regrouped=tally.regrouped,
         steady_docs_per_s=round(steady / (seconds - tally.first_batch_at), 1)
         if (steady := tally.anonymized - tally.first_batch) > 0
         else 0.0,

@@ -14,6 +14,7 @@ from core.commands import (
     export_commands,
     gui_commands,
     job_commands,
+    monitor_commands,
     project_commands,
     serve_commands,
     teach_commands,
@@ -41,5 +42,6 @@ def add_commands(sub: Any) -> None:
     evaluate_commands.add(sub, common)
     export_commands.add(sub, common)
     serve_commands.add(sub, common)
+    monitor_commands.add(sub, common)
     job_commands.add(sub, common)
     gui_commands.add(sub, common)

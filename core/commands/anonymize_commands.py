@@ -144,6 +144,12 @@ def render_anonymize(result: AnonymizeResult) -> list[str]:
     lines.append(
         f"  needs review: {result.needs_review:,} records" + (f" ({reasons})" if reasons else "")
     )
+    if result.regrouped:
+        lines.append(
+            f"  note: {result.regrouped:,} records became identical to a record in another "
+            "split once anonymized; they were moved to that record's split so that no text is "
+            "both trained on and tested on"
+        )
     lines.append(f"  settings hash {result.config_hash}")
     return lines
 

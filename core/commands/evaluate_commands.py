@@ -59,6 +59,11 @@ def _options(evaluate: argparse.ArgumentParser) -> None:
         "--latency-runs", type=int, metavar="N",
         help=f"timed batch-1 requests per model and device (default {_default('latency_runs')})",
     )  # fmt: skip
+    evaluate.add_argument(
+        "--max-new-tokens", type=int, metavar="N",
+        help="generation: the longest student answer in tokens (default "
+        f"{_default('max_new_tokens')}); give the teacher's, or a longer answer is cut short",
+    )  # fmt: skip
     _switch(evaluate, "--no-latency", "measure_latency", "skip the timings")
     evaluate.add_argument(
         "--threads", type=int, metavar="N",
@@ -122,35 +127,46 @@ def render_evaluate(result: EvaluateResult) -> list[str]:
     verdict = "PASSES" if result.passed else "FAILS"
     judged = result.row("test", result.judged)
     title = judged.title if judged else result.judged
+    generation = result.task == "generation"
+    humans = "reference texts" if generation else "human labels"
+    names = {"human": humans, "teacher": "the teacher's answers"}
+    reference = names.get(result.reference, result.reference)
     lines.append(f"the student {verdict} the quality floor (judged: {title}; "
-                 f"reference: {result.reference})")  # fmt: skip
+                 f"reference: {reference})")  # fmt: skip
     lines += [f"  failed: {failure}" for failure in result.failures]
     if result.edge_passed is False and result.test_passed:
         lines.append("  note: the edge-case set FAILS although the test set passes")
     if result.shipped is not None:
         lines.append(f"  the file that ships: {result.shipped.file} (SHA-256 "
                      f"{result.shipped.sha256[:16]}…)")  # fmt: skip
-    metric = result.primary_metric
-    head = f"  {'set':<5} {'model':<34} {metric:>8} {'retain':>7} {'agree':>6} {'ECE':>6} "
-    lines += ["", head + f"{'ECE(T)':>6} {'p50 ms':>7} {'req/s':>7} {'MB':>6} {'cost/1M':>8}"]
-    for row in result.headline:
-        lines.append(
-            f"  {row.split:<5} {row.title[:34]:<34} {_cell(row.metric):>8} "
-            f"{_cell(row.retention):>7} {_cell(row.agreement):>6} {_cell(row.ece):>6} "
-            f"{_cell(row.ece_calibrated):>6} {_cell(row.p50_ms, 1):>7} "
-            f"{_cell(row.throughput_per_s, 1):>7} {_cell(row.size_mb, 1):>6} "
-            f"{_cell(row.cost_per_million, 2):>8}"
-        )
+    lines += ["", *_table(result, generation)]
     lines += ["", "95% intervals (test set):"]
     lines += [_intervals(row, result.primary_metric) for row in result.headline
               if row.split == "test" and row.model != "teacher"]  # fmt: skip
-    if result.temperature is not None:
+    if result.temperature is not None and not generation:
         lines += ["", f"temperature {result.temperature:.3f} ({result.temperature_note}); "
                   f"saved to {result.calibration_file}"]  # fmt: skip
     lines += [f"note: {note}" for note in result.notes]
     lines.append(f"report: {result.report_html}")
     if result.report_pdf:
         lines.append(f"pdf: {result.report_pdf}")
+    return lines
+
+
+def _table(result: EvaluateResult, generation: bool) -> list[str]:
+    """The headline table; generation has no probabilities, so no calibration columns."""
+    metric = "ROUGE-L" if generation else result.primary_metric
+    ece = "" if generation else f"{'ECE':>6} {'ECE(T)':>6} "
+    lines = [f"  {'set':<5} {'model':<34} {metric:>8} {'retain':>7} {'agree':>6} {ece}"
+             f"{'p50 ms':>7} {'req/s':>7} {'MB':>6} {'cost/1M':>8}"]  # fmt: skip
+    for row in result.headline:
+        cells = "" if generation else f"{_cell(row.ece):>6} {_cell(row.ece_calibrated):>6} "
+        lines.append(
+            f"  {row.split:<5} {row.title[:34]:<34} {_cell(row.metric):>8} "
+            f"{_cell(row.retention):>7} {_cell(row.agreement):>6} {cells}"
+            f"{_cell(row.p50_ms, 1):>7} {_cell(row.throughput_per_s, 1):>7} "
+            f"{_cell(row.size_mb, 1):>6} {_cell(row.cost_per_million, 2):>8}"
+        )
     return lines
 
 

@@ -245,12 +245,15 @@ def _signing_lines(result: ExportResult, project: Path) -> list[str]:
 def render_export(result: ExportResult) -> list[str]:
     """An export result for a terminal: where, what, parity, gates."""
     parity = result.parity
+    generation = result.task == "generation"
+    how = (f"weight-only {result.precision.upper()}, chosen by parity" if generation
+           else f"INT8 target: {result.isa or '—'}; temperature {result.temperature:.3f} "
+           f"({result.temperature_source})")  # fmt: skip
     lines = [
         f"bundle written to {result.bundle} ({result.files} files, "
         f"{result.bundle_bytes / 1e6:.1f} MB; model {result.model_bytes / 1e6:.1f} MB "
-        f"{result.quantize}, fp32 {result.fp32_bytes / 1e6:.1f} MB)",
-        f"  exporter: {result.exporter}; INT8 target: {result.isa or '—'}; "
-        f"temperature {result.temperature:.3f} ({result.temperature_source})",
+        f"{result.precision or result.quantize}, fp32 {result.fp32_bytes / 1e6:.1f} MB)",
+        f"  exporter: {result.exporter}; {how}",
         f"  parity on {parity.n:,} test inputs (reference {parity.reference}, PyTorch "
         f"{parity.metric_name} {_num(parity.pytorch_metric)}):",
     ]
@@ -267,6 +270,10 @@ def render_export(result: ExportResult) -> list[str]:
                      "its figures are the shipped file's")  # fmt: skip
     elif result.shipped_source:
         lines.append(f"  model.onnx was scored on the test set at export ({result.shipped_why})")
+    for row in result.shipped_rows:
+        name = "ROUGE-L" if generation else "metric"
+        lines.append(f"    {row.split}: {name} {_num(row.metric)}, retention "
+                     f"{_num(row.retention)} ({row.rows:,} rows)")  # fmt: skip
     if result.floor_overridden:
         lines.append(f"  WARNING: exported over a {result.verdict} evaluation (override audited)")
     if result.parity_overridden:

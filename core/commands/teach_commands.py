@@ -35,7 +35,10 @@ def add(sub: Any, common: argparse.ArgumentParser) -> None:
         description="Ask a teacher for soft labels (classification) or text (generation) on "
         "every anonymized record, storing each answer once: re-running skips what is stored "
         "and resumes a stopped run; a record is never billed twice. The teacher only sees "
-        "anonymized text. Prints the teacher's accuracy against the human labels.",
+        "anonymized text. Prints the teacher's accuracy against the human labels "
+        "(generation: its ROUGE-L against the reference texts imported with --label). "
+        "Generation: the built-in prompt asks for a summary of the text; for any other task "
+        "pass --prompt FILE, a template with the instruction around {text} (see --preview).",
     )
     teach.add_argument("dir", type=Path, metavar="DIR", help="the project folder")
     teach.add_argument(
@@ -91,7 +94,8 @@ def _config_options(teach: argparse.ArgumentParser) -> None:
                        "for https or localhost")
     teach.add_argument("--prompt", type=Path, metavar="FILE", dest="prompt_file",
                        help="an edited prompt template with {text} and, for classification, "
-                       "{choices}")
+                       "{choices} (default: the built-in one; generation: a summary "
+                       "instruction, so pass your own for another task)")
     teach.add_argument("--label-tokens", choices=get_args(LabelTokens),
                        help="answer labels by name or by letter (default "
                        f"{_default('label_tokens')}: names if each is one token)")
@@ -140,11 +144,25 @@ def render_preview(rows: list[PreviewRow]) -> list[str]:
     for row in rows:
         lines.append(f"--- record #{row.record_id} ({row.split})")
         lines.append(row.prompt if row.prompt is not None else row.text)
+        if row.task == "generation":
+            lines += _generated(row)
+            continue
         shown = "" if row.probabilities is None else " " + _vector(row.probabilities)
         answer = "(no answer)" if not row.valid and row.answer is None else repr(row.answer)
         why = (row.flag or "outside_label_set").replace("_", " ")
         verdict = row.label if row.valid else f"INVALID ({why})"
         lines.append(f">>> {verdict}{shown}   raw answer: {answer}")
+    return lines
+
+
+def _generated(row: PreviewRow) -> list[str]:
+    """A generation answer: the teacher's text, then the reference text where there is one."""
+    if row.answer is None or not row.valid:
+        why = (row.flag or "no answer").replace("_", " ")
+        return [f">>> INVALID ({why})"]
+    lines = [f">>> {row.answer}"]
+    if row.reference:
+        lines.append(f"reference: {row.reference}")
     return lines
 
 
@@ -167,13 +185,17 @@ def render_teach(result: TeachResult) -> list[str]:
     if reasons:
         lines.append("  invalid: " + ", ".join(f"{k} {v:,}" for k, v in sorted(reasons.items())))
     if result.soft_label_sources:
-        shown = ", ".join(f"{k} {v:,}" for k, v in sorted(result.soft_label_sources.items()))
-        lines.append(f"  soft labels from: {shown}")
+        shown = ", ".join(
+            f"{k.replace('+', ' with ').replace('_', ' ')} {v:,}"
+            for k, v in sorted(result.soft_label_sources.items())
+        )
+        kind = "answers" if result.task == "generation" else "soft labels"
+        lines.append(f"  {kind} from: {shown}")
     if result.accuracy:
         shown = ", ".join(
             f"{split} {value:.3f} (n={result.accuracy_n[split]:,})"
             for split, value in result.accuracy.items()
         )
-        lines.append(f"  teacher accuracy vs human labels: {shown}")
+        lines.append(f"  teacher {result.metric_title}: {shown}")
     lines += [f"  note: {warning}" for warning in result.warnings]
     return lines

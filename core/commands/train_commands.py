@@ -21,6 +21,8 @@ from core.train.config import (
     DEFAULT_LORA_LR,
     DEFAULT_LR,
     DEFAULT_MAX_LENGTH,
+    Balance,
+    DeriveFrom,
     HardLabels,
     Precision,
     TrainConfig,
@@ -68,7 +70,7 @@ def add(sub: Any, common: argparse.ArgumentParser) -> None:
 _NUMBERS = (
     ("--layers", int, "layers kept by --derive"), ("--lora-rank", int, "LoRA rank (default {})"),
     ("--lora-alpha", int, "LoRA alpha (default {})"),
-    ("--epochs", float, "passes over the data (default {:g})"),
+    ("--epochs", float, "passes over the data (default: by the data's size, 3 to 8)"),
     ("--temperature", float, "distillation T (default {:g})"),
     ("--batch-size", int, "inputs per step per device ({})"),
     ("--grad-accum", int, "steps accumulated per update ({})"),
@@ -106,6 +108,18 @@ def _config_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device",
                         help=f"auto, cpu, cuda or cuda:N (default {_default('device')})")
     parser.add_argument("--precision", choices=get_args(Precision))
+    parser.add_argument("--balance", choices=get_args(Balance),
+                        help="class-aware training: sampler, weights, off, or auto (the "
+                        "sampler when the labels are skewed; default)")
+    parser.add_argument("--derive-from", choices=get_args(DeriveFrom),
+                        help="cut the derived student from the teacher (when it is a local "
+                        "model of the same family), from --derive PATH, or auto (default)")
+    parser.add_argument("--auto", action="store_true", default=None,
+                        help="search for the smallest, fastest student whose validation "
+                        "retention clears the floor (layers of --derive PATH, learning rate, "
+                        "epochs, alpha/T), within --budget")
+    parser.add_argument("--budget", type=_duration, dest="budget_s", metavar="TIME",
+                        help="time budget of --auto: 30m, 2h, 900s (default 30m)")
     # fmt: on
 
 
@@ -119,6 +133,21 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--create-only", action="store_true",
                         help="only record the run and print its id (for torchrun)")
     # fmt: on
+
+
+def _duration(text: str) -> float:
+    """``30m``, ``2h``, ``900s`` or ``900`` as seconds."""
+    units = {"s": 1.0, "m": 60.0, "h": 3600.0}
+    text = text.strip().lower()
+    scale = units.get(text[-1:], 1.0)
+    number = text[:-1] if text[-1:] in units else text
+    try:
+        seconds = float(number) * scale
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 30m)") from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError("the budget must be positive")
+    return seconds
 
 
 def _default(name: str) -> Any:
@@ -288,6 +317,30 @@ def render_train(result: TrainResult) -> list[str]:
         lines.append(f"  token-level KL: {'yes' if result.token_kl else 'no (SFT only)'}")
     lines += [f"  note: {note}" for note in result.notes]
     lines.append(f"  curves: {result.curves_path}; lineage: {result.lineage_path}")
+    if result.search is not None:
+        lines += _search_lines(result.search)
+    return lines
+
+
+def _search_lines(search: Any) -> list[str]:
+    """The --auto frontier: one line per trial (validation figures, latency)."""
+    lines = [
+        f"  search: {len(search.trials)} trials, floor {search.floor:g} on "
+        f"{search.validation_rows:,} validation rows; frontier plot {search.frontier_path}"
+    ]
+    for t in search.trials:
+        interval = (
+            "" if t.retention_low is None else f" [{t.retention_low:.3f}, {t.retention_high:.3f}]"
+        )
+        worst = "n/a" if t.worst_class_retention is None else f"{t.worst_class_retention:.3f}"
+        shown = "n/a" if t.retention is None else f"{t.retention:.3f}"
+        lines.append(
+            f"    {t.layers} layers, lr {t.lr:g}, alpha {t.alpha:g}, T "
+            f"{t.temperature:g}: retention {shown}{interval}, worst class {worst}, "
+            f"{t.latency_ms or 0:.1f} ms"
+            + (" PASSES" if t.passed else "")
+            + (" (cut by the budget)" if t.cut_by_budget else "")
+        )
     return lines
 
 

@@ -83,6 +83,7 @@ class ReportData:
     shipped: ShippedModel | None = None
     gate_on_bound: bool = False
     notes: list[str] = field(default_factory=list)
+    monitoring: list[str] = field(default_factory=list)
 
     def relative(self, path: Path | None) -> str:
         """A path as the report shows it: relative to the project folder where inside it
@@ -119,10 +120,18 @@ def render_html(data: ReportData) -> str:
         speed_section(data.latencies, data.titles),
         cost_section(data.cost),
         baseline_section(data.decision.baseline, data.baseline_reason, data.titles),
+        _monitoring(data),
         _definitions(data),
         "</body></html>",
     ]
     return "\n".join(part for part in parts if part)
+
+
+def _monitoring(data: ReportData) -> str:
+    if not data.monitoring:
+        return ""
+    items = "".join(f"<li>{_e(line)}</li>" for line in data.monitoring)
+    return f"<h2>Monitoring plan</h2><ul>{items}</ul>"
 
 
 def _summary(data: ReportData) -> str:

@@ -248,6 +248,11 @@ def score_generation(job: Job) -> Scored:
         "for generation the quantize-only baseline needs the export "
         "stage's ONNX INT8 path, not built yet"
     )
+    scored.notes.append(
+        "the file that ships is not scored here for generation: the export quantizes the "
+        "weights, ships the smallest file whose parity with this student holds, and scores "
+        "that file on the test set (its figures are in the export's output and the card)"
+    )
     return scored
 
 

@@ -49,7 +49,9 @@ from core.reporter import Reporter
 from core.store.db import user_errors
 
 if TYPE_CHECKING:
+    from core.evaluate.calibration import TemperatureFit
     from core.jobs.registry import RunContext
+    from core.project import QualityFloor
 
 _SPLITS = ("validation", "test", "edge")
 
@@ -128,17 +130,40 @@ def _conclude(job: Job, scored: Scored) -> EvaluateResult:
 
 
 def _teacher_notes(job: Job, scored: Scored) -> None:
+    humans = "reference texts" if job.project.settings.task == "generation" else "human labels"
     if job.teacher is None:
         scored.notes.append(
-            "the project has no teacher outputs: evaluated against the human "
-            "labels only; retention cannot be computed"
+            f"the project has no teacher outputs: evaluated against the {humans} only; "
+            "retention cannot be computed"
         )
-    elif job.teacher.kind == "labels":
-        scored.titles[TEACHER] = "teacher (human labels)"
+    else:
+        scored.notes += _weak_teacher(job, scored)
+    if job.teacher is not None and job.teacher.kind == "labels":
+        scored.titles[TEACHER] = f"teacher ({humans})"
         scored.notes.append(
-            "the teacher is the human labels themselves: it scores 1 against them by "
+            f"the teacher is the {humans} themselves: it scores 1 against them by "
             "definition, so retention is the student's own metric"
         )
+
+
+WEAK_TEACHER = 0.5  # below this primary metric, retention alone says little
+
+
+def _weak_teacher(job: Job, scored: Scored) -> list[str]:
+    """A retention floor against a weak teacher passes a student as weak as it (issue 17:
+    ROUGE-L 0.31): say so, and suggest an absolute floor, when there is none."""
+    test = scored.sets.get("test")
+    teacher = None if test is None else test.models.get(TEACHER)
+    floor = job.project.settings.floor
+    if teacher is None or test is None or test.reference != "human" or floor.min_metric:
+        return []
+    if teacher.primary is None or teacher.primary >= WEAK_TEACHER:
+        return []
+    return [
+        f"the teacher scores only {teacher.primary:.3f} against the human references on the "
+        f"test set: a student that keeps {floor.min_retention:.0%} of that can still be "
+        f"unusable; set a minimum metric on the project (for example {WEAK_TEACHER:g})"
+    ]
 
 
 def _cost(job: Job, scored: Scored, worth: WorthItInputs) -> CostEstimate:
@@ -194,7 +219,22 @@ def _report_data(
         shipped=scored.shipped,
         gate_on_bound=job.config.gate_on_lower_bound,
         notes=list(scored.notes),
+        monitoring=_monitoring_plan(settings.floor, rows, decision.judged, scored.fit),
     )
+
+
+def _monitoring_plan(floor: QualityFloor, rows: list[HeadlineRow], judged: str,
+                     fit: TemperatureFit | None) -> list[str]:  # fmt: skip
+    """The monitoring plan with this evaluation's test figures (``core.monitor.plan``)."""
+    from core.monitor.plan import floors, plan_lines
+
+    teacher = next((r for r in rows if r.split == "test" and r.model == TEACHER), None)
+    student = next((r for r in rows if r.split == "test" and r.model == judged), None)
+    found = floors(floor.min_retention, min_metric=floor.min_metric,
+                   teacher_metric=None if teacher is None else teacher.metric,
+                   test_agreement=None if student is None else student.agreement)  # fmt: skip
+    temperature = None if fit is None or fit.temperature == 1.0 else fit.temperature
+    return plan_lines(found, owner=None, temperature=temperature)
 
 
 def _result(

@@ -59,6 +59,22 @@ class Built:
     notes: list[str] = field(default_factory=list)
     fp32_bytes: int = 0
     reused: bool = False  # the INT8 file is the one the evaluation scored
+    # generation: the weight-only files parity chooses from, by variant name
+    candidates: dict[str, quantize.Quantized] = field(default_factory=dict)
+
+    @property
+    def shipped_variant(self) -> str:
+        """The parity variant of the shipped file: ``onnx_fp32``, ``onnx_int8``..."""
+        if self.quantization is None:
+            return "onnx_fp32"
+        return str(self.quantization.get("variant", "onnx_int8"))
+
+    @property
+    def precision(self) -> str:
+        """The shipped weights' precision: ``fp32``, ``int8`` or ``int4``."""
+        if self.quantization is None:
+            return "fp32"
+        return str(self.quantization.get("precision", "int8"))
 
 
 def export_and_quantize(config: ExportConfig, student: StudentSource, task: str, work: Path,
@@ -90,7 +106,7 @@ def export_and_quantize(config: ExportConfig, student: StudentSource, task: str,
     if reuse is not None:
         _reuse(reuse, built, work)
     else:
-        _quantize(config, built, work, step)
+        _quantize(config, built, work, step, task)
     if config.fp16:
         step(0.35, "converting a copy to FP16 for GPU serving")
         built.fp16 = work / "model_fp16.onnx"
@@ -101,8 +117,13 @@ def export_and_quantize(config: ExportConfig, student: StudentSource, task: str,
     return built
 
 
-def _quantize(config: ExportConfig, built: Built, work: Path, step: Step) -> None:
-    if config.quantize == "int8":
+def _quantize(config: ExportConfig, built: Built, work: Path, step: Step, task: str) -> None:
+    if config.quantize == "int8" and task == "generation":
+        step(0.3, "quantizing the weights (8- and 4-bit, block-wise) for parity to choose")
+        for bits in quantize.WEIGHT_ONLY_BITS:
+            candidate = quantize.quantize_weight_only(built.fp32, work, bits)
+            built.candidates[quantize.weight_only_variant(bits)] = candidate
+    elif config.quantize == "int8":
         step(0.3, "quantizing to INT8 (dynamic, per-channel)")
         quantized = quantize.quantize_int8(built.fp32, work, config.isa)
         built.shipped, built.isa, built.quantization = (

@@ -36,6 +36,8 @@ def render_card(manifest: dict[str, Any]) -> str:
     """The model card as Markdown."""
     review = manifest.get("review") or {}
     evaluation = review.get("evaluation") or {}
+    # A generation student gives texts, not probabilities: no calibration, no referral.
+    generation = manifest.get("task") == "generation"
     sections = [
         _title(manifest),
         _recommendation(manifest, evaluation),
@@ -50,8 +52,11 @@ def render_card(manifest: dict[str, Any]) -> str:
         evaluation_section(manifest, evaluation),
         per_class_section(evaluation),
         baseline_section(evaluation),
-        calibration_section(manifest, evaluation),
-        referral_section(evaluation),
+        *(
+            ()
+            if generation
+            else (calibration_section(manifest, evaluation), referral_section(evaluation))
+        ),
         speed_section(evaluation),
         limitations_section(manifest, evaluation),
         monitoring_section(manifest, evaluation),
@@ -106,7 +111,9 @@ def _decision(m: dict[str, Any], evaluation: dict[str, Any]) -> str:
         bounds.append("judged on each figure's 95% interval bound")
     model = m["model"]
     quant = model.get("quantization") or {}
-    precision = model["precision"].upper() + (f" ({quant['target_isa']})" if quant else "")
+    precision = model["precision"].upper() + (
+        f" ({quant['target_isa']})" if quant.get("target_isa") else ""
+    )
     warnings = evaluation.get("warnings") or []
     rows = [
         ("Quality verdict (the file that ships, test set)", f"{state} the floor"),
@@ -145,7 +152,9 @@ def _intended_use(m: dict[str, Any], review: dict[str, Any]) -> str:
         "labels outside the list below;" if m["labels"] else "tasks other than this one;",
         "decisions about people made without human review;",
         "answers whose confidence is below the human-review threshold (see below), "
-        "without a person looking at them.",
+        "without a person looking at them."
+        if m.get("task") != "generation"
+        else "summaries used without a person checking them against the source text.",
     ]
     return section("Intended use", review.get("intended_use") or DASH,
                    "Out of scope:\n\n" + bullets(out_of_scope))  # fmt: skip
@@ -181,8 +190,10 @@ def _data(m: dict[str, Any], review: dict[str, Any]) -> str:
     prose = (
         f"Records per split: {counts}. Imported {imported if dates else DASH}; the records "
         "carry no dates of their own, so the period they cover is not known to Stillroom "
-        "and should be stated by the owner. The splits were drawn at import, stratified by "
-        f"label; the student read the **{text}** text."
+        "and should be stated by the owner. The splits were drawn at import"
+        + ("" if m.get("task") == "generation" else ", stratified by label")
+        + "; records identical once anonymized share one split; the student read the "
+        f"**{text}** text."
     )
     return section("Data", table(("Dataset", "Rows", "Imported", "SHA-256"), rows), prose)
 

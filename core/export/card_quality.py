@@ -29,18 +29,25 @@ def evaluation_section(m: dict[str, Any], evaluation: dict[str, Any]) -> str:
     metric = evaluation.get("primary_metric") or m["quality"].get("primary_metric") or "metric"
     reference = evaluation.get("reference") or m["quality"].get("reference") or DASH
     shown = {"macro_f1": "macro-F1", "rouge_l": "ROUGE-L"}.get(metric, metric)
-    head = ("Model", "Rows", shown, "Retention", "Agreement with teacher", "ECE (after T)")
+    generation = m.get("task") == "generation"
+    head = ("Model", "Rows", shown, "Retention", "Agreement with teacher",
+            *(() if generation else ("ECE (after T)",)))  # fmt: skip
+    humans = "reference texts" if generation else "human labels"
     parts = [
-        f"Reference: the {'human labels' if reference == 'human' else 'teacher answers'}. "
+        f"Reference: the {humans if reference == 'human' else 'teacher answers'}. "
         "Retention is the model's metric over the teacher's on the same rows; agreement the "
-        "share of rows on which it gives the teacher's answer; ECE the calibration error "
-        "after the applied temperature (15 bins)."
+        "share of rows on which it gives the teacher's answer"
+        + (
+            "; answers are greedy, one input at a time as served."
+            if generation
+            else "; ECE the calibration error after the applied temperature (15 bins)."
+        )
     ]
     for split, title in (("test", "Test set"), ("edge", "Edge-case set")):
         rows = [(r["title"], r.get("rows") or DASH, with_ci(r["metric"], r.get("metric_ci")),
                  with_ci(r["retention"], r.get("retention_ci")),
                  with_ci(r["agreement"], r.get("agreement_ci")),
-                 with_ci(_gate_ece(r), r.get("ece_ci")))
+                 *(() if generation else (with_ci(_gate_ece(r), r.get("ece_ci")),)))
                 for r in _rows(m, evaluation, split)]  # fmt: skip
         parts.append(f"### {title}\n\n" + (table(head, rows) if rows else "not evaluated"))
     verdict = (m.get("shipped") or {}).get("verdict")
@@ -170,10 +177,13 @@ def limitations_section(m: dict[str, Any], evaluation: dict[str, Any]) -> str:
         "later period or another population may score lower.",
     ]
     items += [f"Too little data: {w}." for w in evaluation.get("warnings") or []]
-    int8 = next((v for v in m["parity"].get("variants", []) if v["variant"] == "onnx_int8"), None)
-    if int8 is not None:
-        items.append(f"The INT8 file and the PyTorch student disagree on "
-                     f"{share(1 - int8['agreement'])} of the test inputs.")  # fmt: skip
+    quant = m["model"].get("quantization") or {}
+    name = str(quant.get("variant", "onnx_int8"))
+    shipped = next((v for v in m["parity"].get("variants", []) if v["variant"] == name), None)
+    if shipped is not None and quant:
+        items.append(f"The shipped {str(quant.get('precision', 'int8')).upper()} file and the "
+                     f"PyTorch student disagree on {share(1 - shipped['agreement'])} of the "
+                     "test inputs' next answers.")  # fmt: skip
     anon = (m["lineage"].get("anonymization") or {}).get("settings") or []
     if any("pattern" in str(s.get("mode", "")) for s in anon):
         items.append("Anonymization ran pattern-only: names and places were NOT detected.")
@@ -194,11 +204,15 @@ def monitoring_section(m: dict[str, Any], evaluation: dict[str, Any]) -> str:
         total = sum(c["support"] for c in test["classes"]) or 1
         shares = ", ".join(f"{c['label']} {c['support'] / total:.0%}" for c in test["classes"])
         items.append(f"The mix of answers against the test set's labels ({shares}).")
-    items += [
+    plan = (m.get("review") or {}).get("monitoring")
+    items += plan or [
         "Agreement with the teacher on a monthly sample of anonymized production inputs; "
-        "re-evaluate when it falls below the retention floor.",
+        "re-evaluate when it falls below the retention floor."
+    ]
+    items += [
         "Re-validate by the date in SIGN-OFF.md, and after any change of teacher, data, "
-        "label set or serving hardware.",
+        + ("prompt" if m.get("task") == "generation" else "label set")
+        + " or serving hardware.",
     ]
     return section("Monitoring plan", bullets(items))
 
@@ -210,6 +224,9 @@ def export_section(m: dict[str, Any]) -> str:
              v["metric"], v["metric_delta"]) for v in parity.get("variants", [])]  # fmt: skip
     how = (f"dynamic, per-channel {num(quant.get('per_channel'))}, kernel target "
            f"{quant.get('target_isa')}" if quant else "none (fp32)")  # fmt: skip
+    if quant.get("method") == "weight-only":
+        how = (f"weight-only {quant['bits']}-bit ({quant['operator']}, blocks of "
+               f"{quant['block_size']}), the smallest file whose parity held")  # fmt: skip
     fallback = f" (fallback: {model['fallback_reason']})" if model.get("fallback_reason") else ""
     head = ("Variant", "Agreement", "In batches", "Largest logit difference",
             parity["metric_name"], "Change vs PyTorch")  # fmt: skip

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Literal, get_args
 
 from core.errors import ExportError
+from core.evaluate.config import HeadlineRow
 
 Quantize = Literal["int8", "none"]
 BundleFormat = Literal["dir", "zip"]
@@ -54,6 +55,8 @@ class ExportConfig:
         intended_use: what the model is for, in the owner's words (the model card; default:
             a sentence from the task and labels).
         label_definitions: what each label means (label → definition), for the card.
+        parent: the SHA-256 of the manifest of the bundle this one replaces (set by
+            ``stillroom redistill``; the manifest's ``parent``).
     """
 
     out: Path
@@ -79,6 +82,7 @@ class ExportConfig:
     owner: str | None = None
     intended_use: str | None = None
     label_definitions: dict[str, str] = field(default_factory=dict)
+    parent: str | None = None
 
     def validate(self) -> None:
         """Check the options before anything is loaded.
@@ -203,3 +207,5 @@ class ExportResult:
     shipped_sha256: str = ""
     shipped_source: str = ""  # evaluated (the evaluated file, copied) | re-scored
     shipped_why: str = ""  # why the evaluated file was not shipped
+    precision: str = ""  # of the shipped model.onnx: fp32, int8 or int4
+    shipped_rows: tuple[HeadlineRow, ...] = ()  # the shipped file's figures, per set

@@ -140,8 +140,7 @@ def parity_step(
     texts = test_inputs(project, student, config.parity_limit, None).texts
     step(0.45, f"parity check on {min(len(texts), MAX_PROMPTS):,} test prompts")
     variants = {"onnx_fp32": built.fp32}
-    if built.shipped != built.fp32:
-        variants["onnx_int8"] = built.shipped
+    variants |= {name: q.model for name, q in built.candidates.items()}
     built.parity = generation_parity(
         built.source,
         variants,
@@ -151,6 +150,29 @@ def parity_step(
         texts,
         lambda message: step(0.5, message),
     )
+    _choose(config, built)
+
+
+def _choose(config: ExportConfig, built: Built) -> None:
+    """Ship the smallest weight-only file whose next-token agreement and greedy match with
+    PyTorch both reach ``min_agreement``; none does: the fp32 file, with a note."""
+    assert built.parity is not None
+    for name, candidate in sorted(
+        built.candidates.items(), key=lambda c: c[1].model.stat().st_size
+    ):
+        measured = built.parity.variant(name)
+        if measured is None or built.parity.n == 0:
+            continue
+        greedy = measured.metric if measured.metric is not None else 0.0
+        if min(measured.agreement, greedy) >= config.min_agreement:
+            built.shipped, built.isa, built.quantization = (
+                candidate.model, candidate.isa, candidate.settings)  # fmt: skip
+            return
+    if built.candidates:
+        built.notes.append(
+            "no weight-only quantized file kept the PyTorch student's next token and greedy "
+            f"output on {config.min_agreement:.0%} of the test prompts: the fp32 file ships"
+        )
 
 
 def probes_step(project: Project, config: ExportConfig, built: Built) -> None:

@@ -111,6 +111,7 @@ def build_manifest(project: Project, config: ExportConfig, student: StudentSourc
         "exported_by": audit.os_user(),
         "exported_at": utc_now(),
         "export_run": run_id,
+        "parent": None if config.parent is None else {"manifest_sha256": config.parent},
         "notes": list(dict.fromkeys(built.notes)),
     }
 
@@ -131,14 +132,14 @@ def _anchors(project: Project, signer: Signer) -> dict[str, Any]:
 
 
 def _model(built: Built, config: ExportConfig) -> dict[str, Any]:
-    variants = {fmt.MODEL: "int8" if built.quantization else "fp32"}
+    variants = {fmt.MODEL: built.precision}
     if config.keep_fp32 and built.quantization:
         variants[fmt.MODEL_FP32] = "fp32"
     if built.fp16 is not None:
         variants[fmt.MODEL_FP16] = "fp16 (GPU serving)"
     return {
         "file": fmt.MODEL,
-        "precision": "int8" if built.quantization else "fp32",
+        "precision": built.precision,
         "inputs": [t.as_dict() for t in built.inputs],
         "outputs": [t.as_dict() for t in built.outputs],
         "opset": opset_of(built.shipped),

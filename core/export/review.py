@@ -39,7 +39,21 @@ def review_section(
         "review_queue": _review_queue(project),
         "leakage_check": _leakage_check(project),
         "evaluation": None if result is None else evaluation_summary(result),
+        "monitoring": _monitoring_plan(project, config, result),
     }
+
+
+def _monitoring_plan(
+    project: Project, config: ExportConfig, result: EvaluateResult | None
+) -> list[str]:
+    """The monitoring plan (signals, thresholds, window, who is alerted), from the one
+    source the monitor itself reads (``core.monitor.plan``)."""
+    from core.monitor.plan import plan_lines
+    from core.monitor.reference import project_floors
+
+    temperature = None if result is None else result.temperature
+    owner = config.owner or audit.os_user()
+    return plan_lines(project_floors(project), owner=owner, temperature=temperature)
 
 
 def _intended_use(task: str, labels: tuple[str, ...]) -> str:
@@ -81,8 +95,10 @@ def teacher_origin(project: Project, teacher_id: str | None) -> str:
         return "The teacher's answers were stored without a teach run of this project."
     taught, config = found.result, run_config(project, TEACH, found.run)
     kind, location = taught.teacher_kind, parse_spec(config.teacher)[1]
+    generation = taught.task == "generation"
+    humans = "reference texts" if generation else "human labels"
     if kind == "labels":
-        text = "The teacher is the human labels themselves (no model)."
+        text = f"The teacher is the {humans} themselves (no model)."
     elif kind == "endpoint":
         text = (f"The teacher is the model {config.model or '(unnamed)'} behind an "
                 f"OpenAI-compatible endpoint at {redact_url(location)}, prompted for its "
@@ -98,8 +114,12 @@ def teacher_origin(project: Project, teacher_id: str | None) -> str:
     if agreement is not None:
         count = taught.accuracy_n.get(split, 0)
         where = "test records" if split == "test" else "records"
-        text += (f" Its answers agree with the human labels on {agreement:.1%} of "
-                 f"{count:,} {where} (teach run {found.run.id}).")  # fmt: skip
+        figure = (
+            f"score a mean ROUGE-L of {agreement:.3f} against the reference texts on"
+            if generation
+            else f"agree with the human labels on {agreement:.1%} of"
+        )
+        text += f" Its answers {figure} {count:,} {where} (teach run {found.run.id})."
     return text
 
 

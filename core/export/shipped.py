@@ -4,9 +4,10 @@ file this export wrote, scored the same way.
 The evaluation keeps the student's ONNX INT8 file, with its SHA-256, in its run folder.
 An export with the same settings ships a copy of it (same SHA-256), so the evaluation's
 figures are the shipped file's. Any other export (another kernel target, no quantization,
-a changed or missing file) re-scores what it writes on the test and edge-case sets, one
-input at a time as the evaluation and ``stillroom predict`` do, and judges those figures
-against the floor: the gate, the manifest and the card always describe the file that ships.
+a changed or missing file, a generation student's weight-only file) re-scores what it
+writes on the test and edge-case sets, one input at a time as the evaluation and
+``stillroom predict`` do, and judges those figures against the floor: the gate, the
+manifest and the card always describe the file that ships.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ def reusable(evaluation: Evaluation, config: ExportConfig) -> tuple[ShippedModel
     """The evaluated file when this export would write the same one, else why not."""
     result = evaluation.result
     shipped = None if result is None else result.shipped
+    if result is not None and result.task == "generation":
+        return None, "a generation student's file is quantized, chosen by parity and scored here"
     if shipped is None:
         return None, "the evaluation did not score an ONNX INT8 file"
     isa = detect_isa() if config.isa == "auto" else config.isa
@@ -98,7 +101,7 @@ def rescore(
     sha = sha256_file(built.shipped)
     result = evaluation.result
     if project.settings.task != "classification":
-        return ShippedFigures(sha, RESCORED, why, None, (), None)
+        return _rescore_generation(project, student, built, evaluation, sha, why)
     labels = project.settings.labels
     teacher = resolve_teacher(project, None if result is None else result.teacher_id, student)
     runner = OnnxClassifier.open(built.shipped, built.folder / "tokenizer.json",
@@ -122,4 +125,46 @@ def rescore(
 
 
 def _title(built: Built) -> str:
-    return f"student as shipped (ONNX {'INT8' if built.quantization else 'FP32'})"
+    return f"student as shipped (ONNX {built.precision.upper()})"
+
+
+def _rescore_generation(
+    project: Project, student: StudentSource, built: Built, evaluation: Evaluation, sha: str,
+    why: str,
+) -> ShippedFigures:  # fmt: skip
+    """The shipped decoder's greedy answers on the test and edge-case sets, one input at a
+    time as ``stillroom predict`` runs it, scored as the evaluation scores the student
+    (ROUGE-L, exact match, length ratio, retention), and judged."""
+    from core.evaluate.compare import generation_set
+    from core.export.runtime_causal import OnnxCausalLM, PromptWrapper
+
+    result = evaluation.result
+    teacher = resolve_teacher(project, None if result is None else result.teacher_id, student)
+    runner = OnnxCausalLM.open(built.shipped, built.folder / "tokenizer.json",
+                               PromptWrapper.from_dict(built.prompt or {}),
+                               settings_of(built))  # fmt: skip
+    max_new = _max_new_tokens(project, evaluation)
+    on_bound = result is not None and result.gate_on_lower_bound
+    rows, verdict = [], None
+    for split in ("test", "edge"):
+        eset = load_set(project, split, (), teacher, student.text_source)
+        if not len(eset):
+            continue
+        scored = generation_set(eset, {SHIPPED: [runner.generate(t, max_new) for t in eset.texts]})
+        if scored is None:
+            continue
+        rows.append(model_row(split, _title(built), scored.models[SHIPPED]))
+        if split == "test":
+            verdict = judge(split, scored, project.settings.floor, SHIPPED, on_bound)
+    return ShippedFigures(sha, RESCORED, why, None, tuple(rows), verdict)
+
+
+def _max_new_tokens(project: Project, evaluation: Evaluation) -> int:
+    """The evaluation's longest answer, so the shipped file is scored as the student was."""
+    from core.evaluate.config import EvaluateConfig
+    from core.jobs.registry import EVALUATE
+    from core.jobs.runs import get_run, run_config
+
+    if evaluation.run_id is None:
+        return EvaluateConfig().max_new_tokens
+    return run_config(project, EVALUATE, get_run(project, evaluation.run_id)).max_new_tokens

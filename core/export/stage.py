@@ -221,7 +221,7 @@ def _parity_gate(job: _Job, built: Built) -> str | None:
         ExportRefusedError: agreement is below the threshold (or unmeasured) and no reason.
     """
     config, parity = job.config, built.parity
-    shipped = "onnx_int8" if built.quantization else "onnx_fp32"
+    shipped = built.shipped_variant
     variant = None if parity is None or parity.n == 0 else parity.variant(shipped)
     if variant is not None and variant.agreement >= config.min_agreement:
         return None
@@ -311,7 +311,7 @@ def _result(job: _Job, built: Built, written: dict[str, Any], gates: Gates,
         seconds=round(seconds, 2), notes=tuple(written.get("notes", [])),
         signing_key_id=job.signer.key_id, signing_key_source=job.signer.source,
         shipped_sha256=figures.sha256, shipped_source=figures.source,
-        shipped_why=figures.why,
+        shipped_why=figures.why, precision=built.precision, shipped_rows=figures.rows,
     )  # fmt: skip
 
 

@@ -23,6 +23,13 @@ from core.errors import RunError
 from core.evaluate.config import EvaluateConfig, EvaluateResult
 from core.export.config import ExportConfig, ExportResult
 from core.jobs.selftest import SelftestConfig, SelftestResult
+from core.monitor.config import (
+    REDISTILL_RESUME_IGNORES,
+    MonitorConfig,
+    MonitorResult,
+    RedistillConfig,
+    RedistillResult,
+)
 from core.serve.config import ServeConfig, ServeResult
 from core.teacher.config import TeachConfig, TeachResult
 from core.train.config import RESUME_OVERRIDES, TrainConfig, TrainResult
@@ -64,6 +71,8 @@ class Stage(Generic[C, R]):
         resume_ignores: config fields that may differ between a stopped run and the
             command that resumes it (they change speed or memory, not what is computed).
         shown: False for stages that are not a step of the pipeline (the self-test).
+        optional: a step the stages after it do not need (the trial server): it neither
+            unlocks them nor makes them stale.
     """
 
     key: str
@@ -78,6 +87,7 @@ class Stage(Generic[C, R]):
     first: str = ""
     resume_ignores: frozenset[str] = frozenset()
     shown: bool = True
+    optional: bool = False
 
     def function(self) -> Callable[..., R]:
         """The stage's run function, imported now."""
@@ -124,7 +134,23 @@ EXPORT = Stage(
 SERVE = Stage(
     key="serve", title="Deploy", page="deploy", config=ServeConfig, result=ServeResult,
     runner="core.serve.stage:run_serve", noun="trial server", ran="a trial server ran",
-    changed="a trial server ran again", first="Export a bundle first.",
+    changed="a trial server ran again", first="Export a bundle first.", optional=True,
+)  # fmt: skip
+MONITOR = Stage(
+    key="monitor", title="Monitor", page="monitor", config=MonitorConfig, result=MonitorResult,
+    runner="core.monitor.stage:run_monitor", noun="monitor run",
+    ran="the traffic was judged", changed="the traffic was judged again",
+    first="Export a bundle first, then serve it (`stillroom serve`, or a trial).",
+)  # fmt: skip
+# Re-distillation runs from the Monitor page (no page of its own): it starts an anonymize,
+# teach, train, evaluate and export run of its own, which the pipeline's states show.
+REDISTILL = Stage(
+    key="redistill", title="Re-distill", page="monitor",
+    config=RedistillConfig, result=RedistillResult,
+    runner="core.monitor.redistill:run_redistill", noun="re-distillation",
+    ran="the student was re-distilled", changed="the student was re-distilled again",
+    first="Monitor the served bundle first.", resume_ignores=REDISTILL_RESUME_IGNORES,
+    shown=False,
 )  # fmt: skip
 SELFTEST = Stage(
     key="selftest", title="Self-test", page="", config=SelftestConfig, result=SelftestResult,
@@ -132,7 +158,7 @@ SELFTEST = Stage(
 )  # fmt: skip
 
 STAGES: tuple[Stage[Any, Any], ...] = (
-    IMPORT, ANONYMIZE, TEACH, TRAIN, EVALUATE, EXPORT, SERVE, SELFTEST,
+    IMPORT, ANONYMIZE, TEACH, TRAIN, EVALUATE, EXPORT, SERVE, MONITOR, REDISTILL, SELFTEST,
 )  # fmt: skip
 PIPELINE: tuple[Stage[Any, Any], ...] = tuple(stage for stage in STAGES if stage.shown)
 

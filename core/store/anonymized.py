@@ -71,6 +71,35 @@ def save_anonymized(store: Store, config_hash: str, rows: Sequence[AnonymizedRow
         )  # fmt: skip
 
 
+_HELD_SPLITS = "('train', 'validation', 'test')"
+
+
+def regroup_duplicates(store: Store) -> tuple[int, int]:
+    """Put records whose anonymized texts are identical into one split, the split of the
+    group's first record, so that no text is both trained on and tested on (issue 17:
+    distinct raw notes became one text once their names were replaced). Joins the
+    caller's transaction.
+
+    Returns:
+        ``(groups that straddled splits, records moved)``.
+    """
+    rows = store.conn.execute(
+        "SELECT a.text, r.id, r.split FROM anonymized a JOIN records r ON r.id = a.record_id "
+        f"WHERE r.split IN {_HELD_SPLITS} AND a.text IN (SELECT a2.text FROM anonymized a2 "
+        f"JOIN records r2 ON r2.id = a2.record_id WHERE r2.split IN {_HELD_SPLITS} "
+        "GROUP BY a2.text HAVING COUNT(DISTINCT r2.split) > 1) ORDER BY r.id"
+    )
+    first: dict[str, str] = {}
+    moves: list[tuple[str, int]] = []
+    for text, record_id, split in rows:
+        target = first.setdefault(text, split)
+        if split != target:
+            moves.append((target, record_id))
+    with store.transaction() as conn:
+        conn.executemany("UPDATE records SET split = ? WHERE id = ?", moves)
+    return len(first), len(moves)
+
+
 def anonymization_gaps(store: Store) -> tuple[int, int]:
     """Records with no anonymized form, and how many configurations the others used."""
     missing = store.scalar(

@@ -149,8 +149,49 @@ CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 """
 
+# Migration 3: the production traffic the monitor imports from prediction logs (DESIGN §11).
+# A logged request is one row, keyed by (bundle, request id, item): re-importing a log adds
+# nothing. No text unless the server kept it (anonymized, or encrypted with the server's key:
+# a Fernet token, decrypted only by re-distillation with the key the operator gives).
+_V3 = """
+CREATE TABLE production_imports (
+    id           INTEGER PRIMARY KEY,
+    source       TEXT NOT NULL,              -- the log folder or file, as given
+    rows_read    INTEGER NOT NULL,
+    rows_new     INTEGER NOT NULL,
+    rows_updated INTEGER NOT NULL,           -- a shadow answer or kept input arrived later
+    run_id       TEXT,
+    imported_at  TEXT NOT NULL
+);
+
+CREATE TABLE production (
+    id            INTEGER PRIMARY KEY,
+    bundle_sha    TEXT NOT NULL,             -- SHA-256 of the serving bundle's manifest
+    request_id    TEXT NOT NULL,
+    item          INTEGER NOT NULL,
+    time          TEXT NOT NULL,             -- ISO-8601 UTC, as the server logged it
+    label         TEXT NOT NULL,
+    probabilities TEXT NOT NULL,             -- JSON list, in the bundle's label order
+    confidence    REAL NOT NULL,
+    latency_ms    REAL NOT NULL,
+    input_chars   INTEGER NOT NULL,
+    fingerprint   BLOB NOT NULL,             -- hashed n-gram counts (core.serve.fingerprint)
+    shadow        INTEGER NOT NULL DEFAULT 0,  -- sampled for the shadow teacher
+    shadow_status TEXT,                      -- answered | failed | dropped; NULL: none yet
+    teacher_label TEXT,
+    input_kind    TEXT,                      -- anonymized | encrypted; NULL: no text kept
+    input_text    BLOB,
+    import_id     INTEGER NOT NULL REFERENCES production_imports(id),
+    record_id     INTEGER REFERENCES records(id) ON DELETE SET NULL,  -- re-distillation
+    used_as       TEXT CHECK (used_as IN ('train', 'slice')),
+    used_by       TEXT,                      -- the re-distill run that used it
+    UNIQUE (bundle_sha, request_id, item)
+);
+CREATE INDEX production_bundle_time ON production(bundle_sha, time);
+"""
+
 Migration = str | Callable[[sqlite3.Connection], None]
-MIGRATIONS: tuple[Migration, ...] = (_V1, relative_paths)
+MIGRATIONS: tuple[Migration, ...] = (_V1, relative_paths, _V3)
 """``MIGRATIONS[i]`` takes the store from version ``i`` to ``i + 1``: an SQL script, or a
 function run inside the migration's transaction."""
 

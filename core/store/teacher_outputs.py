@@ -44,18 +44,19 @@ class TrainingRow:
 
 
 def _eligible(need_text: bool, labels: Sequence[str]) -> tuple[str, list[object]]:
-    """The eligible records: anonymized ones, or (for existing labels) human-labelled ones."""
+    """The eligible records: anonymized ones, or (for existing labels) human-labelled ones:
+    a label in ``labels``, or (generation, no label set) any reference text."""
     if need_text:
         return (
             "SELECT r.id, r.split, r.label, a.text FROM records r "
             "JOIN anonymized a ON a.record_id = r.id",
             [],
         )
+    base = "SELECT r.id, r.split, r.label, NULL AS text FROM records r WHERE "
+    if not labels:  # generation: every record with a reference text
+        return base + "r.label IS NOT NULL AND r.label != ''", []
     marks = ", ".join("?" for _ in labels)
-    return (
-        f"SELECT r.id, r.split, r.label, NULL AS text FROM records r WHERE r.label IN ({marks})",
-        list(labels),
-    )
+    return base + f"r.label IN ({marks})", list(labels)
 
 
 def count_eligible(store: Store, *, need_text: bool, labels: Sequence[str]) -> int:
@@ -139,6 +140,21 @@ def agreement_counts(
         (teacher_id, prompt_version),
     )
     return rows.fetchall()
+
+
+def reference_pairs(
+    store: Store, teacher_id: str, prompt_version: str
+) -> list[tuple[str, str | None, str]]:
+    """``(split, teacher text, reference text)`` for every output of a record with a
+    reference text (generation); an invalid output's text is None."""
+    rows = store.conn.execute(
+        "SELECT r.split, CASE WHEN t.valid = 1 THEN t.text END, r.label "
+        "FROM teacher_outputs t JOIN records r ON r.id = t.record_id "
+        "WHERE t.teacher_id = ? AND t.prompt_version = ? AND r.label IS NOT NULL "
+        "AND r.label != '' ORDER BY r.id",
+        (teacher_id, prompt_version),
+    )
+    return [(str(split), text, str(label)) for split, text, label in rows]
 
 
 def newest_teacher(

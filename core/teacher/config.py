@@ -130,8 +130,10 @@ class TeachConfig:
 class TeachResult:
     """What a teach run did; counts and numbers only, never record contents.
 
-    ``accuracy`` maps a split (and ``all``) to the teacher's agreement with the human
-    labels over its valid outputs, and ``accuracy_n`` to how many records that is.
+    ``accuracy`` maps a split (and ``all``) to the teacher's figure against the human
+    references, named by :attr:`metric`: its accuracy against the labels (classification)
+    or its mean ROUGE-L against the reference texts (generation); ``accuracy_n`` to how
+    many records that is.
     ``invalid_reasons`` counts the invalid outputs by why (``outside_label_set``,
     ``non_finite``, ``not_a_distribution``…), ``failed_reasons`` the records left for a
     re-run by why (``timed out``, ``reply too large``, ``HTTP 500``…); ``usage_ignored``
@@ -161,6 +163,19 @@ class TeachResult:
     invalid_reasons: dict[str, int] = field(default_factory=dict)
     failed_reasons: dict[str, int] = field(default_factory=dict)
     usage_ignored: int = 0
+
+    @property
+    def metric(self) -> str:
+        """What :attr:`accuracy` holds: ``accuracy`` or (generation) ``rouge_l``."""
+        return "rouge_l" if self.task == "generation" else "accuracy"
+
+    @property
+    def metric_title(self) -> str:
+        """The metric for people: ``accuracy vs human labels`` or ``ROUGE-L vs the
+        reference texts``."""
+        if self.task == "generation":
+            return "ROUGE-L vs the reference texts"
+        return "accuracy vs human labels"
 
 
 def endpoint_host(config: TeachConfig) -> str | None:

@@ -120,11 +120,23 @@ def write_batch(
         tally.input_tokens += out.input_tokens
         tally.output_tokens += out.output_tokens
         tally.attempts += out.attempts
-        _count(tally.sources, out.soft_label_source or "invalid")
+        _count(tally.sources, _source(out))
     tally.failed += len(batch.failed)
     for reason in batch.failed.values():
         _count(tally.failed_reasons, reason)
     return tally
+
+
+def _source(out: TeacherOutput) -> str:
+    """What the student can learn from this output: its soft-label source, or (generation)
+    the text with or without token log-probabilities."""
+    if not out.valid:
+        return "invalid"
+    if out.soft_label_source:
+        return out.soft_label_source
+    if out.text is None:
+        return "invalid"
+    return "text+token_logprobs" if out.token_logprobs else "text"
 
 
 def _count(counts: dict[str, int], key: str) -> None:
@@ -152,11 +164,15 @@ def _row(
 def agreement(
     project: Project, teacher_id: str, prompt_version: str
 ) -> tuple[dict[str, float], dict[str, int]]:
-    """The teacher's accuracy against the human labels, per split and over ``all``.
+    """The teacher's figure against the human references, per split and over ``all``:
+    accuracy against the labels (classification) or mean ROUGE-L against the reference
+    texts (generation).
 
-    Only valid outputs of records with a human label count; invalid answers count as
-    wrong, since a teacher that cannot answer is not good enough either.
+    Only outputs of records with a human label count; invalid answers count as wrong (a
+    ROUGE-L of 0), since a teacher that cannot answer is not good enough either.
     """
+    if project.settings.task == "generation":
+        return _rouge_l(project, teacher_id, prompt_version)
     rows = teacher_outputs.agreement_counts(project.store, teacher_id, prompt_version)
     accuracy = {split: right / n for split, right, n in rows if n}
     counts = {split: int(n) for split, _, n in rows if n}
@@ -165,6 +181,23 @@ def agreement(
         accuracy["all"] = sum(right for _, right, _ in rows) / total
         counts["all"] = total
     return accuracy, counts
+
+
+def _rouge_l(
+    project: Project, teacher_id: str, prompt_version: str
+) -> tuple[dict[str, float], dict[str, int]]:
+    from core.evaluate.textmetrics import rouge_l
+
+    scores: dict[str, list[float]] = {}
+    for split, text, reference in teacher_outputs.reference_pairs(
+        project.store, teacher_id, prompt_version
+    ):
+        value = 0.0 if text is None else rouge_l(text, reference)
+        scores.setdefault(split, []).append(value)
+        scores.setdefault("all", []).append(value)
+    order = sorted(scores, key=lambda split: split == "all")
+    return ({k: sum(scores[k]) / len(scores[k]) for k in order},
+            {k: len(scores[k]) for k in order})  # fmt: skip
 
 
 _NUMBERS_WRONG = ("non_finite", "negative_probability", "not_a_distribution", "wrong_length",

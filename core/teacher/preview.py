@@ -35,6 +35,8 @@ class PreviewRow:
     answer: str | None
     valid: bool
     flag: str | None = None  # why an answer is invalid (outside_label_set, non_finite…)
+    task: str = "classification"
+    reference: str | None = None  # generation: the record's reference text, if any
 
 
 def preview_teach(
@@ -69,12 +71,16 @@ def preview_teach(
             }
         finally:
             teacher.close()
-    return [_preview_row(item, answers.get(item.record_id), teacher) for item in items]
+    return [_preview_row(item, answers.get(item.record_id), teacher, task) for item in items]
 
 
-def _preview_row(item: TeachItem, answer: TeacherOutput | None, teacher: Teacher) -> PreviewRow:
+def _preview_row(
+    item: TeachItem, answer: TeacherOutput | None, teacher: Teacher, task: str
+) -> PreviewRow:
     prompt_of = getattr(teacher, "prompt", None)
     return PreviewRow(
+        task=task,
+        reference=item.human_label if task == "generation" else None,
         record_id=item.record_id,
         split=item.split,
         text=item.text,

@@ -4,6 +4,9 @@ A template's version is a hash of its task and text, so editing a template gives
 outputs under a new version instead of silently mixing two prompts in one training set. The
 text of every version used is kept in the project's settings (audited when added).
 
+Generation prompts ask for a summary unless the project passes its own template (``--prompt
+FILE``, any instruction around ``{text}``): a bare ``{text}`` gives an LLM no task.
+
 Classification prompts show the label set as *answers*: either the label names themselves
 (when each is one token for the model) or letters ``A, B, C…`` (always one token), so the
 teacher's next-token distribution over the answers is the soft label.
@@ -36,7 +39,15 @@ DEFAULT_TEMPLATES = {
         "Reply with the {answer_kind} of the category only.\n"
         "Answer:"
     ),
-    "generation": "{text}",
+    # Without an instruction a model echoes the text or loops (issue 17): the built-in one
+    # asks for the product's guiding task, a summary; --prompt FILE sets any other task.
+    "generation": (
+        "Summarise the text below in a few sentences. Keep every fact that matters "
+        "(findings, decisions, numbers, doses, follow-up) and add nothing that is not in "
+        "the text.\n\n"
+        "Text:\n{text}\n\n"
+        "Summary:"
+    ),
 }
 
 _STRICT_SUFFIX = (

@@ -114,7 +114,7 @@ def _labels(
 ) -> Teacher:
     from core.teacher.labels_teacher import ExistingLabelsTeacher
 
-    return ExistingLabelsTeacher(labels)
+    return ExistingLabelsTeacher(labels, task=task)
 
 
 def _classifier(
@@ -150,7 +150,8 @@ def _endpoint(
     return connect_endpoint(config, location, task=task, labels=labels, template=template)
 
 
-LABELS_SPEC = TeacherSpec("labels", "labels", "the human labels as one-hot soft labels",
+LABELS_SPEC = TeacherSpec("labels", "labels", "the human labels as one-hot soft labels "
+                          "(generation: the reference texts of --label)",
                           lambda rest: "" if rest is None else None)  # fmt: skip
 MODEL_SPEC = TeacherSpec("hf", "hf:PATH", "a local model folder or .gguf file, never a hub id",
                          lambda rest: rest or None, _local_model)  # fmt: skip
@@ -161,8 +162,7 @@ ENDPOINT_SPEC = TeacherSpec(
 SPECS: tuple[TeacherSpec, ...] = (MODEL_SPEC, ENDPOINT_SPEC, LABELS_SPEC)
 _CLASSIFICATION = frozenset({"classification"})
 SOURCES: tuple[TeacherSource, ...] = (
-    TeacherSource("labels", "labels", "the human labels", _labels, _CLASSIFICATION,
-                  needs_text=False,
+    TeacherSource("labels", "labels", "the human labels", _labels, needs_text=False,
                   no_baseline="the teacher is the human labels: no model to quantize"),
     TeacherSource("hf-classifier", "hf", "a local sequence classifier", _classifier,
                   _CLASSIFICATION, quantizable=True),

@@ -2,7 +2,8 @@
 
 ``run_teach`` picks the source, labels every eligible record that has no stored output for
 this teacher and prompt version yet, writes each batch in one transaction (so a kill loses
-at most the batch in flight), and reports the teacher's accuracy against the human labels
+at most the batch in flight), and reports the teacher's figure against the human references
+(accuracy against the labels; generation: ROUGE-L against the reference texts)
 (``preview.py`` holds the dry run). Which teacher answers is :mod:`core.teacher.sources`'.
 """
 
@@ -94,7 +95,8 @@ def _label_all(
                 "cost": round(tally.cost, 6)})  # fmt: skip
             raise StageCancelled
     seconds = time.perf_counter() - start
-    result = _result(project, config, source, teacher, version, tally, eligible, already, seconds)
+    result = _result(project, config, source, teacher, template, tally, eligible, already,
+                     seconds)  # fmt: skip
     _report(project, reporter, result, run_id)
     return result
 
@@ -117,14 +119,20 @@ def _result(
     config: TeachConfig,
     source: TeacherSource,
     teacher: Teacher,
-    version: str,
+    template: PromptTemplate | None,
     tally: outputs.Tally,
     eligible: int,
     already: int,
     seconds: float,
 ) -> TeachResult:
+    version = "" if template is None else template.version
     accuracy, counts = outputs.agreement(project, teacher.teacher_id, version)
     warnings = list(dict.fromkeys(teacher.warnings))
+    if template is not None and template.text.strip() == "{text}":
+        warnings.append(
+            "the prompt is the bare text with no instruction: an LLM then echoes the text or "
+            "rambles; pass --prompt FILE with the instruction around {text}"
+        )
     warnings += _quality_warnings(project, accuracy, tally)
     return TeachResult(
         teacher_id=teacher.teacher_id,
@@ -164,9 +172,15 @@ def _quality_warnings(
             "command again to retry just those"
         )
     notes += outputs.invalid_warnings(tally.reasons, tally.usage_ignored)
-    if settings.task == "classification" and "all" not in accuracy:
+    generation = settings.task == "generation"
+    figure = "ROUGE-L" if generation else "accuracy"
+    if "all" not in accuracy:
         notes.append(
-            "no record has a human label, so the teacher's accuracy is unknown; label a "
+            "no record has a reference text (--label), so the teacher's ROUGE-L is unknown; "
+            "write reference outputs for a sample to check that the teacher is good enough "
+            "before distilling it"
+            if generation
+            else "no record has a human label, so the teacher's accuracy is unknown; label a "
             "sample to check that the teacher is good enough before distilling it"
         )
     floor = settings.floor.min_metric
@@ -174,18 +188,19 @@ def _quality_warnings(
     split = next((s for s in ("test", "validation", "all") if s in accuracy), "all")
     if floor is not None and accuracy.get(split, 1.0) < floor:
         notes.append(
-            f"the teacher's accuracy on the {split} records ({accuracy[split]:.3f}) is below "
+            f"the teacher's {figure} on the {split} records ({accuracy[split]:.3f}) is below "
             f"the project's metric floor ({floor:g}): a student distilled from it cannot pass"
         )
     return notes
 
 
 def _report(project: Project, reporter: Reporter, result: TeachResult, run_id: str) -> None:
+    name = f"teacher_{result.metric}"
     for split, value in result.accuracy.items():
-        reporter.metric(f"teacher_accuracy/{split}", value)
+        reporter.metric(f"{name}/{split}", value)
     reporter.metric("teacher_cost", result.cost)
     add_metrics(project.store, run_id, [
-        *((split, "teacher_accuracy", value) for split, value in result.accuracy.items()),
+        *((split, name, value) for split, value in result.accuracy.items()),
         ("", "teacher_cost", result.cost),
         ("", "teacher_records_per_s", result.records_per_s),
     ])  # fmt: skip
@@ -235,6 +250,11 @@ def check_inputs(
             raise UserError(
                 "no anonymized records: the teacher only ever sees anonymized text",
                 f"run `stillroom anonymize {project.path}` first",
+            )
+        if task == "generation":
+            raise UserError(
+                "no record has a reference text to use as the teacher's answer",
+                "import data with --label COL (the reference output), or use a model teacher",
             )
         raise UserError(
             "no record has a human label from the project's label set",

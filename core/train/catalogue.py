@@ -80,10 +80,89 @@ def catalogue(roots: Iterable[Path]) -> list[ModelEntry]:
         for path in _candidates(Path(root).expanduser().resolve(), 0):
             if path not in seen:
                 seen.add(path)
-                entry = describe(path)
+                entry = described(path)
                 if entry is not None:
                     entries.append(entry)
+    _CACHE.save()
     return sorted(entries, key=lambda e: (-e.parameters, str(e.path)))
+
+
+class _DescribeCache:
+    """Entries already described, keyed by path and the size and time of every file.
+
+    Describing a model needs transformers' model tables (seconds to import) and reads a
+    GGUF file's whole header (its vocabulary: seconds more); ``stillroom models`` took
+    30 s on a busy machine (issue 17). A changed file changes the key, so an entry is
+    never stale; a cache that cannot be read or written is simply not used.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, Any] | None = None
+        self._dirty = False
+
+    def _path(self) -> Path:
+        from core.teacher.models import cache_dir
+
+        return cache_dir() / "catalogue.json"
+
+    def _load(self) -> dict[str, Any]:
+        if self._entries is None:
+            try:
+                self._entries = dict(json.loads(self._path().read_text(encoding="utf-8")))
+            except (OSError, ValueError, TypeError):
+                self._entries = {}
+        return self._entries
+
+    def get(self, key: str) -> ModelEntry | None:
+        from core.configs import from_json
+
+        value = self._load().get(key)
+        try:
+            return None if value is None else from_json(ModelEntry, value)
+        except (TypeError, ValueError, KeyError):
+            return None
+
+    def put(self, key: str, entry: ModelEntry) -> None:
+        from core.configs import to_json
+
+        self._load()[key] = to_json(entry)
+        self._dirty = True
+
+    def save(self) -> None:
+        if not self._dirty:
+            return
+        path = self._path()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            staged = path.with_suffix(".tmp")
+            staged.write_text(json.dumps(self._load()), encoding="utf-8")
+            staged.replace(path)
+            self._dirty = False
+        except OSError:
+            pass
+
+
+_CACHE = _DescribeCache()
+
+
+def _stamp(path: Path) -> str:
+    files = [path] if path.is_file() else [p for p in path.iterdir() if p.is_file()]
+    parts = sorted(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files)
+    return f"{path}|" + "|".join(parts)
+
+
+def described(path: Path) -> ModelEntry | None:
+    """:func:`describe`, read from the cache when no file of the model changed."""
+    try:
+        key = _stamp(path)
+    except OSError:
+        return describe(path)
+    entry = _CACHE.get(key)
+    if entry is None:
+        entry = describe(path)
+        if entry is not None:
+            _CACHE.put(key, entry)
+    return entry
 
 
 def _candidates(path: Path, depth: int) -> Iterator[Path]:

@@ -50,4 +50,5 @@ def chosen_student(project: Project) -> Finished[TrainResult] | None:
         found = latest(project, TRAIN, where=lambda r: r.run_id == wanted)
         if found is not None and found.result.model_dir.is_dir():
             return found
-    return latest(project, TRAIN)
+    # The student the user trained, or the one --auto chose: not one of its trials.
+    return latest(project, TRAIN, where=lambda r: r.parent_run is None)

@@ -11,6 +11,11 @@ from core.errors import TrainError
 
 Precision = Literal["auto", "fp32", "fp16", "bf16"]
 HardLabels = Literal["human", "teacher"]
+# Class-aware training: ``auto`` turns it on when the label distribution is skewed.
+Balance = Literal["auto", "off", "sampler", "weights"]
+# Where a derived student's weights come from: ``auto`` takes the teacher when it is a local
+# model of the same family as --derive PATH (DistilBERT-style), else PATH.
+DeriveFrom = Literal["auto", "teacher", "path"]
 
 # From the alpha x T sweep of bench/train_bench.py --sweep (a 3-layer MiniLM derived from a
 # MiniLM-L6 teacher, Rotten Tomatoes, 2,000 train inputs, two data orders): the best mean
@@ -46,7 +51,8 @@ class TrainConfig:
         lora_rank: LoRA rank r.
         lora_alpha: LoRA scaling alpha.
         lora_targets: module names to adapt (default: the preset for the architecture).
-        epochs: passes over the training inputs.
+        epochs: passes over the training inputs (default: by the data's size,
+            :func:`core.train.recipe.epochs_for`).
         alpha: weight of the distillation term (classification: KL at temperature T;
             generation: token-level KL); 1 - alpha weighs the hard-label / SFT term.
         temperature: the distillation temperature T (classification).
@@ -70,6 +76,16 @@ class TrainConfig:
         auto_retry_oom: on out of memory, retry once from the last checkpoint with half
             the batch size and twice the accumulation.
         group_by_length: batch inputs of similar length together (less padding).
+        balance: class-aware training: ``sampler`` (each epoch draws rare classes more
+            often), ``weights`` (rare classes weigh more in the loss), ``off``, or ``auto``
+            (the sampler when the labels are skewed, see :mod:`core.train.recipe`).
+        derive_from: with ``derive``: ``teacher`` (the teacher's own fine-tuned weights,
+            when it is a local model of the same family), ``path`` (``derive`` itself) or
+            ``auto`` (the teacher where it can be, else ``derive``).
+        auto: search for the smallest student that passes the floor on validation
+            (:mod:`core.train.auto`) instead of training one.
+        budget_s: the search's time budget in seconds (``auto``).
+        parent_run: the auto run this run is a trial of (set by the search).
     """
 
     student: str | None = None
@@ -81,7 +97,7 @@ class TrainConfig:
     lora_rank: int = 8
     lora_alpha: int = 16
     lora_targets: tuple[str, ...] | None = None
-    epochs: float = 3.0
+    epochs: float | None = None
     alpha: float | None = None
     temperature: float = DEFAULT_TEMPERATURE
     hard_labels: HardLabels = "human"
@@ -101,6 +117,11 @@ class TrainConfig:
     allow_raw_text: bool = False
     auto_retry_oom: bool = False
     group_by_length: bool = True
+    balance: Balance = "auto"
+    derive_from: DeriveFrom = "auto"
+    auto: bool = False
+    budget_s: float = 1800.0
+    parent_run: str | None = None
 
     def alpha_for(self, task: str) -> float:
         if self.alpha is not None:
@@ -130,7 +151,12 @@ class TrainConfig:
             raise TrainError(
                 "name exactly one student", "pass --student PATH, or --derive PATH --layers K"
             )
-        if self.derive is not None and (self.layers is None or self.layers < 1):
+        if self.auto and self.derive is None:
+            raise TrainError(
+                "--auto searches over the layers of --derive PATH",
+                "pass --derive PATH (the teacher's base model) with --auto",
+            )
+        if self.derive is not None and not self.auto and (self.layers is None or self.layers < 1):
             raise TrainError("--derive needs --layers K (K >= 1)", "for example --layers 3")
         if self.derive is None and self.layers is not None:
             raise TrainError("--layers applies only with --derive", "drop --layers")
@@ -147,7 +173,10 @@ class TrainConfig:
 
 def _checks(config: TrainConfig) -> list[tuple[bool, str]]:
     return [
-        (config.epochs > 0, "--epochs must be positive"),
+        (config.epochs is None or config.epochs > 0, "--epochs must be positive"),
+        (config.balance in get_args(Balance), "--balance must be auto, off, sampler or weights"),
+        (config.derive_from in get_args(DeriveFrom), "--derive-from must be auto, teacher or path"),
+        (config.budget_s > 0, "--budget must be positive"),
         (config.alpha is None or 0.0 <= config.alpha <= 1.0, "--alpha must be in [0, 1]"),
         (config.temperature > 0, "--temperature must be positive"),
         (config.hard_labels in get_args(HardLabels), "--hard-labels must be human or teacher"),
@@ -171,11 +200,69 @@ NEAR_CHANCE = 0.05
 
 
 @dataclass(frozen=True, slots=True)
+class TrialFigures:
+    """One trial of ``--auto`` as its frontier shows it: validation figures, CPU latency.
+
+    ``retention`` is the student's validation macro-F1 over the teacher's, with its 95%
+    bootstrap interval (None on too few rows); ``passed``: the interval's low end (the
+    point figure where there is no interval) clears the floor.
+    """
+
+    run_id: str
+    layers: int
+    lr: float
+    alpha: float
+    temperature: float
+    retention: float | None
+    retention_low: float | None
+    retention_high: float | None
+    worst_class_retention: float | None
+    macro_f1: float | None
+    latency_ms: float | None
+    parameters: int
+    seconds: float
+    passed: bool
+    cut_by_budget: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SearchSummary:
+    """What ``--auto`` tried and chose.
+
+    Attributes:
+        trials: every trial, in the order run (resumed ones included).
+        chosen_run: the trial whose student this result is (None: no trial finished).
+        passed: whether the chosen student's validation interval clears the floor.
+        stopped: ``passed``, ``budget`` (time ran out) or ``exhausted`` (nothing left).
+        lever: when nothing passed, what the figures point to (more data, a larger
+            student, or the quantized teacher), in one sentence.
+        frontier_path: the quality-vs-latency plot (SVG) of the trials.
+        budget_s: the time budget.
+        floor: the retention floor the trials were judged against.
+        validation_rows: validation rows the figures are on.
+    """
+
+    trials: tuple[TrialFigures, ...]
+    chosen_run: str | None
+    passed: bool
+    stopped: str
+    lever: str | None
+    frontier_path: Path | None
+    budget_s: float
+    floor: float
+    validation_rows: int
+
+
+@dataclass(frozen=True, slots=True)
 class TrainResult:
     """What a train run produced; paths and numbers only, never record contents.
 
     ``model_dir`` is the merged student (a plain Hugging Face folder with lineage.json);
-    ``curves_path`` holds the training curves as JSON lines.
+    ``curves_path`` holds the training curves as JSON lines. ``balance``,
+    ``class_counts`` and ``epoch_counts`` say what class-aware training did (rows per class
+    in the data, and drawn per epoch); ``derived_from`` is the model a derived student was
+    cut from; ``validation`` holds the best checkpoint's validation figures (accuracy,
+    macro_f1, retention, worst_class_retention, worst_class: a label index).
     """
 
     run_id: str
@@ -205,15 +292,26 @@ class TrainResult:
     token_kl: bool | None = None
     skipped: dict[str, int] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    balance: str = "off"
+    class_counts: tuple[int, ...] = ()
+    epoch_counts: tuple[int, ...] = ()
+    derived_from: Path | None = None
+    validation: dict[str, float] = field(default_factory=dict)
     chance_accuracy: float | None = None  # always answering the commonest validation label
+    parent_run: str | None = None
+    trial: TrialFigures | None = None
+    search: SearchSummary | None = None
 
     @property
     def near_chance(self) -> bool:
         """Whether the best validation accuracy is no better than chance: at most
         :data:`NEAR_CHANCE` above what always answering the commonest label scores."""
-        if self.chance_accuracy is None or self.best_val_metric is None:
+        accuracy = self.validation.get("accuracy")
+        if accuracy is None and self.val_metric_name == "accuracy":  # before macro-F1 picked
+            accuracy = self.best_val_metric
+        if self.chance_accuracy is None or accuracy is None:
             return False
-        return self.best_val_metric <= self.chance_accuracy + NEAR_CHANCE
+        return accuracy <= self.chance_accuracy + NEAR_CHANCE
 
 
 def resolve_path(spec: str) -> Path:

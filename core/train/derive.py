@@ -21,6 +21,9 @@ from core.errors import StudentModelError
 from core.train.students import read_config
 
 DERIVATION_FILE = "derivation.json"
+# Config entries that must agree for the teacher's layers to fit the --derive model's shape.
+_SHAPE_KEYS = ("model_type", "hidden_size", "num_attention_heads", "intermediate_size",
+               "vocab_size", "num_key_value_heads")  # fmt: skip
 ENCODER_FAMILY = frozenset({"bert", "roberta", "xlm-roberta", "electra", "camembert"})
 DECODER_FAMILY = frozenset({"llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2"})
 
@@ -43,6 +46,29 @@ def evenly_spaced(total: int, keep: int) -> list[int]:
     if keep == 1:
         return [total - 1]
     return [int((i * (total - 1)) / (keep - 1) + 0.5) for i in range(keep)]
+
+
+def derive_warnings(derived: DerivedStudent, *, lora: bool, task: str) -> list[str]:
+    """What a derived student is unlikely to recover from, in plain words.
+
+    Issue 17: a 30-layer decoder cut to 6 layers and trained with LoRA ended with a
+    validation loss worse than uniform and wrote word salad.
+    """
+    kept, total = len(derived.kept_layers), derived.source_layers
+    notes = []
+    if lora:
+        notes.append(
+            f"LoRA on a derived student ({kept} of {total} layers): the dropped layers' work "
+            "has to be relearnt by every weight, which small adapters cannot do; train it "
+            "with a full fine-tune (leave out --lora)"
+        )
+    if task == "generation" and kept * 3 < total:
+        notes.append(
+            f"the student keeps {kept} of {total} layers: a decoder cut by more than two "
+            f"thirds rarely recovers on a small dataset; keep at least {-(-total // 3)} "
+            "layers, or give it much more data and epochs"
+        )
+    return notes
 
 
 def derive_student(source: Path, layers: int, target: Path) -> DerivedStudent:
@@ -158,3 +184,51 @@ def _layer_stack(model: Any, keep: int, total: int) -> tuple[Any, str, Any]:
         f"no stack of {total} layers found in {type(model).__name__}; cannot keep {keep}",
         "pass a standard transformers model, or a --student folder",
     )
+
+
+def teacher_folder(project: Any, teacher_id: str) -> Path | None:
+    """The local model folder of a ``hf:`` teacher, if it is still the one that taught.
+
+    The teacher id holds the folder's name and digest; the folder itself is in the teach
+    run's config. None for endpoint or label teachers, or a folder that changed since.
+    """
+    from core.jobs.registry import TEACH
+    from core.jobs.runs import latest, run_config
+    from core.teacher.models import folder_digest
+
+    if not teacher_id.startswith("hf:"):
+        return None
+    found = latest(project, TEACH, where=lambda r: r.teacher_id == teacher_id)
+    if found is None:
+        return None
+    spec = run_config(project, TEACH, found.run).teacher
+    folder = Path(spec.removeprefix("hf:")).expanduser()
+    digest = teacher_id.split("@", 1)[-1].split("?", 1)[0]
+    if not (folder / "config.json").is_file() or folder_digest(folder) != digest:
+        return None
+    return folder
+
+
+def same_family(
+    teacher: Path, source: Path, labels: tuple[str, ...], task: str, layers: int | None
+) -> str | None:
+    """Why the teacher's weights cannot stand in for ``source``'s, or None when they can.
+
+    They can when the shapes agree (type, widths, vocabulary), the teacher has more than
+    ``layers`` layers and, for classification, its head predicts the project's labels in
+    the project's order (its head is kept).
+    """
+    ours, theirs = read_config(source), read_config(teacher)
+    for key in _SHAPE_KEYS:
+        if ours.get(key) != theirs.get(key):
+            return f"its {key} differs from {source.name}'s"
+    depth = int(theirs.get("num_hidden_layers") or 0)
+    if layers is not None and depth <= layers:
+        return f"it has {depth} layers, not more than the {layers} asked"
+    if task != "classification":
+        return None
+    names = [str(name) for _, name in sorted(
+        (int(k), v) for k, v in (theirs.get("id2label") or {}).items())]  # fmt: skip
+    if tuple(names) != labels:
+        return "its classifier head is not in the project's label order"
+    return None

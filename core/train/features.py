@@ -28,9 +28,11 @@ class Features:
 
 
 def classification_features(
-    examples: Sequence[Example], tokenizer: Any, max_length: int, *, for_eval: bool
-) -> Features:
-    """Token ids, the teacher's vector and the hard (or, for validation, eval) label."""
+    examples: Sequence[Example], tokenizer: Any, max_length: int, *, for_eval: bool,
+    weights: Sequence[float] | None = None,
+) -> Features:  # fmt: skip
+    """Token ids, the teacher's vector and the hard (or, for validation, eval) label; with
+    ``weights``, each row's loss weight."""
     texts = [e.text for e in examples]
     encoded = tokenizer(texts, truncation=True, max_length=max_length)
     full = tokenizer(texts, truncation=False)["input_ids"]
@@ -41,6 +43,8 @@ def classification_features(
         item = {key: encoded[key][i] for key in keys}
         item["labels"] = example.eval_label if for_eval else example.hard_label
         item["teacher_probs"] = list(example.probabilities or ())
+        if weights is not None:
+            item["row_weight"] = float(weights[i])
         items.append(item)
     return Features(items, truncated)
 
@@ -148,6 +152,8 @@ class Collator:
         if self._task == "classification":
             batch["labels"] = torch.tensor([item["labels"] for item in items])
             batch["teacher_probs"] = torch.tensor([item["teacher_probs"] for item in items])
+            if "row_weight" in items[0]:
+                batch["row_weights"] = torch.tensor([item["row_weight"] for item in items])
             return batch
         batch["labels"] = torch.tensor(
             [i["labels"] + [IGNORE_INDEX] * (width - len(i["labels"])) for i in items]
@@ -173,32 +179,61 @@ def _topk_tensors(items: list[dict[str, Any]], width: int) -> tuple[Any, Any]:
 
 
 class SeededLengthSampler:
-    """A per-epoch permutation drawn from ``seed + epoch``, optionally grouped by length.
+    """A per-epoch order drawn from ``seed + epoch``, optionally grouped by length.
 
     The order depends only on the seed and the epoch, never on the global RNG, so a run
     resumed from a checkpoint replays exactly the batches the uninterrupted run would have
-    seen (the Trainer calls :meth:`set_epoch`). With ``group`` the permutation is cut into
+    seen (the Trainer calls :meth:`set_epoch`). With ``plan`` (class-aware sampling) an
+    epoch draws ``plan[c]`` rows of class ``c`` (``classes`` gives each row's): a class
+    with fewer rows than that repeats all of them as often as it fits and draws the rest
+    without replacement; a larger class gives a fresh random subset every epoch. Without a
+    plan an epoch is a permutation of every row. With ``group`` the order is cut into
     mega-batches (up to 50 batches, as transformers' ``LengthGroupedSampler`` sizes them),
     each sorted by length and cut into batches, so a batch pads little; unlike transformers,
     the batches of a mega-batch are then shuffled, so training does not see them in length
     order. The batch holding the longest input goes first: an out-of-memory shows at once.
     """
 
-    def __init__(self, lengths: list[int], batch: int, seed: int, *, group: bool) -> None:
+    def __init__(
+        self, lengths: list[int], batch: int, seed: int, *, group: bool,
+        classes: Sequence[int] | None = None, plan: Sequence[int] | None = None,
+    ) -> None:  # fmt: skip
         self._lengths, self._batch, self._seed, self._group = lengths, batch, seed, group
+        self._plan = None if plan is None else list(plan)
+        self._members: list[list[int]] = [[] for _ in self._plan or ()]
+        for index, label in enumerate(classes or ()):
+            if 0 <= label < len(self._members):
+                self._members[label].append(index)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return len(self._lengths)
+        return len(self._lengths) if self._plan is None else sum(self._plan)
+
+    def epoch_rows(self, generator: Any) -> list[int]:
+        """This epoch's rows in a random order (with the class plan, if any)."""
+        import torch
+
+        if self._plan is None:
+            return list(torch.randperm(len(self._lengths), generator=generator).tolist())
+        drawn: list[int] = []
+        for members, wanted in zip(self._members, self._plan, strict=True):
+            if not members or not wanted:
+                continue
+            repeats, rest = divmod(wanted, len(members))
+            drawn += members * repeats
+            picked = torch.randperm(len(members), generator=generator)[:rest].tolist()
+            drawn += [members[i] for i in picked]
+        order = torch.randperm(len(drawn), generator=generator).tolist()
+        return [drawn[i] for i in order]
 
     def __iter__(self) -> Iterator[int]:
         import torch
 
         generator = torch.Generator().manual_seed(self._seed + self.epoch)
-        order = torch.randperm(len(self._lengths), generator=generator).tolist()
+        order = self.epoch_rows(generator)
         if not self._group:
             return iter(order)
         batch = self._batch

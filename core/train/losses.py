@@ -32,11 +32,13 @@ def classification_kd_loss(
     *,
     alpha: float,
     temperature: float,
+    row_weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """``alpha*T^2*KL(p_teacher^T || p_student^T) + (1-alpha)*CE(hard label)``, batch means.
 
     The KL is averaged over the batch; the CE over the rows that have a hard label
-    (``labels != -100``), and is 0 when none has. The T^2 keeps the soft term's gradients on
+    (``labels != -100``), and is 0 when none has. ``row_weights`` (class-aware training)
+    weigh each row's terms in both means. The T^2 keeps the soft term's gradients on
     the same scale whatever the temperature (Hinton et al., 2015).
 
     Args:
@@ -45,20 +47,22 @@ def classification_kd_loss(
         labels: ``[batch]`` hard label indices, -100 where there is none.
         alpha: weight of the soft term, in [0, 1].
         temperature: T > 0.
+        row_weights: ``[batch]`` loss weight of each row (None: 1 each).
     """
     import torch
 
     logits = student_logits.float()
     loss = logits.new_zeros(())
+    weights = torch.ones_like(logits[:, 0]) if row_weights is None else row_weights.float()
     if alpha > 0:
         teacher_log = tempered_log_probs(teacher_probs, temperature)
         student_log = torch.log_softmax(logits / temperature, dim=-1)
-        kl = (teacher_log.exp() * (teacher_log - student_log)).sum(dim=-1).mean()
-        loss = loss + alpha * temperature**2 * kl
+        kl = (teacher_log.exp() * (teacher_log - student_log)).sum(dim=-1)
+        loss = loss + alpha * temperature**2 * (kl * weights).mean()
     labelled = labels != IGNORE_INDEX
     if alpha < 1 and bool(labelled.any()):
-        ce = torch.nn.functional.cross_entropy(logits[labelled], labels[labelled])
-        loss = loss + (1 - alpha) * ce
+        ce = torch.nn.functional.cross_entropy(logits[labelled], labels[labelled], reduction="none")
+        loss = loss + (1 - alpha) * (ce * weights[labelled]).mean()
     return loss
 
 

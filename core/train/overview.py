@@ -16,7 +16,10 @@ from core.project import Project
 from core.train.checkpoints import CURVES, checkpoint_step, latest_checkpoint
 from core.train.config import TrainConfig, TrainResult
 
-CURVE_NAMES = ("loss", "eval_loss", "eval_accuracy", "epoch")  # epoch: the chart's top axis
+# eval_worst_class (a class index) is no curve: the Train page names the worst class with it.
+# epoch is the chart's top axis.
+CURVE_NAMES = ("loss", "eval_loss", "eval_accuracy", "eval_macro_f1",
+               "eval_worst_class_retention", "eval_worst_class", "epoch")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +75,9 @@ def latest_train_run(project: Project) -> TrainRunView | None:
         StoredDataError: the run's stored config or result does not fit its type.
     """
     reconcile_runs(project)
-    found = list_runs(project, TRAIN.key)
+    # An --auto search's trials are shown through the search's own run.
+    found = [r for r in list_runs(project, TRAIN.key)
+             if run_config(project, TRAIN, r).parent_run is None]  # fmt: skip
     if not found:
         return None
     run = found[-1]

@@ -11,7 +11,13 @@ from core.errors import TrainError
 from core.project import Project
 from core.train.config import TrainConfig
 from core.train.data import TrainingData, load_data, pick_teacher
-from core.train.derive import DerivedStudent, derive_student
+from core.train.derive import (
+    DerivedStudent,
+    derive_student,
+    derive_warnings,
+    same_family,
+    teacher_folder,
+)
 from core.train.device import DeviceChoice, choose_device
 from core.train.features import (
     Features,
@@ -19,6 +25,7 @@ from core.train.features import (
     generation_features,
     tokenizer_matches,
 )
+from core.train.recipe import Recipe, make_recipe, row_classes
 from core.train.students import check_task_fit, load_tokenizer, read_config, resolve_student_folder
 
 DERIVED_DIR = "derived"
@@ -42,6 +49,8 @@ class Prepared:
     truncated_share: float
     prompt_template: str | None
     notes: list[str]
+    recipe: Recipe
+    source: Path  # what a derived student is cut from (the teacher or --derive PATH)
 
 
 def prepare(project: Project, config: TrainConfig, run_dir: Path, *, main: bool) -> Prepared:
@@ -61,33 +70,81 @@ def prepare(project: Project, config: TrainConfig, run_dir: Path, *, main: bool)
         project, task, teacher, allow_raw_text=config.allow_raw_text,
         hard_labels=config.hard_labels, alpha=config.alpha_for(task), seed=config.seed,
     )  # fmt: skip
+    notes = list(data.notes)
+    if config.derive is not None:
+        source, note = derive_source(project, config, source, data.teacher_id, labels, task)
+        notes.append(note)
     student, derived = source, None
-    if config.layers is not None:  # only with --derive (validate() checked)
+    if config.layers is not None and not config.auto:  # with --derive (validate() checked)
         derived = derive_student(source, config.layers, run_dir / DERIVED_DIR)
         student = derived.folder
     tokenizer = load_tokenizer(student)
     max_length = config.max_length_for(task)
-    notes = list(data.notes)
+    recipe = make_recipe(config, task, data.train, len(labels))
+    if recipe.balance != "off" or config.balance != "auto":
+        notes.append(recipe.reason)
+    if derived is not None:
+        notes += derive_warnings(derived, lora=config.lora, task=task)
     template: str | None = None
     token_kl: bool | None = None
     if task == "classification":
-        train = classification_features(data.train, tokenizer, max_length, for_eval=False)
+        weights = None
+        if recipe.balance == "weights":
+            weights = [recipe.class_weights[c] for c in row_classes(data.train)]
+        train = classification_features(data.train, tokenizer, max_length, for_eval=False,
+                                        weights=weights)  # fmt: skip
         validation = classification_features(data.validation, tokenizer, max_length,
                                               for_eval=True)  # fmt: skip
     else:
-        template, token_kl, note = _generation_setup(project, data, tokenizer, config)
-        notes += [note] if note else []
+        template, token_kl, setup_note = _generation_setup(project, data, tokenizer, config)
+        notes += [setup_note] if setup_note else []
         train, validation = _generation_features(data, tokenizer, template, max_length, token_kl)
     share = train.truncated / max(len(train.items), 1)
     if share >= _TRUNCATION_WARNING:
         notes.append(
             f"{share:.0%} of the training inputs ({train.truncated:,} of {len(train.items):,}) "
             f"are longer than --max-length {max_length} tokens and were truncated; raise "
-            "--max-length if the end of an input matters"
+            + (
+                "--max-length if the start of a prompt or the end of an answer matters (the "
+                "prompt is cut from the left, the answer at its end)"
+                if task == "generation"
+                else "--max-length if the end of an input matters"
+            )
         )
     model_type = str(read_config(student).get("model_type", ""))
     return Prepared(task, labels, data, student, derived, model_type, tokenizer, train,
-                    validation, device, max_length, token_kl, share, template, notes)  # fmt: skip
+                    validation, device, max_length, token_kl, share, template, notes, recipe,
+                    source)  # fmt: skip
+
+
+def derive_source(
+    project: Project, config: TrainConfig, path: Path, teacher_id: str,
+    labels: tuple[str, ...], task: str,
+) -> tuple[Path, str]:  # fmt: skip
+    """The model a derived student is cut from, and a note saying which and why.
+
+    The teacher's own fine-tuned weights when it is a local model of ``path``'s family (its
+    layers already know the task: DistilBERT initialises from the teacher the same way);
+    ``path`` when asked (``--derive-from path``) or when the teacher cannot be used.
+
+    Raises:
+        TrainError: ``--derive-from teacher`` and the teacher cannot be used.
+    """
+    if config.derive_from == "path":
+        return path, f"the student is derived from {path.name} (--derive-from path)"
+    folder = teacher_folder(project, teacher_id)
+    why = (
+        "it is not a local model folder"
+        if folder is None
+        else same_family(folder, path, labels, task, None if config.auto else config.layers)
+    )
+    if folder is not None and why is None:
+        return folder, (f"the student is derived from the teacher's own weights ({folder.name}), "
+                        "the kept layers and the classifier head copied from it")  # fmt: skip
+    if config.derive_from == "teacher":
+        raise TrainError(f"cannot derive the student from the teacher: {why}",
+                         "pass --derive-from path to derive from --derive PATH")  # fmt: skip
+    return path, f"the student is derived from {path.name}, not from the teacher: {why}"
 
 
 def _task(project: Project) -> tuple[str, tuple[str, ...]]:

@@ -33,6 +33,7 @@ class Attempt:
     oom_retries: int = 0
     model_dir: Path | None = None
     notes: list[str] = field(default_factory=list)
+    validation: dict[str, float] = field(default_factory=dict)  # at the best checkpoint
 
 
 def train_with_retry(
@@ -102,9 +103,8 @@ def _attempt(
 ) -> Attempt:  # fmt: skip
     from transformers import set_seed
 
-    from core.train.features import Collator
     from core.train.students import load_student, wrap_lora
-    from core.train.trainer import LossSettings, StageCallback, build_trainer, training_arguments
+    from core.train.trainer import StageCallback, training_arguments
 
     run_dir, device = project.run_dir(run_id), prepared.device
     set_seed(config.seed)  # the new head and LoRA weights start the same on every attempt
@@ -116,26 +116,49 @@ def _attempt(
         run_dir / checkpoints.CHECKPOINTS, config=config, task=prepared.task, batch_size=batch,
         grad_accum=accum, train_size=len(prepared.train.items), device=device.kind,
         precision=device.precision, world_size=device.world_size,
+        epochs=prepared.recipe.epochs,
     )  # fmt: skip
     if device.world_size == 1 and args.n_gpu > 1:
         args._n_gpu = 1  # one GPU unless launched by torchrun: never nn.DataParallel
     stage = StageCallback(reporter, run_dir / checkpoints.CURVES,
                           batch * accum * device.world_size, main=main)  # fmt: skip
-    trainer = build_trainer(
-        model, args, loss=LossSettings(prepared.task, config.alpha_for(prepared.task),
-                                       config.temperature),
-        train=prepared.train.items, validation=prepared.validation.items,
-        collator=Collator(int(prepared.tokenizer.pad_token_id), prepared.task),
-        tokenizer=prepared.tokenizer, lengths=prepared.train.lengths,
-        group_by_length=config.group_by_length, callbacks=[stage, *callbacks],
-        early_stopping=config.early_stopping,
-    )  # fmt: skip
+    trainer = distill_trainer(config, prepared, model, args, [stage, *callbacks])
     reset_peak_memory(device.kind)
     trainer.train(resume_from_checkpoint=None if checkpoint is None else str(checkpoint))
     attempt = _outcome(trainer, stage, device.kind, batch, accum)
     if not attempt.cancelled and main:
         attempt.model_dir = _save(project, config, run_id, prepared, trainer, attempt)
     return attempt
+
+
+def distill_trainer(
+    config: TrainConfig, prepared: Prepared, model: Any, args: Any, callbacks: Sequence[Any],
+    model_init: Any = None, trainer_class: Any = None,
+) -> Any:  # fmt: skip
+    """The Trainer for the prepared data: loss, class-aware order, validation figures."""
+    from core.train.features import Collator
+    from core.train.recipe import row_classes
+    from core.train.trainer import LossSettings, SamplerSettings, build_trainer
+    from core.train.validation import ValidationScorer
+
+    task, recipe = prepared.task, prepared.recipe
+    sampled = recipe.balance == "sampler"
+    order = SamplerSettings(
+        prepared.train.lengths, config.group_by_length,
+        classes=row_classes(prepared.data.train) if sampled else None,
+        plan=recipe.epoch_counts if sampled else None,
+    )  # fmt: skip
+    scorer = None
+    if task == "classification":
+        scorer = ValidationScorer(prepared.data.validation, len(prepared.labels))
+    return build_trainer(
+        model, args, loss=LossSettings(task, config.alpha_for(task), config.temperature),
+        train=prepared.train.items, validation=prepared.validation.items,
+        collator=Collator(int(prepared.tokenizer.pad_token_id), task),
+        tokenizer=prepared.tokenizer, sampler=order, callbacks=callbacks,
+        early_stopping=config.early_stopping, compute_metrics=scorer, model_init=model_init,
+        trainer_class=trainer_class,
+    )  # fmt: skip
 
 
 def _outcome(trainer: Any, stage: Any, kind: str, batch: int, accum: int) -> Attempt:
@@ -145,8 +168,33 @@ def _outcome(trainer: Any, stage: Any, kind: str, batch: int, accum: int) -> Att
         epochs_run=float(state.epoch or 0.0), best_metric=state.best_metric,
         stopped_early=not stage.cancelled and state.global_step < state.max_steps,
         samples_per_s=stage.samples_per_s, peak_memory_mb=peak_memory_mb(kind),
-        batch_size=batch, grad_accum=accum,
+        batch_size=batch, grad_accum=accum, validation=best_figures(state),
     )  # fmt: skip
+
+
+def best_figures(state: Any) -> dict[str, float]:
+    """The validation figures logged at the best checkpoint (the Trainer's pick)."""
+    step = getattr(state, "best_global_step", None)
+    rows = [r for r in state.log_history if "eval_loss" in r]
+    if not rows:
+        return {}
+    chosen = next((r for r in rows if r.get("step") == step), None)
+    if chosen is None and state.best_metric is not None:
+        chosen = next((r for r in rows if state.best_metric in r.values()), rows[-1])
+    chosen = chosen or rows[-1]
+    return {k.removeprefix("eval_"): float(v) for k, v in chosen.items()
+            if k.startswith("eval_") and isinstance(v, int | float)
+            and not k.endswith(("_runtime", "_per_second"))}  # fmt: skip
+
+
+def recipe_lineage(prepared: Prepared) -> dict[str, Any]:
+    """What the data made of the automatic settings, for the lineage."""
+    recipe = prepared.recipe
+    return {"epochs": recipe.epochs, "balance": recipe.balance, "reason": recipe.reason,
+            "class_counts": list(recipe.class_counts),
+            "epoch_counts": list(recipe.epoch_counts),
+            "class_weights": list(recipe.class_weights),
+            "derived_from": str(prepared.source)}  # fmt: skip
 
 
 def _save(
@@ -185,6 +233,7 @@ def _save(
                   "batch_size": attempt.batch_size, "grad_accum": attempt.grad_accum,
                   "global_step": attempt.global_step, "epochs_run": attempt.epochs_run,
                   "best_val_metric": attempt.best_metric, "token_kl": prepared.token_kl,
-                  "stopped_early": attempt.stopped_early, "max_length": prepared.max_length},
+                  "stopped_early": attempt.stopped_early, "max_length": prepared.max_length,
+                  "recipe": recipe_lineage(prepared), "validation": attempt.validation},
     )  # fmt: skip
     return save_student(model, prepared.tokenizer, project.run_dir(run_id), lineage)

@@ -51,6 +51,10 @@ def run_train(
         TrainOutOfMemoryError: memory ran out (after the optional retry at half batch).
         StageCancelled: the reporter asked to stop; a checkpoint was saved first.
     """
+    if config.auto:
+        from core.train.auto import run_auto
+
+        return run_auto(project, config, run=run, reporter=reporter)
     started, run_id, run_dir = time.perf_counter(), run.id, run.dir
     main = int(os.environ.get("RANK", "0")) == 0  # rank 0 of a launch writes store and files
     if main and world_size() == 1:  # other processes of a launch may be deriving right now
@@ -114,7 +118,7 @@ def _result(
         global_step=attempt.global_step,
         epochs_run=round(attempt.epochs_run, 4),
         best_val_metric=attempt.best_metric,
-        val_metric_name="accuracy" if prepared.task == "classification" else "loss",
+        val_metric_name="macro_f1" if prepared.task == "classification" else "loss",
         stopped_early=attempt.stopped_early,
         train_examples=len(data.train),
         validation_examples=len(data.validation),
@@ -129,6 +133,11 @@ def _result(
         token_kl=prepared.token_kl,
         skipped=dict(data.skipped),
         notes=tuple(prepared.notes) + tuple(attempt.notes),
+        balance=prepared.recipe.balance,
+        class_counts=prepared.recipe.class_counts,
+        epoch_counts=prepared.recipe.epoch_counts,
+        derived_from=None if prepared.derived is None else prepared.source,
+        validation=dict(attempt.validation),
         chance_accuracy=_chance(prepared) if prepared.task == "classification" else None,
     )
 
@@ -149,6 +158,8 @@ def _record(project: Project, run_id: str, result: TrainResult, reporter: Report
     ]
     if result.best_val_metric is not None:
         rows.append(("validation", result.val_metric_name, result.best_val_metric))
+    rows += [("validation", name, value) for name, value in result.validation.items()
+             if name not in (result.val_metric_name, "loss", "worst_class")]  # fmt: skip
     with project.store.transaction():
         add_metrics(project.store, run_id, rows)
         project.audit("train.finish", {

@@ -34,15 +34,24 @@ class LossSettings:
     temperature: float
 
 
+@dataclass(frozen=True, slots=True)
+class SamplerSettings:
+    """The training order: lengths for grouping, and the class plan of class-aware sampling."""
+
+    lengths: list[int]
+    group_by_length: bool
+    classes: list[int] | None = None
+    plan: tuple[int, ...] | None = None
+
+
 class DistillTrainer(Trainer):
     """A Trainer whose loss is the distillation loss and whose data order is seeded per epoch."""
 
     def __init__(
-        self, *args: Any, loss: LossSettings, lengths: list[int], group_by_length: bool,
-        **kwargs: Any,
-    ) -> None:  # fmt: skip
+        self, *args: Any, loss: LossSettings, sampler: SamplerSettings, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
-        self._loss, self._lengths, self._group = loss, lengths, group_by_length
+        self._loss, self._sampler = loss, sampler
         # The loss is a per-batch mean; make the Trainer divide it by the accumulation steps
         # for every architecture (it skips that for models whose forward takes **kwargs).
         self.model_accepts_loss_kwargs = False
@@ -56,12 +65,13 @@ class DistillTrainer(Trainer):
         labels = inputs.pop("labels")
         teacher_probs = inputs.pop("teacher_probs", None)
         topk_ids, topk_logprobs = inputs.pop("topk_ids", None), inputs.pop("topk_logprobs", None)
+        row_weights = inputs.pop("row_weights", None)
         outputs = model(**inputs)
         settings = self._loss
         if settings.task == "classification":
             loss = classification_kd_loss(
                 outputs.logits, teacher_probs, labels, alpha=settings.alpha,
-                temperature=settings.temperature,
+                temperature=settings.temperature, row_weights=row_weights,
             )  # fmt: skip
         else:
             loss = generation_loss(outputs.logits, labels, alpha=settings.alpha,
@@ -80,19 +90,10 @@ class DistillTrainer(Trainer):
 
     def _get_train_sampler(self, train_dataset: Any = None) -> Any:
         batch = self.args.train_batch_size * self.args.gradient_accumulation_steps
-        return SeededLengthSampler(self._lengths, batch, self.args.seed, group=self._group)
-
-
-def accuracy(eval_pred: Any) -> dict[str, float]:
-    """Validation accuracy over the rows that have a label."""
-    import numpy as np
-
-    logits, labels = eval_pred.predictions, eval_pred.label_ids
-    logits = logits[0] if isinstance(logits, tuple) else logits
-    keep = labels != -100
-    if not keep.any():
-        return {"accuracy": 0.0}
-    return {"accuracy": float((np.argmax(logits, axis=-1)[keep] == labels[keep]).mean())}
+        order = self._sampler
+        return SeededLengthSampler(order.lengths, batch, self.args.seed,
+                                   group=order.group_by_length, classes=order.classes,
+                                   plan=order.plan)  # fmt: skip
 
 
 def distributed_any(flag: bool, device: Any) -> bool:
@@ -140,6 +141,15 @@ def diverged_error(what: str, args: Any) -> TrainDivergedError:
         f"lower the learning rate (it is {args.learning_rate:g}; --lr) and start a new run "
         "with --fresh, or check the teacher's outputs (their probabilities must be finite)",
     )
+
+
+# What the reporter hears at each log and validation (the Train page plots them).
+CURVE_METRICS = ("loss", "learning_rate", "eval_loss", "eval_accuracy", "eval_macro_f1",
+                 "eval_retention", "eval_worst_class_retention", "eval_worst_class",
+                 "samples_per_s", "epoch")  # fmt: skip
+# Best checkpoint: macro-F1, the figure the floor's retention is of (accuracy favours the
+# large classes, and on skewed data keeps a student that never predicts a rare one).
+BEST_METRIC = {"classification": "eval_macro_f1", "generation": "eval_loss"}
 
 
 class StageCallback(TrainerCallback):
@@ -200,14 +210,7 @@ class StageCallback(TrainerCallback):
         fd = os.open(self._curves, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         with os.fdopen(fd, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(row) + "\n")
-        for name in (
-            "loss",
-            "learning_rate",
-            "eval_loss",
-            "eval_accuracy",
-            "samples_per_s",
-            "epoch",
-        ):
+        for name in CURVE_METRICS:
             if name in row:
                 self._reporter.metric(f"train/{name}", row[name], state.global_step)
 
@@ -217,10 +220,10 @@ LOG_POINTS = 100
 
 def training_arguments(
     output_dir: Path, *, config: Any, task: str, batch_size: int, grad_accum: int,
-    train_size: int, device: str, precision: str, world_size: int = 1,
+    train_size: int, device: str, precision: str, world_size: int = 1, epochs: float,
 ) -> TrainingArguments:  # fmt: skip
     """The Trainer's arguments for one attempt (the batch size may be halved after an OOM)."""
-    steps = math.ceil(train_size / (batch_size * grad_accum * world_size)) * config.epochs
+    steps = math.ceil(train_size / (batch_size * grad_accum * world_size)) * epochs
     # About LOG_POINTS training-loss points over the run (a curve, not five dots; a short
     # run still gets one every step), never fewer than one per half evaluation interval.
     log_every = max(1, min(config.eval_steps // 2 or 1, math.ceil(steps / LOG_POINTS)))
@@ -233,7 +236,7 @@ def training_arguments(
         learning_rate=config.learning_rate,
         weight_decay=config.weight_decay,
         warmup_steps=int(config.warmup_ratio * steps),
-        num_train_epochs=config.epochs,
+        num_train_epochs=epochs,
         lr_scheduler_type="linear",
         logging_strategy="steps",
         logging_steps=log_every,
@@ -243,7 +246,7 @@ def training_arguments(
         save_steps=config.checkpoint_every,
         save_total_limit=2,
         load_best_model_at_end=True,
-        metric_for_best_model="eval_accuracy" if classification else "eval_loss",
+        metric_for_best_model=BEST_METRIC[task],
         greater_is_better=classification,
         prediction_loss_only=not classification,
         seed=config.seed,
@@ -269,8 +272,10 @@ def training_arguments(
 def build_trainer(
     model: Any, args: TrainingArguments, *, loss: LossSettings, train: Any, validation: Any,
     collator: Callable[[list[dict[str, Any]]], dict[str, Any]], tokenizer: Any,
-    lengths: list[int], group_by_length: bool, callbacks: Sequence[TrainerCallback],
-    early_stopping: int,
+    sampler: SamplerSettings, callbacks: Sequence[TrainerCallback], early_stopping: int,
+    compute_metrics: Callable[[Any], dict[str, float]] | None,
+    model_init: Callable[[Any], Any] | None = None,
+    trainer_class: type[DistillTrainer] | None = None,
 ) -> DistillTrainer:  # fmt: skip
     """A :class:`DistillTrainer` with early stopping and the given callbacks."""
     from transformers import EarlyStoppingCallback
@@ -280,18 +285,18 @@ def build_trainer(
         extra.append(EarlyStoppingCallback(early_stopping_patience=early_stopping))
     # Checkpoint rotation warns about mtime on every save; it then orders by step, as wanted.
     warnings.filterwarnings("ignore", message="mtime may not be reliable")
-    trainer = DistillTrainer(
+    trainer = (trainer_class or DistillTrainer)(
         model=model,
+        model_init=model_init,
         args=args,
         train_dataset=train,
         eval_dataset=validation,
         data_collator=collator,
         processing_class=tokenizer,
-        compute_metrics=accuracy if loss.task == "classification" else None,
+        compute_metrics=compute_metrics,
         callbacks=extra,
         loss=loss,
-        lengths=lengths,
-        group_by_length=group_by_length,
+        sampler=sampler,
     )
     # The stage reports through its own callback; the printer would write dicts to stdout,
     # which is the worker's JSON-lines channel.

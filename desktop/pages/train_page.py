@@ -11,7 +11,8 @@ import dataclasses
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QPushButton, QVBoxLayout
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
 
 from core.jobs import protocol
 from core.jobs.memory import halved_batch
@@ -66,16 +67,30 @@ class TrainPage(StagePage):
         QVBoxLayout(settings_box).addWidget(self.settings)
         buttons = self._build_buttons()  # before the chart: tab order follows creation
         self.chart = CurveChart(self)
+        self.worst_class = wrapped_label("", self, "worstClass", plain=True)
+        self.worst_class.setToolTip(
+            "At each validation: the class whose F1 keeps the smallest share of the "
+            "teacher's F1 on the same records (the evaluation's per-class retention)."
+        )
+        self.frontier = QLabel(self)
+        self.frontier.setObjectName("searchFrontier")
+        self.frontier.setAccessibleName("Search frontier: quality against speed")
+        self.frontier.setVisible(False)
         self.summary = wrapped_label("", self, "trainSummary", plain=True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         for widget in (intro, student_box, settings_box):
             body.addWidget(widget)
         body.addLayout(buttons)
         body.addWidget(self.chart)
+        body.addWidget(self.worst_class)
+        body.addWidget(self.frontier)
         body.addWidget(self.summary)
         body.addStretch(1)
         self._view: TrainRunView | None = None  # the latest run
         self._task = "classification"
+        self._labels: tuple[str, ...] = ()
+        self._worst: dict[str, float] = {}  # the last validation's worst-class figures
+        self._worst_step = -1
         self._catalogue: list[Any] = []
         self._shown_project: object = None
         self._oom_batch: tuple[int, int] | None = None  # (batch, accumulation) to resume at
@@ -112,7 +127,7 @@ class TrainPage(StagePage):
         loaded = self.run_guarded(self._load)
         if loaded is None:
             return
-        task, view = loaded
+        task, self._labels, view = loaded
         if task != self._task:
             self._task = task
             looking = self._models_call is None or self._models_call.is_running()
@@ -123,19 +138,26 @@ class TrainPage(StagePage):
             self._shown_project = self.context.project_dir
             self._show_run(view, restore_form=first_look)
 
-    def _load(self) -> tuple[str, TrainRunView | None]:
+    def _load(self) -> tuple[str, tuple[str, ...], TrainRunView | None]:
         from core.train.overview import latest_train_run
 
         with self.context.project() as project:
-            return project.settings.task, latest_train_run(project)
+            settings = project.settings
+            return settings.task, settings.labels, latest_train_run(project)
 
     def _show_run(self, view: TrainRunView | None, *, restore_form: bool) -> None:
         self._view = view
+        self.worst_class.setText("")
+        self._show_frontier(None if view is None or view.result is None else view.result)
         if view is None:
             self.chart.clear()
             self.summary.setText("No student has been trained in this project yet.")
         else:
             self.chart.set_points((p.name, p.step, p.value) for p in view.curves)
+            self._worst_step, self._worst = -1, {}
+            for point in view.curves:  # the last validation's worst class, as it was live
+                if point.name in ("eval_worst_class_retention", "eval_worst_class"):
+                    self._on_worst_class(point.name, point.value, point.step)
             self.summary.setText(_describe_run(view))
             if restore_form:
                 self.student.set_values(view.config)
@@ -244,11 +266,35 @@ class TrainPage(StagePage):
         key = name.removeprefix("train/")
         if key == "samples_per_s":
             self.job_panel.set_rate(f"{value:,.1f} examples/s")
+        elif key in ("eval_worst_class_retention", "eval_worst_class"):
+            if key == "eval_worst_class_retention":
+                self.chart.add_point(key, step, value)
+            self._on_worst_class(key, value, step)
         else:
             self.chart.add_point(key, step, value)
 
+    def _on_worst_class(self, key: str, value: float, step: int) -> None:
+        """Both figures of one validation arrive as separate metrics, in either order."""
+        if self._worst_step != step:
+            self._worst_step, self._worst = step, {}
+        self._worst[key] = value
+        if len(self._worst) == 2:
+            self.worst_class.setText(worst_class_line(
+                self._labels, int(self._worst["eval_worst_class"]),
+                self._worst["eval_worst_class_retention"], step))  # fmt: skip
+
     def on_stage_succeeded(self, stage: str, result: TrainResult) -> None:
         self.summary.setText(_describe_result(result))
+        self._show_frontier(result)
+
+    def _show_frontier(self, result: TrainResult | None) -> None:
+        """The --auto search's quality-vs-latency plot, when the result has one."""
+        search = None if result is None else result.search
+        path = None if search is None or search.frontier_path is None else search.frontier_path
+        png = None if path is None else path.with_suffix(".png")
+        pixmap = QPixmap(str(png)) if png is not None and png.is_file() else QPixmap()
+        self.frontier.setPixmap(pixmap)
+        self.frontier.setVisible(not pixmap.isNull())
 
     def on_stage_failed(self, stage: str, error: dict[str, Any]) -> None:
         run_id = None if self.worker is None else self.worker.run_id
@@ -283,6 +329,13 @@ class TrainPage(StagePage):
             self.resume_button.setText(f"Resume from step {self._view.checkpoint_step:,}")
         else:
             self.resume_button.setText("Resume")
+
+
+def worst_class_line(labels: tuple[str, ...], index: int, retention: float, step: int) -> str:
+    """The live worst-class line: which class, and how much of the teacher's F1 it keeps."""
+    name = labels[index] if 0 <= index < len(labels) else f"class {index}"
+    return (f"Worst class on validation at step {step:,}: {name} keeps {retention:.0%} of the "
+            "teacher's F1.")  # fmt: skip
 
 
 def _describe_run(view: TrainRunView) -> str:

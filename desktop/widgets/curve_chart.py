@@ -32,6 +32,8 @@ SERIES = {
     "loss": ("Training loss", "#2f6fb3", False),
     "eval_loss": ("Validation loss", "#d9822b", False),
     "eval_accuracy": ("Validation accuracy", "#2e8b57", True),
+    "eval_macro_f1": ("Validation macro-F1", "#7a4fb3", True),
+    "eval_worst_class_retention": ("Worst class: share of the teacher's F1", "#b0463c", True),
 }
 
 
@@ -135,13 +137,23 @@ class CurveChart(QChartView):
             last = self._ema if self._ema is not None else value
             self._ema = SMOOTHING * last + (1 - SMOOTHING) * value
             self._smoothed.append(QPointF(step, self._ema))
-        elif name == "eval_accuracy" and (self._best_value is None or value > self._best_value):
-            self._best_value = value
-            self._best.replace([QPointF(step, value)])
+        elif name in ("eval_macro_f1", "eval_accuracy"):
+            self._consider_best(name, step, value)
         if not SERIES[name][2]:
             self._loss_low = min(self._loss_low, value)
             self._loss_high = max(self._loss_high, value)
             self._fit_loss_axis()
+
+    def _consider_best(self, name: str, step: int, value: float) -> None:
+        """The run keeps the checkpoint with the best macro-F1 (accuracy where no macro-F1
+        is logged, as in older runs): mark it."""
+        if name == "eval_accuracy" and self._best_name == "eval_macro_f1":
+            return
+        if name != self._best_name:
+            self._best_name, self._best_value = name, None
+        if self._best_value is None or value > self._best_value:
+            self._best_value = value
+            self._best.replace([QPointF(step, value)])
 
     def _fit_loss_axis(self) -> None:
         """Round ticks with as many decimals as tell them apart (not 1.08, 1.08, 1.07)."""
@@ -202,6 +214,7 @@ class CurveChart(QChartView):
         self._raw: dict[int, float] = {}
         self._ema: float | None = None
         self._best_value: float | None = None
+        self._best_name = ""
         self._steps_per_epoch: float | None = None
         self._epoch_axis.hide()
         self._loss_axis.setLabelFormat("%.2f")

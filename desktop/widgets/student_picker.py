@@ -26,6 +26,7 @@ from desktop.widgets.form_fields import wrapped_label
 
 _NO_MODELS = "No local models found yet: add a model folder"
 _LOOKING = "Looking for models…"  # until the page's background look-up answers
+_DEFAULTS = TrainConfig()
 
 
 class StudentPicker(QWidget):
@@ -50,10 +51,15 @@ class StudentPicker(QWidget):
         derive_row.addWidget(self.layers)
         derive_row.addStretch(1)
         grid.addLayout(derive_row, 2, 0, 1, 3)
-        grid.addWidget(self.info, 3, 0, 1, 3)
+        auto_row = QHBoxLayout()
+        auto_row.addWidget(self.auto_radio)
+        auto_row.addWidget(self.budget)
+        auto_row.addStretch(1)
+        grid.addLayout(auto_row, 3, 0, 1, 3)
+        grid.addWidget(self.info, 4, 0, 1, 3)
         grid.setColumnStretch(0, 1)
         for signal in (self.model_combo.currentIndexChanged, self.derive_radio.toggled,
-                       self.layers.valueChanged):  # fmt: skip
+                       self.layers.valueChanged, self.auto_radio.toggled):  # fmt: skip
             signal.connect(self._update)
         self.set_entries([], "classification", looking=True)
 
@@ -68,9 +74,23 @@ class StudentPicker(QWidget):
             "Build the student from a larger model by keeping only some of its layers "
             "(evenly spaced). Fewer layers: faster and smaller, usually a little less accurate."
         )
+        self.auto_radio = QRadioButton("Find the smallest copy that passes the floor, within", self)
+        self.auto_radio.setToolTip(
+            "Try smaller copies first (1 layer, 2 layers, ...) with a few learning rates and "
+            "teacher settings, and keep the first whose validation figures clear the "
+            "project's quality floor. Every try is its own run; the chart below shows "
+            "quality against speed for all of them."
+        )
+        self.budget = QSpinBox(self)
+        self.budget.setRange(1, 24 * 60)
+        self.budget.setValue(round(_DEFAULTS.budget_s / 60))
+        self.budget.setSuffix(" min")
+        self.budget.setAccessibleName("Search time budget")
+        self.budget.setToolTip("The search stops starting new tries after this much time")
         group = QButtonGroup(self)
         group.addButton(self.use_radio)
         group.addButton(self.derive_radio)
+        group.addButton(self.auto_radio)
         self.use_radio.setChecked(True)
         self.layers = QSpinBox(self)
         self.layers.setRange(1, 128)
@@ -154,13 +174,20 @@ class StudentPicker(QWidget):
                 "no student model is chosen",
                 "choose a model from the list, or add a model folder from this computer",
             )
+        if self.auto_radio.isChecked():
+            return {"student": None, "derive": path, "layers": None, "auto": True,
+                    "budget_s": self.budget.value() * 60.0}  # fmt: skip
         if self.derive_radio.isChecked():
             return {"student": None, "derive": path, "layers": self.layers.value()}
         return {"student": path, "derive": None, "layers": None}
 
     def set_values(self, config: TrainConfig) -> None:
         """Show a stored run's student choice."""
-        if config.derive:
+        if config.derive and config.auto:
+            self.select(config.derive)
+            self.auto_radio.setChecked(True)
+            self.budget.setValue(round(config.budget_s / 60))
+        elif config.derive:
             self.select(config.derive)
             self.derive_radio.setChecked(True)
             self.layers.setValue(config.layers or 1)
@@ -185,11 +212,13 @@ class StudentPicker(QWidget):
 
     def _update(self) -> None:
         self.layers.setEnabled(self.derive_radio.isChecked())
+        self.budget.setEnabled(self.auto_radio.isChecked())
         entry = self._entries.get(self.current_path() or "")
         # Only catalogue models have known figures; hidden otherwise, so no blank line.
         self.info.setVisible(entry is not None)
         if entry is not None:
-            self.info.setText(_memory_line(entry, self.derive_radio.isChecked()))
+            smaller = self.derive_radio.isChecked() or self.auto_radio.isChecked()
+            self.info.setText(_memory_line(entry, smaller))
         self.changed.emit()
 
 

@@ -52,8 +52,12 @@ class TeacherQuality(QGroupBox):
             _LABELS_NOTE if human else _HELD_OUT_NOTE if result is not None else ""
         )
         self.accuracy_table.setRowCount(len(scored))
+        generation = result is not None and result.task == "generation"
+        header = "ROUGE-L vs reference texts" if generation else "Agrees with human labels"
+        self.accuracy_table.setHorizontalHeaderItem(1, QTableWidgetItem(header))
         for row, (split, (value, count)) in enumerate(scored.items()):
-            cells = (split, f"{value:.1%}", f"{count:,}")
+            shown = f"{value:.3f}" if generation else f"{value:.1%}"
+            cells = (split, shown, f"{count:,}")
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if column:
@@ -104,6 +108,10 @@ def _describe(result: TeachResult | None) -> str:
         f"{result.cost_total:,.4f}.",
     ]
     if not result.accuracy:
-        lines.append("No record has a human label, so the teacher's accuracy is unknown.")
+        lines.append(
+            "No record has a reference text, so the teacher's ROUGE-L is unknown."
+            if result.task == "generation"
+            else "No record has a human label, so the teacher's accuracy is unknown."
+        )
     lines += [f"Note: {warning}" for warning in result.warnings]
     return "\n".join(lines)

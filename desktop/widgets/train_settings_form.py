@@ -26,14 +26,19 @@ AUTOMATIC = "Automatic"
 _LEARNING_RATES = ("1e-5", "3e-5", "5e-5", "1e-4", "2e-4", "5e-4", "1e-3")
 _DEFAULTS = TrainConfig()
 _FIELD_WIDTH = 130
+_BALANCE = (("Automatic", "auto"), ("Show rare classes more often", "sampler"),
+            ("Weigh in the loss", "weights"), ("Off", "off"))  # fmt: skip
 _LEFT_ROWS = 3  # under Method: epochs, batch size, learning rate; the rest on the right
 
 TIPS = {
     "full": "Adjust every weight of the student. Usually the most accurate; needs the most memory.",
     "lora": "Train small add-on weights (LoRA adapters) and merge them in at the end. Needs "
     "far less memory; often nearly as accurate.",
-    "epochs": "How many times the student reads the whole training set. More can help a "
-    "small data set; training stops early if validation stops improving.",
+    "epochs": "How many times the student reads the whole training set. 'Automatic' gives a "
+    "small data set more passes (3 to 8); training stops early if validation stops improving.",
+    "balance": "How the student treats classes with few examples. 'Automatic' shows rare "
+    "classes more often when the labels are skewed (the largest class has 4x the examples "
+    "of the smallest or more); 'Weigh in the loss' makes their mistakes count more instead.",
     "batch_size": "Examples processed together in one step. Larger is faster but needs more "
     "memory; lower it if training runs out of memory.",
     "lr": "How big a step the student takes when it learns. 'Automatic' uses 5e-5 for a full "
@@ -57,7 +62,8 @@ class TrainSettingsForm(QWidget):
         super().__init__(parent)
         left, right = self._columns()
         left.addRow("Method", self._method_row())
-        self.epochs = _double(self, 0.1, 100.0, 0.5, 1, _DEFAULTS.epochs)
+        self.epochs = _double(self, 0.0, 100.0, 0.5, 1, _DEFAULTS.epochs or 0.0)
+        self.epochs.setSpecialValueText(AUTOMATIC)
         self.batch_size = _int(self, 1, 4096, _DEFAULTS.batch_size)
         self.learning_rate = QComboBox(self)
         self.learning_rate.setEditable(True)
@@ -69,6 +75,9 @@ class TrainSettingsForm(QWidget):
         self.alpha = _double(self, 0.0, 1.0, 0.05, 2, DEFAULT_ALPHA)
         self.temperature = _double(self, 0.1, 20.0, 0.5, 1, DEFAULT_TEMPERATURE)
         self.checkpoint_every = _int(self, 1, 1_000_000, _DEFAULTS.checkpoint_every)
+        self.balance = QComboBox(self)
+        for text, value in _BALANCE:
+            self.balance.addItem(text, value)
         self.device = QComboBox(self)
         self.device.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.device.addItem(f"{AUTOMATIC} (a GPU if there is one)", "auto")
@@ -80,6 +89,7 @@ class TrainSettingsForm(QWidget):
             ("Maximum length", self.max_length, "max_length"),
             ("Teacher weight (alpha)", self.alpha, "alpha"),
             ("Temperature", self.temperature, "temperature"),
+            ("Rare classes", self.balance, "balance"),
             ("Validate and save every (steps)", self.checkpoint_every, "checkpoint_every"),
             ("Device", self.device, "device"),
         )
@@ -129,7 +139,8 @@ class TrainSettingsForm(QWidget):
         """
         return {
             "lora": self.lora_radio.isChecked(),
-            "epochs": self.epochs.value(),
+            "epochs": self.epochs.value() or None,
+            "balance": self.balance.currentData() or "auto",
             "batch_size": self.batch_size.value(),
             "lr": self._learning_rate(),
             "max_length": self.max_length.value() or None,
@@ -142,7 +153,8 @@ class TrainSettingsForm(QWidget):
     def set_values(self, config: TrainConfig) -> None:
         """Show a stored run's settings."""
         (self.lora_radio if config.lora else self.full_radio).setChecked(True)
-        self.epochs.setValue(config.epochs)
+        self.epochs.setValue(config.epochs or 0.0)
+        self.balance.setCurrentIndex(max(self.balance.findData(config.balance), 0))
         self.batch_size.setValue(config.batch_size)
         self.temperature.setValue(config.temperature)
         self.checkpoint_every.setValue(config.checkpoint_every)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -169,3 +171,17 @@ def test_console_script_starts_fast_without_heavy_imports():
     ).stdout.split()
     assert out[1] == "False"
     assert time.perf_counter() - start < 10
+
+
+def test_every_command_runs_with_passive_openmp_waiting(tmp_path):
+    # Busy-waiting OpenMP threads made the demo's preview take 8 minutes on a shared box
+    # (issue 17): importing core sets the default for every command, a user's value wins.
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    code = "import os, core; print(os.environ['OMP_WAIT_POLICY'])"
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).parents[2])  # fmt: skip
+    assert run.stdout.strip() == "PASSIVE"
+    env["OMP_WAIT_POLICY"] = "ACTIVE"
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).parents[2])  # fmt: skip
+    assert run.stdout.strip() == "ACTIVE"

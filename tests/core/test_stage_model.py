@@ -79,7 +79,7 @@ def test_a_result_missing_a_required_field_is_a_user_error():
 
 def test_the_pipeline_is_in_order_and_every_stage_names_its_parts():
     assert [s.key for s in PIPELINE] == [
-        "import", "anonymize", "teach", "train", "evaluate", "export", "serve",
+        "import", "anonymize", "teach", "train", "evaluate", "export", "serve", "monitor",
     ]  # fmt: skip
     for s in STAGES:
         assert callable(s.function()), s.key

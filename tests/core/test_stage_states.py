@@ -122,7 +122,7 @@ def test_a_failed_first_import_needs_attention(labelled_project):
 
 
 def test_reimporting_makes_everything_downstream_stale(labelled_project):
-    for key in ("import", "anonymize", "teach", "train", "evaluate", "export", "serve"):
+    for key in ("import", "anonymize", "teach", "train", "evaluate", "export", "serve", "monitor"):
         _run(labelled_project, key)
     assert {s.state for s in stage_states(labelled_project).values()} == {"done"}
     _run(labelled_project, "import")
@@ -167,3 +167,14 @@ def test_status_shows_every_stage_of_the_registry_with_its_state(labelled_projec
     cancelled = "The last anonymization run was cancelled; resume it."
     assert f"  Anonymize  Needs attention: {cancelled}" in lines
     assert "  Train      Locked: Run the teacher first." in lines
+
+
+def test_the_monitor_needs_an_export_not_a_trial_server(labelled_project):
+    for key in ("import", "anonymize", "teach", "train", "evaluate"):
+        _run(labelled_project, key)
+    assert stage_states(labelled_project)["monitor"].state == "locked"
+    _run(labelled_project, "export")
+    assert stage_states(labelled_project)["monitor"].state == "not_started"
+    _run(labelled_project, "monitor")
+    _run(labelled_project, "serve")  # a trial server afterwards does not outdate it
+    assert stage_states(labelled_project)["monitor"].state == "done"

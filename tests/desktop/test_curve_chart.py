@@ -36,5 +36,8 @@ def test_the_best_checkpoint_is_marked_and_epochs_shown(qtbot):
     chart.add_point("eval_accuracy", 60, 0.81)
     chart.add_point("eval_accuracy", 90, 0.78)
     assert chart.best_checkpoint() == (60, 0.81)
+    chart.add_point("eval_macro_f1", 30, 0.66)  # the run keeps the best macro-F1 once logged
+    chart.add_point("eval_macro_f1", 90, 0.74)
+    assert chart.best_checkpoint() == (90, 0.74)
     chart.add_point("epoch", 30, 0.5)  # 60 steps an epoch; the step axis ends at 100
     assert chart.epoch_labels() == [("1", 60.0)]

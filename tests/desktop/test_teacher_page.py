@@ -185,3 +185,19 @@ def test_the_endpoint_transport_options_reach_the_config(page, tmp_path):
     )
     assert page.source.ca_bundle.text() == "/x/ca.pem"
     assert not page.source.allow_insecure_http.isChecked()
+
+
+def test_a_generation_teacher_shows_rouge_l_not_agreement(qtbot, app_context, tmp_path):
+    from core.jobs.execute import run_stage
+    from core.reporter import NullReporter
+
+    path = tmp_path / "gen"
+    with Project.create(path, task="generation", floor=QualityFloor(0.5)) as project:
+        fill_records(project, 6)  # the labels stand for reference texts
+        run_stage(project, TEACH, TeachConfig(teacher="labels"), reporter=NullReporter())
+    app_context.open_project(path)
+    page = TeacherPage(app_context)
+    qtbot.addWidget(page)
+    page.show()
+    assert page.accuracy_table.horizontalHeaderItem(1).text() == "ROUGE-L vs reference texts"
+    assert _accuracy_rows(page)["all"] == "1.000"

@@ -187,11 +187,13 @@ def test_csv_to_verified_bundle_by_clicking(qtbot, window, tmp_path, monkeypatch
     assert set(statuses.values()) == {"OK"}
     assert "model.onnx" in statuses
     # Every stage ran; the tiny project's evaluation needs attention (too few rows for a
-    # verdict), and the Deploy page's trial server, which is optional, did not run.
+    # verdict), and the Deploy page's trial server, which is optional, did not run; the
+    # Monitor is ready (it needs an exported bundle, not a trial server) but has no log yet.
     assert window.states == {
         **dict.fromkeys(STAGE_KEYS, "done"),
         "evaluate": "needs_attention",
         "deploy": "not_started",
+        "monitor": "not_started",
     }
 
     shown = "\n".join(window_texts(window))

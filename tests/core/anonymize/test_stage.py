@@ -192,3 +192,25 @@ def test_several_processes_give_the_same_result(project, tmp_path):
         other.close()
     assert result.processes == 2
     assert multi == single
+
+
+def test_records_identical_once_anonymized_never_straddle_splits(project):
+    # Twelve raw texts that differ only in their identifiers: one text once anonymized
+    # (issue 17), so a record in train would be tested on as its twin in test.
+    ids = add_records(project, [*TEXTS, "A different note about a refill."])
+    splits = ("train", "validation", "test")
+    with project.store.transaction() as conn:
+        for i, record_id in enumerate(ids):
+            split = "test" if record_id == ids[-1] else splits[i % 3]
+            conn.execute("UPDATE records SET split = ? WHERE id = ?", (split, record_id))
+    result = _run(project)
+    assert result.regrouped >= 7
+    rows = project.store.query(
+        "SELECT a.text, COUNT(DISTINCT r.split) AS n, COUNT(*) AS records FROM anonymized a "
+        "JOIN records r ON r.id = a.record_id GROUP BY a.text"
+    )
+    assert all(row["n"] == 1 for row in rows)
+    assert max(row["records"] for row in rows) >= 10
+    assert project.store.scalar("SELECT split FROM records WHERE id = ?", (ids[0],)) == "train"
+    assert project.store.scalar("SELECT split FROM records WHERE id = ?", (ids[-1],)) == "test"
+    assert _run(project).regrouped == 0

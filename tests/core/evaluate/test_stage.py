@@ -223,6 +223,27 @@ def test_generation_student_is_scored_against_the_teachers_text(tmp_path, tiny_c
         assert text not in page
 
 
+def test_a_weak_teacher_draws_a_suggested_minimum_metric(tmp_path, tiny_causal):
+    # Issue 17: retention against a teacher with ROUGE-L 0.31 passes a useless student.
+    from core.project import Project, QualityFloor
+    from core.store.db import utc_now
+
+    project = Project.create(tmp_path / "gen", task="generation", floor=QualityFloor(0.5))
+    fill_records(project, 20)  # the labels are the human reference texts
+    with project.store.transaction() as conn:
+        for (record_id,) in conn.execute("SELECT id FROM records").fetchall():
+            conn.execute(
+                "INSERT INTO teacher_outputs (record_id, teacher_id, prompt_version, text, "
+                "cost, created_at) VALUES (?, 'hf:gen@1?t=0&max=8', 'p1', ?, 0.001, ?)",
+                (record_id, f"summary number {record_id}", utc_now()),
+            )
+    fake_train_run(project, tiny_causal, teacher_id="hf:gen@1?t=0&max=8", labels=[])
+    config = EvaluateConfig(latency_runs=2, threads=1, max_new_tokens=4, measure_latency=False)
+    _, result = evaluate(project, config)
+    assert result["reference"] == "human"
+    assert any("set a minimum metric" in note for note in result["notes"])
+
+
 def test_a_fitted_temperature_moves_the_calibrated_ece(eval_project):
     _, result = evaluate(eval_project, replace(FAST, measure_latency=False))
     student = next(r for r in result["headline"] if r["model"] == "student")

@@ -47,6 +47,18 @@ def test_a_causal_student_exports_with_kv_cache_parity_verify_and_predict(tmp_pa
     assert fp32.metric == 1.0
     assert int8 is not None
     assert int8.agreement >= 0.99
+    # Decoders get weight-only quantization, never dynamic INT8 (issue 17); parity chose
+    # the smallest file that kept PyTorch's answers, and the card says which.
+    assert result.parity.variant("onnx_int4") is not None
+    quant = manifest["model"]["quantization"]
+    assert quant["method"] == "weight-only"
+    assert quant["operator"] == "MatMulNBits"
+    chosen = result.parity.variant(quant["variant"])
+    assert chosen is not None
+    assert min(chosen.agreement, chosen.metric) >= 0.99
+    assert manifest["model"]["precision"] == quant["precision"]
+    card = (out / "MODEL_CARD.md").read_text()
+    assert f"weight-only {quant['bits']}-bit" in card
     assert (out / "prompt.json").is_file()
     assert verify_bundle(out).probes_checked == 3
     generated = predict(

@@ -69,3 +69,16 @@ def test_bad_derivations_say_what_works(tmp_path, tiny_bert4):
     (folder / "config.json").write_text('{"model_type": "gpt2", "n_layer": 4}')
     with pytest.raises(StudentModelError, match="gpt2 models are not supported"):
         derive_student(folder, 2, tmp_path / "out")
+
+
+def test_derived_students_that_cannot_recover_are_warned_about(tmp_path):
+    # Issue 17: 6 of 30 decoder layers trained with LoRA learned nothing.
+    from core.train.derive import DerivedStudent, derive_warnings
+
+    six = DerivedStudent(tmp_path, tmp_path, "llama", 30, (0, 6, 12, 18, 24, 29))
+    notes = derive_warnings(six, lora=True, task="generation")
+    assert any("full fine-tune" in n for n in notes)
+    assert any("keep at least 10 layers" in n for n in notes)
+    twenty = DerivedStudent(tmp_path, tmp_path, "llama", 30, tuple(range(20)))
+    assert derive_warnings(twenty, lora=False, task="generation") == []
+    assert derive_warnings(six, lora=False, task="classification") == []

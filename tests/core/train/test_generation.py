@@ -13,6 +13,7 @@ from core.jobs.registry import TEACH, TRAIN
 from core.project import Project, QualityFloor
 from core.reporter import NullReporter
 from core.teacher.config import TeachConfig
+from core.teacher.prompts import default_template
 from core.train.config import TrainConfig
 from core.train.data import load_data, pick_teacher
 from core.train.features import Collator, generation_features, prompt_ids
@@ -65,7 +66,8 @@ def test_a_student_with_the_teachers_tokenizer_gets_token_level_kl(taught, tiny_
     model = transformers.AutoModelForCausalLM.from_pretrained(result.model_dir)
     assert model.config.num_hidden_layers == 1
     lineage = json.loads(result.lineage_path.read_text())
-    assert lineage["teacher"]["prompt_template"] == "{text}"
+    # The built-in generation prompt (issue 17: an instruction around the text).
+    assert lineage["teacher"]["prompt_template"] == default_template("generation").text
 
 
 def test_alpha_zero_is_plain_sft_on_every_example(taught, tiny_causal):

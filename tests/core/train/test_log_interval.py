@@ -12,6 +12,6 @@ from core.train.trainer import training_arguments
 def test_about_a_hundred_loss_points_per_run(tmp_path, train_size, expected):
     config = TrainConfig(student="s", epochs=3.0, checkpoint_every=50)
     args = training_arguments(tmp_path, config=config, task="classification", batch_size=32,
-                              grad_accum=1, train_size=train_size, device="cpu",
+                              grad_accum=1, train_size=train_size, epochs=3.0, device="cpu",
                               precision="fp32")  # fmt: skip
     assert args.logging_steps == expected

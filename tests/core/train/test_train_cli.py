@@ -112,3 +112,28 @@ def test_models_includes_a_projects_students(capsys, train_project, tiny_classif
                        "--json")  # fmt: skip
     assert code == 0
     assert str(result.model_dir) in {m["path"] for m in json.loads(out)["models"]}
+
+
+def test_models_describes_each_model_once_until_a_file_changes(monkeypatch, tmp_path,
+                                                               tiny_classifier):  # fmt: skip
+    # Describing imports transformers' model tables and reads GGUF headers: `stillroom
+    # models` took 30 s (issue 17). A second listing reads the cache instead.
+    import shutil
+
+    from core.train import catalogue as cat
+
+    monkeypatch.setenv("STILLROOM_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(cat, "_CACHE", cat._DescribeCache())
+    model = tmp_path / "models" / "tiny"
+    shutil.copytree(tiny_classifier, model)
+    first = cat.catalogue([model.parent])
+    assert (tmp_path / "cache" / "catalogue.json").is_file()
+    monkeypatch.setattr(cat, "_CACHE", cat._DescribeCache())  # a new process: read from disk
+    calls = []
+    real = cat.describe
+    monkeypatch.setattr(cat, "describe", lambda path: calls.append(path) or real(path))
+    assert cat.catalogue([model.parent]) == first
+    assert calls == []
+    (model / "config.json").write_text((model / "config.json").read_text() + "\n")
+    assert [e.path for e in cat.catalogue([model.parent])] == [e.path for e in first]
+    assert calls == [model.resolve()]

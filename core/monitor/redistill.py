@@ -1,0 +1,318 @@
+"""The REDISTILL stage: production traffic into a new student and a new bundle (DESIGN §11).
+
+Steps, each its own run of the stage that does it (audited, resumable, cancellable like any
+other; a stopped re-distillation skips the steps it finished, recorded in its run folder):
+
+1. choose: a random slice held out, then up to the budget by uncertainty sampling
+   (``core.monitor.choose``), among the requests whose input the server kept; the kept
+   inputs become records of a dataset of their own (training split; the slice unassigned,
+   which no stage trains or evaluates on), decrypted with the server's key where needed;
+2. anonymize (the project's latest settings: only the new records are new work), before
+   the teacher sees anything;
+3. teach (the project's latest teacher: cached outputs are reused, the new ones costed);
+4. train, from the current student or the base model, with the last training settings;
+5. evaluate on the original test set, against the same floor;
+6. export a new bundle whose manifest names its parent (its manifest's SHA-256);
+7. score the production slice with the parent and the new bundle against the teacher's
+   labels: the agreement must reach the floor (``min_retention`` x the test agreement).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from core.monitor.choose import choose
+from core.monitor.config import MonitorError, RedistillConfig, RedistillResult, SliceFigures
+from core.monitor.reference import BundleInfo, build_reference, find_bundle, project_floors
+from core.monitor.windows import traffic
+from core.project import Project
+from core.reporter import Reporter
+from core.store import production, records
+
+if TYPE_CHECKING:
+    from core.jobs.registry import RunContext, Stage
+
+_STEPS = "steps.json"
+NEEDS_INPUTS = (
+    "re-distillation needs the requests' text: run the server with --keep-inputs anonymized "
+    "(or encrypted, and give its key file with --input-key-file), then monitor its log again"
+)
+
+
+class _Scaled:
+    """A sub-stage's progress drawn inside a span of the re-distillation's bar."""
+
+    def __init__(self, outer: Reporter, low: float, high: float, name: str) -> None:
+        self._outer, self._low, self._high, self._name = outer, low, high, name
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        value = self._low + (self._high - self._low) * max(0.0, min(1.0, fraction))
+        self._outer.progress(value, f"{self._name}: {message}")
+
+    def metric(self, name: str, value: float, step: int | None = None) -> None:
+        self._outer.metric(name, value, step)
+
+    def cancel_requested(self) -> bool:
+        return self._outer.cancel_requested()
+
+
+def _steps(run: RunContext) -> dict[str, Any]:
+    path = run.dir / _STEPS
+    loaded: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {}
+    return loaded
+
+
+def _record(run: RunContext, steps: dict[str, Any], key: str, value: Any) -> None:
+    steps[key] = value
+    scratch = run.dir / f".{_STEPS}"
+    scratch.write_text(json.dumps(steps))
+    os.replace(scratch, run.dir / _STEPS)
+
+
+def _decryptor(config: RedistillConfig) -> Any:
+    from cryptography.fernet import Fernet, InvalidToken
+
+    from core.serve.config import INPUT_KEY_ENV
+
+    key = os.environ.get(INPUT_KEY_ENV, "").encode() or None
+    if config.input_key_file is not None:
+        key = Path(config.input_key_file).expanduser().read_bytes().strip()
+    if not key:
+        raise MonitorError("the server kept its inputs encrypted and no key was given",
+                           f"pass the server's key file with --input-key-file (or set "
+                           f"{INPUT_KEY_ENV})")  # fmt: skip
+    fernet = Fernet(key)
+
+    def decrypt(token: bytes) -> str:
+        try:
+            return fernet.decrypt(token).decode("utf-8")
+        except InvalidToken:
+            raise MonitorError(
+                "an input does not open with the given key",
+                "pass the key file of the server that wrote this log",
+            ) from None
+
+    return decrypt
+
+
+def _texts(project: Project, config: RedistillConfig, ids: list[int]) -> dict[int, str]:
+    kept = production.kept_inputs(project.store, ids)
+    decrypt = None
+    texts = {}
+    for row_id, (kind, stored) in kept.items():
+        if kind == "encrypted":
+            decrypt = decrypt or _decryptor(config)
+            texts[row_id] = decrypt(stored)
+        else:
+            texts[row_id] = stored.decode("utf-8")
+    return texts
+
+
+def _choose(project: Project, config: RedistillConfig, parent: BundleInfo, run: RunContext) -> int:
+    """Step 1: pick, decrypt, store as records. Returns the new dataset's id."""
+    from core.monitor.drift import drift_scores, features
+
+    rows = [r for r in production.production_rows(project.store, parent.sha)
+            if r.input_kind is not None and r.used_as is None]  # fmt: skip
+    if not rows:
+        raise MonitorError("no logged request kept its input", NEEDS_INPUTS)
+    found = traffic(rows, parent.labels)
+    reference = build_reference(project, parent, seed=config.seed)
+    scores = drift_scores(reference.inputs, features(found.fingerprints, found.chars),
+                          seed=config.seed)  # fmt: skip
+    picked = choose(
+        found.probabilities.max(axis=1),
+        scores,
+        budget=config.budget,
+        held_out=config.slice_size,
+        sampling=config.sampling,
+        seed=config.seed,
+    )
+    train_ids = [int(found.ids[i]) for i in picked.train]
+    slice_ids = [int(found.ids[i]) for i in picked.held_out]
+    texts = _texts(project, config, train_ids + slice_ids)
+    digest = hashlib.sha256(f"production:{parent.sha}:{run.id}".encode()).hexdigest()
+    dataset = records.insert_dataset(
+        project.store, name=f"production {parent.sha[:12]} ({run.id})",
+        source=(f"production:{parent.sha}", digest, 0), format="production", encoding=None,
+        columns={"text": "input", "label": None, "flag": None},
+        split={"budget": config.budget, "slice": config.slice_size, "sampling": config.sampling},
+    )  # fmt: skip
+    chosen = [(i, texts[i], "train") for i in train_ids if i in texts]
+    chosen += [(i, texts[i], "unassigned") for i in slice_ids if i in texts]
+    made = production.add_production_records(project.store, dataset, chosen, run.id)
+    records.finish_dataset(project.store, dataset, row_count=len(made), rows_read=len(chosen))
+    project.audit(
+        "redistill.chose",
+        {
+            "run": run.id,
+            "train": sum(s == "train" for *_, s in chosen),
+            "slice": len(slice_ids),
+            "sampling": config.sampling,
+        },
+    )
+    return dataset
+
+
+def _latest_config(project: Project, stage: Stage[Any, Any]) -> Any:
+    from core.jobs.runs import latest, run_config
+
+    found = latest(project, stage)
+    if found is None:
+        raise MonitorError(f"the project has no finished {stage.noun}", stage.first or "")
+    return run_config(project, stage, found.run)
+
+
+def _sub(project: Project, stage: Stage[Any, Any], config: Any, steps: dict[str, Any],
+         run: RunContext, reporter: _Scaled) -> Any:  # fmt: skip
+    """Run (or, when this re-distillation already ran it, read back) one step's stage."""
+    from core.jobs.execute import run_stage
+    from core.jobs.runs import get_run, run_result
+
+    done = steps.get(stage.key)
+    if done is not None:
+        return run_result(project, stage, get_run(project, done))
+    result = run_stage(project, stage, config, reporter=reporter)
+    _record(run, steps, stage.key, getattr(result, "run_id", None) or _last_run(project, stage))
+    return result
+
+
+def _last_run(project: Project, stage: Stage[Any, Any]) -> str:
+    from core.jobs.runs import latest
+
+    found = latest(project, stage)
+    return "" if found is None else found.run.id
+
+
+def _slice_figures(model: str, answers: list[str], reference: list[str]) -> SliceFigures:
+    """Agreement (accuracy against the teacher's labels) with its Wilson interval, and
+    macro-F1, on the slice."""
+    from scipy.stats import binomtest
+    from sklearn.metrics import f1_score
+
+    agree = sum(a == b for a, b in zip(answers, reference, strict=True))
+    interval = binomtest(agree, len(answers)).proportion_ci(0.95, method="wilson")
+    f1 = float(f1_score(reference, answers, average="macro", zero_division=0))
+    return SliceFigures(model, len(answers), agree / len(answers), f1,
+                        float(interval.low), float(interval.high))  # fmt: skip
+
+
+def _score_slice(
+    project: Project, run: RunContext, parent: BundleInfo, teach: Any, bundle: Path | None
+) -> tuple[SliceFigures | None, SliceFigures | None]:
+    """The parent's logged answers and the new bundle's on the slice, against the teacher."""
+    from core.monitor.replay import score
+
+    used = production.used_records(project.store, run.id, "slice")
+    record_to_row = {record: row for row, record in used}
+    found = production.slice_inputs(project.store, [r for _, r in used],
+                                    (teach.teacher_id, teach.prompt_version))  # fmt: skip
+    found = [(record, text, label) for record, text, label in found if label is not None]
+    if not found:
+        return None, None
+    logged = {r.id: r.label for r in production.production_rows(project.store, parent.sha)}
+    truth = [str(label) for _, _, label in found]
+    before = _slice_figures("parent bundle", [logged[record_to_row[r]] for r, _, _ in found], truth)
+    if bundle is None:
+        return before, None
+    probs = score(bundle, [text for _, text, _ in found])
+    labels = parent.labels
+    after = _slice_figures("new bundle", [labels[int(i)] for i in np.argmax(probs, axis=1)], truth)
+    return before, after
+
+
+def _export_config(project: Project, config: RedistillConfig, parent: BundleInfo,
+                   student: Path) -> Any:  # fmt: skip
+    from core.jobs.registry import EXPORT
+
+    previous = _latest_config(project, EXPORT)
+    out = config.out
+    if out is None:
+        number = 1
+        while (parent.path.parent / f"{parent.path.name}-r{number}").exists():
+            number += 1
+        out = parent.path.parent / f"{parent.path.name}-r{number}"
+    return dataclasses.replace(
+        previous, out=out, student=student, parent=parent.sha, force=False,
+        override_floor=None, override_parity=config.override_parity,
+    )  # fmt: skip
+
+
+def run_redistill(project: Project, config: RedistillConfig, *, run: RunContext,
+                  reporter: Reporter) -> RedistillResult:  # fmt: skip
+    """Re-distil the served bundle on its production traffic (see the module docstring).
+
+    Raises:
+        MonitorError: no traffic with kept inputs, no key for encrypted inputs, or a
+            project that has not been through the pipeline.
+        UserError: what a step's stage raised (it resumes with the re-distillation).
+    """
+    from core.jobs.registry import ANONYMIZE, EVALUATE, EXPORT, TEACH, TRAIN
+
+    config.validate()
+    steps = _steps(run)
+    known = production.bundles(project.store)
+    sha = config.bundle_sha or (known[-1][0] if known else None)
+    if sha is None:
+        raise MonitorError("there is no production traffic", "run `stillroom monitor --log` first")
+    parent = find_bundle(project, sha)
+    if "choose" not in steps:
+        reporter.progress(0.0, "choosing the requests the teacher labels")
+        _record(run, steps, "choose", _choose(project, config, parent, run))
+    anonymize = _sub(project, ANONYMIZE, _latest_config(project, ANONYMIZE), steps, run,
+                     _Scaled(reporter, 0.05, 0.2, "anonymize"))  # fmt: skip
+    del anonymize
+    teach = _sub(project, TEACH, _latest_config(project, TEACH), steps, run,
+                 _Scaled(reporter, 0.2, 0.35, "teach"))  # fmt: skip
+    train_config = _latest_config(project, TRAIN)
+    if config.start == "student":
+        from core.jobs.runs import latest_result
+
+        current = latest_result(project, TRAIN)
+        if current is not None and "train" not in steps:
+            train_config = dataclasses.replace(train_config, student=str(current.model_dir),
+                                               derive=None, layers=None)  # fmt: skip
+    train_config = dataclasses.replace(
+        train_config, teacher_id=teach.teacher_id, prompt_version=teach.prompt_version,
+        **({} if config.epochs is None else {"epochs": config.epochs}),
+    )  # fmt: skip
+    trained = _sub(project, TRAIN, train_config, steps, run, _Scaled(reporter, 0.35, 0.7, "train"))
+    evaluate_config = dataclasses.replace(_latest_config(project, EVALUATE),
+                                          student=trained.model_dir)  # fmt: skip
+    evaluated = _sub(project, EVALUATE, evaluate_config, steps, run,
+                     _Scaled(reporter, 0.7, 0.85, "evaluate"))  # fmt: skip
+    notes: list[str] = []
+    exported = None
+    if evaluated.passed:
+        exported = _sub(project, EXPORT, _export_config(project, config, parent, trained.model_dir),
+                        steps, run, _Scaled(reporter, 0.85, 0.97, "export"))  # fmt: skip
+    else:
+        notes.append("the new student fails the floor on the original test set: no bundle was "
+                      "exported (see its evaluation report)")  # fmt: skip
+    reporter.progress(0.97, "scoring the production slice")
+    bundle = None if exported is None else exported.bundle
+    before, after = _score_slice(project, run, parent, teach, bundle)
+    floor = project_floors(project).agreement_floor
+    slice_ok = after is None or floor is None or after.accuracy >= floor
+    if not slice_ok:
+        notes.append("the new bundle's agreement with the teacher on the production slice is "
+                     "below the floor: do not ship it")  # fmt: skip
+    used = production.used_records(project.store, run.id, "train")
+    result = RedistillResult(
+        parent_sha=parent.sha, chosen=len(used), slice_rows=0 if before is None else before.rows,
+        teacher_cost=float(teach.cost), train_run=trained.run_id, evaluate_run=evaluated.run_id,
+        export_run=None if exported is None else exported.run_id, bundle=bundle,
+        passed=bool(evaluated.passed) and exported is not None and slice_ok,
+        before=before, after=after, slice_floor=floor, notes=tuple(notes),
+    )  # fmt: skip
+    project.audit("redistill.done", {"run": run.id, "parent": parent.sha, "passed": result.passed,
+                                     "export": result.export_run})  # fmt: skip
+    reporter.progress(1.0, "re-distilled")
+    return result

@@ -1,0 +1,117 @@
+"""The monitor's statistics on seeded synthetic data: the drift tests fire on a planted
+shift and stay quiet on an unshifted stream; the label-free estimate (CBPE) is close to the
+truth on a calibrated toy model; uncertainty sampling takes the unsure and drifted first."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.monitor import drift
+from core.monitor.choose import choose
+from core.monitor.config import MonitorConfig
+from core.monitor.estimate import estimate_quality
+from core.monitor.plan import TEST_ALPHA, floors
+from core.monitor.reference import reference_from
+from core.monitor.stage import judge
+from core.monitor.windows import Traffic
+
+WORDS = [f"word{i}" for i in range(300)]
+OTHER = [f"other{i}" for i in range(300)]
+
+
+def _texts(rng: np.random.Generator, vocabulary: list[str], n: int) -> list[str]:
+    return [" ".join(rng.choice(vocabulary, rng.integers(5, 25))) for _ in range(n)]
+
+
+def _calibrated(rng: np.random.Generator, n: int, k: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities and labels drawn from them: calibrated by construction."""
+    logits = rng.normal(0, 2.0, (n, k))
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    truth = np.array([rng.choice(k, p=p) for p in probs])
+    return probs, truth
+
+
+def _traffic(texts: list[str], probs: np.ndarray) -> Traffic:
+    from core.serve.fingerprint import counts
+
+    n = len(texts)
+    return Traffic(
+        ids=np.arange(n),
+        times=tuple(f"2026-01-01T{i // 60:02d}:{i % 60:02d}:00" for i in range(n)),
+        probabilities=probs, answers=probs.argmax(axis=1),
+        fingerprints=np.array([counts(t) for t in texts], dtype=np.int64),
+        chars=np.array([len(t) for t in texts]), sampled=np.zeros(n, dtype=bool),
+        teacher=np.full(n, -1), lost=np.zeros(n, dtype=bool),
+    )  # fmt: skip
+
+
+def _setup(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    train = _texts(rng, WORDS, 600)
+    test_probs, _ = _calibrated(rng, 400)
+    return rng, reference_from(train, test_probs, seed=seed)
+
+
+def test_drift_fires_on_a_planted_shift_and_not_on_an_unshifted_replay():
+    rng, reference = _setup()
+    probs, _ = _calibrated(rng, 1200)
+    same = _texts(rng, WORDS, 1200)
+    judged = judge(_traffic(same, probs), reference, MonitorConfig(window_rows=200), floors(0.9,
+                   teacher_metric=None, test_agreement=None))  # fmt: skip
+    assert len(judged.figures) == 6
+    assert judged.alerts == []
+    assert all(w.input_p is not None and w.input_p > TEST_ALPHA for w in judged.figures)
+    shifted = same[:600] + _texts(rng, WORDS[:150] + OTHER[:150], 600)
+    judged = judge(_traffic(shifted, probs), reference, MonitorConfig(window_rows=200),
+                   floors(0.9, teacher_metric=None, test_agreement=None))  # fmt: skip
+    fired = {a.window for a in judged.alerts if a.kind == "input drift"}
+    assert fired == {3, 4, 5}
+
+
+def test_label_and_confidence_drift_fire_on_a_label_share_tripled():
+    rng = np.random.default_rng(3)
+    reference_counts = np.array([300, 300, 300])
+    window = np.array([60, 20, 20]) * 3
+    assert drift.label_drift(reference_counts, window).p_value < TEST_ALPHA
+    assert drift.label_drift(reference_counts, np.array([100, 98, 102])).p_value > 0.05
+    low = rng.uniform(0.4, 0.7, 300)
+    high = rng.uniform(0.6, 0.99, 300)
+    assert drift.distribution_drift(high, low).p_value < TEST_ALPHA
+
+
+def test_label_free_estimate_is_close_to_the_truth_on_a_calibrated_toy_model():
+    rng = np.random.default_rng(7)
+    errors, covered = [], 0
+    for _ in range(20):
+        probs, truth = _calibrated(rng, 300)
+        answers = probs.argmax(axis=1)
+        estimate = estimate_quality(probs, answers, seed=1)
+        accuracy = float((answers == truth).mean())
+        errors.append(abs(estimate.accuracy - accuracy))
+        covered += estimate.accuracy_low <= accuracy <= estimate.accuracy_high
+    assert np.mean(errors) < 0.03
+    assert covered >= 17  # a 95% interval, 20 windows
+
+
+def test_uncertainty_sampling_takes_the_unsure_and_drifted_first_and_holds_out_a_slice():
+    confidence = np.array([0.99, 0.4, 0.95, 0.5, 0.98, 0.45, 0.97, 0.9])
+    drifted = np.array([0.1, 0.9, 0.2, 0.8, 0.1, 0.95, 0.3, 0.2])
+    picked = choose(confidence, drifted, budget=3, held_out=0)
+    assert set(picked.train) == {1, 3, 5}
+    split = choose(confidence, drifted, budget=3, held_out=2, seed=4)
+    assert not set(split.train) & set(split.held_out)
+    assert len(split.held_out) == 2
+    randomly = choose(confidence, drifted, budget=3, held_out=0, sampling="random", seed=1)
+    assert len(randomly.train) == 3
+
+
+def test_the_estimate_says_it_is_valid_because_calibrated_and_warns_when_not():
+    from pathlib import Path
+
+    from core.monitor.reference import BundleInfo
+    from core.monitor.stage import estimate_note
+
+    kept = estimate_note(BundleInfo(Path("b"), "ab", ("a", "b"), 1.3, calibrated=True))
+    assert "valid because the student is temperature-calibrated (T = 1.300" in kept
+    missing = estimate_note(BundleInfo(Path("b"), "ab", ("a", "b"), 1.0, calibrated=False))
+    assert missing.startswith("Warning: the bundle kept no fitted temperature")
