@@ -111,7 +111,8 @@ def find_student(
     error: type[UserError] = EvaluateError,
     purpose: str = "evaluate",
 ) -> StudentSource:
-    """The student folder: the one given, or the latest succeeded train run's model.
+    """The student folder: the one given, else the chosen train run's model (the newest
+    succeeded one unless a person chose another: :mod:`core.train.chosen`).
 
     Evaluate and export both read the student here; each passes its own error class and
     what the student is wanted for (``evaluate``, ``export``) for the message.
@@ -124,8 +125,9 @@ def find_student(
         folder = Path(student).expanduser().resolve()
         found = latest(project, TRAIN, where=lambda r: r.model_dir.resolve() == folder)
     else:
-        # The student the user trained, or the one --auto chose: not one of its trials.
-        found = latest(project, TRAIN, where=lambda r: r.parent_run is None)
+        from core.train.chosen import chosen_student
+
+        found = chosen_student(project)
         if found is None:
             raise error(
                 f"there is no trained student to {purpose} yet",
