@@ -219,13 +219,15 @@ def _report_data(
         shipped=scored.shipped,
         gate_on_bound=job.config.gate_on_lower_bound,
         notes=list(scored.notes),
-        monitoring=_monitoring_plan(settings.floor, rows, decision.judged, scored.fit),
+        monitoring=_monitoring_plan(
+            settings.floor, rows, decision.judged, scored.fit, settings.task
+        ),
         frontier=inputs.auto_frontier(job.project, job.student.train_run),
     )
 
 
 def _monitoring_plan(floor: QualityFloor, rows: list[HeadlineRow], judged: str,
-                     fit: TemperatureFit | None) -> list[str]:  # fmt: skip
+                     fit: TemperatureFit | None, task: str) -> list[str]:  # fmt: skip
     """The monitoring plan with this evaluation's test figures (``core.monitor.plan``)."""
     from core.monitor.plan import floors, plan_lines
 
@@ -235,7 +237,7 @@ def _monitoring_plan(floor: QualityFloor, rows: list[HeadlineRow], judged: str,
                    teacher_metric=None if teacher is None else teacher.metric,
                    test_agreement=None if student is None else student.agreement)  # fmt: skip
     temperature = None if fit is None or fit.temperature == 1.0 else fit.temperature
-    return plan_lines(found, owner=None, temperature=temperature)
+    return plan_lines(found, owner=None, temperature=temperature, task=task)
 
 
 def _result(

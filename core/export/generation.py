@@ -28,7 +28,10 @@ from core.project import Project
 if TYPE_CHECKING:
     from core.export.build import Built, Step
 
-GREEDY_TOKENS = 8
+# A summary's length, not a phrase's: on the issue-17 bench the 4-bit file matched PyTorch
+# on all 8-token greedy runs yet lost 0.16 ROUGE-L on 48-token summaries (max |Δlogit|
+# 17.8); errors that compound over a long answer only show over a long run.
+GREEDY_TOKENS = 32
 PROBE_TOKENS = 4
 MAX_PROMPTS = 64
 _PLACEHOLDER = "\u2063STILLROOM_TEXT\u2063"

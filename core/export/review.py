@@ -53,7 +53,8 @@ def _monitoring_plan(
 
     temperature = None if result is None else result.temperature
     owner = config.owner or audit.os_user()
-    return plan_lines(project_floors(project), owner=owner, temperature=temperature)
+    return plan_lines(project_floors(project), owner=owner, temperature=temperature,
+                      task=project.settings.task)  # fmt: skip
 
 
 def _intended_use(task: str, labels: tuple[str, ...]) -> str:

@@ -73,8 +73,16 @@ def _value(value: float | None) -> str:
     return "—" if value is None else f"{value:.3f}"
 
 
-def plan_lines(found: Floors, *, owner: str | None, temperature: float | None) -> list[str]:
-    """The monitoring plan as sentences: signals, thresholds, window, who is alerted."""
+def plan_lines(
+    found: Floors, *, owner: str | None, temperature: float | None, task: str = "classification"
+) -> list[str]:
+    """The monitoring plan as sentences: signals, thresholds, window, who is alerted.
+
+    A generation model has no class confidences: its plan keeps the window, the input test
+    and a periodic re-evaluation against the teacher, in its own words (issue 17).
+    """
+    if task == "generation":
+        return _generation_plan(owner)
     calibrated = (
         f"the bundle's temperature T = {temperature:.3f} calibrates them"
         if temperature is not None and temperature != 1.0
@@ -111,4 +119,20 @@ def plan_lines(found: Floors, *, owner: str | None, temperature: float | None) -
         "Re-distil when an alert persists, or quarterly: `stillroom redistill PROJECT "
         "--budget 500` (the server must keep inputs: `--keep-inputs anonymized` or "
         "`encrypted`).",
+    ]
+
+
+def _generation_plan(owner: str | None) -> list[str]:
+    who = owner or "the model owner"
+    return [
+        f"Window: an hour, a day or a week, the shortest in which the median window holds "
+        f"at least {AUTO_WINDOW_ROWS} requests; a window under {MIN_TEST_ROWS} requests is "
+        "shown but not tested.",
+        "Input drift: a classifier two-sample test (logistic regression on the logged n-gram "
+        "fingerprints and input length, against the training split; AUC, Mann-Whitney "
+        f"p-value); alert at p < {TEST_ALPHA:.4f}.",
+        "Answer quality: a generated text carries no confidence to estimate quality from, "
+        "so re-evaluate monthly on a sample of anonymized production inputs answered by the "
+        "teacher (ROUGE-L against the same floor), and at once when the input test alerts.",
+        f"Who is alerted: {who}.",
     ]

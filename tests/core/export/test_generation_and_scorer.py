@@ -39,7 +39,7 @@ def test_a_causal_student_exports_with_kv_cache_parity_verify_and_predict(tmp_pa
     names = [t["name"] for t in manifest["model"]["inputs"]]
     assert "past_key_values.0.key" in names
     assert manifest["task"] == "generation"
-    assert result.parity.metric_name == "greedy_match_8"
+    assert result.parity.metric_name == "greedy_match_32"
     assert result.parity.n == 9
     int8, fp32 = result.parity.variant("onnx_int8"), result.parity.variant("onnx_fp32")
     assert fp32 is not None
