@@ -44,11 +44,8 @@ def mark_reviewed(project: Project, record_id: int) -> ReviewItem:
     """
     item = _item(project, record_id)
     reasons = sorted({*item.reasons, REVIEWED})
-    with project.store.transaction() as conn:
-        conn.execute(
-            "UPDATE anonymized SET needs_review = 0, review_reasons = ? WHERE record_id = ?",
-            (json.dumps(reasons), record_id),
-        )
+    with project.store.transaction():
+        anonymized.set_review_state(project.store, record_id, reasons)
         project.audit("anonymize.review", {"record": record_id, "action": "reviewed"})
     return _item(project, record_id)
 
@@ -171,9 +168,7 @@ def _reanonymize(
     )
     anonymizer = record_anonymizer(project)
     done = anonymizer.apply(text, apply_edits(stored, edit))
-    chash = project.store.scalar(
-        "SELECT config_hash FROM anonymized WHERE record_id = ?", (record_id,)
-    )
+    chash = anonymized.record_config_hash(project.store, record_id)
     row = AnonymizedRow(record_id, done.text, dict(done.counts), done.spans, False,
                         sorted({*item.reasons, REVIEWED}))  # fmt: skip
     edits = {str(k): v for k, v in review_edits(project).items()}
@@ -190,8 +185,4 @@ def _reanonymize(
 
 def pending_reasons(project: Project) -> dict[str, int]:
     """Records still on the review queue, per reason."""
-    rows = project.store.conn.execute(
-        "SELECT r.value, COUNT(*) FROM anonymized AS a, json_each(a.review_reasons) AS r "
-        "WHERE a.needs_review = 1 GROUP BY r.value ORDER BY r.value"
-    )
-    return {str(reason): int(count) for reason, count in rows}
+    return anonymized.pending_reason_counts(project.store)

@@ -121,10 +121,9 @@ def _summary(
 
 def _who(project: Project) -> dict[str, str]:
     """The OS user who created each run, from the audit log."""
-    rows = project.store.conn.execute(
-        "SELECT json_extract(details, '$.run'), os_user FROM audit WHERE action = 'run.create'"
-    )
-    return {str(run): str(user) for run, user in rows}
+    from core.store.audit import run_creators
+
+    return run_creators(project.store)
 
 
 def _seconds(run: RunRecord) -> float | None:

@@ -201,3 +201,26 @@ def add_vault_entries(store: Store, entries: Sequence[VaultEntry]) -> None:
             "VALUES (?, ?, ?, ?)",
             entries,
         )
+
+
+def set_review_state(store: Store, record_id: int, reasons: Sequence[str]) -> None:
+    """Take a record off the review queue, keeping its reasons (the caller's transaction)."""
+    store.conn.execute(
+        "UPDATE anonymized SET needs_review = 0, review_reasons = ? WHERE record_id = ?",
+        (json.dumps(list(reasons)), record_id),
+    )
+
+
+def record_config_hash(store: Store, record_id: int) -> str | None:
+    """The settings fingerprint a record was anonymized with (None: not anonymized)."""
+    value = store.scalar("SELECT config_hash FROM anonymized WHERE record_id = ?", (record_id,))
+    return None if value is None else str(value)
+
+
+def pending_reason_counts(store: Store) -> dict[str, int]:
+    """Records still on the review queue, per reason."""
+    rows = store.conn.execute(
+        "SELECT r.value, COUNT(*) FROM anonymized AS a, json_each(a.review_reasons) AS r "
+        "WHERE a.needs_review = 1 GROUP BY r.value ORDER BY r.value"
+    )
+    return {str(reason): int(count) for reason, count in rows}

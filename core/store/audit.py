@@ -256,3 +256,11 @@ def check_against(store: Store, exported: Iterable[dict[str, Any]]) -> AnchorChe
             )  # fmt: skip
         checked += 1
     return AnchorCheck(True, checked)
+
+
+def run_creators(store: Store) -> dict[str, str]:
+    """The OS user who created each run (``run.create`` rows)."""
+    rows = store.conn.execute(
+        "SELECT json_extract(details, '$.run'), os_user FROM audit WHERE action = 'run.create'"
+    )
+    return {str(run): str(user) for run, user in rows}
