@@ -200,3 +200,20 @@ def test_a_copied_project_shows_its_own_student(qtbot, app_context, tmp_path):
     page = _page(qtbot, app_context)
     student = copy.resolve() / "runs" / run_id / "student"
     assert f"The student is in {student}." in page.summary.text()
+
+
+def test_a_student_no_better_than_its_untrained_start_needs_attention(qtbot, app_context, tmp_path):
+    path = _project(tmp_path)
+    with Project.open(path) as project:
+        run_id = create_run(project, TRAIN, TrainConfig(student="x"))
+        result = train_result(
+            project.run_dir(run_id) / "student", run_id=run_id, task="generation",
+            val_metric_name="loss", best_val_metric=15.3, validation={"loss": 15.3},
+            initial_validation={"loss": 11.9},
+        )  # fmt: skip
+        mark_finished(project, run_id, "succeeded", result=to_json(result, project.path))
+    app_context.open_project(path)
+    page = _page(qtbot, app_context)
+    text = page.summary.text()
+    assert text.startswith("Needs attention: The student is no better than its untrained start")
+    assert "validation loss 15.3000 at its best checkpoint vs 11.9000 at step 0" in text
