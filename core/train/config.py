@@ -330,9 +330,10 @@ class TrainResult:
     def needs_attention(self) -> str | None:
         """Why this student should not be trusted as it is, in plain words; None if fine."""
         if self.near_chance:
+            accuracy = self.validation.get("accuracy", self.best_val_metric)
             return (
                 f"training ended at chance level: the best validation accuracy "
-                f"{self.best_val_metric:.2f} is no better than always answering the "
+                f"{accuracy:.2f} is no better than always answering the "
                 f"commonest label ({self.chance_accuracy:.2f}); more data or another "
                 "student is needed"
             )

@@ -8,13 +8,12 @@ the UI thread, so the window never freezes. Whole stages go to the worker proces
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QEventLoop, QObject, QTimer, Signal
+from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer, Signal, Slot
 
 
 def settle_heavy_imports(*, collect: bool = False) -> None:
@@ -31,6 +30,18 @@ def settle_heavy_imports(*, collect: bool = False) -> None:
     gc.freeze()
 
 
+class _Relay(QObject):
+    """Carries one call's outcome from its thread to the UI thread.
+
+    It belongs to the call's thread, not to the page: a page closed while the call runs
+    deletes its ``BackgroundCall``, and emitting a signal of that deleted object from the
+    thread crashed the process (a segfault in the test suite). Qt drops a connection whose
+    receiver is gone, so the relay's emit is then simply delivered nowhere.
+    """
+
+    done = Signal(bool, object)
+
+
 class BackgroundCall(QObject):
     """Runs ``fn(*args)`` on a thread once :meth:`start` is called.
 
@@ -42,15 +53,12 @@ class BackgroundCall(QObject):
     succeeded = Signal(object)
     failed = Signal(object)
     finished = Signal()
-    _done = Signal(bool, object)
 
     def __init__(self, fn: Callable[..., Any], *args: Any, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._fn, self._args = fn, args
         self._thread: threading.Thread | None = None
         self._running = False
-        # Emitted from the thread, delivered (queued) on the thread that owns this object.
-        self._done.connect(self._deliver)
 
     def start(self) -> None:
         if self._running:
@@ -75,14 +83,18 @@ class BackgroundCall(QObject):
         return not self._running
 
     def _run(self) -> None:
+        relay = _Relay()
+        try:  # queued: delivered on the UI thread that owns this object, if it still exists
+            relay.done.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
+        except RuntimeError:  # the page was closed before the call began
+            return
         try:
             outcome, ok = self._fn(*self._args), True
         except Exception as exc:  # noqa: BLE001 — handed to the UI thread, which decides
             outcome, ok = exc, False
-        # The page may have been closed while the call ran.
-        with contextlib.suppress(RuntimeError):
-            self._done.emit(ok, outcome)
+        relay.done.emit(ok, outcome)
 
+    @Slot(bool, object)
     def _deliver(self, ok: bool, outcome: object) -> None:
         self._running = False
         if ok:

@@ -82,9 +82,9 @@ def test_training_draws_curves_and_a_reopened_project_shows_them(
     assert {"train/loss", "train/eval_accuracy"} <= set(seen)
     assert worker.result.global_step == 6
     assert page.chart.point_count("loss") >= 3
-    assert page.chart.point_count("eval_accuracy") == 2  # steps 3 and 6
+    assert page.chart.point_count("eval_accuracy") == 3  # steps 0 (untrained), 3 and 6
     # Worst-class retention while training: a curve point and a named class per validation.
-    assert page.chart.point_count("eval_worst_class_retention") == 2
+    assert page.chart.point_count("eval_worst_class_retention") == 3
     assert page.worst_class.text().startswith("Worst class on validation at step 6: ")
     assert any(label in page.worst_class.text() for label in LABELS)
     assert "Trained 6 steps" in page.summary.text()
@@ -122,7 +122,12 @@ def test_cancel_then_resume_finishes_the_same_run(page, qtbot, tiny_classifier, 
         assert [run.status for run in list_runs(project, "train")] == ["succeeded"]
 
 
-def test_no_student_chosen_is_an_inline_error(page):
+def test_no_student_chosen_is_an_inline_error(qtbot, app_context, train_dir, monkeypatch):
+    # A computer with no model package installed: the catalogue finds nothing to recommend.
+    monkeypatch.setattr("core.train.catalogue.default_roots", lambda: [])
+    app_context.open_project(train_dir)
+    page = _page(qtbot, app_context)
+    assert page.lookups_finished(60_000)
     assert page.start_training() is None
     assert page.banner.level() == "error"
     assert page.banner.message() == "No student model is chosen."

@@ -175,16 +175,20 @@ def test_a_temperature_is_kept_only_when_held_out_rows_agree():
 def test_training_at_chance_level_needs_attention(labelled_project, tmp_path):
     run_id = runs.create_run(labelled_project, TRAIN, TrainConfig())
     model = tmp_path / "model"
-    result = dataclasses.replace(train_result(run_id, model, ""), best_val_metric=0.36,
-                                 chance_accuracy=1 / 3)  # fmt: skip
+    # As training stores it: the best checkpoint's validation figures, chosen by macro-F1.
+    result = dataclasses.replace(
+        train_result(run_id, model, ""), best_val_metric=0.30,
+        validation={"accuracy": 0.36, "macro_f1": 0.30}, chance_accuracy=1 / 3,
+    )  # fmt: skip
     finish_run(labelled_project, run_id, result)
     state = stage_states(labelled_project)["train"]
     assert state.state == "needs_attention"
     assert "chance level" in state.reason
     assert "0.36" in state.reason
     learnt = runs.create_run(labelled_project, TRAIN, TrainConfig(epochs=2))
-    finish_run(labelled_project, learnt, dataclasses.replace(result, run_id=learnt,
-                                                             best_val_metric=0.9))  # fmt: skip
+    finish_run(labelled_project, learnt, dataclasses.replace(
+        result, run_id=learnt, best_val_metric=0.9, validation={"accuracy": 0.9},
+    ))  # fmt: skip
     assert stage_states(labelled_project)["train"].state == "done"
 
 
