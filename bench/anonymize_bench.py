@@ -13,6 +13,11 @@ Safe Harbor policy lets stay (a bare year, an age up to 89) count as allowed, no
 "Overall" is over the types the stage targets; ORGANIZATION, TITLE and NRP are not Safe
 Harbor identifiers and are reported but not counted.
 
+Over-redaction: precision = the share of replacements that overlap a labelled span; a
+replacement of unlabelled text is a false one. A third set of PII-free sentences of our own
+(shouting in capitals, relative dates, product and airline words) counts false replacements
+where every replacement is false.
+
     .venv/bin/python bench/anonymize_bench.py --n 2000 --seed 42 --processes 1,2
 """
 
@@ -22,6 +27,7 @@ import argparse
 import hashlib
 import json
 import random
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -67,6 +73,23 @@ SUPPLEMENT = [
     ("VIN {vin} belongs to the patient's car.", "vin"),
     ("DEA {dea} on the prescription was checked.", "dea"),
 ]
+# PII-free sentences: any replacement in them is over-redaction (our own; weaker evidence).
+CLEAN = [
+    "EXTREMELY {shout}! The flight was {delay} late {when}.",
+    "{shout} {shout} {shout} service on the flight {when}. Awful.",
+    "I waited {delay} at the gate {when} and nobody told us anything.",
+    "Thanks for the upgrade {when}, the crew was {shout}!",
+    "Checked in online {when}; the app said the bags were {shout}.",
+    "Seat belt sign stayed on for {delay}, then the WIFI stopped. {shout}!",
+    "Great food {when}, will fly again. BEST CREW EVER",
+    "Called the help line {when}, on hold for {delay}. NOT HAPPY.",
+]
+_CLEAN_WORDS = {
+    "shout": ["RUDE", "LATE", "AWFUL", "AMAZING", "LOST", "BROKEN", "TERRIBLE", "GREAT"],
+    "delay": ["two hours", "45 minutes", "an hour", "three hours"],
+    "when": ["this month", "last week", "today", "this morning", "yesterday", "tonight",
+             "last month", "this weekend"],
+}  # fmt: skip
 _LABELS = {
     "mrn": "MEDICAL_RECORD_NUMBER",
     "member": "HEALTH_PLAN_ID",
@@ -124,6 +147,18 @@ def supplement_samples(count: int, seed: int) -> list[Any]:
             else:
                 text += piece
         samples.append(LabelledSample(text, tuple(spans)))
+    return samples
+
+
+def clean_samples(count: int, seed: int) -> list[Any]:
+    from core.anonymize.leakage import LabelledSample
+
+    rng, samples = random.Random(seed), []
+    for _ in range(count):
+        text = re.sub(
+            r"\{(\w+)\}", lambda m: rng.choice(_CLEAN_WORDS[m.group(1)]), rng.choice(CLEAN)
+        )
+        samples.append(LabelledSample(text, ()))
     return samples
 
 
@@ -224,6 +259,17 @@ def _print_table(title: str, naive: Any, stage: Any) -> None:
         f"  {'overall (targeted)':<22} {s.values:>5}  {n.value_leak:>11.2%}  "
         f"{s.value_leak:>11.2%}  {s.char_leak:>11.2%}  <= 3%"
     )
+    _print_precision(naive, stage)
+
+
+def _print_precision(naive: Any, stage: Any) -> None:
+    wrong = ", ".join(f"{k} {v}" for k, v in sorted(stage.false_replaced.items())) or "none"
+    print(
+        f"  over-redaction: precision naive {naive.precision:.2%} "
+        f"({sum(naive.false_replaced.values())} of {naive.replaced} replacements false), "
+        f"stage {stage.precision:.2%} ({sum(stage.false_replaced.values())} of "
+        f"{stage.replaced} false: {wrong})"
+    )
 
 
 def main() -> None:
@@ -233,6 +279,7 @@ def main() -> None:
     parser.add_argument(
         "--supplement", type=int, default=500, help="sentences of the supplementary identifier set"
     )
+    parser.add_argument("--clean", type=int, default=300, help="PII-free sentences")
     parser.add_argument("--processes", default="1,2", help="stage process counts to time")
     args = parser.parse_args()
     netguard.install()
@@ -250,6 +297,11 @@ def main() -> None:
     naive_extra, _ = naive_run(extra, targeted)
     stage_extra, _ = stage_run(extra, 1, targeted)
     _print_table("leakage, supplementary identifiers", naive_extra, stage_extra)
+    clean = clean_samples(args.clean, args.seed)
+    naive_clean, _ = naive_run(clean, targeted)
+    stage_clean, _ = stage_run(clean, 1, targeted)
+    print(f"\nover-redaction on {len(clean)} PII-free sentences (every replacement is false)")
+    _print_precision(naive_clean, stage_clean)
     print(f"\nthroughput on the {len(samples)} generated sentences (docs/s)")
     print(
         f"  naive AnalyzerEngine.analyze loop, 1 process, engine load excluded: {naive_rate:7.1f}"

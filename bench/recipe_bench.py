@@ -22,6 +22,8 @@ stage (the shipped INT8 file, bootstrap intervals, the quantized-teacher baselin
 * ``today``: the defaults before issue 16 (``--derive BASE --layers 3``: cut from the base
   model, 3 epochs, lr 5e-5, alpha 0.5, T 1, no class-aware training);
 * ``new``: ``--derive BASE --layers 3`` with today's library defaults;
+* ``new default + augment``: the same with ``--augment-rare 3`` (the teacher labels 3
+  perturbed copies of each rare-class training row);
 * ``auto``: ``--derive BASE --auto --budget B``.
 
 ``--sweep`` first trains the recipe variants of :data:`SWEEP` on the skewed set and Rotten
@@ -87,6 +89,10 @@ SWEEP: tuple[tuple[str, dict[str, Any]], ...] = (
     ("+ sampler, a 0.9 T 2", {**TODAY, "derive_from": "teacher", "lr": 1e-4,
                               "balance": "sampler", "alpha": 0.9, "temperature": 2.0}),
 )  # fmt: skip
+
+
+# ``new default + augment``: copies per rare-class training row the teacher labels.
+AUGMENT_COPIES = 3
 
 
 def rows_for(name: str, small: dict[str, int] | None = None) -> list[tuple[str, str, str | None]]:
@@ -202,7 +208,7 @@ def student_row(project: Project, label: str, config: TrainConfig,
                                                            latency_runs=latency_runs),
                            reporter=NullReporter(), fresh=True)  # fmt: skip
     row = {"variant": label, "train_seconds": round(trained), "epochs_run": result.epochs_run,
-           "layers": _layers(result), "balance": result.balance,
+           "layers": _layers(result), "balance": result.balance, "augmented": result.augmented,
            **evaluation_figures(evaluation)}  # fmt: skip
     if result.search is not None:
         row["search"] = search_figures(result.search)
@@ -275,7 +281,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--latency-runs", type=int, default=30)
     parser.add_argument("--variants", type=lambda t: t.split(","),
                         default=["today", "new default", "auto"],
-                        help="which rows: today,new default,auto")  # fmt: skip
+                        help="rows: today,new default,new default + augment,auto")  # fmt: skip
     return parser.parse_args()
 
 
@@ -313,6 +319,10 @@ def table_rows(name: str, project: Project, info: dict[str, Any],
     configs = (
         ("today", TrainConfig(derive=base, layers=3, teacher_id=teacher, **TODAY)),
         ("new default", TrainConfig(derive=base, layers=3, teacher_id=teacher)),
+        (
+            "new default + augment",
+            TrainConfig(derive=base, layers=3, teacher_id=teacher, augment_rare=AUGMENT_COPIES),
+        ),
         (
             "auto",
             TrainConfig(derive=base, auto=True, budget_s=args.auto_budget, teacher_id=teacher),

@@ -13,6 +13,7 @@ from pathlib import Path
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -40,6 +41,14 @@ STAGES: tuple[tuple[str, str], ...] = (
 _STATE_KEY = {"project": "project", **{stage.page: stage.key for stage in PIPELINE}}
 _KEY_ROLE = Qt.ItemDataRole.UserRole
 _CLOSE_WAIT_MS = 60_000  # a clean stop checkpoints first; training may need a while
+
+
+def window_title(project_name: str) -> str:
+    """The window's title for an open project. Qt adds the application's display name to
+    the caption itself (" — Stillroom"), so the title names it only where none is set."""
+    app = QApplication.instance()
+    named = isinstance(app, QApplication) and app.applicationDisplayName() == "Stillroom"
+    return project_name if named else f"Stillroom — {project_name}"
 
 
 def load_page_class(key: str) -> type[StagePage]:
@@ -206,7 +215,7 @@ class MainWindow(QMainWindow):
             self.setWindowTitle("Stillroom")
             self.project_label.setText("No project open")
         else:
-            self.setWindowTitle(f"Stillroom — {path.name}")
+            self.setWindowTitle(window_title(path.name))
             self.project_label.setText(f"Project: {path}")
         self.project_label.setToolTip("" if path is None else str(path))
         self.refresh_states()

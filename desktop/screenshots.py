@@ -6,7 +6,9 @@
 The pictures are the app's own rendering (the shipped stylesheet, the real pages reading
 the real store), for the user guide and for looking at the pages before a release. Files:
 ``00-start.png`` (the new/open view), then ``01-project.png`` … ``08-deploy.png``; with
-``--full`` also ``NN-<page>-full.png``, the window made as tall as the page's content.
+``--full`` also ``NN-<page>-full.png``, the window made as tall as the page's content. With
+every page rendered, also ``09-runs-train.png`` (the Train page's run history, its two
+newest runs compared) and ``10-runs-project.png`` (every run of the project).
 A locked page is rendered too (its sidebar entry stays greyed), so what a user would meet
 there can be checked.
 
@@ -128,12 +130,40 @@ def render_pages(
                     stop_trial_server(window.page(key))
                 if full:
                     written.append(_shoot_full(window, out / f"{name}-full.png", quantize))
+            if project is not None and pages is None:
+                written += _shoot_runs(window, out, size, quantize)
         finally:
             window.close()
             window.deleteLater()
             context.deleteLater()
             settle()
             app.setStyleSheet(previous_style)
+    return written
+
+
+def _shoot_runs(window: MainWindow, out: Path, size: tuple[int, int], quantize: bool) -> list[Path]:
+    """The runs views: the Train page's (two newest runs compared) and the project's."""
+    from PySide6.QtCore import QItemSelectionModel
+
+    written = []
+    for key, name in (("train", "09-runs-train"), ("project", "10-runs-project")):
+        show_page(window, key)
+        dialog = window.page(key).open_runs()  # type: ignore[attr-defined]
+        if dialog is None:
+            continue
+        dialog.resize(*size)
+        table = dialog.view.table
+        if key == "train" and table.rowCount() >= 2:
+            flags = (
+                QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
+            )
+            for row in (0, 1):
+                table.selectionModel().select(table.model().index(row, 0), flags)
+            dialog.view.compare_button.click()
+        settle()
+        written.append(save(dialog, out / f"{name}.png", quantize))
+        dialog.close()
+        dialog.deleteLater()
     return written
 
 
@@ -182,7 +212,7 @@ def show_page(window: MainWindow, key: str) -> None:
         window.stack.setCurrentWidget(window.page(key))
     page = window.page(key)
     settle()
-    for wait in ("lookups_finished", "call_finished"):
+    for wait in ("lookups_finished", "call_finished", "models_found"):
         finished = getattr(page, wait, None)
         if callable(finished):
             finished(LOOKUP_WAIT_MS)

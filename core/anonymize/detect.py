@@ -15,22 +15,13 @@ from typing import Any
 
 from core.anonymize.clinical import is_clinical
 from core.anonymize.engine import EngineSpec, build_analyzer
+from core.anonymize.language import looks_non_english
+from core.anonymize.precision import OverRedactionFilter
 
 CHUNK_CHARS = 20_000
 CHUNK_OVERLAP = 300
-_DATE_WORD = re.compile(
-    r"\d|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun)",
-    re.IGNORECASE,
-)
 _ESCAPED_BREAK = re.compile(r"\\[nrt]")
 _WORD = re.compile(r"[^\W\d_]+")
-_ENGLISH_MARKERS = frozenset({
-    "the", "a", "an", "and", "or", "of", "to", "in", "on", "at", "for", "with", "is", "are",
-    "was", "were", "be", "been", "it", "this", "that", "i", "you", "he", "she", "we", "they",
-    "my", "your", "his", "her", "our", "their", "not", "no", "have", "has", "had", "do", "does",
-    "did", "will", "would", "can", "could", "please", "from", "by", "as", "but", "if", "so",
-    "what", "when", "where", "who", "how",
-})  # fmt: skip
 # Abbreviations a model may take for a name or an organisation; never identifiers themselves.
 _NOT_NAMES = frozenset({
     "MRN", "SSN", "DOB", "ID", "IBAN", "SWIFT", "BIC", "NHS", "ICU", "ER", "ED", "BP", "HR",
@@ -65,6 +56,8 @@ class Detector:
         self.allow_list = list(spec.rules.allow_list) or None
         self.threshold, self.review_threshold = score_threshold, review_threshold
         self.propagate_names = "PERSON" in self.entities and spec.spacy_model is not None
+        nlp = self.analyzer.nlp_engine.get_nlp("en") if spec.spacy_model is not None else None
+        self.over_redaction = OverRedactionFilter(nlp)
 
     def detect_batch(self, texts: list[str]) -> list[Detection]:
         """Findings and flags for each text, in order."""
@@ -91,6 +84,7 @@ class Detector:
                 Finding(r.start + offset, r.end + offset, r.entity_type, r.score)
                 for r in results
                 if _keep(chunk, r)
+                and self.over_redaction.identifies(r.entity_type, chunk[r.start : r.end])
             ]
         return [self._finish(texts[i], *prepared[i], found[i]) for i in range(len(texts))]
 
@@ -110,7 +104,7 @@ class Detector:
             flags.append("chunked")
         if any(f.score < self.review_threshold for f in merged):
             flags.append("low_confidence")
-        if _looks_non_english(clean):
+        if looks_non_english(clean, [(f.start, f.end) for f in found]):
             flags.append("non_english")
         if _mostly_identifiers(text, merged):
             flags.append("mostly_identifiers")
@@ -159,12 +153,9 @@ def _keep(chunk: str, result: Any) -> bool:
         return False
     if result.entity_type in _GENERIC and chunk[result.start : result.end] in _NOT_NAMES:
         return False
-    if result.entity_type in _GENERIC and is_clinical(chunk, result.start, result.end):
-        return False  # "Holter", "NSAIDs", "Ward 4B", "5 days": resources/anonymize/
-    if result.entity_type == "DATE_TIME":
-        # "today", "last year": not a date of the individual; a digit or a month name is.
-        return bool(_DATE_WORD.search(chunk[result.start : result.end]))
-    return True
+    # "Holter", "NSAIDs", "Ward 4B", "5 days": resources/anonymize/. "today", "last year",
+    # "this month" and other words that identify nobody: OverRedactionFilter.
+    return not (result.entity_type in _GENERIC and is_clinical(chunk, result.start, result.end))
 
 
 def _prepare(text: str) -> tuple[str, list[int] | None, list[str]]:
@@ -245,17 +236,6 @@ def _address_edges(text: str, found: list[Finding]) -> list[Finding]:
         if after and not _YEAR_LIKE.fullmatch(after.group(0).strip(" \t,")):
             extra.append(Finding(f.end, after.end(), "STREET_ADDRESS", 0.6))
     return extra
-
-
-def _looks_non_english(text: str) -> bool:
-    words = [w.casefold() for w in _WORD.findall(text)]
-    if len(words) < 6:
-        return False
-    letters = "".join(words)
-    latin = sum(ch.isascii() or "LATIN" in unicodedata.name(ch, "") for ch in letters)
-    if latin < 0.7 * len(letters):
-        return True
-    return sum(w in _ENGLISH_MARKERS for w in words) < 0.1 * len(words)
 
 
 def _mostly_identifiers(text: str, findings: list[Finding]) -> bool:

@@ -66,6 +66,7 @@ REVIEW_REASONS: dict[str, str] = {
     "mostly_identifiers": "Most of the text was identifiers: little of it is left to learn from.",
     "chunked": "The text was long and was checked in overlapping pieces.",
     "control_characters": "The text held control or invisible characters.",
+    "reviewed": "A person reviewed this record (and fixed its replacements where needed).",
 }
 
 

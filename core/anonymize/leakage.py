@@ -5,7 +5,9 @@ Labelled samples come from a JSONL file of human-marked spans (``{"text": ..., "
 generator. Two measures, both per entity type: the share of marked values that still appear
 verbatim in the output, and the share of their characters no finding covered. Values that the
 Safe Harbor policy allows to stay (a bare year, an age up to 89) are counted as allowed, not
-as leaks. The report holds counts and fractions, never a value.
+as leaks. The other side, over-redaction: the share of replacements that touch a marked
+span (precision); a replacement of unmarked text ("EXTREMELY <LOCATION>!") damages the task
+without protecting anyone. The report holds counts and fractions, never a value.
 """
 
 from __future__ import annotations
@@ -61,6 +63,14 @@ class EntityLeakage:
 class LeakageReport:
     samples: int = 0
     per_entity: dict[str, EntityLeakage] = field(default_factory=dict)
+    replaced: int = 0  # spans the output replaced
+    false_replaced: dict[str, int] = field(default_factory=dict)  # per type: no marked span
+
+    @property
+    def precision(self) -> float:
+        """The share of replacements that overlap a marked span (1.0 with none made)."""
+        wrong = sum(self.false_replaced.values())
+        return (self.replaced - wrong) / self.replaced if self.replaced else 1.0
 
     def overall(self) -> EntityLeakage:
         """Totals over the entity types this configuration targets."""
@@ -81,6 +91,9 @@ class LeakageReport:
 
         return {
             "samples": self.samples,
+            "replaced": self.replaced,
+            "false_replaced": dict(sorted(self.false_replaced.items())),
+            "precision": round(self.precision, 4),
             "overall": row(self.overall()),
             "per_entity": {k: row(v) for k, v in sorted(self.per_entity.items())},
         }
@@ -95,13 +108,14 @@ def score_sample(
     *,
     safe_harbor: bool,
 ) -> None:
-    """Add one anonymized sample to the report."""
+    """Add one anonymized sample to the report: its leaks and its false replacements."""
     covered = bytearray(len(sample.text))
     for span in spans:
         if span["operator"] != "keep":
             covered[span["source_start"] : span["source_end"]] = b"\x01" * (
                 span["source_end"] - span["source_start"]
             )
+            _score_replacement(report, sample, span)
     report.samples += 1
     for start, end, label in sample.spans:
         value = sample.text[start:end]
@@ -115,6 +129,14 @@ def score_sample(
             item.allowed_values += 1
         elif value.strip() and value in output:
             item.leaked_values += 1
+
+
+def _score_replacement(report: LeakageReport, sample: LabelledSample, span: dict[str, Any]) -> None:
+    report.replaced += 1
+    start, end = span["source_start"], span["source_end"]
+    if not any(s < end and start < e for s, e, _ in sample.spans):
+        entity = str(span.get("entity_type", "?"))
+        report.false_replaced[entity] = report.false_replaced.get(entity, 0) + 1
 
 
 def _allowed(entity: str, value: str) -> bool:
@@ -243,6 +265,7 @@ def check_leakage(
             "samples": report.samples,
             "value_leak": round(overall.value_leak, 4),
             "char_leak": round(overall.char_leak, 4),
+            "precision": round(report.precision, 4),
             "mode": config.mode,
         },
     )

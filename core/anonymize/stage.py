@@ -102,6 +102,22 @@ def run_anonymize(
     return result
 
 
+def record_anonymizer(project: Project) -> Any:
+    """The operators of the project's latest anonymize run (the defaults before any), for
+    re-anonymizing one record after a reviewer's fix.
+
+    Raises:
+        AnonymizeError: the rules file is invalid.
+        VaultKeyError: the run used pseudonyms or hashes and the vault key is unusable.
+    """
+    from core.jobs.registry import ANONYMIZE
+    from core.jobs.runs import list_runs, run_config
+
+    runs = list_runs(project, ANONYMIZE.key)
+    config = run_config(project, ANONYMIZE, runs[-1]) if runs else AnonymizeConfig()
+    return _anonymizer(project, config, load_rules(rules_file_for(project.path, config.rules_path)))
+
+
 def _anonymizer(project: Project, config: AnonymizeConfig, rules: AnonymizeRules) -> Any:
     from core.anonymize.operators import Anonymizer
     from core.anonymize.vault import Vault, load_keys
@@ -132,10 +148,11 @@ def _commit(
     tally: _Tally,
 ) -> None:
     from core.anonymize.detect import REVIEW_FLAGS
+    from core.anonymize.review_actions import apply_edits, review_edits
 
-    rows = []
+    rows, edits = [], review_edits(project)  # a reviewer's span fixes outlive a re-run
     for (record_id, text, previous), detection in zip(batch, detections, strict=True):
-        done = anonymizer.apply(text, detection.findings)
+        done = anonymizer.apply(text, apply_edits(detection.findings, edits.get(record_id)))
         reasons = sorted(detection.flags)
         needs_review = any(reason in REVIEW_FLAGS for reason in reasons)
         rows.append(

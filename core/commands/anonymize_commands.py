@@ -27,7 +27,8 @@ def add(sub: Any, common: argparse.ArgumentParser) -> None:
         "downloaded. Re-running skips records done with the same settings and redoes the rest. "
         "With --check-leakage, nothing is anonymized: labelled text (your marked records, or "
         "generated sentences) is run through the same settings and the share of identifier "
-        "values and characters that survive is printed per entity type.",
+        "values and characters that survive is printed per entity type, with the over-"
+        "redaction: the share of replacements that touch a marked value (precision).",
         epilog="Operators: replace → <PERSON_1>; mask → *****; hash → salted per-project hash; "
         "pseudonym → consistent realistic surrogate, originals kept encrypted in the vault "
         "(key in the OS keyring, else DIR/vault.key, mode 0600: never share or export it).",
@@ -194,5 +195,10 @@ def leakage_command(args: argparse.Namespace, config: AnonymizeConfig) -> dict[s
     lines.append(
         f"  {'overall (targeted)':<22} n={overall['values']:>5}  value "
         f"{overall['value_leak']:6.1%}  chars {overall['char_leak']:6.1%}"
+    )
+    wrong = ", ".join(f"{k} {v}" for k, v in data["false_replaced"].items()) or "none"
+    lines.append(
+        f"over-redaction: {data['precision']:.1%} of {data['replaced']:,} replacements touch "
+        f"a marked value (precision); replaced unmarked text: {wrong}"
     )
     return {**data, "lines": lines}

@@ -115,6 +115,10 @@ def _config_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--derive-from", choices=get_args(DeriveFrom),
                         help="cut the derived student from the teacher (when it is a local "
                         "model of the same family), from --derive PATH, or auto (default)")
+    parser.add_argument("--augment-rare", type=int, metavar="N",
+                        help="the teacher labels N perturbed copies (token dropout and swap, "
+                        "seeded) of each rare-class training row, trained on besides the "
+                        "records; needs a local classifier teacher (default 0: off)")
     parser.add_argument("--auto", action="store_true", default=None,
                         help="search for the smallest, fastest student whose validation "
                         "retention clears the floor (layers of --derive PATH, learning rate, "
@@ -304,8 +308,9 @@ def render_train(result: TrainResult) -> list[str]:
         f"trained student: {result.model_dir}",
         f"  run {result.run_id}"
         + (f", resumed from step {result.resumed_from_step:,}" if result.resumed else ""),
-        f"  teacher {result.teacher_id}; {result.train_examples:,} train / "
-        f"{result.validation_examples:,} validation examples"
+        f"  teacher {result.teacher_id}; {result.train_examples:,} train "
+        + (f"(+{result.augmented:,} augmented copies) " if result.augmented else "")
+        + f"/ {result.validation_examples:,} validation examples"
         + (f"; skipped: {skipped}" if skipped else ""),
         f"  {result.global_step:,} steps ({result.epochs_run:g} epochs); best "
         f"validation {result.val_metric_name} {shown}"

@@ -111,7 +111,8 @@ def find_student(
     error: type[UserError] = EvaluateError,
     purpose: str = "evaluate",
 ) -> StudentSource:
-    """The student folder: the one given, or the latest succeeded train run's model.
+    """The student folder: the one given, else the chosen train run's model (the newest
+    succeeded one unless a person chose another: :mod:`core.train.chosen`).
 
     Evaluate and export both read the student here; each passes its own error class and
     what the student is wanted for (``evaluate``, ``export``) for the message.
@@ -124,8 +125,9 @@ def find_student(
         folder = Path(student).expanduser().resolve()
         found = latest(project, TRAIN, where=lambda r: r.model_dir.resolve() == folder)
     else:
-        # The student the user trained, or the one --auto chose: not one of its trials.
-        found = latest(project, TRAIN, where=lambda r: r.parent_run is None)
+        from core.train.chosen import chosen_student
+
+        found = chosen_student(project)
         if found is None:
             raise error(
                 f"there is no trained student to {purpose} yet",
@@ -312,3 +314,21 @@ def teacher_cost(project: Project, teacher: TeacherRef) -> TeacherCost:
     )[0]
     ms = row["ms"]
     return TeacherCost(int(row["n"]), float(row["cost"]), None if ms is None else float(ms))
+
+
+def auto_frontier(project: Project, train_run: RunRecord | None) -> tuple[str, Path] | None:
+    """The ``--auto`` search a student came from and its frontier plot, if it has one.
+
+    ``train_run`` is the auto run itself (the student it chose) or one of its trials
+    (``parent_run`` in its config); None for a student trained on its own.
+    """
+    from core.train.frontier import FRONTIER_SVG
+
+    if train_run is None:
+        return None
+    parent = train_run.config.get("parent_run")
+    auto_run = parent if parent else train_run.id if train_run.config.get("auto") else None
+    if not isinstance(auto_run, str):
+        return None
+    path = project.runs_dir / auto_run / FRONTIER_SVG
+    return (auto_run, path) if path.is_file() else None

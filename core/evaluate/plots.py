@@ -31,8 +31,13 @@ BLUE, ORANGE, GREY, RED = "#2f6db5", "#e08a1e", "#9aa3ad", "#c0392b"
 def _svg(fig: Any) -> str:
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", bbox_inches="tight")
-    text = buffer.getvalue()
-    text = text[text.index("<svg") :]  # drop the XML prolog and the DOCTYPE's DTD address
+    return inline_svg(buffer.getvalue())
+
+
+def inline_svg(text: str) -> str:
+    """A saved SVG made fit to sit inside an HTML page: no XML prolog, no DOCTYPE (with
+    its DTD address) and no metadata (a creation date)."""
+    text = text[text.index("<svg") :]
     return _METADATA.sub("", text)
 
 
@@ -64,7 +69,9 @@ def _reliability_axes(ax: Any, title: str, rel: Reliability) -> None:
     ax.scatter(centres[used], rel.confidence[used], marker="_", s=120, linewidths=2,
                color=RED, label="mean confidence", zorder=3)  # fmt: skip
     for x, acc, n in zip(centres[used], rel.accuracy[used], rel.counts[used], strict=True):
-        ax.text(x, min(acc, 0.93) + 0.02, f"{n}", ha="center", fontsize=6, color=GREY)
+        # Vertical: fifteen bins side by side leave no room for level labels.
+        ax.text(x, min(acc, 0.85) + 0.02, f"{n}", ha="center", va="bottom", rotation=90,
+                fontsize=6, color=GREY)  # fmt: skip
     ax.set(xlim=(0, 1), ylim=(0, 1.0), xlabel="confidence", ylabel="accuracy")
     ax.set_title(f"{title}\nECE {rel.ece:.3f}", fontsize=9)
     ax.legend(loc="upper left", fontsize=7, frameon=False)

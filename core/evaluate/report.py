@@ -84,6 +84,7 @@ class ReportData:
     gate_on_bound: bool = False
     notes: list[str] = field(default_factory=list)
     monitoring: list[str] = field(default_factory=list)
+    frontier: tuple[str, Path] | None = None  # (the --auto run, its frontier.svg)
 
     def relative(self, path: Path | None) -> str:
         """A path as the report shows it: relative to the project folder where inside it
@@ -118,6 +119,7 @@ def render_html(data: ReportData) -> str:
             data.relative(data.calibration_file),
         ),
         speed_section(data.latencies, data.titles),
+        _frontier(data),
         cost_section(data.cost),
         baseline_section(data.decision.baseline, data.baseline_reason, data.titles),
         _monitoring(data),
@@ -224,6 +226,27 @@ def _notes(data: ReportData) -> str:
         return ""
     items = "".join(f"<li>{_e(n)}</li>" for n in dict.fromkeys(notes))
     return f"<h2>Notes</h2><ul>{items}</ul>"
+
+
+def _frontier(data: ReportData) -> str:
+    """The quality-vs-latency plot of the ``--auto`` search the student came from."""
+    from core.evaluate.plots import inline_svg
+
+    if data.frontier is None:
+        return ""
+    run, path = data.frontier
+    try:
+        svg = inline_svg(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # gone or not an SVG since the search: say so, not fail
+        shown = _e(data.relative(path))
+        return f"<h2>Search frontier</h2><p class='muted'>{shown} is unreadable.</p>"
+    return (
+        "<h2>Search frontier</h2>"
+        f"<p>This student was chosen by <code>train --auto</code> (run {_e(run)}). Every "
+        "student the search tried: its validation macro-F1 retention (with its interval) "
+        "against its batch-1 latency, the floor dashed.</p>"
+        f"<div class='figs'>{svg}</div>"
+    )
 
 
 def _definitions(data: ReportData) -> str:

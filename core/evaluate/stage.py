@@ -220,6 +220,7 @@ def _report_data(
         gate_on_bound=job.config.gate_on_lower_bound,
         notes=list(scored.notes),
         monitoring=_monitoring_plan(settings.floor, rows, decision.judged, scored.fit),
+        frontier=inputs.auto_frontier(job.project, job.student.train_run),
     )
 
 

@@ -150,14 +150,22 @@ def review_items(store: Store, record_ids: Sequence[int]) -> list[ReviewItem]:
 
 
 def review_page(
-    store: Store, count: int, *, after_id: int = 0, needs_review_only: bool = False
+    store: Store,
+    count: int,
+    *,
+    after_id: int = 0,
+    needs_review_only: bool = False,
+    reason: str | None = None,
 ) -> list[ReviewItem]:
-    """Up to ``count`` anonymized records with ids above ``after_id``, in id order."""
-    flagged = "AND needs_review = 1" if needs_review_only else ""
+    """Up to ``count`` anonymized records with ids above ``after_id``, in id order (only
+    those flagged, or flagged with ``reason``, if asked)."""
+    flagged = "AND needs_review = 1" if needs_review_only or reason else ""
+    if reason:
+        flagged += " AND EXISTS (SELECT 1 FROM json_each(review_reasons) WHERE value = ?)"
     rows = store.conn.execute(
         f"SELECT {_ITEM_COLUMNS} FROM anonymized "
         f"WHERE record_id > ? {flagged} ORDER BY record_id LIMIT ?",
-        (after_id, max(0, count)),
+        (after_id, *((reason,) if reason else ()), max(0, count)),
     )
     return [_item(row) for row in rows]
 

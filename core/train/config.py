@@ -87,6 +87,9 @@ class TrainConfig:
             (:mod:`core.train.auto`) instead of training one.
         budget_s: the search's time budget in seconds (``auto``).
         parent_run: the auto run this run is a trial of (set by the search).
+        augment_rare: perturbed copies of each rare-class training row for the teacher to
+            label (:mod:`core.train.augment`; classification with a local classifier
+            teacher); 0: off.
     """
 
     student: str | None = None
@@ -123,6 +126,7 @@ class TrainConfig:
     auto: bool = False
     budget_s: float = 1800.0
     parent_run: str | None = None
+    augment_rare: int = 0
 
     def alpha_for(self, task: str) -> float:
         if self.alpha is not None:
@@ -178,6 +182,7 @@ def _checks(config: TrainConfig) -> list[tuple[bool, str]]:
         (config.balance in get_args(Balance), "--balance must be auto, off, sampler or weights"),
         (config.derive_from in get_args(DeriveFrom), "--derive-from must be auto, teacher or path"),
         (config.budget_s > 0, "--budget must be positive"),
+        (0 <= config.augment_rare <= 20, "--augment-rare must be between 0 and 20"),
         (config.alpha is None or 0.0 <= config.alpha <= 1.0, "--alpha must be in [0, 1]"),
         (config.temperature > 0, "--temperature must be positive"),
         (config.hard_labels in get_args(HardLabels), "--hard-labels must be human or teacher"),
@@ -262,9 +267,11 @@ class TrainResult:
     ``curves_path`` holds the training curves as JSON lines. ``balance``,
     ``class_counts`` and ``epoch_counts`` say what class-aware training did (rows per class
     in the data, and drawn per epoch); ``derived_from`` is the model a derived student was
-    cut from; ``validation`` holds the best checkpoint's validation figures (accuracy,
-    macro_f1, retention, worst_class_retention, worst_class: a label index);
-    ``initial_validation`` the same figures of the untrained student, at step 0.
+    cut from; ``augmented`` counts the teacher-labelled copies of rare-class rows trained on
+    besides the ``train_examples`` records; ``validation`` holds the best checkpoint's
+    validation figures (accuracy, macro_f1, retention, worst_class_retention, worst_class:
+    a label index); ``initial_validation`` the same figures of the untrained student, at
+    step 0.
     """
 
     run_id: str
@@ -302,6 +309,7 @@ class TrainResult:
     chance_accuracy: float | None = None  # always answering the commonest validation label
     initial_validation: dict[str, float] = field(default_factory=dict)
     parent_run: str | None = None
+    augmented: int = 0  # teacher-labelled copies of rare-class rows trained on (not records)
     trial: TrialFigures | None = None
     search: SearchSummary | None = None
 

@@ -55,6 +55,7 @@ class TrainingData:
     notes: tuple[str, ...] = ()
     raw_text_used: int = 0
     held_out: int = 0
+    augmented: int = 0  # the last rows of ``train``: teacher-labelled copies, no records
 
 
 def pick_teacher(

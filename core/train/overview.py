@@ -17,8 +17,9 @@ from core.train.checkpoints import CURVES, checkpoint_step, latest_checkpoint
 from core.train.config import TrainConfig, TrainResult
 
 # eval_worst_class (a class index) is no curve: the Train page names the worst class with it.
+# epoch is the chart's top axis.
 CURVE_NAMES = ("loss", "eval_loss", "eval_accuracy", "eval_macro_f1",
-               "eval_worst_class_retention", "eval_worst_class")  # fmt: skip
+               "eval_worst_class_retention", "eval_worst_class", "epoch")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

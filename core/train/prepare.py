@@ -72,6 +72,9 @@ def prepare(project: Project, config: TrainConfig, run_dir: Path, *, main: bool)
         hard_labels=config.hard_labels, alpha=config.alpha_for(task), seed=config.seed,
     )  # fmt: skip
     notes = list(data.notes)
+    if config.augment_rare:
+        data, note = augmented(project, config, task, labels, data)
+        notes.append(note)
     if config.derive is not None:
         source, note = derive_source(project, config, source, data.teacher_id, labels, task)
         notes.append(note)
@@ -122,6 +125,35 @@ def prepare(project: Project, config: TrainConfig, run_dir: Path, *, main: bool)
     return Prepared(task, labels, data, student, derived, model_type, tokenizer, train,
                     validation, device, max_length, token_kl, share, template, notes, recipe,
                     source)  # fmt: skip
+
+
+def augmented(
+    project: Project, config: TrainConfig, task: str, labels: tuple[str, ...],
+    data: TrainingData,
+) -> tuple[TrainingData, str]:  # fmt: skip
+    """``data`` with the teacher-labelled copies of its rare-class training rows appended
+    (:mod:`core.train.augment`), and a note that counts them.
+
+    Raises:
+        TrainError: not a classification project, or the teacher is not a local classifier.
+        TeacherModelError: the teacher's folder cannot be loaded.
+    """
+    from dataclasses import replace
+
+    from core.train.augment import augmentable_teacher, copy_texts, teacher_copies
+
+    if task != "classification":
+        raise TrainError("--augment-rare applies to classification only",
+                         "drop --augment-rare")  # fmt: skip
+    folder = augmentable_teacher(project, data.teacher_id)
+    counts = make_recipe(config, task, data.train, len(labels)).class_counts
+    made = copy_texts(data.train, counts, config.augment_rare, config.seed)
+    copies = teacher_copies(made, folder, labels, data.teacher_id, config.hard_labels)
+    sources = len({record_id for record_id, _ in made})
+    note = (f"rare-class augmentation: the teacher labelled {len(copies):,} perturbed copies "
+            f"of {sources:,} rare-class training rows (--augment-rare {config.augment_rare}); "
+            "validation and test are untouched")  # fmt: skip
+    return replace(data, train=data.train + copies, augmented=len(copies)), note
 
 
 def derive_source(

@@ -198,7 +198,8 @@ def recipe_lineage(prepared: Prepared) -> dict[str, Any]:
             "class_counts": list(recipe.class_counts),
             "epoch_counts": list(recipe.epoch_counts),
             "class_weights": list(recipe.class_weights),
-            "derived_from": str(prepared.source)}  # fmt: skip
+            "derived_from": str(prepared.source),
+            "augmented": prepared.data.augmented}  # fmt: skip
 
 
 def _save(
@@ -227,7 +228,8 @@ def _save(
         teacher={"teacher_id": data.teacher_id, "prompt_version": data.prompt_version,
                  "prompt_template": prepared.prompt_template},
         data={"datasets": dataset_hashes(project, [e.record_id for e in data.train]),
-              "train_examples": len(data.train), "validation_examples": len(data.validation),
+              "train_examples": len(data.train) - data.augmented,
+              "augmented_copies": data.augmented, "validation_examples": len(data.validation),
               "held_out_from_train": data.held_out, "skipped": data.skipped,
               "raw_text_records": data.raw_text_used,
               "train_sha256": examples_sha256(data.train),

@@ -85,7 +85,8 @@ def _audit_start(
     data = prepared.data
     project.audit("train.start", {
         "run": run_id, "student": str(prepared.student), "teacher_id": data.teacher_id,
-        "prompt_version": data.prompt_version, "train_examples": len(data.train),
+        "prompt_version": data.prompt_version,
+        "train_examples": len(data.train) - data.augmented, "augmented": data.augmented,
         "validation_examples": len(data.validation), "skipped": data.skipped,
         "resumed_from_step": start_step, "device": prepared.device.name,
         "config": to_json(config, project.path),
@@ -120,7 +121,7 @@ def _result(
         best_val_metric=attempt.best_metric,
         val_metric_name="macro_f1" if prepared.task == "classification" else "loss",
         stopped_early=attempt.stopped_early,
-        train_examples=len(data.train),
+        train_examples=len(data.train) - data.augmented,
         validation_examples=len(data.validation),
         samples_per_s=round(attempt.samples_per_s, 2),
         peak_memory_mb=round(attempt.peak_memory_mb, 1),
@@ -140,6 +141,7 @@ def _result(
         validation=dict(attempt.validation),
         initial_validation=dict(attempt.initial),
         chance_accuracy=_chance(prepared) if prepared.task == "classification" else None,
+        augmented=data.augmented,
     )
 
 

@@ -146,7 +146,7 @@ def diverged_error(what: str, args: Any) -> TrainDivergedError:
 # What the reporter hears at each log and validation (the Train page plots them).
 CURVE_METRICS = ("loss", "learning_rate", "eval_loss", "eval_accuracy", "eval_macro_f1",
                  "eval_retention", "eval_worst_class_retention", "eval_worst_class",
-                 "samples_per_s")  # fmt: skip
+                 "samples_per_s", "epoch")  # fmt: skip
 # Best checkpoint: macro-F1, the figure the floor's retention is of (accuracy favours the
 # large classes, and on skewed data keeps a student that never predicts a rare one).
 BEST_METRIC = {"classification": "eval_macro_f1", "generation": "eval_loss"}
@@ -215,13 +215,18 @@ class StageCallback(TrainerCallback):
                 self._reporter.metric(f"train/{name}", row[name], state.global_step)
 
 
+LOG_POINTS = 100
+
+
 def training_arguments(
     output_dir: Path, *, config: Any, task: str, batch_size: int, grad_accum: int,
     train_size: int, device: str, precision: str, world_size: int = 1, epochs: float,
 ) -> TrainingArguments:  # fmt: skip
     """The Trainer's arguments for one attempt (the batch size may be halved after an OOM)."""
     steps = math.ceil(train_size / (batch_size * grad_accum * world_size)) * epochs
-    log_every = max(1, min(50, config.eval_steps // 2 or 1))
+    # About LOG_POINTS training-loss points over the run (a curve, not five dots; a short
+    # run still gets one every step), never fewer than one per half evaluation interval.
+    log_every = max(1, min(config.eval_steps // 2 or 1, math.ceil(steps / LOG_POINTS)))
     classification = task == "classification"
     values = dict(
         output_dir=str(output_dir),

@@ -8,6 +8,7 @@ highlighted, and the records flagged for review. Only anonymized text is ever re
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -31,6 +32,14 @@ from core.anonymize.review import (
     anonymize_overview,
     anonymized_records,
 )
+from core.anonymize.review_actions import (
+    add_replacement,
+    add_to_rules,
+    mark_reviewed,
+    pending_reasons,
+    remove_replacement,
+    review_queue,
+)
 from core.errors import AnonymizeError
 from core.jobs.registry import ANONYMIZE
 from core.jobs.runs import list_runs, run_config
@@ -48,6 +57,7 @@ PATTERN_ONLY_TEXT = (
     "hold them, or to try settings quickly."
 )
 _LastRun = tuple[str, AnonymizeConfig]  # the latest run's status and settings
+_Queue = tuple[list[ReviewItem], dict[str, int]]  # flagged records, pending ones per reason
 _WARNING_STYLE = (
     "background: #fdecea; color: #8a1c1c; border: 1px solid #e0a0a0; border-radius: 4px; "
     "padding: 8px; font-weight: 600;"
@@ -83,6 +93,7 @@ class AnonymizePage(StagePage):
         settings.addStretch(1)
         self.results = AnonymizeResultsView(content)
         self.results.next_requested.connect(self.show_next_records)
+        self._connect_review()
         columns.addLayout(settings, 1)
         # At its natural height: stretched to the entity list's, its panes would be huge.
         columns.addWidget(self.results, 1, Qt.AlignmentFlag.AlignTop)
@@ -241,10 +252,10 @@ class AnonymizePage(StagePage):
             self._records_total = 0
             self.results.show_overview(None)
             self.results.show_preview([])
-            self.results.show_flagged([])
+            self.results.show_flagged([], ran=False)
             self._update_enabled()
             return
-        overview, preview, flagged, last = read
+        overview, preview, (flagged, reasons), last = read
         self._overview = overview
         if self._loaded_for != self.context.project_dir:
             self._loaded_for = self.context.project_dir
@@ -253,12 +264,17 @@ class AnonymizePage(StagePage):
         self._records_total = overview.records_total
         self.results.show_overview(overview, _describe_run(last))
         self._show_preview(preview)
-        self.results.show_flagged(flagged[:FLAGGED_SHOWN], more=len(flagged) > FLAGGED_SHOWN)
+        self.results.show_flagged(
+            flagged[:FLAGGED_SHOWN],
+            more=len(flagged) > FLAGGED_SHOWN,
+            ran=overview.records_anonymized > 0,
+            reasons=reasons,
+        )
         self._update_enabled()
 
     def _read_store(
         self,
-    ) -> tuple[AnonymizeOverview, list[ReviewItem], list[ReviewItem], _LastRun | None]:
+    ) -> tuple[AnonymizeOverview, list[ReviewItem], _Queue, _LastRun | None]:
         with self.context.project() as project:
             same_project = self._loaded_for == self.context.project_dir
             earlier = self._overview if same_project else None
@@ -268,10 +284,56 @@ class AnonymizePage(StagePage):
             if not preview and self._preview_after:
                 self._preview_after = 0
                 preview = anonymized_records(project, PREVIEW_RECORDS)
-            flagged = anonymized_records(project, FLAGGED_SHOWN + 1, needs_review_only=True)
+            reason = self.results.reason_filter.reason() or None
+            flagged = review_queue(project, FLAGGED_SHOWN + 1, reason=reason)
+            reasons = pending_reasons(project)
             runs = list_runs(project, ANONYMIZE.key)
             last = (runs[-1].status, run_config(project, ANONYMIZE, runs[-1])) if runs else None
-        return overview, preview, flagged, last
+        return overview, preview, (flagged, reasons), last
+
+    # -- the review queue ------------------------------------------------------------------
+
+    def _connect_review(self) -> None:
+        self.results.reason_changed.connect(lambda _: self.refresh())
+        self.results.reviewed.connect(
+            lambda record: self._review(mark_reviewed, record, done=f"Record #{record} reviewed.")
+        )
+        self.results.remove_requested.connect(self._remove_replacement)
+        self.results.add_requested.connect(self._add_replacement)
+        self.results.term_requested.connect(self._add_term)
+
+    def _review(self, action: Callable[..., object], *args: object, done: str) -> None:
+        def call() -> bool:
+            with self.context.project() as project:
+                action(project, *args)
+            return True
+
+        if self.run_guarded(call):
+            self.banner.show_info(done, "The change is in the audit log.")
+            self.context.stages_changed.emit()  # refreshes this page and the sidebar
+
+    def _remove_replacement(self, record: int, index: int) -> None:
+        if index < 0:
+            self.banner.show_warning(
+                "Put the cursor in a highlighted replacement first.",
+                "Click the replacement that is not an identifier, then Undo replacement.",
+            )
+            return
+        self._review(remove_replacement, record, index,
+                     done=f"Record #{record}: the replacement was undone and the record "
+                     "anonymized again.")  # fmt: skip
+
+    def _add_replacement(self, record: int, start: int, end: int, entity: str) -> None:
+        self._review(add_replacement, record, start, end, entity,
+                     done=f"Record #{record}: the selection is replaced as {entity} and the "
+                     "record anonymized again.")  # fmt: skip
+
+    def _add_term(self, term: str, allow: bool, entity: str) -> None:
+        which = "allow-list (never replaced)" if allow else f"deny-list of {entity}"
+        self._review(lambda project: add_to_rules(project, term, allow=allow, entity=entity or
+                                                  "PERSON"),
+                     done=f"Added to the project's {which}. Run anonymization again to apply "
+                     "it to every record.")  # fmt: skip
 
     def show_next_records(self) -> None:
         """Show the next few anonymized records (from the first again after the last)."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from PySide6.QtGui import QShowEvent
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from core.errors import UserError
 from core.jobs.registry import Stage
@@ -56,7 +56,17 @@ class StagePage(QWidget):
         self.banner = InlineBanner(self)
         self.job_panel = JobPanel(self)
         self.job_panel.hide()
-        self.body_layout.addWidget(self.heading)
+        self.runs_button = QPushButton("All runs…" if self.stage is None else "Run history…", self)
+        self.runs_button.setObjectName("runsButton")
+        self.runs_button.setToolTip(
+            "Every run, with its settings, figures, duration and who ran it; compare two "
+            "and choose which student Evaluate and Export use."
+        )
+        self.runs_button.clicked.connect(self.open_runs)
+        heading_row = QHBoxLayout()
+        heading_row.addWidget(self.heading, 1)
+        heading_row.addWidget(self.runs_button)
+        self.body_layout.addLayout(heading_row)
         self.body_layout.addWidget(self.banner)
         self.body_layout.addWidget(self.job_panel)
         self.build()
@@ -88,6 +98,17 @@ class StagePage(QWidget):
 
     def on_stage_failed(self, stage: str, error: dict[str, Any]) -> None:
         """Called after a failed run was shown (banner or error dialog)."""
+
+    def open_runs(self) -> QDialog | None:
+        """The runs view of this page's stage (of the whole project on the project page)."""
+        from desktop.widgets.runs_view import RunsDialog
+
+        if self.context.project_dir is None:
+            self.banner.show_error("No project is open.", "Open or create a project first.")
+            return None
+        dialog = RunsDialog(self.context, None if self.stage is None else self.stage.key, self)
+        dialog.show()
+        return dialog
 
     # -- jobs ------------------------------------------------------------------------------
 

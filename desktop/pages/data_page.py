@@ -309,19 +309,29 @@ class DataPage(StagePage):
 
     def refresh(self) -> None:
         read = self.run_guarded(self._read_store) if self.context.has_project() else None
-        summaries, task = read if read is not None else ([], "classification")
+        summaries, task, used = read if read is not None else ([], "classification", None)
         self.columns.set_generation(task == "generation")
+        if used is not None and getattr(self, "_split_shown_for", None) != self.context.project_dir:
+            # The split and seed the data was imported with, not the form's defaults.
+            self._split_shown_for = self.context.project_dir
+            self.split.set_percents(*(round(100 * share) for share in used.split))
+            self.split.seed.setValue(used.seed)
         self._summaries = summaries
         self.summary.set_summaries(summaries)
         self._update_enabled()
 
-    def _read_store(self) -> tuple[list[DatasetSummary], str]:
+    def _read_store(self) -> tuple[list[DatasetSummary], str, ImportConfig | None]:
+        from core.jobs.registry import IMPORT
+        from core.jobs.runs import latest, run_config
+
         with self.context.project() as project:
             # Summaries are reused only within one project (see dataset_summaries).
             same = self._summaries_for == project.path
             self._summaries_for = project.path
             earlier = self._summaries if same else []
-            return dataset_summaries(project, earlier), project.settings.task
+            found = latest(project, IMPORT)
+            used = None if found is None else run_config(project, IMPORT, found.run)
+            return dataset_summaries(project, earlier), project.settings.task, used
 
     def _update_enabled(self) -> None:
         idle = self.context.has_project() and not self.busy()

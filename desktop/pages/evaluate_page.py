@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from core.evaluate.figures import ReliabilityCurve
     from core.jobs.runs import Finished
 
-    Read = tuple[Finished[EvaluateResult] | None, tuple[ReliabilityCurve, ...], str]
+    Read = tuple[Finished[EvaluateResult] | None, tuple[ReliabilityCurve, ...], str, str]
 
 
 def open_url(url: QUrl) -> bool:
@@ -64,6 +64,14 @@ class EvaluatePage(StagePage):
         self.intro.setWordWrap(True)
         self.intro.setProperty("role", "explanation")
         column.addWidget(self.intro)
+        self.student_line = QLabel(content)
+        self.student_line.setObjectName("chosenStudent")
+        self.student_line.setWordWrap(True)
+        self.student_line.setToolTip(
+            "Evaluate and Export use the newest trained student unless another is chosen in "
+            "the Train page's run history."
+        )
+        column.addWidget(self.student_line)
         column.addWidget(self._build_options(content))
         self.run_button = primary_button(
             "&Evaluate the student",
@@ -194,7 +202,12 @@ class EvaluatePage(StagePage):
                 f"the report {path} is no longer there", "evaluate again to write a new one"
             )
             return
-        open_url(QUrl.fromLocalFile(str(path)))
+        if open_url(QUrl.fromLocalFile(str(path))):
+            self.banner.show_info("The report opened in your browser.", str(path))
+        else:
+            self.banner.show_warning(
+                f"No browser opened the report ({path})", "open that file in a browser yourself"
+            )
 
     def on_stage_succeeded(self, stage: str, result: Any) -> None:
         self.refresh()
@@ -208,7 +221,8 @@ class EvaluatePage(StagePage):
         if read is None:
             self._show_nothing("The last evaluation cannot be read (see the message above).")
             return
-        found, curves, floor = read
+        found, curves, floor, student = read
+        self.student_line.setText(student)
         if found is None:
             self._show_nothing(
                 "No evaluation yet. Evaluate the student to see whether it meets the quality "
@@ -222,12 +236,20 @@ class EvaluatePage(StagePage):
     def _read(self) -> Read:
         from core.evaluate.figures import read_reliability
         from core.jobs.runs import latest
+        from core.train.chosen import chosen_run_id, chosen_student
 
         with self.context.project() as project:
-            found = latest(project, EVALUATE)
+            student = chosen_student(project)
+            found = None
+            if student is not None:
+                folder = student.result.model_dir.resolve()
+                found = latest(project, EVALUATE,
+                               where=lambda r: r.student_dir.resolve() == folder)  # fmt: skip
+            found = found or latest(project, EVALUATE)
             floor = _floor_text(project.settings.floor)
+            picked = student is not None and chosen_run_id(project) == student.run.id
         curves = () if found is None else tuple(read_reliability(found.result.reliability_file))
-        return found, curves, floor
+        return found, curves, floor, _student_text(student, picked, found)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -239,6 +261,18 @@ class EvaluatePage(StagePage):
     def _update_buttons(self) -> None:
         has_project = self.context.project_dir is not None
         self.run_button.setEnabled(has_project and not self.busy())
+
+
+def _student_text(student: Any, picked: bool, found: Any) -> str:
+    if student is None:
+        return "No student is trained yet."
+    how = "chosen in the run history" if picked else "the newest"
+    text = f"Student: the model trained by {student.run.id} ({how})."
+    if found is not None and found.result.student_dir.resolve() != (
+        student.result.model_dir.resolve()
+    ):
+        text += " It has not been evaluated yet: the figures below are of another student."
+    return text
 
 
 def _floor_text(floor: QualityFloor) -> str:

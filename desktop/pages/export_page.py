@@ -282,7 +282,11 @@ class ExportPage(StagePage):
             self.banner.show_info(self.panel.verify_status.text())
 
     def open_folder(self, bundle: Path) -> None:
-        open_url(QUrl.fromLocalFile(str(bundle if bundle.is_dir() else bundle.parent)))
+        folder = bundle if bundle.is_dir() else bundle.parent
+        if not open_url(QUrl.fromLocalFile(str(folder))):
+            self.banner.show_warning(
+                f"No file manager opened the folder ({folder})", "open it yourself"
+            )
 
     def on_stage_succeeded(self, stage: str, result: ExportResult) -> None:
         self.banner.show_info(f"The bundle was written to {result.bundle}.")

@@ -14,13 +14,10 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
 )
 
@@ -32,14 +29,25 @@ from desktop.widgets.background_call import BackgroundCall, settle_heavy_imports
 from desktop.widgets.form_fields import primary_button, wrapped_label
 from desktop.widgets.prompt_editor import DryRunTable, PromptEditor
 from desktop.widgets.scroll_body import scrolling_body
-from desktop.widgets.teacher_source_form import ENDPOINT, TeacherSourceForm
+from desktop.widgets.teacher_quality import TeacherQuality
+from desktop.widgets.teacher_source_form import ENDPOINT, LOCAL, TeacherSourceForm
 from desktop.workers.stage_worker import StageWorker
 
 _INTRO = (
     "The teacher answers every anonymized record; the student then learns to imitate those "
-    "answers. The teacher never sees the original text."
+    "answers. The teacher never sees the original text. Three ways: the human labels (the "
+    "student is then simply fine-tuned on them), a model on this computer (pick one below, "
+    "or fine-tune one from your labels first), or a server on your network (test it first)."
 )
-_SPLITS = ("train", "validation", "test", "edge", "all")
+
+
+def find_teacher_models() -> list[Any]:
+    """The local model catalogue (a background thread: it reads weight-file headers)."""
+    from core.train.catalogue import catalogue, default_roots
+
+    entries = catalogue(default_roots())
+    settle_heavy_imports()
+    return entries
 
 
 def dry_run(project_dir: Path, config: TeachConfig) -> list[Any]:
@@ -76,6 +84,9 @@ class TeacherPage(StagePage):
         self._labels: tuple[str, ...] = ()
         self._shown_project: object = None
         self._call: BackgroundCall | None = None
+        self._models_call: BackgroundCall | None = None
+        self._model_entries: list[Any] = []
+        self._finetuning = False
         self._live: dict[str, float] = {}
         self._on_source_changed(self.source.source())
 
@@ -84,6 +95,7 @@ class TeacherPage(StagePage):
         self.source = TeacherSourceForm(box)
         self.source.test_button.clicked.connect(self.test_endpoint)
         self.source.source_changed.connect(self._on_source_changed)
+        self.source.finetune_button.clicked.connect(self.finetune_teacher)
         QVBoxLayout(box).addWidget(self.source)
         return box
 
@@ -120,13 +132,12 @@ class TeacherPage(StagePage):
         return row
 
     def _build_results(self) -> QGroupBox:
-        box = QGroupBox("How good is the teacher?", self)
-        self.accuracy_table = _accuracy_table(box)
-        self.summary = wrapped_label("", box, "teachSummary", plain=True)
-        layout = QVBoxLayout(box)
-        layout.addWidget(self.accuracy_table, 0, Qt.AlignmentFlag.AlignLeft)
-        layout.addWidget(self.summary)
-        return box
+        self.quality = TeacherQuality(self)
+        # The box's parts, as the page's own (tests and screen readers find them here).
+        self.accuracy_table = self.quality.accuracy_table
+        self.summary = self.quality.summary
+        self.held_out_note = self.quality.held_out_note
+        return self.quality
 
     # -- reading the store -----------------------------------------------------------------
 
@@ -146,6 +157,58 @@ class TeacherPage(StagePage):
                 self._restore(last_config)
         self.start_button.setEnabled(not self.busy())
         self._show_result(last_result)
+        self._look_up_models()
+
+    def _look_up_models(self) -> None:
+        """Once per page, on a background thread: the local models; then, each refresh,
+        the list with the teachers fine-tuned in this project."""
+        if self._models_call is None:
+            self._models_call = BackgroundCall(find_teacher_models, parent=self)
+            self._models_call.succeeded.connect(self._on_models)
+            self._models_call.start()
+        elif not self._models_call.is_running():
+            self._on_models(self._model_entries)
+
+    def _on_models(self, entries: list[Any]) -> None:
+        from core.teacher.guide import local_teachers
+
+        self._model_entries = entries
+        if self.context.project_dir is None:
+            return
+        with self.context.project() as project:
+            choices = local_teachers(project, entries)
+        self.source.set_choices(choices)
+
+    def models_found(self, msecs: int) -> bool:
+        """Wait for the model look-up (tests)."""
+        return self._models_call is None or self._models_call.wait(msecs)
+
+    def finetune_teacher(self) -> None:
+        """Fine-tune MiniLM-L6 on the human labels (the demo's teacher): first the human
+        labels as the teacher's answers, if not stored yet, then a cross-entropy-only train
+        run. It then becomes the chosen local model."""
+        from core.demo_steps import minilm_folder
+        from core.jobs.registry import TRAIN
+        from core.jobs.runs import latest_result
+        from core.teacher.guide import finetune_config
+        from core.teacher.labels_teacher import TEACHER_ID
+        from core.teacher.sources import LABELS_SPEC
+
+        def labelled() -> bool:
+            with self.context.project() as project:
+                found = latest_result(project, TEACH, where=lambda r: r.teacher_id == TEACHER_ID)
+            return found is not None
+
+        done = self.run_guarded(labelled)
+        if done is None:
+            return
+        self._finetuning = True
+        if not done:
+            self.start_stage(TEACH, TeachConfig(teacher=LABELS_SPEC.spec()))
+            return
+        student = self.run_guarded(minilm_folder)
+        if student is not None:
+            self.start_stage(TRAIN, finetune_config(student, TEACHER_ID))
 
     def _load(self) -> tuple[tuple[str, ...], str, TeachConfig | None, TeachResult | None]:
         from core.jobs.runs import latest_result, list_runs, run_config
@@ -164,26 +227,7 @@ class TeacherPage(StagePage):
             self.prompt.set_text(config.prompt_file.read_text(encoding="utf-8").rstrip("\n"))
 
     def _show_result(self, result: TeachResult | None) -> None:
-        accuracy = {} if result is None else result.accuracy
-        counts = {} if result is None else result.accuracy_n
-        shown = [s for s in _SPLITS if s in accuracy] + sorted(set(accuracy) - set(_SPLITS))
-        self.accuracy_table.setRowCount(len(shown))
-        generation = result is not None and result.task == "generation"
-        header = "ROUGE-L vs reference texts" if generation else "Agrees with human labels"
-        self.accuracy_table.setHorizontalHeaderItem(1, QTableWidgetItem(header))
-        for row, split in enumerate(shown):
-            value = f"{accuracy[split]:.3f}" if generation else f"{accuracy[split]:.1%}"
-            cells = (split, value, f"{counts.get(split, 0):,}")
-            for column, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                if column:
-                    item.setTextAlignment(
-                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-                    )
-                self.accuracy_table.setItem(row, column, item)
-        self.accuracy_table.setVisible(bool(shown))
-        _fit_to_contents(self.accuracy_table)
-        self.summary.setText(_describe(result))
+        self.quality.show_result(result)
 
     # -- the config ------------------------------------------------------------------------
 
@@ -282,11 +326,25 @@ class TeacherPage(StagePage):
             f"{self._live.get('failed', 0):,.0f} failed"
         )
 
-    def on_stage_succeeded(self, stage: str, result: TeachResult) -> None:
-        self._show_result(result)
+    def on_stage_succeeded(self, stage: str, result: Any) -> None:
         self.start_button.setEnabled(True)
+        if self._finetuning and stage == TEACH.key:
+            self.finetune_teacher()  # the labels are stored: now the fine-tuning itself
+            return
+        if self._finetuning and stage == "train":
+            self._finetuning = False
+            self.source.folder.setText(str(result.model_dir))
+            self.source.set_source(LOCAL)
+            self.banner.show_info(
+                "The teacher is fine-tuned on your labels and chosen below.",
+                "Label all records with it; its held-out agreement appears here afterwards.",
+            )
+            self._look_up_models()
+            return
+        self._show_result(result)
 
     def on_stage_failed(self, stage: str, error: dict[str, Any]) -> None:
+        self._finetuning = False
         self.start_button.setEnabled(True)
 
     def on_stage_cancelled(self, stage: str) -> None:
@@ -317,53 +375,8 @@ class TeacherPage(StagePage):
             )
 
     def _on_source_changed(self, source: str) -> None:
+        if self.banner.level() == "error":
+            self.banner.clear()  # about the source just left ("no teacher model is chosen")
         # Hidden, not greyed: the human labels have no prompt, and a greyed editor reads as
         # something to unlock.
         self.prompt_box.setVisible(self.source.needs_prompt())
-
-
-def _accuracy_table(parent: Any) -> QTableWidget:
-    table = QTableWidget(0, 3, parent)
-    table.setObjectName("teacherAccuracy")
-    table.setAccessibleName("Teacher accuracy against the human labels")
-    table.setHorizontalHeaderLabels(("Split", "Agrees with human labels", "Records compared"))
-    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    table.verticalHeader().setVisible(False)
-    table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    table.setToolTip(
-        "How often the teacher's answer equals the human label, per split. The student "
-        "can rarely beat its teacher, so this is the ceiling for what follows."
-    )
-    return table
-
-
-def _fit_to_contents(table: QTableWidget) -> None:
-    """As wide and tall as its columns and rows: a percentage beside its count, not a
-    page-width apart."""
-    table.resizeColumnsToContents()
-    header = table.horizontalHeader()
-    for column in range(table.columnCount()):  # room to breathe between the columns
-        table.setColumnWidth(column, table.columnWidth(column) + 16)
-    frame = 2 * table.frameWidth()
-    table.setFixedWidth(header.length() + frame)
-    table.setFixedHeight(header.height() + table.verticalHeader().length() + frame)
-
-
-def _describe(result: TeachResult | None) -> str:
-    if result is None:
-        return "The teacher has not answered yet. Choose a source above and label the records."
-    lines = [
-        f"Teacher {result.teacher_id}: {result.labelled:,} records answered in the last run "
-        f"({result.records_per_s:,.1f}/s); {result.invalid:,} invalid answers (training "
-        f"skips them); {result.failed:,} records left for a re-run; total cost "
-        f"{result.cost_total:,.4f}.",
-    ]
-    if not result.accuracy:
-        lines.append(
-            "No record has a reference text, so the teacher's ROUGE-L is unknown."
-            if result.task == "generation"
-            else "No record has a human label, so the teacher's accuracy is unknown."
-        )
-    lines += [f"Note: {warning}" for warning in result.warnings]
-    return "\n".join(lines)

@@ -130,7 +130,8 @@ class TrainPage(StagePage):
         task, self._labels, view = loaded
         if task != self._task:
             self._task = task
-            self.student.set_entries(self._catalogue, task)
+            looking = self._models_call is None or self._models_call.is_running()
+            self.student.set_entries(self._catalogue, task, looking=looking)
         self._look_up_models_and_gpus()
         if not self.busy():
             first_look = self._shown_project != self.context.project_dir

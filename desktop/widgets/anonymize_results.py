@@ -30,17 +30,25 @@ from core.anonymize.review import AnonymizeOverview, ReviewItem
 from desktop.widgets.empty_placeholder import EmptyPlaceholder
 from desktop.widgets.form_fields import wrapped_label
 from desktop.widgets.result_tables import fit_height
+from desktop.widgets.review_actions import ReasonFilter, ReviewActionBar
 from desktop.widgets.span_highlighter import EntityLegend, SpanTextView, entity_swatch
 
+NOT_RUN = "Run anonymization first: the records that need a person's look appear here."
 # The preview's and the review list's height: the page shows this column at its natural
 # height, top-aligned beside the long entity list, rather than stretched to match it.
 PANE_HEIGHT = 320
 
 
 class AnonymizeResultsView(QWidget):
-    """Counts, preview and review list; emits ``next_requested`` for more preview records."""
+    """Counts, preview and review list; emits ``next_requested`` for more preview records,
+    and the review actions with the record they concern (the page acts on them)."""
 
     next_requested = Signal()
+    reason_changed = Signal(str)  # "" for every reason
+    reviewed = Signal(int)  # record id
+    remove_requested = Signal(int, int)  # record id, index of the span at the cursor
+    add_requested = Signal(int, int, int, str)  # record id, start, end, entity type
+    term_requested = Signal(str, bool, str)  # the selected words, allow?, entity type
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -105,7 +113,7 @@ class AnonymizeResultsView(QWidget):
 
     def _build_review(self) -> QGroupBox:
         box = QGroupBox("Needs review", self)
-        self.nothing_flagged = wrapped_label("No record needs review.", box, "nothingFlagged")
+        self.nothing_flagged = wrapped_label(NOT_RUN, box, "nothingFlagged")
         self.nothing_flagged.setProperty("role", "explanation")
         # The list and the record beside it; hidden while nothing is flagged, so the box
         # holds one sentence instead of two empty panes.
@@ -124,11 +132,20 @@ class AnonymizeResultsView(QWidget):
         )
         self.flagged.setAccessibleName("records flagged for review")
         self.flagged.currentRowChanged.connect(self._show_flagged)
-        self.flagged.setMinimumWidth(240)
+        self.flagged.setMinimumWidth(180)
         self.flagged.setWordWrap(True)  # a long list of reasons wraps, no sideways scrolling
         self.flagged.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         title = QLabel("Records &flagged for review", body)
         title.setBuddy(self.flagged)
+        self.reason_filter = ReasonFilter(body)
+        self.reason_filter.currentIndexChanged.connect(
+            lambda _: self.reason_changed.emit(self.reason_filter.reason())
+        )
+        self.actions = ReviewActionBar(body)
+        self.actions.reviewed.connect(self._emit_reviewed)
+        self.actions.remove_requested.connect(self._emit_remove)
+        self.actions.add_requested.connect(self._emit_add)
+        self.actions.term_requested.connect(self._emit_term)
         self.flagged_view = SpanTextView(body)
         self.flagged_view.setObjectName("flaggedText")
         self.flagged_view.setAccessibleName("flagged record, anonymized")
@@ -141,8 +158,13 @@ class AnonymizeResultsView(QWidget):
         row.addLayout(right, 2)
         layout = QVBoxLayout(body)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(title)
+        top = QHBoxLayout()
+        top.addWidget(title)
+        top.addStretch(1)
+        top.addWidget(self.reason_filter)
+        layout.addLayout(top)
         layout.addLayout(row, 1)
+        layout.addWidget(self.actions)  # under both: the pane beside the list is narrow
         body.setMinimumHeight(PANE_HEIGHT)
         body.hide()
         return body
@@ -177,9 +199,23 @@ class AnonymizeResultsView(QWidget):
         self.legend.set_entities(self.preview.entities_shown(), records_shown=bool(items))
         self.next_button.setEnabled(bool(items))
 
-    def show_flagged(self, items: Sequence[ReviewItem], more: bool = False) -> None:
-        """The flagged records (``more``: there are others beyond these)."""
+    def show_flagged(
+        self,
+        items: Sequence[ReviewItem],
+        more: bool = False,
+        *,
+        ran: bool = True,
+        reasons: dict[str, int] | None = None,
+    ) -> None:
+        """The flagged records (``more``: there are others beyond these; ``ran``: whether
+        anything was anonymized yet; ``reasons``: records per reason, for the filter)."""
         self._flagged = list(items)
+        self.reason_filter.set_reasons(reasons or {})
+        filtered = bool(self.reason_filter.reason())
+        self.nothing_flagged.setText(
+            NOT_RUN if not ran else "No record needs review." if not filtered
+            else "No record left with this reason."
+        )  # fmt: skip
         self.flagged.clear()
         for item in self._flagged:
             reasons = ", ".join(reason.replace("_", " ") for reason in item.reasons)
@@ -189,7 +225,7 @@ class AnonymizeResultsView(QWidget):
             extra.setFlags(Qt.ItemFlag.NoItemFlags)
         self.flagged_view.clear()
         self.reasons.clear()
-        self.review_body.setVisible(bool(self._flagged))
+        self.review_body.setVisible(bool(self._flagged) or filtered)
         self.nothing_flagged.setVisible(not self._flagged)
         if self._flagged:
             self.flagged.setCurrentRow(0)
@@ -200,3 +236,36 @@ class AnonymizeResultsView(QWidget):
         item = self._flagged[row]
         self.flagged_view.show_records([item], headers=False)
         self.reasons.setText(" ".join(review_reason_text(reason) for reason in item.reasons))
+
+    def current_item(self) -> ReviewItem | None:
+        """The flagged record shown beside the list."""
+        row = self.flagged.currentRow()
+        return self._flagged[row] if 0 <= row < len(self._flagged) else None
+
+    def _emit_reviewed(self) -> None:
+        item = self.current_item()
+        if item is not None:
+            self.reviewed.emit(item.record_id)
+
+    def _emit_remove(self) -> None:
+        item = self.current_item()
+        if item is None:
+            return
+        where = self.flagged_view.textCursor()
+        start, end = sorted((where.selectionStart(), where.selectionEnd()))
+        for index, span in enumerate(item.spans):
+            if span["start"] <= start <= span["end"] and (end == start or end <= span["end"]):
+                self.remove_requested.emit(item.record_id, index)
+                return
+        self.remove_requested.emit(item.record_id, -1)
+
+    def _emit_add(self, entity: str) -> None:
+        item = self.current_item()
+        if item is not None:
+            where = self.flagged_view.textCursor()
+            self.add_requested.emit(
+                item.record_id, where.selectionStart(), where.selectionEnd(), entity
+            )
+
+    def _emit_term(self, allow: bool, entity: str) -> None:
+        self.term_requested.emit(self.flagged_view.textCursor().selectedText(), allow, entity)

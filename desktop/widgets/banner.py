@@ -106,5 +106,8 @@ def _sentence(text: str) -> str:
     text = text.strip()
     if not text:
         return text
-    text = text[0].upper() + text[1:]
+    first = text.split(maxsplit=1)[0]
+    # A file or folder name keeps its case ("binary.csv is not a text file").
+    if not any(mark in first for mark in "./\\_"):
+        text = text[0].upper() + text[1:]
     return text if text.endswith((".", "!", "?")) else text + "."

@@ -52,6 +52,9 @@ _SPEED_ROWS = (
 )
 
 
+METRIC_NAMES = {"macro_f1": "macro-F1", "rouge_l": "ROUGE-L", "accuracy": "accuracy"}
+
+
 class EvaluationResults(QWidget):
     """Verdict, key figures and detail tabs of one finished evaluation."""
 
@@ -123,8 +126,10 @@ class EvaluationResults(QWidget):
             "ece": "Calibration error (ECE), before → after",
             "temperature": "Temperature applied",
         }
+        self.captions: dict[str, QLabel] = {}
         for column, name in enumerate(names):
             caption = QLabel(captions[name], self)
+            self.captions[name] = caption
             caption.setObjectName("figureCaption")
             caption.setStyleSheet("color:#5f6b7a;")
             caption.setWordWrap(True)
@@ -200,6 +205,9 @@ class EvaluationResults(QWidget):
     ) -> None:
         """Render one stored evaluation (``finished``: when its run ended)."""
         self.result, self.curves = result, curves
+        metric = METRIC_NAMES.get(result.primary_metric, result.primary_metric)
+        self.captions["metric"].setText(f"Student {metric}")
+        self.figures["metric"].setAccessibleName(f"Student {metric}")
         word, style = _BADGE[result.passed]
         self.badge.setText(word)
         self.badge.setStyleSheet(style + "font-size:26px;font-weight:700;padding:10px 18px;")

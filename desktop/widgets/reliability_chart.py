@@ -2,14 +2,23 @@
 fitted temperature, with the diagonal of perfect calibration.
 
 A point below the diagonal is a bin where the model is more confident than it is right.
-Bins are those the evaluate stage stored (``reliability.json``); empty bins are not drawn.
+Bins are those the evaluate stage stored (``reliability.json``); empty bins are not drawn,
+and each point is labelled with its bin's sample count, as in the report (a bin of one
+record can only be right or wrong: its 0 or 1 says little).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCharts import QChart, QChartView, QLineSeries, QScatterSeries, QValueAxis
+from PySide6.QtCharts import (
+    QChart,
+    QChartView,
+    QLineSeries,
+    QScatterSeries,
+    QValueAxis,
+    QXYSeries,
+)
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QWidget
@@ -22,8 +31,13 @@ BEFORE, AFTER, DIAGONAL = QColor("#e08a1e"), QColor("#2f6db5"), QColor("#9aa3ad"
 
 def curve_points(curve: ReliabilityCurve) -> list[tuple[float, float]]:
     """(mean confidence, accuracy) of every non-empty bin, in bin order."""
+    return [(conf, acc) for conf, acc, _ in curve_bins(curve)]
+
+
+def curve_bins(curve: ReliabilityCurve) -> list[tuple[float, float, int]]:
+    """(mean confidence, accuracy, records) of every non-empty bin, in bin order."""
     return [
-        (conf, acc)
+        (conf, acc, int(n))
         for conf, acc, n in zip(curve.confidence, curve.accuracy, curve.counts, strict=True)
         if n > 0
     ]
@@ -81,6 +95,17 @@ class ReliabilityChart(QChartView):
                 out[item.name()] = [(p.x(), p.y()) for p in item.points()]
         return out
 
+    def bin_labels(self) -> dict[str, list[str]]:
+        """Each curve's per-point labels: the bins' sample counts (tests, accessibility)."""
+        label = QXYSeries.PointConfiguration.LabelFormat
+        return {
+            item.name(): [
+                str(item.pointConfiguration(i).get(label, "")) for i in range(item.count())
+            ]
+            for item in self.chart().series()
+            if isinstance(item, QScatterSeries)
+        }
+
 
 def _axis(title: str) -> QValueAxis:
     axis = QValueAxis()
@@ -108,14 +133,19 @@ def _line(
 def _curve_series(
     name: str, curve: ReliabilityCurve, colour: QColor
 ) -> list[QLineSeries | QScatterSeries]:
-    points = curve_points(curve)
+    bins = curve_bins(curve)
     dots = QScatterSeries()
     dots.setName(name)
     dots.setMarkerSize(7.0)
     dots.setColor(colour)
     dots.setBorderColor(colour)
-    dots.append([QPointF(x, y) for x, y in points])
-    return [_line(name, points, colour), dots]
+    dots.append([QPointF(x, y) for x, y, _ in bins])
+    dots.setPointLabelsVisible(True)
+    dots.setPointLabelsColor(colour)
+    dots.setPointLabelsClipping(False)
+    for index, (_, _, count) in enumerate(bins):
+        dots.setPointConfiguration(index, {QXYSeries.PointConfiguration.LabelFormat: f"n={count}"})
+    return [_line(name, [(x, y) for x, y, _ in bins], colour), dots]
 
 
 def _describe(before: ReliabilityCurve | None, after: ReliabilityCurve | None) -> str:

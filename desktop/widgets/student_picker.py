@@ -25,6 +25,7 @@ from core.train.config import TrainConfig
 from desktop.widgets.form_fields import wrapped_label
 
 _NO_MODELS = "No local models found yet: add a model folder"
+_LOOKING = "Looking for models…"  # until the page's background look-up answers
 _DEFAULTS = TrainConfig()
 
 
@@ -60,7 +61,7 @@ class StudentPicker(QWidget):
         for signal in (self.model_combo.currentIndexChanged, self.derive_radio.toggled,
                        self.layers.valueChanged, self.auto_radio.toggled):  # fmt: skip
             signal.connect(self._update)
-        self.set_entries([], "classification")
+        self.set_entries([], "classification", looking=True)
 
     def _build_choice(self) -> None:
         self.use_radio = QRadioButton("Train this model as it is", self)
@@ -116,7 +117,7 @@ class StudentPicker(QWidget):
     def _layers_suffix(self, value: int) -> None:
         self.layers.setSuffix(" layer" if value == 1 else " layers")
 
-    def set_entries(self, entries: list[ModelEntry], task: str) -> None:
+    def set_entries(self, entries: list[ModelEntry], task: str, *, looking: bool = False) -> None:
         """List the catalogue models that can learn ``task`` (added folders are kept).
 
         The choice shown stays; with none yet, the catalogue's recommended student for the
@@ -132,7 +133,7 @@ class StudentPicker(QWidget):
         for path in added:
             self._add_item(path, path)
         if self.model_combo.count() == 0:
-            self.model_combo.addItem(_NO_MODELS, None)
+            self.model_combo.addItem(_LOOKING if looking else _NO_MODELS, None)
         self.model_combo.blockSignals(False)
         if chosen is None:
             recommended = recommended_student(self._entries.values(), task)

@@ -18,6 +18,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
+    QComboBox,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QRadioButton,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -32,12 +34,15 @@ from PySide6.QtWidgets import (
 
 from core.errors import TeacherError
 from core.teacher.config import TeachConfig
+from core.teacher.guide import TeacherChoice, reads_prompt
 from core.teacher.sources import ENDPOINT_SPEC, LABELS_SPEC, MODEL_SPEC, parse_spec, spec_form
 from desktop.widgets.form_fields import wrapped_label
 
 LABELS, LOCAL, ENDPOINT = LABELS_SPEC.prefix, MODEL_SPEC.prefix, ENDPOINT_SPEC.prefix
 _DEFAULTS = TeachConfig(teacher=LABELS_SPEC.spec())
 _NUMBER_WIDTH = 160
+LOOKING = "Looking for models…"
+NO_MODELS = "No local models found: choose a folder, or fine-tune a teacher below"
 
 
 class TeacherSourceForm(QWidget):
@@ -48,8 +53,11 @@ class TeacherSourceForm(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._radios = {
-            LABELS: QRadioButton("The human labels already in the data", self),
-            LOCAL: QRadioButton("A model folder on this computer", self),
+            LABELS: QRadioButton(
+                "The human labels already in the data (fine-tuning on them, not distillation)",
+                self,
+            ),
+            LOCAL: QRadioButton("A model on this computer (a list of the local ones)", self),
             ENDPOINT: QRadioButton("An OpenAI-compatible server on your network", self),
         }
         self._radios[LABELS].setToolTip(
@@ -68,6 +76,9 @@ class TeacherSourceForm(QWidget):
         radios = QVBoxLayout()
         for radio in self._radios.values():
             group.addButton(radio)
+            # As wide as its text: a click right of the text would otherwise land on a dead
+            # stretch of the button.
+            radio.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
             radios.addWidget(radio)
         # Only the chosen source's form is shown (and takes room: a stack would be as tall
         # as the tallest form).
@@ -94,6 +105,20 @@ class TeacherSourceForm(QWidget):
 
     def _local_page(self) -> QWidget:
         page = QWidget(self)
+        self.models = QComboBox(page)
+        self.models.setObjectName("teacherModels")
+        self.models.setAccessibleName("Local models")
+        self.models.setToolTip("The models found on this computer and those fine-tuned here.")
+        self.models.addItem(LOOKING, None)
+        self.models.currentIndexChanged.connect(self._model_picked)
+        self.good_for = wrapped_label("", page, "teacherGoodFor", plain=True)
+        self.finetune_button = QPushButton("Fine-tune a teacher from your labels first", page)
+        self.finetune_button.setObjectName("finetuneTeacher")
+        self.finetune_button.setToolTip(
+            "Train a small classifier (MiniLM-L6) on the human labels of the train split; the "
+            "validation split picks the best checkpoint, the test records are never read. "
+            "It then becomes the teacher, as in the demo."
+        )
         self.folder = QLineEdit(page)
         self.folder.setPlaceholderText("/path/to/model-folder or model.gguf")
         self.folder.setAccessibleName("Teacher model folder")
@@ -111,11 +136,41 @@ class TeacherSourceForm(QWidget):
         self.batch_size.setToolTip(
             "Records the model reads at once. Larger is faster but uses more memory."
         )
+        self.folder.textChanged.connect(lambda _: self.source_changed.emit(self.source()))
         form = QFormLayout(page)
         form.setContentsMargins(0, 0, 0, 0)
-        form.addRow("Model", row)
+        form.addRow("Local models", self.models)
+        form.addRow("", self.good_for)
+        form.addRow("Model folder", row)
         form.addRow("Records at once", self.batch_size)
+        finetune_row = QHBoxLayout()
+        finetune_row.addWidget(self.finetune_button)
+        finetune_row.addStretch(1)
+        form.addRow("", finetune_row)
         return page
+
+    def set_choices(self, choices: list[TeacherChoice]) -> None:
+        """List the local models (``core.teacher.guide.local_teachers``), keeping the
+        folder already typed or restored."""
+        self._choices = {str(c.path): c for c in choices}
+        self.models.blockSignals(True)
+        self.models.clear()
+        self.models.addItem("Choose a model…" if choices else NO_MODELS, None)
+        for choice in choices:
+            mark = "" if choice.usable else " (needs fine-tuning first)"
+            self.models.addItem(f"{choice.name}{mark}", str(choice.path))
+        index = self.models.findData(self.folder.text().strip())
+        self.models.setCurrentIndex(max(index, 0))
+        self.models.blockSignals(False)
+        self._model_picked()
+
+    def _model_picked(self) -> None:
+        path = self.models.currentData()
+        choice = getattr(self, "_choices", {}).get(path) if path else None
+        self.good_for.setText("" if choice is None else choice.good_for)
+        self.good_for.setVisible(choice is not None)  # no blank line under the list
+        if choice is not None and self.folder.text().strip() != path:
+            self.folder.setText(str(path))
 
     def _endpoint_page(self) -> QWidget:
         page = QWidget(self)
@@ -185,7 +240,10 @@ class TeacherSourceForm(QWidget):
         self._radios[key].setChecked(True)
 
     def needs_prompt(self) -> bool:
-        """Whether the chosen spec may name an LLM, which reads a prompt."""
+        """Whether the chosen source reads a prompt: an LLM, not the human labels nor a
+        local classifier."""
+        if self.source() == LOCAL and self.folder.text().strip():
+            return reads_prompt(Path(self.folder.text().strip()).expanduser())
         return spec_form(self.source()).prompted
 
     def values(self) -> dict[str, Any]:

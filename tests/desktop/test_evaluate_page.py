@@ -77,6 +77,7 @@ def test_a_run_renders_the_verdict_and_every_table(qtbot, page, tmp_path, traine
     assert results.reason.text().startswith("Retention ")
     assert " meets the floor 0.5" in results.reason.text()
     assert results.figures["retention"].text() not in ("", "—")
+    assert results.captions["metric"].text() == "Student macro-F1"  # issue 20: named
     assert results.intervals["retention"].text().startswith("95%: ")
     panel = results.recommendation
     # It passes, but on 180 test rows: nothing ships on that (the reason says why).

@@ -123,6 +123,9 @@ def test_leakage_check_on_marked_records(imported, tmp_path, capsys):
     assert report["per_entity"]["TITLE"]["targeted"] is False
     assert report["overall"]["values"] == 2
     assert "Lindqvist" not in json.dumps(report)
+    # Issue 20: over-redaction beside leakage ("Duke" is a name, but not a marked one).
+    assert report["replaced"] >= 2
+    assert 0.0 < report["precision"] <= 1.0
 
 
 def test_no_phone_extension_leaks(imported, tmp_path, capsys):

@@ -160,9 +160,10 @@ def fake_train_run(
     *,
     teacher_id: str | None = TEACHER_ID,
     labels: Sequence[str] = LABELS,
+    config: TrainConfig | None = None,
 ) -> Path:
     """A succeeded train run whose model is a copy of ``student``, with a lineage file."""
-    run_id = runs.create_run(project, TRAIN, TrainConfig(teacher_id=teacher_id))
+    run_id = runs.create_run(project, TRAIN, config or TrainConfig(teacher_id=teacher_id))
     target = project.run_dir(run_id) / "student"
     shutil.copytree(student, target)
     lineage = {

@@ -17,6 +17,7 @@ def test_curves_keep_loss_and_validation_points_and_skip_a_cut_line(tmp_path):
     path.write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"step": 6, "lo')
     assert read_curves(path) == [
         CurvePoint("loss", 2, 1.1),
+        CurvePoint("epoch", 2, 0.5),  # issue 20: the chart's epoch axis
         CurvePoint("eval_loss", 4, 0.9),
         CurvePoint("eval_accuracy", 4, 0.5),
     ]

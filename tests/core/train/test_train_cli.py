@@ -71,6 +71,7 @@ def test_resume_refuses_options_that_change_what_is_learnt(capsys, train_project
      (["--derive", "x", "--layers", "0"], "--layers must be at least 1"),
      (["--student", "x", "--alpha", "2"], "--alpha must be in [0, 1]"),
      (["--student", "x", "--device", "tpu"], "--device must be"),
+     (["--student", "x", "--augment-rare", "-1"], "--augment-rare must be between 0 and 20"),
      (["--student", "/no/such/model"], "does not exist on this machine")],
 )  # fmt: skip
 def test_bad_options_exit_2_with_one_line(capsys, train_project, argv, message):
