@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QEventLoop, QObject, QTimer, Signal
 
 
 def settle_heavy_imports(*, collect: bool = False) -> None:
@@ -30,16 +30,7 @@ def settle_heavy_imports(*, collect: bool = False) -> None:
     gc.freeze()
 
 
-class _Relay(QObject):
-    """Carries one call's outcome from its thread to the UI thread.
-
-    It belongs to the call's thread, not to the page: a page closed while the call runs
-    deletes its ``BackgroundCall``, and emitting a signal of that deleted object from the
-    thread crashed the process (a segfault in the test suite). Qt drops a connection whose
-    receiver is gone, so the relay's emit is then simply delivered nowhere.
-    """
-
-    done = Signal(bool, object)
+_POLL_MS = 25  # how soon a finished call is noticed on the UI thread
 
 
 class BackgroundCall(QObject):
@@ -59,13 +50,26 @@ class BackgroundCall(QObject):
         self._fn, self._args = fn, args
         self._thread: threading.Thread | None = None
         self._running = False
+        # The thread never touches a Qt object: a page closed while its call ran deleted
+        # this object under the thread, and the thread's signal emit (later its connect)
+        # crashed the process. The thread fills a plain list; a timer owned by this object
+        # (so it dies with the page) collects the outcome on the UI thread.
+        self._box: list[tuple[bool, object]] = []
+        self._poll = QTimer(self)
+        self._poll.setInterval(_POLL_MS)
+        self._poll.timeout.connect(self._collect)
 
     def start(self) -> None:
         if self._running:
             return
         self._running = True
-        self._thread = threading.Thread(target=self._run, name="stillroom-call", daemon=True)
+        self._box = []
+        self._thread = threading.Thread(
+            target=_call, args=(self._box, self._fn, self._args), name="stillroom-call",
+            daemon=True,
+        )  # fmt: skip
         self._thread.start()
+        self._poll.start()
 
     def is_running(self) -> bool:
         return self._running
@@ -82,19 +86,11 @@ class BackgroundCall(QObject):
         self.finished.disconnect(loop.quit)
         return not self._running
 
-    def _run(self) -> None:
-        relay = _Relay()
-        try:  # queued: delivered on the UI thread that owns this object, if it still exists
-            relay.done.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
-        except RuntimeError:  # the page was closed before the call began
-            return
-        try:
-            outcome, ok = self._fn(*self._args), True
-        except Exception as exc:  # noqa: BLE001 — handed to the UI thread, which decides
-            outcome, ok = exc, False
-        relay.done.emit(ok, outcome)
+    def _collect(self) -> None:
+        if self._box:
+            self._poll.stop()
+            self._deliver(*self._box[0])
 
-    @Slot(bool, object)
     def _deliver(self, ok: bool, outcome: object) -> None:
         self._running = False
         if ok:
@@ -102,3 +98,11 @@ class BackgroundCall(QObject):
         else:
             self.failed.emit(outcome)
         self.finished.emit()
+
+
+def _call(box: list[tuple[bool, object]], fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    """The thread's whole work: run ``fn`` and leave its outcome in ``box``."""
+    try:
+        box.append((True, fn(*args)))
+    except Exception as exc:  # noqa: BLE001 — handed to the UI thread, which decides
+        box.append((False, exc))
