@@ -11,6 +11,10 @@ tokens/s and time to first token at batch 1 (PyTorch fp32 teacher vs the shipped
 sizes, and whether token-level KL beat SFT alone.
 
     .venv/bin/python bench/generation_bench.py --notes 100 --students 12:kl,12:sft
+
+``--teacher DIR`` skips fine-tuning the teacher; with ``--work`` naming an earlier run's
+folder whose project was already taught by ``hf:DIR``, import, anonymization and teaching
+are reused too (only the students are trained, evaluated and exported).
 """
 
 from __future__ import annotations
@@ -111,39 +115,32 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--split", default="0.5,0.1,0.4")
     parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument("--teacher", type=Path, default=None,
+                        help="a fine-tuned teacher folder (not retrained)")  # fmt: skip
+    parser.add_argument("--lr", default="1e-4", help="the students' learning rate")
     args = parser.parse_args()
 
-    from clinical_notes import clinical_notes, write_csv
-
     from core import netguard
-    from core.teacher.models import smollm2_folder
 
     netguard.install()
     started = time.perf_counter()
     work = args.work or Path(tempfile.mkdtemp(prefix="generation-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    project, data = work / "project", work / "notes.csv"
-    notes = clinical_notes(args.notes, args.seed)
-    write_csv(notes, data)
-    print(f"{len(notes)} notes (seed {args.seed}) in {work}")
+    project = work / "project"
     common = ("--max-length", str(args.max_length), "--batch-size", "4")
-    cli("init", project, "--task", "generation", "--floor", "0.9")
-    cli("import", project, data, "--text", "note", "--label", "summary", "--split", args.split)
-    cli("anonymize", project)
-    cli("teach", project, "--teacher", "labels")
-    tuned = cli("train", project, "--student", smollm2_folder(), "--epochs", args.teacher_epochs,
-                "--lr", "1e-4", *common)  # fmt: skip
-    teacher_dir = Path(tuned["model_dir"])
-    # The built-in summary prompt: the one the teacher was fine-tuned with.
-    taught = cli("teach", project, "--teacher", f"hf:{teacher_dir}",
-                 "--max-new-tokens", str(args.max_new_tokens), "--batch-size", "8")  # fmt: skip
+    taught = _taught(project, args.teacher)
+    if taught is None:
+        teacher_dir, taught = _teacher(args, work, project, common)
+    else:
+        teacher_dir = args.teacher
+        print(f"reusing {project} and its teacher outputs from {teacher_dir}")
     print(f"  teacher ROUGE-L vs references: {taught['accuracy']}")
     evaluated = {}
     for spec in args.students.split(","):
         layers, kind = spec.split(":")
         alpha = "0" if kind == "sft" else "0.5"
         trained = cli("train", project, "--derive", teacher_dir, "--layers", layers,
-                      "--teacher-id", taught["teacher_id"], "--alpha", alpha, "--lr", "1e-4",
+                      "--teacher-id", taught["teacher_id"], "--alpha", alpha, "--lr", args.lr,
                       "--epochs", args.student_epochs, *common)  # fmt: skip
         evaluated[spec] = cli("evaluate", project, "--student", trained["model_dir"],
                               "--max-new-tokens", str(args.max_new_tokens),
@@ -151,9 +148,53 @@ def main() -> None:
     best = max(evaluated, key=lambda s: _row(evaluated[s], "test", "student")["metric"])
     bundle = work / "bundle"
     exported = cli("export", project, "--student", evaluated[best]["student_dir"], "--out",
-                   bundle, "--override-floor", "benchmark run")  # fmt: skip
+                   bundle, "--override-floor", "benchmark run", "--force")  # fmt: skip
     report(args, project, taught, evaluated, best, exported, teacher_dir, bundle)
     print(f"\ntotal wall time {time.perf_counter() - started:.0f} s")
+
+
+def _taught(project: Path, teacher: Path | None) -> dict[str, Any] | None:
+    """The latest teach result of ``project`` by ``hf:teacher``, to reuse; None if none."""
+    import sqlite3
+
+    if teacher is None or not (project / "stillroom.db").is_file():
+        return None
+    with sqlite3.connect(project / "stillroom.db") as conn:
+        rows = conn.execute("SELECT config, result FROM runs WHERE stage = 'teach' AND "
+                            "status = 'succeeded' ORDER BY created DESC").fetchall()  # fmt: skip
+    for config, result in rows:
+        if json.loads(config).get("teacher") == f"hf:{teacher}":
+            return dict(json.loads(result))
+    return None
+
+
+def _teacher(
+    args: Any, work: Path, project: Path, common: tuple[str, ...]
+) -> tuple[Path, dict[str, Any]]:
+    """A new project: notes imported and anonymized, the teacher fine-tuned (unless
+    ``--teacher``), then its summaries and token log-probabilities stored."""
+    from clinical_notes import clinical_notes, write_csv
+
+    from core.teacher.models import smollm2_folder
+
+    data = work / "notes.csv"
+    notes = clinical_notes(args.notes, args.seed)
+    write_csv(notes, data)
+    print(f"{len(notes)} notes (seed {args.seed}) in {work}")
+    cli("init", project, "--task", "generation", "--floor", "0.9")
+    cli("import", project, data, "--text", "note", "--label", "summary", "--split", args.split)
+    cli("anonymize", project)
+    if args.teacher is None:
+        cli("teach", project, "--teacher", "labels")
+        tuned = cli("train", project, "--student", smollm2_folder(), "--epochs",
+                    args.teacher_epochs, "--lr", "1e-4", *common)  # fmt: skip
+        teacher_dir = Path(tuned["model_dir"])
+    else:
+        teacher_dir = args.teacher
+    # The built-in summary prompt: the one the teacher was fine-tuned with.
+    taught = cli("teach", project, "--teacher", f"hf:{teacher_dir}",
+                 "--max-new-tokens", str(args.max_new_tokens), "--batch-size", "8")  # fmt: skip
+    return teacher_dir, taught
 
 
 def report(

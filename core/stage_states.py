@@ -85,14 +85,9 @@ def _attention(project: Project, stage: Stage[Any, Any], done: StageState) -> St
     why = None
     if stage is TRAIN:
         trained = latest_result(project, TRAIN, where=lambda r: r.parent_run is None)
-        if trained is not None and trained.near_chance:
-            accuracy = trained.validation.get("accuracy", trained.best_val_metric)
-            why = (
-                f"Training ended at chance level: the best validation accuracy "
-                f"{accuracy:.2f} is no better than always answering the "
-                f"commonest label ({trained.chance_accuracy:.2f}); more data or another "
-                "student is needed."
-            )
+        reason = None if trained is None else trained.needs_attention
+        if reason is not None:
+            why = f"{reason[0].upper()}{reason[1:]}."
     elif stage is EVALUATE:
         evaluated = latest_result(project, EVALUATE)
         reason = None if evaluated is None else evaluated.needs_attention

@@ -68,7 +68,8 @@ def add(sub: Any, common: argparse.ArgumentParser) -> None:
 
 # Options that set a TrainConfig number: flag, type, help ({} shows the dataclass's default).
 _NUMBERS = (
-    ("--layers", int, "layers kept by --derive"), ("--lora-rank", int, "LoRA rank (default {})"),
+    ("--layers", int, "layers kept by --derive (default: two thirds of a decoder's, half "
+     "of an encoder's)"), ("--lora-rank", int, "LoRA rank (default {})"),
     ("--lora-alpha", int, "LoRA alpha (default {})"),
     ("--epochs", float, "passes over the data (default: by the data's size, 3 to 8)"),
     ("--temperature", float, "distillation T (default {:g})"),
@@ -320,7 +321,12 @@ def render_train(result: TrainResult) -> list[str]:
     ]
     if result.token_kl is not None:
         lines.append(f"  token-level KL: {'yes' if result.token_kl else 'no (SFT only)'}")
+    start = result.initial_validation.get(result.val_metric_name)
+    if start is not None:
+        lines.append(f"  untrained start (step 0): validation {result.val_metric_name} {start:.4f}")
     lines += [f"  note: {note}" for note in result.notes]
+    if result.needs_attention is not None:
+        lines.append(f"  NEEDS ATTENTION: {result.needs_attention}")
     lines.append(f"  curves: {result.curves_path}; lineage: {result.lineage_path}")
     if result.search is not None:
         lines += _search_lines(result.search)

@@ -12,6 +12,7 @@ import json
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 CHECKPOINTS = "checkpoints"
 CURVES = "curves.jsonl"
@@ -69,6 +70,28 @@ def trim_curves(run_dir: Path, step: int) -> None:
         if int(point.get("step", 0)) <= step:
             kept.append(line)
     path.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
+
+
+def initial_figures(run_dir: Path) -> dict[str, float]:
+    """The validation figures logged at step 0, before any training (empty if none)."""
+    path = run_dir / CURVES
+    if not path.is_file():
+        return {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            point = json.loads(line)
+        except ValueError:
+            continue
+        if int(point.get("step", 0)) == 0 and "eval_loss" in point:
+            return eval_figures(point)
+    return {}
+
+
+def eval_figures(logged: dict[str, Any]) -> dict[str, float]:
+    """``eval_*`` numbers of one logged validation, without the prefix or the timings."""
+    return {k.removeprefix("eval_"): float(v) for k, v in logged.items()
+            if k.startswith("eval_") and isinstance(v, int | float)
+            and not k.endswith(("_runtime", "_per_second"))}  # fmt: skip
 
 
 def remove_scratch(run_dir: Path) -> None:

@@ -44,7 +44,8 @@ class TrainConfig:
     Attributes:
         student: a local model folder (or ``.gguf`` file) to train, or None with ``derive``.
         derive: a larger local model to build the student from by keeping ``layers`` layers.
-        layers: how many evenly spaced layers the derived student keeps.
+        layers: how many evenly spaced layers the derived student keeps (None: two thirds
+            of a decoder's, half of an encoder's).
         teacher_id: whose outputs to learn from (default: the most recent teacher).
         prompt_version: which prompt version of that teacher (default: its most recent).
         lora: train LoRA adapters (merged into the saved student) instead of every weight.
@@ -160,8 +161,8 @@ class TrainConfig:
                 "--auto searches over the layers of --derive PATH",
                 "pass --derive PATH (the teacher's base model) with --auto",
             )
-        if self.derive is not None and not self.auto and (self.layers is None or self.layers < 1):
-            raise TrainError("--derive needs --layers K (K >= 1)", "for example --layers 3")
+        if self.derive is not None and self.layers is not None and self.layers < 1:
+            raise TrainError("--layers must be at least 1", "for example --layers 3")
         if self.derive is None and self.layers is not None:
             raise TrainError("--layers applies only with --derive", "drop --layers")
         for ok, message in _checks(self):
@@ -269,7 +270,8 @@ class TrainResult:
     cut from; ``augmented`` counts the teacher-labelled copies of rare-class rows trained on
     besides the ``train_examples`` records; ``validation`` holds the best checkpoint's
     validation figures (accuracy, macro_f1, retention, worst_class_retention, worst_class:
-    a label index).
+    a label index); ``initial_validation`` the same figures of the untrained student, at
+    step 0.
     """
 
     run_id: str
@@ -305,6 +307,7 @@ class TrainResult:
     derived_from: Path | None = None
     validation: dict[str, float] = field(default_factory=dict)
     chance_accuracy: float | None = None  # always answering the commonest validation label
+    initial_validation: dict[str, float] = field(default_factory=dict)
     parent_run: str | None = None
     augmented: int = 0  # teacher-labelled copies of rare-class rows trained on (not records)
     trial: TrialFigures | None = None
@@ -320,6 +323,38 @@ class TrainResult:
         if self.chance_accuracy is None or accuracy is None:
             return False
         return accuracy <= self.chance_accuracy + NEAR_CHANCE
+
+    @property
+    def no_better_than_start(self) -> bool:
+        """Whether the best checkpoint scores no better on validation than the untrained
+        student did at step 0 (by the figure the best checkpoint was picked on)."""
+        name = self.val_metric_name
+        start, best = self.initial_validation.get(name), self.validation.get(name)
+        if start is None or best is None:
+            return False
+        return best >= start if name == "loss" else best <= start
+
+    @property
+    def needs_attention(self) -> str | None:
+        """Why this student should not be trusted as it is, in plain words; None if fine."""
+        if self.near_chance:
+            accuracy = self.validation.get("accuracy", self.best_val_metric)
+            return (
+                f"training ended at chance level: the best validation accuracy "
+                f"{accuracy:.2f} is no better than always answering the "
+                f"commonest label ({self.chance_accuracy:.2f}); more data or another "
+                "student is needed"
+            )
+        if self.no_better_than_start:
+            name = self.val_metric_name.replace("_", "-")
+            start = self.initial_validation[self.val_metric_name]
+            best = self.validation[self.val_metric_name]
+            return (
+                f"the student is no better than its untrained start: validation {name} "
+                f"{best:.4f} at its best checkpoint vs {start:.4f} at step 0; train longer "
+                "(more epochs or data), keep more layers, or use a full fine-tune"
+            )
+        return None
 
 
 def resolve_path(spec: str) -> Path:

@@ -13,6 +13,7 @@ from core.train.config import TrainConfig
 from core.train.data import TrainingData, load_data, pick_teacher
 from core.train.derive import (
     DerivedStudent,
+    default_layers,
     derive_student,
     derive_warnings,
     same_family,
@@ -78,8 +79,14 @@ def prepare(project: Project, config: TrainConfig, run_dir: Path, *, main: bool)
         source, note = derive_source(project, config, source, data.teacher_id, labels, task)
         notes.append(note)
     student, derived = source, None
-    if config.layers is not None and not config.auto:  # with --derive (validate() checked)
-        derived = derive_student(source, config.layers, run_dir / DERIVED_DIR)
+    if config.derive is not None and not config.auto:
+        layers = config.layers
+        if layers is None:
+            layers, total = default_layers(source)
+            notes.append(f"the derived student keeps {layers} of {total} layers (the default: "
+                         "two thirds of a decoder's, half of an encoder's; --layers K to "
+                         "choose)")  # fmt: skip
+        derived = derive_student(source, layers, run_dir / DERIVED_DIR)
         student = derived.folder
     tokenizer = load_tokenizer(student)
     max_length = config.max_length_for(task)
@@ -171,8 +178,9 @@ def derive_source(
         else same_family(folder, path, labels, task, None if config.auto else config.layers)
     )
     if folder is not None and why is None:
+        copied = "classifier head" if task == "classification" else "output layer"
         return folder, (f"the student is derived from the teacher's own weights ({folder.name}), "
-                        "the kept layers and the classifier head copied from it")  # fmt: skip
+                        f"the kept layers and the {copied} copied from it")  # fmt: skip
     if config.derive_from == "teacher":
         raise TrainError(f"cannot derive the student from the teacher: {why}",
                          "pass --derive-from path to derive from --derive PATH")  # fmt: skip

@@ -34,6 +34,7 @@ class Attempt:
     model_dir: Path | None = None
     notes: list[str] = field(default_factory=list)
     validation: dict[str, float] = field(default_factory=dict)  # at the best checkpoint
+    initial: dict[str, float] = field(default_factory=dict)  # at step 0, untrained
 
 
 def train_with_retry(
@@ -124,8 +125,13 @@ def _attempt(
                           batch * accum * device.world_size, main=main)  # fmt: skip
     trainer = distill_trainer(config, prepared, model, args, [stage, *callbacks])
     reset_peak_memory(device.kind)
+    # The untrained start, scored once (and logged to the curves at step 0) so the result
+    # can say when training did not beat it; a resumed run reads it back from the curves.
+    initial = (checkpoints.eval_figures(trainer.evaluate()) if checkpoint is None
+               else checkpoints.initial_figures(run_dir))  # fmt: skip
     trainer.train(resume_from_checkpoint=None if checkpoint is None else str(checkpoint))
     attempt = _outcome(trainer, stage, device.kind, batch, accum)
+    attempt.initial = initial
     if not attempt.cancelled and main:
         attempt.model_dir = _save(project, config, run_id, prepared, trainer, attempt)
     return attempt
@@ -182,9 +188,7 @@ def best_figures(state: Any) -> dict[str, float]:
     if chosen is None and state.best_metric is not None:
         chosen = next((r for r in rows if state.best_metric in r.values()), rows[-1])
     chosen = chosen or rows[-1]
-    return {k.removeprefix("eval_"): float(v) for k, v in chosen.items()
-            if k.startswith("eval_") and isinstance(v, int | float)
-            and not k.endswith(("_runtime", "_per_second"))}  # fmt: skip
+    return checkpoints.eval_figures(chosen)
 
 
 def recipe_lineage(prepared: Prepared) -> dict[str, Any]:

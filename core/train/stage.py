@@ -139,6 +139,7 @@ def _result(
         epoch_counts=prepared.recipe.epoch_counts,
         derived_from=None if prepared.derived is None else prepared.source,
         validation=dict(attempt.validation),
+        initial_validation=dict(attempt.initial),
         chance_accuracy=_chance(prepared) if prepared.task == "classification" else None,
         augmented=data.augmented,
     )

@@ -366,6 +366,9 @@ def _describe_result(result: TrainResult) -> str:
         f"The student is in {result.model_dir}.",
     ]
     lines += [f"Note: {note}" for note in result.notes]
+    reason = result.needs_attention
+    if reason is not None:
+        lines.insert(0, f"Needs attention: {reason[0].upper()}{reason[1:]}.")
     return "\n".join(lines)
 
 

@@ -82,9 +82,9 @@ def test_training_draws_curves_and_a_reopened_project_shows_them(
     assert {"train/loss", "train/eval_accuracy"} <= set(seen)
     assert worker.result.global_step == 6
     assert page.chart.point_count("loss") >= 3
-    assert page.chart.point_count("eval_accuracy") == 2  # steps 3 and 6
+    assert page.chart.point_count("eval_accuracy") == 3  # steps 0 (untrained), 3 and 6
     # Worst-class retention while training: a curve point and a named class per validation.
-    assert page.chart.point_count("eval_worst_class_retention") == 2
+    assert page.chart.point_count("eval_worst_class_retention") == 3
     assert page.worst_class.text().startswith("Worst class on validation at step 6: ")
     assert any(label in page.worst_class.text() for label in LABELS)
     assert "Trained 6 steps" in page.summary.text()
@@ -205,3 +205,20 @@ def test_a_copied_project_shows_its_own_student(qtbot, app_context, tmp_path):
     page = _page(qtbot, app_context)
     student = copy.resolve() / "runs" / run_id / "student"
     assert f"The student is in {student}." in page.summary.text()
+
+
+def test_a_student_no_better_than_its_untrained_start_needs_attention(qtbot, app_context, tmp_path):
+    path = _project(tmp_path)
+    with Project.open(path) as project:
+        run_id = create_run(project, TRAIN, TrainConfig(student="x"))
+        result = train_result(
+            project.run_dir(run_id) / "student", run_id=run_id, task="generation",
+            val_metric_name="loss", best_val_metric=15.3, validation={"loss": 15.3},
+            initial_validation={"loss": 11.9},
+        )  # fmt: skip
+        mark_finished(project, run_id, "succeeded", result=to_json(result, project.path))
+    app_context.open_project(path)
+    page = _page(qtbot, app_context)
+    text = page.summary.text()
+    assert text.startswith("Needs attention: The student is no better than its untrained start")
+    assert "validation loss 15.3000 at its best checkpoint vs 11.9000 at step 0" in text

@@ -68,7 +68,7 @@ def test_resume_refuses_options_that_change_what_is_learnt(capsys, train_project
     ("argv", "message"),
     [(["--layers", "2", "--student", "x"], "--layers applies only with --derive"),
      ([], "name exactly one student"),
-     (["--derive", "x"], "--derive needs --layers"),
+     (["--derive", "x", "--layers", "0"], "--layers must be at least 1"),
      (["--student", "x", "--alpha", "2"], "--alpha must be in [0, 1]"),
      (["--student", "x", "--device", "tpu"], "--device must be"),
      (["--student", "x", "--augment-rare", "-1"], "--augment-rare must be between 0 and 20"),
