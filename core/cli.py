@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="stillroom",
         description="Distil a large teacher model into a small student model, on-prem "
         "and air-gapped. Stages: init → import → anonymize → teach → train → evaluate → "
-        "export.",
+        "export → serve → monitor (→ redistill).",
         epilog=protocol.EXIT_CODES_HELP,
     )
     parser.add_argument("--version", action="version", version=f"stillroom {core.__version__}")
