@@ -51,3 +51,19 @@ def train_project(tmp_path) -> Iterator[Project]:
     fill_project(proj, 40)
     yield proj
     proj.close()
+
+
+@pytest.fixture
+def taught(tmp_path, tiny_causal) -> Iterator[Project]:
+    """A generation project: 20 records answered by the tiny causal teacher."""
+    from core.jobs.execute import run_stage
+    from core.jobs.registry import TEACH
+    from core.reporter import NullReporter
+    from core.teacher.config import TeachConfig
+
+    project = Project.create(tmp_path / "gen", task="generation", floor=QualityFloor(0.9))
+    fill_project(project, 20, generation=True)
+    run_stage(project, TEACH, TeachConfig(teacher=f"hf:{tiny_causal}", max_new_tokens=6,
+                                   batch_size=10), reporter=NullReporter())  # fmt: skip
+    yield project
+    project.close()

@@ -6,13 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from train_helpers import fill_project
 
 from core.jobs.execute import run_stage
-from core.jobs.registry import TEACH, TRAIN
-from core.project import Project, QualityFloor
+from core.jobs.registry import TRAIN
 from core.reporter import NullReporter
-from core.teacher.config import TeachConfig
 from core.teacher.prompts import default_template
 from core.train.config import TrainConfig
 from core.train.data import load_data, pick_teacher
@@ -20,16 +17,6 @@ from core.train.features import Collator, generation_features, prompt_ids
 from core.train.losses import IGNORE_INDEX
 
 transformers = pytest.importorskip("transformers")
-
-
-@pytest.fixture
-def taught(tmp_path, tiny_causal):
-    project = Project.create(tmp_path / "gen", task="generation", floor=QualityFloor(0.9))
-    fill_project(project, 20, generation=True)
-    run_stage(project, TEACH, TeachConfig(teacher=f"hf:{tiny_causal}", max_new_tokens=6,
-                                   batch_size=10), reporter=NullReporter())  # fmt: skip
-    yield project
-    project.close()
 
 
 def _config(**values):

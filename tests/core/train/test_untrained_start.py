@@ -7,30 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
-from train_helpers import fill_project
 
 from core.cli import main
 from core.commands.train_commands import render_train
-from core.jobs.execute import run_stage
-from core.jobs.registry import TEACH
-from core.project import Project, QualityFloor
-from core.reporter import NullReporter
 from core.stage_states import stage_states
-from core.teacher.config import TeachConfig
 from core.train.config import TrainResult
 from core.train.derive import default_layers
 
 transformers = pytest.importorskip("transformers")
-
-
-@pytest.fixture
-def taught(tmp_path, tiny_causal):
-    project = Project.create(tmp_path / "gen", task="generation", floor=QualityFloor(0.9))
-    fill_project(project, 20, generation=True)
-    run_stage(project, TEACH, TeachConfig(teacher=f"hf:{tiny_causal}", max_new_tokens=6,
-                                   batch_size=10), reporter=NullReporter())  # fmt: skip
-    yield project
-    project.close()
 
 
 def test_default_layers_keep_two_thirds_of_a_decoder_and_half_of_an_encoder(
