@@ -96,7 +96,9 @@ def test_nothing_passing_names_a_lever(tmp_path, tiny_bert4):
 def test_the_budget_stops_the_search(tmp_path, tiny_bert4):
     project = _project(tmp_path, floor=0.99)
     started = time.perf_counter()
-    result = run_stage(project, TRAIN, _auto(tiny_bert4, epochs=30, budget_s=4.0),
+    # 1,000 epochs: no machine finishes (and so passes) the first trial inside 4 s; with 30 a
+    # fast CI machine did, and the search stopped as "passed".
+    result = run_stage(project, TRAIN, _auto(tiny_bert4, epochs=1000, budget_s=4.0),
                        reporter=NullReporter())  # fmt: skip
     took = time.perf_counter() - started
     search = result.search
