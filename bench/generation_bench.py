@@ -118,6 +118,9 @@ def main() -> None:
     parser.add_argument("--teacher", type=Path, default=None,
                         help="a fine-tuned teacher folder (not retrained)")  # fmt: skip
     parser.add_argument("--lr", default="1e-4", help="the students' learning rate")
+    parser.add_argument("--trained", action="append", default=[], metavar="SPEC=DIR",
+                        help="reuse a trained student of --students (24:kl=RUN/student): "
+                             "it is evaluated and exported, not retrained")  # fmt: skip
     args = parser.parse_args()
 
     from core import netguard
@@ -136,13 +139,19 @@ def main() -> None:
         print(f"reusing {project} and its teacher outputs from {teacher_dir}")
     print(f"  teacher ROUGE-L vs references: {taught['accuracy']}")
     evaluated = {}
+    reused = dict(item.split("=", 1) for item in args.trained)
     for spec in args.students.split(","):
         layers, kind = spec.split(":")
         alpha = "0" if kind == "sft" else "0.5"
-        trained = cli("train", project, "--derive", teacher_dir, "--layers", layers,
-                      "--teacher-id", taught["teacher_id"], "--alpha", alpha, "--lr", args.lr,
-                      "--epochs", args.student_epochs, *common)  # fmt: skip
-        evaluated[spec] = cli("evaluate", project, "--student", trained["model_dir"],
+        if spec in reused:
+            student_dir = reused[spec]
+            print(f"  reusing the trained student {spec} in {student_dir}")
+        else:
+            student_dir = cli("train", project, "--derive", teacher_dir, "--layers", layers,
+                              "--teacher-id", taught["teacher_id"], "--alpha", alpha,
+                              "--lr", args.lr, "--epochs", args.student_epochs,
+                              *common)["model_dir"]  # fmt: skip
+        evaluated[spec] = cli("evaluate", project, "--student", student_dir,
                               "--max-new-tokens", str(args.max_new_tokens),
                               "--latency-runs", "3", "--no-baseline")  # fmt: skip
     best = max(evaluated, key=lambda s: _row(evaluated[s], "test", "student")["metric"])

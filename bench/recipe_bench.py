@@ -88,6 +88,10 @@ SWEEP: tuple[tuple[str, dict[str, Any]], ...] = (
                               "balance": "sampler", "temperature": 2.0}),
     ("+ sampler, a 0.9 T 2", {**TODAY, "derive_from": "teacher", "lr": 1e-4,
                               "balance": "sampler", "alpha": 0.9, "temperature": 2.0}),
+    ("+ sampler, a 0.5 T 4", {**TODAY, "derive_from": "teacher", "lr": 1e-4,
+                              "balance": "sampler", "temperature": 4.0}),
+    ("+ sampler, a 0.9 T 4", {**TODAY, "derive_from": "teacher", "lr": 1e-4,
+                              "balance": "sampler", "alpha": 0.9, "temperature": 4.0}),
 )  # fmt: skip
 
 
@@ -176,9 +180,12 @@ def test_figures(project: Project, folder: Path) -> dict[str, Any]:
             "teacher_macro_f1": round(base.macro_f1, 4)}  # fmt: skip
 
 
-def sweep(name: str, project: Project, info: dict[str, Any]) -> list[dict[str, Any]]:
+def sweep(name: str, project: Project, info: dict[str, Any],
+          only: list[str] | None = None) -> list[dict[str, Any]]:  # fmt: skip
     rows = []
     for label, values in SWEEP:
+        if only and label not in only:
+            continue
         config = TrainConfig(derive=str(base_model()), layers=3, teacher_id=info["teacher_id"],
                              **values)  # fmt: skip
         started = time.perf_counter()
@@ -273,6 +280,8 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--sets", default="demo,rt,skewed")
     parser.add_argument("--sweep", action="store_true", help="the recipe sweep only")
     parser.add_argument("--sweep-sets", default="skewed,rt")
+    parser.add_argument("--sweep-variants", type=lambda t: t.split(";"), default=None,
+                        help="only these SWEEP labels, separated by ';'")  # fmt: skip
     parser.add_argument("--auto-budget", type=float, default=600.0, help="seconds")
     parser.add_argument("--work", type=Path, help="keep the projects (and teachers) here")
     parser.add_argument("--json", type=Path, help="write the figures to this file")
@@ -304,7 +313,7 @@ def main() -> None:
     for name in names:
         project, info = prepare_set(name, work, args)
         if args.sweep:
-            figures["sweep"] += sweep(name, project, info)
+            figures["sweep"] += sweep(name, project, info, args.sweep_variants)
         else:
             figures["table"] += table_rows(name, project, info, args)
         project.close()

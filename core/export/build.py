@@ -61,6 +61,9 @@ class Built:
     reused: bool = False  # the INT8 file is the one the evaluation scored
     # generation: the weight-only files parity chooses from, by variant name
     candidates: dict[str, quantize.Quantized] = field(default_factory=dict)
+    # generation: a file's greedy answers by (file, split), kept so a file chosen by its
+    # test-set score is not generated twice
+    answers: dict[tuple[Path, str], list[str]] = field(default_factory=dict)
 
     @property
     def shipped_variant(self) -> str:

@@ -23,6 +23,7 @@ from core.export.config import ExportConfig, ParityReport, VariantParity
 from core.export.onnx_export import load_local
 from core.export.runtime import TokenizerSettings
 from core.export.runtime_causal import OnnxCausalLM, PromptWrapper
+from core.export.sources import Evaluation
 from core.project import Project
 
 if TYPE_CHECKING:
@@ -32,6 +33,12 @@ if TYPE_CHECKING:
 # on all 8-token greedy runs yet lost 0.16 ROUGE-L on 48-token summaries (max |Δlogit|
 # 17.8); errors that compound over a long answer only show over a long run.
 GREEDY_TOKENS = 32
+# A weight-only file whose greedy answers part from PyTorch's (a near-tie token taken the
+# other way, then a different but equally good sentence) ships when its own test metric is
+# within this of the PyTorch student's, both scored on the same test rows: the issue-17
+# target for the shipped file (on its bench the 8-bit file matched 75% of 32-token greedy
+# runs and scored 0.745 ROUGE-L against PyTorch's 0.753).
+METRIC_TOLERANCE = 0.01
 PROBE_TOKENS = 4
 MAX_PROMPTS = 64
 _PLACEHOLDER = "\u2063STILLROOM_TEXT\u2063"
@@ -129,9 +136,11 @@ def _variant(
 
 
 def parity_step(
-    project: Project, config: ExportConfig, student: StudentSource, built: Built, step: Step
-) -> None:
-    """Fill ``built.prompt`` and ``built.parity`` for a causal LM student."""
+    project: Project, config: ExportConfig, student: StudentSource, built: Built, step: Step,
+    evaluation: Evaluation,
+) -> None:  # fmt: skip
+    """Fill ``built.prompt`` and ``built.parity`` for a causal LM student, and choose the
+    file that ships (:func:`choose_file`)."""
     from core.export.build import settings_of
     from core.export.sources import test_inputs
 
@@ -153,28 +162,70 @@ def parity_step(
         texts,
         lambda message: step(0.5, message),
     )
-    _choose(config, built)
+    reference = _student_test_metric(evaluation)
+
+    def score(model: Path) -> tuple[float, float] | None:
+        from core.export.shipped import test_metric_of
+
+        if reference is None:
+            return None
+        step(0.6, f"scoring {model.parent.name} on the test set")
+        metric = test_metric_of(project, student, built, evaluation, model)
+        return None if metric is None else (metric, reference)
+
+    choose_file(config.min_agreement, built, score)
 
 
-def _choose(config: ExportConfig, built: Built) -> None:
-    """Ship the smallest weight-only file whose next-token agreement and greedy match with
-    PyTorch both reach ``min_agreement``; none does: the fp32 file, with a note."""
+def _student_test_metric(evaluation: Evaluation) -> float | None:
+    """The PyTorch student's test metric in its evaluation (None: not evaluated)."""
+    result = evaluation.result
+    if result is None:
+        return None
+    row = next((r for r in result.headline if r.split == "test" and r.model == "student"), None)
+    return None if row is None else row.metric
+
+
+def choose_file(
+    min_agreement: float, built: Built, score: Callable[[Path], tuple[float, float] | None]
+) -> None:
+    """Ship the smallest weight-only file that keeps the student's quality; none does: fp32.
+
+    A file qualifies when its next-token agreement with PyTorch reaches ``min_agreement``
+    and either its greedy runs match PyTorch's as often, or ``score(file)`` (its test
+    metric, the PyTorch student's) puts it within :data:`METRIC_TOLERANCE` of the student.
+    """
     assert built.parity is not None
     for name, candidate in sorted(
         built.candidates.items(), key=lambda c: c[1].model.stat().st_size
     ):
         measured = built.parity.variant(name)
-        if measured is None or built.parity.n == 0:
+        if measured is None or built.parity.n == 0 or measured.agreement < min_agreement:
             continue
         greedy = measured.metric if measured.metric is not None else 0.0
-        if min(measured.agreement, greedy) >= config.min_agreement:
-            built.shipped, built.isa, built.quantization = (
-                candidate.model, candidate.isa, candidate.settings)  # fmt: skip
-            return
+        if greedy < min_agreement:
+            scored = score(candidate.model)
+            if scored is None:
+                continue
+            metric, reference = scored
+            if metric < reference - METRIC_TOLERANCE:
+                built.notes.append(
+                    f"{name} was not shipped: its test score {metric:.3f} is more than "
+                    f"{METRIC_TOLERANCE} below the PyTorch student's {reference:.3f}"
+                )
+                continue
+            built.notes.append(
+                f"{name} ships: its greedy answers matched PyTorch's on {greedy:.0%} of the "
+                f"parity prompts over {GREEDY_TOKENS} tokens, and its test score {metric:.3f} "
+                f"is within {METRIC_TOLERANCE} of the PyTorch student's {reference:.3f}"
+            )
+        built.shipped, built.isa, built.quantization = (
+            candidate.model, candidate.isa, candidate.settings)  # fmt: skip
+        return
     if built.candidates:
         built.notes.append(
-            "no weight-only quantized file kept the PyTorch student's next token and greedy "
-            f"output on {config.min_agreement:.0%} of the test prompts: the fp32 file ships"
+            "no weight-only quantized file kept the PyTorch student's next token on "
+            f"{min_agreement:.0%} of the test prompts and either its greedy output or its "
+            f"test score (within {METRIC_TOLERANCE}): the fp32 file ships"
         )
 
 

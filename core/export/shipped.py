@@ -13,6 +13,7 @@ manifest and the card always describe the file that ships.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from core.evaluate.compare import classification_set
 from core.evaluate.config import SHIPPED, HeadlineRow, ShippedModel
@@ -136,27 +137,57 @@ def _rescore_generation(
     time as ``stillroom predict`` runs it, scored as the evaluation scores the student
     (ROUGE-L, exact match, length ratio, retention), and judged."""
     from core.evaluate.compare import generation_set
-    from core.export.runtime_causal import OnnxCausalLM, PromptWrapper
 
     result = evaluation.result
     teacher = resolve_teacher(project, None if result is None else result.teacher_id, student)
-    runner = OnnxCausalLM.open(built.shipped, built.folder / "tokenizer.json",
-                               PromptWrapper.from_dict(built.prompt or {}),
-                               settings_of(built))  # fmt: skip
-    max_new = _max_new_tokens(project, evaluation)
     on_bound = result is not None and result.gate_on_lower_bound
     rows, verdict = [], None
     for split in ("test", "edge"):
         eset = load_set(project, split, (), teacher, student.text_source)
         if not len(eset):
             continue
-        scored = generation_set(eset, {SHIPPED: [runner.generate(t, max_new) for t in eset.texts]})
+        answers = built.answers.get((built.shipped, split))
+        if answers is None:
+            answers = generate_answers(project, built, evaluation, built.shipped, eset.texts)
+        scored = generation_set(eset, {SHIPPED: answers})
         if scored is None:
             continue
         rows.append(model_row(split, _title(built), scored.models[SHIPPED]))
         if split == "test":
             verdict = judge(split, scored, project.settings.floor, SHIPPED, on_bound)
     return ShippedFigures(sha, RESCORED, why, None, tuple(rows), verdict)
+
+
+def generate_answers(
+    project: Project, built: Built, evaluation: Evaluation, model: Path, texts: list[str]
+) -> list[str]:
+    """``model``'s greedy answers to ``texts``, as ``stillroom predict`` writes them, up to
+    the evaluation's longest answer (so a file is scored as the student was)."""
+    from core.export.runtime_causal import OnnxCausalLM, PromptWrapper
+
+    runner = OnnxCausalLM.open(model, built.folder / "tokenizer.json",
+                               PromptWrapper.from_dict(built.prompt or {}),
+                               settings_of(built))  # fmt: skip
+    max_new = _max_new_tokens(project, evaluation)
+    return [runner.generate(t, max_new) for t in texts]
+
+
+def test_metric_of(
+    project: Project, student: StudentSource, built: Built, evaluation: Evaluation, model: Path
+) -> float | None:
+    """``model``'s metric (ROUGE-L, or exact match without references) on the test set, its
+    answers kept in ``built.answers`` for the shipped file's figures; None: no test rows."""
+    from core.evaluate.compare import generation_set
+
+    result = evaluation.result
+    teacher = resolve_teacher(project, None if result is None else result.teacher_id, student)
+    eset = load_set(project, "test", (), teacher, student.text_source)
+    if not len(eset):
+        return None
+    answers = generate_answers(project, built, evaluation, model, eset.texts)
+    built.answers[(model, "test")] = answers
+    scored = generation_set(eset, {SHIPPED: answers})
+    return None if scored is None else scored.models[SHIPPED].primary
 
 
 def _max_new_tokens(project: Project, evaluation: Evaluation) -> int:

@@ -174,7 +174,7 @@ def _build(job: _Job, work: Path) -> Built:
             step(0.85, "computing the probe outputs for the self-test")
             classification_probes(project, config, built, job.temperature[0], labels)
         else:
-            generation.parity_step(project, config, student, built, step)
+            generation.parity_step(project, config, student, built, step, job.evaluation)
             step(0.85, "computing the probe outputs for the self-test")
             generation.probes_step(project, config, built)
     return built
