@@ -104,6 +104,24 @@ def teacher_copies(
     return examples
 
 
+def local_classifier(teacher_id: str) -> bool:
+    """Whether a teacher id names a local classifier folder: ``hf:`` without ``answers=``
+    (which an LLM teacher answering with label words carries, local or endpoint)."""
+    return teacher_id.startswith("hf:") and "answers=" not in teacher_id
+
+
+def augment_unavailable(task: str, teacher_id: str | None) -> str | None:
+    """Why rare-class augmentation cannot run for this task and teacher, in plain words;
+    None when it can as far as the id tells (the folder itself is checked when training
+    starts) or when no teacher has answered yet."""
+    if task != "classification":
+        return "rare-class copies apply to classification projects only"
+    if teacher_id is not None and not local_classifier(teacher_id):
+        return ("rare-class copies need a local classifier teacher (a model folder on this "
+                "computer) to label them; this project's teacher is not one")  # fmt: skip
+    return None
+
+
 def augmentable_teacher(project: object, teacher_id: str) -> Path:
     """The local folder of the teacher that taught, to label the copies with.
 
@@ -113,7 +131,7 @@ def augmentable_teacher(project: object, teacher_id: str) -> Path:
     from core.train.derive import teacher_folder
 
     folder = teacher_folder(project, teacher_id)
-    if folder is None or "answers=" in teacher_id:
+    if folder is None or not local_classifier(teacher_id):
         raise TrainError(
             "--augment-rare needs a local classifier teacher (hf:FOLDER) whose folder is "
             "unchanged since it taught",

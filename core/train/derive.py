@@ -75,15 +75,40 @@ def derive_warnings(derived: DerivedStudent, *, lora: bool, task: str) -> list[s
 def default_layers(source: Path) -> tuple[int, int]:
     """The layers a derived student keeps when none are asked, and the source's depth.
 
-    Two thirds of a decoder's (issue 17: a decoder cut by more than that wrote word salad
-    after training on a small dataset), half of an encoder's (DistilBERT's one in two).
+    Raises:
+        StudentModelError: ``source`` has no readable config.json.
+    """
+    keep, total, _ = layer_default(source)
+    return keep, total
+
+
+def layer_default(source: Path) -> tuple[int, int, str]:
+    """:func:`default_layers` and why, in a few words (:func:`kept_by_default`).
+
+    Raises:
+        StudentModelError: ``source`` has no readable config.json.
     """
     config = read_config(source)
     total = int(config.get("num_hidden_layers") or 0)
+    keep, why = kept_by_default(str(config.get("model_type", "")), total)
+    return keep, total, why
+
+
+def kept_by_default(model_type: str, total: int) -> tuple[int, str]:
+    """The layers a derived student of a ``total``-layer ``model_type`` keeps when none are
+    asked, and why, in a few words (the Train page shows it).
+
+    Two thirds of a decoder's (issue 17: a decoder cut by more than that wrote word salad
+    after training on a small dataset), half of an encoder's (DistilBERT's one in two).
+    """
     if total < 2:
-        return 1, total  # nothing to drop: derive_student says so
-    share = 2 / 3 if str(config.get("model_type", "")) in DECODER_FAMILY else 1 / 2
-    return min(max(math.ceil(total * share), 1), total - 1), total
+        return 1, "the model has no layer to spare"  # derive_student says so
+    if model_type in DECODER_FAMILY:
+        share = 2 / 3
+        why = "two thirds of a text generator's layers: one cut further rarely recovers"
+    else:
+        share, why = 1 / 2, "half of an encoder's layers, as DistilBERT keeps one in two"
+    return min(max(math.ceil(total * share), 1), total - 1), why
 
 
 def derive_student(source: Path, layers: int, target: Path) -> DerivedStudent:

@@ -127,7 +127,8 @@ class TrainPage(StagePage):
         loaded = self.run_guarded(self._load)
         if loaded is None:
             return
-        task, self._labels, view = loaded
+        task, self._labels, view, augment_blocked = loaded
+        self.settings.set_augment_unavailable(augment_blocked)
         if task != self._task:
             self._task = task
             looking = self._models_call is None or self._models_call.is_running()
@@ -138,12 +139,18 @@ class TrainPage(StagePage):
             self._shown_project = self.context.project_dir
             self._show_run(view, restore_form=first_look)
 
-    def _load(self) -> tuple[str, tuple[str, ...], TrainRunView | None]:
+    def _load(self) -> tuple[str, tuple[str, ...], TrainRunView | None, str | None]:
+        """The task, labels, latest run, and why rare-class copies cannot be made (None:
+        they can, as far as the newest teacher's id tells)."""
+        from core.store.teacher_outputs import newest_teacher
+        from core.train.augment import augment_unavailable
         from core.train.overview import latest_train_run
 
         with self.context.project() as project:
             settings = project.settings
-            return settings.task, settings.labels, latest_train_run(project)
+            teacher = newest_teacher(project.store)
+            blocked = augment_unavailable(settings.task, None if teacher is None else teacher[0])
+            return settings.task, settings.labels, latest_train_run(project), blocked
 
     def _show_run(self, view: TrainRunView | None, *, restore_form: bool) -> None:
         self._view = view

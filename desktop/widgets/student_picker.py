@@ -19,14 +19,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.errors import TrainError
+from core.errors import StudentModelError, TrainError
 from core.train.catalogue import ModelEntry, recommended_student
 from core.train.config import TrainConfig
+from core.train.derive import kept_by_default, layer_default
 from desktop.widgets.form_fields import wrapped_label
 
 _NO_MODELS = "No local models found yet: add a model folder"
 _LOOKING = "Looking for models…"  # until the page's background look-up answers
 _DEFAULTS = TrainConfig()
+_MAX_LAYERS = 128  # the layers box's ceiling while the chosen model's depth is unknown
+_LAYERS_TIP = "How many of the larger model's layers the student keeps"
 
 
 class StudentPicker(QWidget):
@@ -37,6 +40,9 @@ class StudentPicker(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._entries: dict[str, ModelEntry] = {}
+        self._layers_for: str | None = None  # the model the layers box's value belongs to
+        self._layers_kept: dict[str, int] = {}  # per model picked before: its value then
+        self._layer_default: tuple[int, int, str] | None = None  # (keep, depth, why)
         # The model row first: widgets made first come first in the tab order, as on screen.
         self._build_model_row()
         self._build_choice()
@@ -93,11 +99,11 @@ class StudentPicker(QWidget):
         group.addButton(self.auto_radio)
         self.use_radio.setChecked(True)
         self.layers = QSpinBox(self)
-        self.layers.setRange(1, 128)
+        self.layers.setRange(1, _MAX_LAYERS)
         self.layers.valueChanged.connect(self._layers_suffix)
-        self.layers.setValue(3)
+        self.layers.setValue(3)  # until a model is chosen: then the core's default for it
         self.layers.setAccessibleName("Layers to keep")
-        self.layers.setToolTip("How many of the larger model's layers the student keeps")
+        self.layers.setToolTip(_LAYERS_TIP)
 
     def _build_model_row(self) -> None:
         self.model_combo = QComboBox(self)
@@ -190,7 +196,8 @@ class StudentPicker(QWidget):
         elif config.derive:
             self.select(config.derive)
             self.derive_radio.setChecked(True)
-            self.layers.setValue(config.layers or 1)
+            if config.layers:  # None: the run kept the default, which select() shows
+                self.layers.setValue(config.layers)
         elif config.student:
             self.select(config.student)
             self.use_radio.setChecked(True)
@@ -211,21 +218,70 @@ class StudentPicker(QWidget):
             self.add_folder(folder)
 
     def _update(self) -> None:
-        self.layers.setEnabled(self.derive_radio.isChecked())
+        self._follow_model()
+        derive = self.derive_radio.isChecked()
+        self.layers.setEnabled(derive)
         self.budget.setEnabled(self.auto_radio.isChecked())
         entry = self._entries.get(self.current_path() or "")
-        # Only catalogue models have known figures; hidden otherwise, so no blank line.
-        self.info.setVisible(entry is not None)
-        if entry is not None:
-            smaller = self.derive_radio.isChecked() or self.auto_radio.isChecked()
-            self.info.setText(_memory_line(entry, smaller))
+        lines = []
+        if entry is not None:  # only catalogue models have known figures
+            lines.append(_memory_line(entry, derive or self.auto_radio.isChecked()))
+        if derive and self._layer_default is not None:
+            lines.append(_default_line(self._layer_default))
+        # Hidden when there is nothing to say, so no blank line.
+        self.info.setVisible(bool(lines))
+        self.info.setText(" ".join(lines))
         self.changed.emit()
+
+    def _follow_model(self) -> None:
+        """A newly chosen model sets the layers box: its range stops below the model's
+        depth and its value is the core's default (``stillroom train --derive`` without
+        ``--layers``), or the value it had when this model was last chosen."""
+        path = self.current_path()
+        if path == self._layers_for:
+            return
+        if self._layers_for is not None:
+            self._layers_kept[self._layers_for] = self.layers.value()
+        self._layers_for = path  # first: setValue below re-enters _update
+        self._layer_default = None if path is None else self._default_for(path)
+        tip = _LAYERS_TIP
+        if self._layer_default is None:
+            self.layers.setMaximum(_MAX_LAYERS)
+        else:
+            keep, depth, why = self._layer_default
+            self.layers.setMaximum(max(depth - 1, 1))  # keeping all of them is no copy
+            self.layers.setValue(keep)
+            tip += f". This model has {depth}; the default keeps {keep}: {why}"
+        if path in self._layers_kept:
+            self.layers.setValue(self._layers_kept[path])
+        self.layers.setToolTip(tip)
+
+    def _default_for(self, path: str) -> tuple[int, int, str] | None:
+        """(layers kept by default, depth, why) for a model; None when its depth is unknown
+        (a folder without a readable config: the run will say what is wrong)."""
+        entry = self._entries.get(path)
+        if entry is not None:  # catalogue figures: no disk read, and .gguf files too
+            if not entry.layers:
+                return None
+            keep, why = kept_by_default(entry.model_type, entry.layers)
+            return keep, entry.layers, why
+        try:
+            return layer_default(Path(path))
+        except StudentModelError:
+            return None
 
 
 def _describe(entry: ModelEntry) -> str:
     layers = f", {entry.layers} layers" if entry.layers else ""
     name = entry.display_name or entry.path.name
     return f"{name} ({entry.parameters / 1e6:.1f}M parameters{layers})"
+
+
+def _default_line(default: tuple[int, int, str]) -> str:
+    keep, depth, why = default
+    if depth < 2:
+        return f"A smaller copy cannot be made: {why}."
+    return f"By default the copy keeps {keep} of the {depth} layers: {why}."
 
 
 def _memory_line(entry: ModelEntry, derived: bool) -> str:

@@ -20,7 +20,7 @@ from core.reporter import NullReporter
 from core.teacher.base import TeachItem
 from core.teacher.config import TeachConfig
 from core.teacher.local_hf import LocalClassifierTeacher
-from core.train.augment import perturb, rare_classes
+from core.train.augment import augment_unavailable, perturb, rare_classes
 from core.train.config import TrainConfig
 from core.train.data import load_data, pick_teacher
 from core.train.losses import IGNORE_INDEX
@@ -124,3 +124,11 @@ def test_augmentation_needs_a_local_classifier_teacher(train_project, tiny_class
                   reporter=NullReporter())  # fmt: skip
     with pytest.raises(TrainError, match="--augment-rare must be between 0 and 20"):
         _config(tiny_classifier, augment_rare=-1).validate()
+
+
+def test_what_the_train_page_is_told_about_augmentation():
+    assert augment_unavailable("classification", "hf:tiny@abc?t=1") is None
+    assert augment_unavailable("classification", None) is None  # not taught yet: the run says
+    assert "classification projects only" in augment_unavailable("generation", "hf:tiny@abc")
+    for other in ("labels", "hf:smol@abc?answers=tokens&t=1", "openai:http://x?m=y&answers=t"):
+        assert "local classifier teacher" in augment_unavailable("classification", other)
