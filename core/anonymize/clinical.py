@@ -24,6 +24,7 @@ _WORD = re.compile(r"[^\s,;:()]+")
 # Edges that are not part of a term: "Ward 4B." and "(Holter)" are the listed terms.
 _EDGES = " \t\n.,;:()[]'\""
 _NEXT = re.compile(r"[ \t]+\S+")
+_PREVIOUS = re.compile(r"\S+[ \t]+\S+[ \t]+$")  # the two words before a finding
 _FIX = "reinstall Stillroom, or restore the file from its release"
 
 
@@ -102,9 +103,9 @@ def clinical_allow_list() -> ClinicalAllowList:
 def is_clinical(text: str, start: int, end: int) -> bool:
     """Whether the finding ``text[start:end]`` is clinical vocabulary that must stay.
 
-    The whole word a finding was cut from counts ("ray" of "X-ray"), and so does the next
-    word ("Ward" with its code "4B"). After a title ("Dr Holter") it is a name and stays
-    a finding.
+    The whole word a finding was cut from counts ("ray" of "X-ray"), and so do the next
+    word ("Ward" with its code "4B") and the two words before it ("kin" of "next of kin").
+    After a title ("Dr Holter") it is a name and stays a finding.
     """
     from core.anonymize.gazetteers import TITLES
 
@@ -118,8 +119,10 @@ def is_clinical(text: str, start: int, end: int) -> bool:
     if before and before[0].strip(_EDGES).casefold() in TITLES:
         return False
     following = _NEXT.match(text, right)
+    leading = _PREVIOUS.search(text[:left])
     return (
         allowed.covers(text[start:end])
         or allowed.covers(text[left:right])
         or (following is not None and allowed.covers(text[left : following.end()]))
+        or (leading is not None and allowed.covers(text[leading.start() : right]))
     )

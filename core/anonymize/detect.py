@@ -92,7 +92,10 @@ class Detector:
         self, text: str, clean: str, index: list[int] | None, flags: list[str], found: list[Finding]
     ) -> Detection:
         if self.propagate_names:
-            found += _propagate_names(clean, found)
+            # A found name's other mentions pass the clinical check too: a patient called
+            # Ray must not turn "X-ray" into "X-<PERSON>".
+            found += [f for f in _propagate_names(clean, found)
+                      if not is_clinical(clean, f.start, f.end)]  # fmt: skip
         found += _address_edges(clean, found)
         merged = merge_findings(found)
         if index is not None:

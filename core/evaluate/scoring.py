@@ -250,8 +250,9 @@ def score_generation(job: Job) -> Scored:
     )
     scored.notes.append(
         "the file that ships is not scored here for generation: the export quantizes the "
-        "weights, ships the smallest file whose parity with this student holds, and scores "
-        "that file on the test set (its figures are in the export's output and the card)"
+        "weights, ships the smallest file that keeps this student's next token and either its "
+        "greedy answers or its test score (within 0.01), and scores that file on the test set "
+        "(its figures are in the export's output and the card)"
     )
     return scored
 
