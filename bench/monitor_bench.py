@@ -118,49 +118,57 @@ def drift_phase(args: argparse.Namespace, data: dict[str, Any], bundle: Path) ->
     labels = bundle_info(bundle).labels
     test_texts = [t for t, _ in data["test"]]
     truth = np.array([labels.index(y) for _, y in data["test"]])
-    rt = _rt_texts(args.rt, args.seed)
+    wanted = set(args.scenarios.split(","))
+    rt = _rt_texts(args.rt, args.seed)  # always drawn: the same streams whatever is run
     started = time.perf_counter()
-    pool_texts = test_texts + rt
+    pool_texts = test_texts + (rt if wanted & {"rt", "c"} else [])
     pool_probs = score(bundle, pool_texts)
     scored_s = time.perf_counter() - started
     n_test = len(test_texts)
     reference = reference_from(data["train"], pool_probs[:n_test], seed=args.seed)
     rng = np.random.default_rng(args.seed)
     w = args.window
-    # (a) unshifted
-    stream_a = list(rng.integers(0, n_test, args.windows * w))
-    judged_a = _judge(stream_a, pool_probs, pool_texts, reference, w, args.seed)
-    errors_a = _estimate_errors(judged_a, stream_a, pool_probs, truth, w)
+    out: dict[str, Any] = {"window": w, "scored_texts": len(pool_texts),
+                           "scoring_s": round(scored_s, 1), "before": args.before,
+                           "trials": args.trials}  # fmt: skip
+    if "a" in wanted:  # (a) unshifted
+        stream_a = list(rng.integers(0, n_test, args.windows * w))
+        judged_a = _judge(stream_a, pool_probs, pool_texts, reference, w, args.seed)
+        errors_a = _estimate_errors(judged_a, stream_a, pool_probs, truth, w)
+        out |= {"a_windows": len(judged_a.figures),
+                "a_false_alarm_windows": len(_alerted(judged_a)),
+                "a_false_alarm_rate": len(_alerted(judged_a)) / len(judged_a.figures),
+                "a_estimate_mae": float(np.mean(errors_a))}  # fmt: skip
     # (b) one label's share tripled, after `before` unshifted requests
-    answers = truth
-    weights = np.where(answers == 0, 3.0, 1.0)
+    weights = np.where(truth == 0, 3.0, 1.0)
     weights /= weights.sum()
     delays_b, delays_rt, delays_c, errors_b = [], [], [], []
     for trial in range(args.trials):
         before = list(rng.integers(0, n_test, args.before))
         shifted = list(rng.choice(n_test, args.after, p=weights))
-        judged = _judge(before + shifted, pool_probs, pool_texts, reference, w, args.seed + trial)
-        delays_b.append(_delay(judged, args.before, w))
-        errors_b += _estimate_errors(judged, before + shifted, pool_probs, truth, w,
-                                     first=args.before // w)  # fmt: skip
+        if "b" in wanted:
+            judged = _judge(before + shifted, pool_probs, pool_texts, reference, w,
+                            args.seed + trial)  # fmt: skip
+            delays_b.append(_delay(judged, args.before, w))
+            errors_b += _estimate_errors(judged, before + shifted, pool_probs, truth, w,
+                                         first=args.before // w)  # fmt: skip
         new = list(n_test + rng.integers(0, len(rt), args.after))
-        delays_rt.append(_delay(_judge(before + new, pool_probs, pool_texts, reference, w,
-                                       args.seed + trial), args.before, w))  # fmt: skip
         share = np.clip(np.arange(args.after) / args.ramp, 0, 1)
         mixed = [int(n_test + rng.integers(len(rt))) if rng.random() < s
                  else int(rng.integers(n_test)) for s in share]  # fmt: skip
-        delays_c.append(_delay(_judge(before + mixed, pool_probs, pool_texts, reference, w,
-                                      args.seed + trial), args.before, w))  # fmt: skip
-    return {
-        "window": w, "scored_texts": len(pool_texts), "scoring_s": round(scored_s, 1),
-        "a_windows": len(judged_a.figures),
-        "a_false_alarm_windows": len(_alerted(judged_a)),
-        "a_false_alarm_rate": len(_alerted(judged_a)) / len(judged_a.figures),
-        "a_estimate_mae": float(np.mean(errors_a)),
-        "b_label_share_delays": delays_b, "b_estimate_mae": float(np.mean(errors_b)),
-        "b_new_corpus_delays": delays_rt, "c_gradual_delays": delays_c,
-        "c_ramp": args.ramp, "before": args.before, "trials": args.trials,
-    }  # fmt: skip
+        if "rt" in wanted:
+            delays_rt.append(_delay(_judge(before + new, pool_probs, pool_texts, reference, w,
+                                           args.seed + trial), args.before, w))  # fmt: skip
+        if "c" in wanted:
+            delays_c.append(_delay(_judge(before + mixed, pool_probs, pool_texts, reference,
+                                          w, args.seed + trial), args.before, w))  # fmt: skip
+    if "b" in wanted:
+        out |= {"b_label_share_delays": delays_b, "b_estimate_mae": float(np.mean(errors_b))}
+    if "rt" in wanted:
+        out["b_new_corpus_delays"] = delays_rt
+    if "c" in wanted:
+        out |= {"c_gradual_delays": delays_c, "c_ramp": args.ramp}
+    return out
 
 
 def _estimate_errors(judged: Any, stream: list[int], probs: np.ndarray, truth: np.ndarray,
@@ -181,6 +189,9 @@ def main() -> None:
     parser.add_argument("--project", type=Path, required=True)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--phases", default="drift,redistill")
+    parser.add_argument("--scenarios", default="a,b,rt,c",
+                        help="drift scenarios to run: a (unshifted), b (label share "
+                        "tripled), rt (new corpus), c (gradual); default all")  # fmt: skip
     parser.add_argument("--window", type=int, default=200)
     parser.add_argument("--windows", type=int, default=100)
     parser.add_argument("--trials", type=int, default=5)
