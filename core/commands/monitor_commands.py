@@ -32,7 +32,8 @@ def add(sub: Any, common: argparse.ArgumentParser) -> None:
         "prediction and confidence drift against the test set (chi-square with PSI, "
         "Kolmogorov-Smirnov), the quality estimated without labels from the calibrated "
         "confidences (confidence-based performance estimation) and the shadow teacher's "
-        "agreement, each with a 95% interval, against the project's floor. Prints the alerts "
+        "agreement, each with a 95% interval, against the project's floor, and the share of "
+        "requests the server refused or failed on. Prints the alerts "
         "with what to do next. Exits 1 when a window alerts, 0 otherwise, 2 on bad input.",
     )  # fmt: skip
     monitor.add_argument("dir", type=Path, metavar="DIR", help="the project folder")
@@ -43,6 +44,8 @@ def add(sub: Any, common: argparse.ArgumentParser) -> None:
                          "window holds enough requests)")  # fmt: skip
     add_numbers(monitor, MonitorConfig, (
         ("--window-rows", int, "windows of N requests instead of a time unit (replays)"),
+        ("--max-error-rate", float, "alert when a window's share of refused or failed "
+         "requests is above this, its whole 95%% interval included (default {:g})"),
         ("--seed", int, "seed of the drift tests and the estimate's draws (default {})"),
     ))  # fmt: skip
     monitor.add_argument("--bundle", type=Path, metavar="BUNDLE",
@@ -103,8 +106,9 @@ def render_monitor(result: MonitorResult) -> list[str]:
         )  # fmt: skip
         auc = "—" if w.input_auc is None else f"{w.input_auc:.2f}"
         shadow = "—" if w.shadow_agreement is None else f"{w.shadow_agreement:.1%}"
+        failed = "—" if w.error_rate is None else f"{w.error_rate:.1%}"
         lines.append(f"  {w.start[:19]}  {w.rows:>6,} req  est. macro-F1 {estimate}  "
-                     f"drift AUC {auc}  shadow {shadow}")  # fmt: skip
+                     f"drift AUC {auc}  shadow {shadow}  errors {failed}")  # fmt: skip
     floor = result.floors.metric_floor
     lines.append("floor: " + ("—" if floor is None else f"estimated macro-F1 {floor:.3f}"))
     for a in result.alerts:

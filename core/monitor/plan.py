@@ -27,6 +27,9 @@ SHADOW_LOSS_SHARE = 0.10  # dropped or failed shadow calls, of those sampled
 SHADOW_LOSS_MIN = 20
 REFERENCE_ROWS = 2000  # training rows the input test compares with (a seeded sample)
 WORST_SHOWN = 20  # the worst-drifting requests listed
+# Refused or failed requests a window may have: alert when the whole 95% interval is above
+# it (so a window of 100 requests alerts from 3 failures, one of 1,000 from 17).
+MAX_ERROR_RATE = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +77,12 @@ def _value(value: float | None) -> str:
 
 
 def plan_lines(
-    found: Floors, *, owner: str | None, temperature: float | None, task: str = "classification"
+    found: Floors,
+    *,
+    owner: str | None,
+    temperature: float | None,
+    task: str = "classification",
+    max_error_rate: float = MAX_ERROR_RATE,
 ) -> list[str]:
     """The monitoring plan as sentences: signals, thresholds, window, who is alerted.
 
@@ -114,6 +122,9 @@ def plan_lines(
         f"{_value(found.test_agreement)}), judged from {SHADOW_MIN_ANSWERS} answers a window.",
         f"Shadow calls dropped or failed: alert above {SHADOW_LOSS_SHARE:.0%} of the sampled "
         "calls (a slow or unreachable teacher).",
+        f"Error rate: the requests the server refused (malformed, too large) or failed on, "
+        f"of all it received; alert when the whole 95% interval is above {max_error_rate:.1%} "
+        "(`stillroom monitor --max-error-rate`).",
         f"Who is alerted: {who}. The Monitor page lists each alert with what to do next; "
         "`stillroom monitor` exits 1 when a window alerts, so a scheduled run can page them.",
         "Re-distil when an alert persists, or quarterly: `stillroom redistill PROJECT "

@@ -3,6 +3,7 @@ window (drift, the label-free estimate, shadow agreement) and raise alerts (DESI
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -19,10 +20,17 @@ from core.monitor.reference import (
     find_bundle,
     project_floors,
 )
-from core.monitor.windows import Traffic, split_windows, traffic, window_figures
+from core.monitor.windows import (
+    Traffic,
+    errors_per_window,
+    split_windows,
+    traffic,
+    window_figures,
+)
 from core.project import Project
 from core.reporter import Reporter
 from core.store import production
+from core.store.production import LoggedError
 
 if TYPE_CHECKING:
     from core.jobs.registry import RunContext
@@ -56,10 +64,18 @@ def estimate_note(bundle: BundleInfo) -> str:
     )
 
 
-def judge(traffic_: Traffic, reference: Reference, config: MonitorConfig, floors: plan.Floors,
-          reporter: Reporter | None = None) -> Judged:  # fmt: skip
-    """Every window's figures and alerts (the bench calls this on simulated traffic)."""
+def judge(
+    traffic_: Traffic,
+    reference: Reference,
+    config: MonitorConfig,
+    floors: plan.Floors,
+    reporter: Reporter | None = None,
+    errors: Sequence[LoggedError] = (),
+) -> Judged:
+    """Every window's figures and alerts (the bench calls this on simulated traffic);
+    ``errors``: the bundle's refused or failed requests, for the error rate."""
     unit, groups = split_windows(traffic_.times, config.window, config.window_rows)
+    failed = errors_per_window([traffic_.times[g[0]] for g in groups], errors)
     figures: list[WindowFigures] = []
     alerts: list[Alert] = []
     for index, rows in enumerate(groups):
@@ -67,9 +83,10 @@ def judge(traffic_: Traffic, reference: Reference, config: MonitorConfig, floors
             if reporter.cancel_requested():
                 raise MonitorCancelled("the monitor run was cancelled", "run it again")
             reporter.progress(0.3 + 0.6 * index / max(len(groups), 1), f"window {index + 1}")
-        found = window_figures(index, traffic_.take(rows), reference, seed=config.seed)
+        found = window_figures(index, traffic_.take(rows), reference, seed=config.seed,
+                               errors=failed[index])  # fmt: skip
         figures.append(found)
-        alerts += window_alerts(found, floors)
+        alerts += window_alerts(found, floors, max_error_rate=config.max_error_rate)
     return Judged(unit, groups, figures, alerts)
 
 
@@ -116,7 +133,8 @@ def run_monitor(project: Project, config: MonitorConfig, *, run: RunContext,
     rows = production.production_rows(project.store, sha)
     found = traffic(rows, bundle.labels)
     floors = project_floors(project)
-    judged = judge(found, reference, config, floors, reporter)
+    errors = production.error_rows(project.store, sha)
+    judged = judge(found, reference, config, floors, reporter, errors)
     figures, alerts = judged.figures, judged.alerts
     tested = [w for w in figures if w.tested]
     last = judged.groups[tested[-1].index] if tested else None
@@ -127,7 +145,8 @@ def run_monitor(project: Project, config: MonitorConfig, *, run: RunContext,
         calibrated=bundle.calibrated, estimate_note=estimate_note(bundle), floors=floors,
         windows=tuple(figures), alerts=tuple(alerts), worst=worst,
         plan=tuple(plan.plan_lines(floors, owner=None, temperature=bundle.temperature
-                                   if bundle.calibrated else None)),
+                                   if bundle.calibrated else None,
+                                   max_error_rate=config.max_error_rate)),
         labels=bundle.labels,
     )  # fmt: skip
     raised = sum(a.severity == "alert" for a in alerts)

@@ -93,6 +93,41 @@ def test_label_free_estimate_is_close_to_the_truth_on_a_calibrated_toy_model():
     assert covered >= 17  # a 95% interval, 20 windows
 
 
+def test_a_window_whose_error_rate_is_above_the_threshold_alerts_and_one_below_does_not():
+    from core.store.production import LoggedError
+
+    rng, reference = _setup()
+    probs, _ = _calibrated(rng, 600)
+    found = _traffic(_texts(rng, WORDS, 600), probs)
+    at = found.times
+
+    def failed(i: int, kind: str = "bad_request", status: int = 400) -> LoggedError:
+        return LoggedError("ab" * 32, f"e{i}-{kind}", at[i], status, kind, 1)
+
+    # window 1 (rows 200..399): 8 of 208 failed; window 2: 1 of 201 (0.5%)
+    errors = (
+        [failed(200 + i) for i in range(6)]
+        + [failed(250 + i, "model_error", 500) for i in range(2)]
+        + [failed(450)]
+    )
+    config = MonitorConfig(window_rows=200)
+    judged = judge(found, reference, config, floors(0.9, teacher_metric=None,
+                   test_agreement=None), errors=errors)  # fmt: skip
+    rates = [(w.requests, w.errors) for w in judged.figures]
+    assert rates == [(200, 0), (200, 8), (200, 1)]
+    (alert,) = [a for a in judged.alerts if a.kind == "error rate"]
+    assert alert.window == 1
+    assert "8 of 208 requests" in alert.message
+    assert "6 bad_request, 2 model_error" in alert.message
+    assert "fix the calling application" in alert.next_step
+    assert "read the server's log" in alert.next_step
+    assert (judged.figures[2].error_low or 0.0) < 0.01
+    plain = floors(0.9, teacher_metric=None, test_agreement=None)
+    strict = judge(found, reference, MonitorConfig(window_rows=200, max_error_rate=0.0), plain,
+                   errors=errors)  # fmt: skip
+    assert {a.window for a in strict.alerts if a.kind == "error rate"} == {1, 2}
+
+
 def test_uncertainty_sampling_takes_the_unsure_and_drifted_first_and_holds_out_a_slice():
     confidence = np.array([0.99, 0.4, 0.95, 0.5, 0.98, 0.45, 0.97, 0.9])
     drifted = np.array([0.1, 0.9, 0.2, 0.8, 0.1, 0.95, 0.3, 0.2])
