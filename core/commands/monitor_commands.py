@@ -17,6 +17,7 @@ from core.monitor.config import (
     RedistillConfig,
     RedistillResult,
 )
+from core.monitor.plan import PRIOR_SHIFT_P
 from core.project import Project
 
 _redistill_default = partial(default, RedistillConfig)
@@ -103,12 +104,16 @@ def render_monitor(result: MonitorResult) -> list[str]:
     for w in result.windows[-12:]:
         estimate = "—" if w.macro_f1 is None else (
             f"{w.macro_f1:.3f} [{w.macro_f1_low:.3f}, {w.macro_f1_high:.3f}]"
+            + ("*" if w.prior_adjusted else "")
         )  # fmt: skip
         auc = "—" if w.input_auc is None else f"{w.input_auc:.2f}"
         shadow = "—" if w.shadow_agreement is None else f"{w.shadow_agreement:.1%}"
         failed = "—" if w.error_rate is None else f"{w.error_rate:.1%}"
         lines.append(f"  {w.start[:19]}  {w.rows:>6,} req  est. macro-F1 {estimate}  "
                      f"drift AUC {auc}  shadow {shadow}  errors {failed}")  # fmt: skip
+    if any(w.prior_adjusted for w in result.windows[-12:]):
+        lines.append(f"  * the mix of predicted labels changed (chi-square p < {PRIOR_SHIFT_P:g}): "
+                     "the estimate was adjusted to the window's label mix")  # fmt: skip
     floor = result.floors.metric_floor
     lines.append("floor: " + ("—" if floor is None else f"estimated macro-F1 {floor:.3f}"))
     for a in result.alerts:

@@ -85,6 +85,9 @@ class WindowFigures:
     unseen word, so this is the out-of-vocabulary signal it can give). ``requests`` counts
     the answered requests, ``errors`` the refused or failed ones, ``error_rate`` their share
     of both (with its 95% interval) and ``error_kinds`` the failures per kind.
+    ``prior_adjusted``: the label-drift test's p-value is below ``PRIOR_SHIFT_P``, so the
+    estimate reads the probabilities adjusted to the window's label mix
+    (``core.monitor.estimate.adjust_to_priors``).
     """
 
     index: int
@@ -122,6 +125,7 @@ class WindowFigures:
     error_low: float | None = None
     error_high: float | None = None
     error_kinds: tuple[tuple[str, int], ...] = ()
+    prior_adjusted: bool = False
 
 
 @dataclass(frozen=True, slots=True)

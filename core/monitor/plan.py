@@ -22,6 +22,12 @@ AUTO_WINDOW_ROWS = 200  # "auto": the shortest unit whose median window holds th
 WINDOW_UNITS = ("hour", "day", "week")
 INTERVAL = 0.95
 ESTIMATE_DRAWS = 400  # simulated label draws behind the estimate's interval
+PRIOR_EM_ITERATIONS = 200  # the label-mix EM's most steps (it settles in tens on a window)
+# The label-mix correction applies where the label-drift test's p-value is below this: a
+# correction, not an alarm, so it needs no share of the false-alarm budget. Measured on the
+# demo (bench/monitor_bench.py): as good as correcting every window on a shifted stream, at
+# no cost on an unshifted one (where correcting every window fits noise in the mix).
+PRIOR_SHIFT_P = 0.05
 SHADOW_MIN_ANSWERS = 20  # fewer shadow answers: the agreement is shown, not judged
 SHADOW_LOSS_SHARE = 0.10  # dropped or failed shadow calls, of those sampled
 SHADOW_LOSS_MIN = 20
@@ -115,7 +121,10 @@ def plan_lines(
         f"when the whole 95% interval of the estimated {found.metric_name} is below "
         f"{_value(found.metric_floor)} ({found.min_retention:.0%} of the teacher's test "
         f"{found.metric_name} {_value(found.teacher_metric)}); a warning when only the "
-        "estimate is.",
+        "estimate is. Where the mix of predicted labels changed (chi-square p < "
+        f"{PRIOR_SHIFT_P:g}), the confidences are first adjusted to the window's label mix "
+        "(the EM of Saerens, Latinne & Decaestecker, 2002), since a label-mix change breaks "
+        "calibration.",
         f"Shadow agreement with the teacher (`stillroom serve --shadow-teacher`): alert when "
         f"the whole 95% interval is below {_value(found.agreement_floor)} "
         f"({found.min_retention:.0%} of the test-set agreement "

@@ -54,8 +54,10 @@ def estimate_note(bundle: BundleInfo) -> str:
         return (
             f"The estimated quality is valid because the student is temperature-calibrated "
             f"(T = {bundle.temperature:.3f} in the bundle): its confidences are its accuracy "
-            "on inputs like those it was calibrated on. It assumes the meaning of the labels "
-            "has not changed; read it beside the drift tests and the shadow agreement."
+            "on inputs like those it was calibrated on. Where the mix of predicted labels "
+            "changed, the confidences are first adjusted to the window's "
+            "mix. It assumes the meaning of the labels has not changed; read it beside the "
+            "drift tests and the shadow agreement."
         )
     return (
         "Warning: the bundle kept no fitted temperature, so its confidences may not be "

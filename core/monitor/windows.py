@@ -15,7 +15,13 @@ import numpy.typing as npt
 from core.monitor import drift
 from core.monitor.config import WindowFigures
 from core.monitor.estimate import estimate_quality
-from core.monitor.plan import AUTO_WINDOW_ROWS, INTERVAL, MIN_TEST_ROWS, WINDOW_UNITS
+from core.monitor.plan import (
+    AUTO_WINDOW_ROWS,
+    INTERVAL,
+    MIN_TEST_ROWS,
+    PRIOR_SHIFT_P,
+    WINDOW_UNITS,
+)
 from core.monitor.reference import Reference
 from core.store.production import LoggedError, ProductionRow
 
@@ -217,11 +223,18 @@ def window_figures(
     )  # fmt: skip
     if not base.tested:
         return base
-    quality = estimate_quality(window.probabilities, window.answers, seed=seed + index)
+    drifted = _drift(window, reference, seed + index)
+    # The label-mix correction only where the label-drift test says the mix changed: on an
+    # unshifted window the EM fits noise in the mix (see PRIOR_SHIFT_P).
+    label_p = drifted["label_p"]
+    adjust = label_p is not None and label_p < PRIOR_SHIFT_P
+    quality = estimate_quality(window.probabilities, window.answers, seed=seed + index,
+                               training_prior=reference.prior if adjust else None)  # fmt: skip
     return replace(
         base,
         accuracy=quality.accuracy, accuracy_low=quality.accuracy_low,
         accuracy_high=quality.accuracy_high, macro_f1=quality.macro_f1,
         macro_f1_low=quality.macro_f1_low, macro_f1_high=quality.macro_f1_high,
-        **_drift(window, reference, seed + index),  # type: ignore[arg-type]
+        prior_adjusted=adjust,
+        **drifted,  # type: ignore[arg-type]
     )  # fmt: skip
