@@ -56,7 +56,7 @@ _SCHEMA = (
     "kind TEXT NOT NULL, texts INTEGER)",
 )
 # The error kinds a log row may carry (a fixed set: a kind is never free text).
-ERROR_KINDS = ("bad_request", "too_large", "model_error", "timeout")
+ERROR_KINDS = ("bad_request", "too_large", "model_error")
 _INSERT = {
     "predictions": "INSERT INTO predictions (time, request_id, item, bundle_sha, label, "
     "probabilities, confidence, latency_ms, input_chars, fingerprint, shadow) "

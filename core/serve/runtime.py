@@ -28,7 +28,7 @@ from mlserver.types import InferenceRequest, InferenceResponse, Parameters, Resp
 from core.serve.batcher import FloatArray, MicroBatcher
 from core.serve.config import INPUT_NAME, ServeConfig
 from core.serve.fingerprint import fingerprint
-from core.serve.predlog import PredictionLog, utc_now
+from core.serve.predlog import ERROR_KINDS, PredictionLog, utc_now
 from core.serve.served import ServedModel
 from core.serve.shadow import Background, Sampler
 from core.serve.stats import ServeStats
@@ -114,6 +114,7 @@ def record_error(
 ) -> None:
     """Queue one ``errors`` row: the status and a fixed kind, never the request's text nor
     the error's message (a message may quote the input)."""
+    kind = kind if kind in ERROR_KINDS else "model_error"
     context.log.append("errors", (utc_now(), request_id, context.model.bundle_sha, status,
                                   kind, texts))  # fmt: skip
 

@@ -200,7 +200,7 @@ CREATE TABLE production_errors (
     request_id TEXT NOT NULL,
     time       TEXT NOT NULL,                -- ISO-8601 UTC, as the server logged it
     status     INTEGER NOT NULL,             -- the HTTP status answered (400, 413, 500)
-    kind       TEXT NOT NULL,                -- bad_request | too_large | model_error | timeout
+    kind       TEXT NOT NULL,                -- bad_request | too_large | model_error
     texts      INTEGER,                      -- texts the request held, where known
     import_id  INTEGER NOT NULL REFERENCES production_imports(id),
     UNIQUE (bundle_sha, request_id, time)
