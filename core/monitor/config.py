@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal, get_args
 
 from core.errors import UserError
-from core.monitor.plan import Floors
+from core.monitor.plan import MAX_ERROR_RATE, Floors
 
 Window = Literal["auto", "hour", "day", "week"]
 WINDOWS: tuple[str, ...] = get_args(Window)
@@ -36,6 +36,8 @@ class MonitorConfig:
         bundle_sha: the served bundle to judge (SHA-256 of its manifest; default: the one
             whose traffic is newest).
         bundle: the bundle itself, where it is not one of the project's exports.
+        max_error_rate: alert when a window's share of refused or failed requests is above
+            this, the whole 95% interval included.
         seed: seeds the drift tests' splits and the estimate's draws.
     """
 
@@ -44,6 +46,7 @@ class MonitorConfig:
     window_rows: int | None = None
     bundle_sha: str | None = None
     bundle: Path | None = None
+    max_error_rate: float = MAX_ERROR_RATE
     seed: int = 0
 
     def validate(self) -> None:
@@ -56,6 +59,8 @@ class MonitorConfig:
             raise MonitorError("--window must be auto, hour, day or week")
         if self.window_rows is not None and self.window_rows < 20:
             raise MonitorError("--window-rows must be at least 20")
+        if not 0.0 <= self.max_error_rate < 1.0:
+            raise MonitorError("--max-error-rate must be at least 0 and below 1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +82,12 @@ class WindowFigures:
     ``input_auc`` is the classifier two-sample test's AUC (0.5: like the training data);
     ``bucket_distance`` the total variation distance between the window's n-gram bucket
     shares and the training data's (0: the same mix; a hashed fingerprint cannot name an
-    unseen word, so this is the out-of-vocabulary signal it can give).
+    unseen word, so this is the out-of-vocabulary signal it can give). ``requests`` counts
+    the answered requests, ``errors`` the refused or failed ones, ``error_rate`` their share
+    of both (with its 95% interval) and ``error_kinds`` the failures per kind.
+    ``prior_adjusted``: the label-drift test's p-value is below ``PRIOR_SHIFT_P``, so the
+    estimate reads the probabilities adjusted to the window's label mix
+    (``core.monitor.estimate.adjust_to_priors``).
     """
 
     index: int
@@ -109,6 +119,13 @@ class WindowFigures:
     shadow_low: float | None = None
     shadow_high: float | None = None
     label_counts: tuple[int, ...] = ()
+    requests: int = 0
+    errors: int = 0
+    error_rate: float | None = None
+    error_low: float | None = None
+    error_high: float | None = None
+    error_kinds: tuple[tuple[str, int], ...] = ()
+    prior_adjusted: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,15 @@ interval of the realised figure, and it assumes calibration holds on these input
 under covariate shift (new inputs of a kind the model was calibrated on), not when the
 meaning of the labels changes or the inputs are of a kind never seen, which is why the
 monitor shows input drift and the shadow teacher's agreement beside it.
+
+A change of the label mix (prior shift: one label's share tripled) also breaks calibration:
+p(y | x) was calibrated under the training mix. :func:`adjust_to_priors` corrects for it
+with the EM of Saerens, Latinne & Decaestecker (2002, "Adjusting the outputs of a
+classifier to new a priori probabilities"): it estimates the window's label mix from the
+probabilities themselves and re-weights each row by new/old prior, p'(y | x) ∝ p(y | x) ·
+π'(y) / π(y), until the mix is stable; the estimate then reads the adjusted probabilities.
+Twenty lines of numpy: scikit-learn and scipy have no implementation, and QuaPy (which has
+one, ``EMQ``) would bring a framework into the air-gapped install for one loop.
 """
 
 from __future__ import annotations
@@ -22,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from core.monitor.plan import ESTIMATE_DRAWS, INTERVAL
+from core.monitor.plan import ESTIMATE_DRAWS, INTERVAL, PRIOR_EM_ITERATIONS
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -38,6 +47,43 @@ class Estimate:
     macro_f1: float
     macro_f1_low: float
     macro_f1_high: float
+
+
+def adjust_to_priors(
+    probabilities: FloatArray,
+    training_prior: FloatArray,
+    *,
+    iterations: int = PRIOR_EM_ITERATIONS,
+    tolerance: float = 1e-6,
+) -> tuple[FloatArray, FloatArray]:
+    """Saerens-Latinne-Decaestecker EM: the rows' probabilities under the label mix that
+    best explains them, and that mix.
+
+    Args:
+        probabilities: calibrated probabilities (rows x labels), each row summing to 1.
+        training_prior: the label mix they were calibrated under (sums to 1).
+        iterations: the most EM steps.
+        tolerance: stop once no label's share moves by more than this.
+
+    Raises:
+        ValueError: shapes that do not match, or a training prior with a zero share.
+    """
+    p = np.asarray(probabilities, dtype=np.float64)
+    base = np.asarray(training_prior, dtype=np.float64)
+    if p.ndim != 2 or base.shape != (p.shape[1],) or (base <= 0).any():
+        raise ValueError("the EM needs (rows, labels) probabilities and a positive prior a label")
+    base = base / base.sum()
+    prior, adjusted = base, p
+    for _ in range(iterations):
+        weighted = p * (prior / base)  # E step: Bayes' rule under the current mix
+        adjusted = weighted / weighted.sum(axis=1, keepdims=True)
+        updated = adjusted.mean(axis=0)  # M step: the mix those posteriors imply
+        converged = float(np.abs(updated - prior).max()) < tolerance
+        prior = updated
+        if converged:
+            break
+    weighted = p * (prior / base)
+    return weighted / weighted.sum(axis=1, keepdims=True), prior
 
 
 def expected_macro_f1(probabilities: FloatArray, predicted: IntArray) -> float:
@@ -79,8 +125,16 @@ def _drawn_metrics(
     return accuracy, f1
 
 
-def estimate_quality(probabilities: FloatArray, predicted: IntArray, *, seed: int = 0) -> Estimate:
-    """CBPE for one window: calibrated probabilities (rows x labels) and the answers.
+def estimate_quality(
+    probabilities: FloatArray,
+    predicted: IntArray,
+    *,
+    seed: int = 0,
+    training_prior: FloatArray | None = None,
+) -> Estimate:
+    """CBPE for one window: calibrated probabilities (rows x labels) and the answers;
+    with ``training_prior``, read off the probabilities adjusted to the window's label mix
+    (:func:`adjust_to_priors`).
 
     Raises:
         ValueError: no rows, or shapes that do not match.
@@ -90,6 +144,8 @@ def estimate_quality(probabilities: FloatArray, predicted: IntArray, *, seed: in
     if p.ndim != 2 or p.shape[0] == 0 or p.shape[0] != answers.size:
         raise ValueError("the estimate needs (rows, labels) probabilities and one answer a row")
     p = p / p.sum(axis=1, keepdims=True)
+    if training_prior is not None:
+        p, _ = adjust_to_priors(p, training_prior)
     accuracy = float(p[np.arange(len(answers)), answers].mean())
     drawn_accuracy, drawn_f1 = _drawn_metrics(p, answers, ESTIMATE_DRAWS, seed)
     tail = (1 - INTERVAL) / 2 * 100

@@ -1,6 +1,8 @@
 """Prediction logs into the project store: a server's log folder, or the JSON-lines file
 ``stillroom serve-log export`` wrote. Idempotent: a row is keyed by (bundle, request id,
-item), so importing the same log twice adds nothing (``core.store.production``)."""
+item), a failed request by (bundle, request id, time), so importing the same log twice adds
+nothing (``core.store.production``). A log from before failed requests were logged imports
+as one without failures."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import numpy as np
 from core.monitor.config import MonitorError
 from core.project import Project
 from core.store import production
-from core.store.production import LoggedRow
+from core.store.production import LoggedError, LoggedRow
 
 _BATCH = 2000
 
@@ -28,8 +30,9 @@ class Imported:
 
 
 def _rows(source: Path) -> Iterator[dict[str, Any]]:
-    """The log's rows as ``core.serve.predlog.rows`` gives them."""
-    from core.serve.predlog import log_files, rows
+    """The log's rows as ``core.serve.predlog.rows`` gives them, then its failed requests
+    (``error_rows``: an ``error`` field holds the kind)."""
+    from core.serve.predlog import error_rows, log_files, rows
 
     if source.is_dir():
         if not log_files(source):
@@ -38,6 +41,7 @@ def _rows(source: Path) -> Iterator[dict[str, Any]]:
                 "pass the folder `stillroom serve` printed as its prediction log",
             )
         yield from rows(source)
+        yield from error_rows(source)
         return
     if source.suffix != ".jsonl":
         raise MonitorError(
@@ -74,21 +78,40 @@ def logged_row(row: dict[str, Any]) -> LoggedRow:
     )
 
 
+def logged(row: dict[str, Any]) -> LoggedRow | LoggedError:
+    """A prediction, or a failed request where the row has an ``error`` kind."""
+    if row.get("error") is None:
+        return logged_row(row)
+    texts = row.get("texts")
+    return LoggedError(
+        bundle_sha=str(row["bundle_sha"]), request_id=str(row["request_id"]),
+        time=str(row["time"]), status=int(row["status"]), kind=str(row["error"]),
+        texts=None if texts is None else int(texts),
+    )  # fmt: skip
+
+
 def import_rows(
-    project: Project, source: str, rows: Iterable[LoggedRow], run_id: str | None
+    project: Project, source: str, rows: Iterable[LoggedRow | LoggedError], run_id: str | None
 ) -> Imported:
-    """Store rows under one import record, in batches (each one transaction)."""
+    """Store rows (predictions and failed requests) under one import record, in batches
+    (each one transaction)."""
     import_id = production.start_import(project.store, source, run_id)
     read = new = updated = 0
     batch: list[LoggedRow] = []
+    failed: list[LoggedError] = []
     for row in rows:
-        batch.append(row)
         read += 1
-        if len(batch) >= _BATCH:
+        if isinstance(row, LoggedError):
+            failed.append(row)
+        else:
+            batch.append(row)
+        if len(batch) + len(failed) >= _BATCH:
             added, filled = production.add_rows(project.store, import_id, batch)
-            new, updated, batch = new + added, updated + filled, []
-    if batch:
+            added += production.add_errors(project.store, import_id, failed)
+            new, updated, batch, failed = new + added, updated + filled, [], []
+    if batch or failed:
         added, filled = production.add_rows(project.store, import_id, batch)
+        added += production.add_errors(project.store, import_id, failed)
         new, updated = new + added, updated + filled
     production.finish_import(project.store, import_id, read=read, new=new, updated=updated)
     return Imported(read, new, updated)
@@ -105,7 +128,7 @@ def import_logs(project: Project, sources: Iterable[Path], run_id: str | None) -
         path = Path(source).expanduser()
         if not path.exists():
             raise MonitorError(f"{path} does not exist", "pass the server's log folder or file")
-        done = import_rows(project, str(path), (logged_row(r) for r in _rows(path)), run_id)
+        done = import_rows(project, str(path), (logged(r) for r in _rows(path)), run_id)
         read, new, updated = read + done.read, new + done.new, updated + done.updated
     project.audit("monitor.import", {"run": run_id, "read": read, "new": new, "updated": updated})
     return Imported(read, new, updated)

@@ -22,11 +22,20 @@ AUTO_WINDOW_ROWS = 200  # "auto": the shortest unit whose median window holds th
 WINDOW_UNITS = ("hour", "day", "week")
 INTERVAL = 0.95
 ESTIMATE_DRAWS = 400  # simulated label draws behind the estimate's interval
+PRIOR_EM_ITERATIONS = 200  # the label-mix EM's most steps (it settles in tens on a window)
+# The label-mix correction applies where the label-drift test's p-value is below this: a
+# correction, not an alarm, so it needs no share of the false-alarm budget. Measured on the
+# demo (bench/monitor_bench.py): as good as correcting every window on a shifted stream, at
+# no cost on an unshifted one (where correcting every window fits noise in the mix).
+PRIOR_SHIFT_P = 0.05
 SHADOW_MIN_ANSWERS = 20  # fewer shadow answers: the agreement is shown, not judged
 SHADOW_LOSS_SHARE = 0.10  # dropped or failed shadow calls, of those sampled
 SHADOW_LOSS_MIN = 20
 REFERENCE_ROWS = 2000  # training rows the input test compares with (a seeded sample)
 WORST_SHOWN = 20  # the worst-drifting requests listed
+# Refused or failed requests a window may have: alert when the whole 95% interval is above
+# it (so a window of 100 requests alerts from 3 failures, one of 1,000 from 17).
+MAX_ERROR_RATE = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +83,12 @@ def _value(value: float | None) -> str:
 
 
 def plan_lines(
-    found: Floors, *, owner: str | None, temperature: float | None, task: str = "classification"
+    found: Floors,
+    *,
+    owner: str | None,
+    temperature: float | None,
+    task: str = "classification",
+    max_error_rate: float = MAX_ERROR_RATE,
 ) -> list[str]:
     """The monitoring plan as sentences: signals, thresholds, window, who is alerted.
 
@@ -107,13 +121,19 @@ def plan_lines(
         f"when the whole 95% interval of the estimated {found.metric_name} is below "
         f"{_value(found.metric_floor)} ({found.min_retention:.0%} of the teacher's test "
         f"{found.metric_name} {_value(found.teacher_metric)}); a warning when only the "
-        "estimate is.",
+        "estimate is. Where the mix of predicted labels changed (chi-square p < "
+        f"{PRIOR_SHIFT_P:g}), the confidences are first adjusted to the window's label mix "
+        "(the EM of Saerens, Latinne & Decaestecker, 2002), since a label-mix change breaks "
+        "calibration.",
         f"Shadow agreement with the teacher (`stillroom serve --shadow-teacher`): alert when "
         f"the whole 95% interval is below {_value(found.agreement_floor)} "
         f"({found.min_retention:.0%} of the test-set agreement "
         f"{_value(found.test_agreement)}), judged from {SHADOW_MIN_ANSWERS} answers a window.",
         f"Shadow calls dropped or failed: alert above {SHADOW_LOSS_SHARE:.0%} of the sampled "
         "calls (a slow or unreachable teacher).",
+        f"Error rate: the requests the server refused (malformed, too large) or failed on, "
+        f"of all it received; alert when the whole 95% interval is above {max_error_rate:.1%} "
+        "(`stillroom monitor --max-error-rate`).",
         f"Who is alerted: {who}. The Monitor page lists each alert with what to do next; "
         "`stillroom monitor` exits 1 when a window alerts, so a scheduled run can page them.",
         "Re-distil when an alert persists, or quarterly: `stillroom redistill PROJECT "

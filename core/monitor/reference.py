@@ -3,7 +3,9 @@
 - Inputs: the fingerprints of a seeded sample of the training split (:data:`REFERENCE_ROWS`),
   computed as the server computes them, from the text a server would see (raw).
 - Predictions: the bundle's labels and confidences on the test split, computed once per
-  bundle with ``core.export.predict`` and cached beside the runs (``runs/.monitor``).
+  bundle with ``core.export.predict`` and cached beside the runs (``runs/.monitor``); their
+  mean probability vector is the label mix the confidences are calibrated under (the
+  training prior of the label-mix correction, ``core.monitor.estimate.adjust_to_priors``).
 - The bundle's temperature (whether the confidences are calibrated), labels and floors.
 """
 
@@ -47,6 +49,7 @@ class Reference:
     chars: npt.NDArray[np.float64]
     label_counts: npt.NDArray[np.int64]
     confidences: npt.NDArray[np.float64]
+    prior: npt.NDArray[np.float64]
 
 
 def manifest_sha(bundle: Path) -> str:
@@ -154,7 +157,14 @@ def reference_from(
         chars=chars.astype(np.float64),
         label_counts=np.bincount(answers, minlength=k).astype(np.int64),
         confidences=test_probabilities.max(axis=1),
+        # floored: a label the test split never suggests must not divide by zero
+        prior=_floored(test_probabilities.mean(axis=0)),
     )
+
+
+def _floored(prior: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    kept = np.maximum(prior, 1e-6)
+    return np.asarray(kept / kept.sum(), dtype=np.float64)
 
 
 def build_reference(project: Project, bundle: BundleInfo, *, seed: int = 0) -> Reference:

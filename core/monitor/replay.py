@@ -46,6 +46,7 @@ def replay(
     keep: Callable[[str], tuple[str, bytes]] | None = None,
     prefix: str = "replay",
     probabilities: npt.NDArray[np.float64] | None = None,
+    errors: Sequence[tuple[str, str, int]] = (),
 ) -> Replayed:
     """Write one log row per text (one request each) into the log ``folder``.
 
@@ -58,6 +59,7 @@ def replay(
         keep: ``text → (kind, stored bytes)`` to keep inputs (as ``--keep-inputs``).
         prefix: request ids are ``<prefix>-<n>``.
         probabilities: precomputed probabilities (skips scoring).
+        errors: failed requests to log besides, as ``(time, kind, HTTP status)``.
     """
     from core.serve.fingerprint import VERSION, fingerprint
     from core.serve.predlog import PredictionLog
@@ -81,6 +83,8 @@ def replay(
             if keep is not None:
                 kind, stored = keep(text)
                 log.append("inputs", (request, 0, kind, stored))
+        for n, (time, kind, status) in enumerate(errors):
+            log.append("errors", (time, f"{prefix}-error-{n}", info.sha, status, kind, 1))
     finally:
         log.close()
     return Replayed(folder, probs, info.labels)

@@ -3,6 +3,7 @@ window (drift, the label-free estimate, shadow agreement) and raise alerts (DESI
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -19,10 +20,17 @@ from core.monitor.reference import (
     find_bundle,
     project_floors,
 )
-from core.monitor.windows import Traffic, split_windows, traffic, window_figures
+from core.monitor.windows import (
+    Traffic,
+    errors_per_window,
+    split_windows,
+    traffic,
+    window_figures,
+)
 from core.project import Project
 from core.reporter import Reporter
 from core.store import production
+from core.store.production import LoggedError
 
 if TYPE_CHECKING:
     from core.jobs.registry import RunContext
@@ -46,8 +54,10 @@ def estimate_note(bundle: BundleInfo) -> str:
         return (
             f"The estimated quality is valid because the student is temperature-calibrated "
             f"(T = {bundle.temperature:.3f} in the bundle): its confidences are its accuracy "
-            "on inputs like those it was calibrated on. It assumes the meaning of the labels "
-            "has not changed; read it beside the drift tests and the shadow agreement."
+            "on inputs like those it was calibrated on. Where the mix of predicted labels "
+            "changed, the confidences are first adjusted to the window's "
+            "mix. It assumes the meaning of the labels has not changed; read it beside the "
+            "drift tests and the shadow agreement."
         )
     return (
         "Warning: the bundle kept no fitted temperature, so its confidences may not be "
@@ -56,10 +66,18 @@ def estimate_note(bundle: BundleInfo) -> str:
     )
 
 
-def judge(traffic_: Traffic, reference: Reference, config: MonitorConfig, floors: plan.Floors,
-          reporter: Reporter | None = None) -> Judged:  # fmt: skip
-    """Every window's figures and alerts (the bench calls this on simulated traffic)."""
+def judge(
+    traffic_: Traffic,
+    reference: Reference,
+    config: MonitorConfig,
+    floors: plan.Floors,
+    reporter: Reporter | None = None,
+    errors: Sequence[LoggedError] = (),
+) -> Judged:
+    """Every window's figures and alerts (the bench calls this on simulated traffic);
+    ``errors``: the bundle's refused or failed requests, for the error rate."""
     unit, groups = split_windows(traffic_.times, config.window, config.window_rows)
+    failed = errors_per_window([traffic_.times[g[0]] for g in groups], errors)
     figures: list[WindowFigures] = []
     alerts: list[Alert] = []
     for index, rows in enumerate(groups):
@@ -67,9 +85,10 @@ def judge(traffic_: Traffic, reference: Reference, config: MonitorConfig, floors
             if reporter.cancel_requested():
                 raise MonitorCancelled("the monitor run was cancelled", "run it again")
             reporter.progress(0.3 + 0.6 * index / max(len(groups), 1), f"window {index + 1}")
-        found = window_figures(index, traffic_.take(rows), reference, seed=config.seed)
+        found = window_figures(index, traffic_.take(rows), reference, seed=config.seed,
+                               errors=failed[index])  # fmt: skip
         figures.append(found)
-        alerts += window_alerts(found, floors)
+        alerts += window_alerts(found, floors, max_error_rate=config.max_error_rate)
     return Judged(unit, groups, figures, alerts)
 
 
@@ -116,7 +135,8 @@ def run_monitor(project: Project, config: MonitorConfig, *, run: RunContext,
     rows = production.production_rows(project.store, sha)
     found = traffic(rows, bundle.labels)
     floors = project_floors(project)
-    judged = judge(found, reference, config, floors, reporter)
+    errors = production.error_rows(project.store, sha)
+    judged = judge(found, reference, config, floors, reporter, errors)
     figures, alerts = judged.figures, judged.alerts
     tested = [w for w in figures if w.tested]
     last = judged.groups[tested[-1].index] if tested else None
@@ -127,7 +147,8 @@ def run_monitor(project: Project, config: MonitorConfig, *, run: RunContext,
         calibrated=bundle.calibrated, estimate_note=estimate_note(bundle), floors=floors,
         windows=tuple(figures), alerts=tuple(alerts), worst=worst,
         plan=tuple(plan.plan_lines(floors, owner=None, temperature=bundle.temperature
-                                   if bundle.calibrated else None)),
+                                   if bundle.calibrated else None,
+                                   max_error_rate=config.max_error_rate)),
         labels=bundle.labels,
     )  # fmt: skip
     raised = sum(a.severity == "alert" for a in alerts)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import bisect
 import json
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
@@ -13,9 +15,15 @@ import numpy.typing as npt
 from core.monitor import drift
 from core.monitor.config import WindowFigures
 from core.monitor.estimate import estimate_quality
-from core.monitor.plan import AUTO_WINDOW_ROWS, INTERVAL, MIN_TEST_ROWS, WINDOW_UNITS
+from core.monitor.plan import (
+    AUTO_WINDOW_ROWS,
+    INTERVAL,
+    MIN_TEST_ROWS,
+    PRIOR_SHIFT_P,
+    WINDOW_UNITS,
+)
 from core.monitor.reference import Reference
-from core.store.production import ProductionRow
+from core.store.production import LoggedError, ProductionRow
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -26,7 +34,8 @@ class Traffic:
     """A bundle's requests as arrays (row order = time order).
 
     ``teacher`` is the teacher's label index where a shadow answer came back, else -1;
-    ``lost`` marks sampled shadow calls that failed or were dropped.
+    ``lost`` marks sampled shadow calls that failed or were dropped; ``requests`` holds
+    each row's request id (empty: each row is a request of its own).
     """
 
     ids: IntArray
@@ -38,6 +47,7 @@ class Traffic:
     sampled: npt.NDArray[np.bool_]
     teacher: IntArray
     lost: npt.NDArray[np.bool_]
+    requests: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -48,7 +58,12 @@ class Traffic:
             self.ids[rows], tuple(self.times[i] for i in rows), self.probabilities[rows],
             self.answers[rows], self.fingerprints[rows], self.chars[rows], self.sampled[rows],
             self.teacher[rows], self.lost[rows],
+            tuple(self.requests[i] for i in rows) if self.requests else (),
         )  # fmt: skip
+
+    def request_count(self) -> int:
+        """Answered requests (a request of several texts is several rows)."""
+        return len(set(self.requests)) if self.requests else len(self)
 
 
 def traffic(rows: Sequence[ProductionRow], labels: Sequence[str]) -> Traffic:
@@ -74,6 +89,7 @@ def traffic(rows: Sequence[ProductionRow], labels: Sequence[str]) -> Traffic:
             dtype=np.int64,
         ),
         lost=np.array([r.shadow_status in ("failed", "dropped") for r in rows], dtype=bool),
+        requests=tuple(r.request_id or str(r.id) for r in rows),
     )
 
 
@@ -108,6 +124,40 @@ def split_windows(
         if np.median([len(g) for g in chosen] or [0]) >= AUTO_WINDOW_ROWS:
             break
     return unit, chosen
+
+
+def _moment(stamp: str) -> datetime:
+    moment = datetime.fromisoformat(stamp)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def errors_per_window(
+    starts: Sequence[str], errors: Sequence[LoggedError]
+) -> list[list[LoggedError]]:
+    """Each failed request in the window whose time span holds it: window i spans from its
+    first answered request to the next window's first (the first window also takes what
+    came before it, the last what came after). An outage with no answered request thus
+    counts in the window before it, where its rate shows."""
+    found: list[list[LoggedError]] = [[] for _ in starts]
+    if not starts or not errors:
+        return found
+    edges = [_moment(s) for s in starts]
+    for error in errors:
+        found[max(0, bisect.bisect_right(edges, _moment(error.time)) - 1)].append(error)
+    return found
+
+
+def error_figures(window: Traffic, errors: Sequence[LoggedError]) -> dict[str, object]:
+    """The window's failed requests among all it received, with a Wilson interval."""
+    answered = window.request_count()
+    total = answered + len(errors)
+    kinds = tuple(sorted(Counter(e.kind for e in errors).items()))
+    figures: dict[str, object] = {"requests": answered, "errors": len(errors),
+                                  "error_kinds": kinds}  # fmt: skip
+    if total:
+        low, high = _wilson(len(errors), total)
+        figures |= {"error_rate": len(errors) / total, "error_low": low, "error_high": high}
+    return figures
 
 
 def _wilson(successes: int, trials: int) -> tuple[float, float]:
@@ -153,10 +203,15 @@ def _drift(window: Traffic, reference: Reference, seed: int) -> dict[str, float 
 
 
 def window_figures(
-    index: int, window: Traffic, reference: Reference, *, seed: int = 0
+    index: int,
+    window: Traffic,
+    reference: Reference,
+    *,
+    seed: int = 0,
+    errors: Sequence[LoggedError] = (),
 ) -> WindowFigures:
     """One window's figures: drift tests and the estimate only from :data:`MIN_TEST_ROWS`
-    requests up; traffic and shadow figures always."""
+    requests up; traffic, error and shadow figures always."""
     k = window.probabilities.shape[1]
     base = WindowFigures(
         index=index, start=window.times[0], end=window.times[-1], rows=len(window),
@@ -164,16 +219,22 @@ def window_figures(
         mean_confidence=float(window.probabilities.max(axis=1).mean()),
         label_counts=tuple(int(c) for c in np.bincount(window.answers, minlength=k)),
         **_shadow(window),  # type: ignore[arg-type]
+        **error_figures(window, errors),  # type: ignore[arg-type]
     )  # fmt: skip
     if not base.tested:
         return base
-    quality = estimate_quality(window.probabilities, window.answers, seed=seed + index)
-    from dataclasses import replace
-
+    drifted = _drift(window, reference, seed + index)
+    # The label-mix correction only where the label-drift test says the mix changed: on an
+    # unshifted window the EM fits noise in the mix (see PRIOR_SHIFT_P).
+    label_p = drifted["label_p"]
+    adjust = label_p is not None and label_p < PRIOR_SHIFT_P
+    quality = estimate_quality(window.probabilities, window.answers, seed=seed + index,
+                               training_prior=reference.prior if adjust else None)  # fmt: skip
     return replace(
         base,
         accuracy=quality.accuracy, accuracy_low=quality.accuracy_low,
         accuracy_high=quality.accuracy_high, macro_f1=quality.macro_f1,
         macro_f1_low=quality.macro_f1_low, macro_f1_high=quality.macro_f1_high,
-        **_drift(window, reference, seed + index),  # type: ignore[arg-type]
+        prior_adjusted=adjust,
+        **drifted,  # type: ignore[arg-type]
     )  # fmt: skip

@@ -16,7 +16,9 @@ import asyncio
 import contextlib
 import logging
 import tempfile
+import uuid
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from core.serve.config import INPUT_NAME, ServeConfig
@@ -96,7 +98,7 @@ async def _serve(
     from mlserver import MLServer
 
     server = MLServer(_settings(config, repository))
-    _harden(server._rest_server._app, config)
+    _harden(server._rest_server._app, config, partial(_log_error, token))
     watcher = asyncio.get_running_loop().create_task(_watch(server, should_stop, tick))
     try:
         await server.start([_model_settings(model, token)])
@@ -169,7 +171,17 @@ def _body_limit(config: ServeConfig) -> int:
     return config.max_request_texts * config.max_text_bytes * 2 + (1 << 16)
 
 
-def _harden(app: Any, config: ServeConfig) -> None:
+def _log_error(token: str, status: int, kind: str) -> None:
+    """Log a request refused before it reached the model (malformed, or over the size
+    limit), as the model logs the requests it refuses."""
+    from core.serve.runtime import context_of, record_error
+
+    context = context_of(token)
+    if context is not None:
+        record_error(context, uuid.uuid4().hex, status, kind, None)
+
+
+def _harden(app: Any, config: ServeConfig, on_error: Callable[[int, str], None]) -> None:
     from fastapi.exceptions import RequestValidationError
     from mlserver.rest.responses import Response
     from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -183,6 +195,7 @@ def _harden(app: Any, config: ServeConfig) -> None:
         first = (exc.errors() or [{}])[0]
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
         message = f"malformed request: {where}: {first.get('msg', 'invalid')}"
+        on_error(400, "bad_request")
         return Response(status_code=400, content={"error": message})
 
     async def not_found(request: Any, exc: StarletteHTTPException) -> Any:
@@ -196,6 +209,7 @@ def _harden(app: Any, config: ServeConfig) -> None:
     async def body_limit(request: Any, call_next: Any) -> Any:
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
+            on_error(413, "too_large")
             return Response(
                 status_code=413, content={"error": f"request body over {limit:,} bytes"}
             )

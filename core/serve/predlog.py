@@ -5,7 +5,11 @@ This is the serve package's only store module (its SQL lives here). Tables:
 probabilities, confidence, latency, input length, fingerprint, whether the shadow sampled
 it), ``shadow`` (the teacher's answer to a sampled one, appended when it arrives),
 ``inputs`` (only with ``--keep-inputs``: anonymized text, or raw text encrypted with
-Fernet) and ``meta`` (bundle, labels, fingerprint version).
+Fernet), ``errors`` (one row per request refused or failed: time, request id, bundle SHA,
+HTTP status, a fixed error kind such as ``bad_request`` or ``model_error``, and how many
+texts it held where that is known; never the request's text nor the error's message, which
+may quote it) and ``meta`` (bundle, labels, fingerprint version). A log written before the
+``errors`` table existed reads as one without errors.
 
 Crash safety: rows are appended in transactions of up to :data:`_GROUP` rows, at most
 :data:`_FLUSH_S` after they were queued (before the request's answer is sent, the row is
@@ -47,7 +51,12 @@ _SCHEMA = (
     "teacher_label TEXT, teacher_probabilities TEXT, latency_ms REAL, agrees INTEGER)",
     "CREATE TABLE IF NOT EXISTS inputs (id INTEGER PRIMARY KEY, request_id TEXT NOT NULL, "
     "item INTEGER NOT NULL, kind TEXT NOT NULL, text BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS errors (id INTEGER PRIMARY KEY, time TEXT NOT NULL, "
+    "request_id TEXT NOT NULL, bundle_sha TEXT NOT NULL, status INTEGER NOT NULL, "
+    "kind TEXT NOT NULL, texts INTEGER)",
 )
+# The error kinds a log row may carry (a fixed set: a kind is never free text).
+ERROR_KINDS = ("bad_request", "too_large", "model_error")
 _INSERT = {
     "predictions": "INSERT INTO predictions (time, request_id, item, bundle_sha, label, "
     "probabilities, confidence, latency_ms, input_chars, fingerprint, shadow) "
@@ -55,6 +64,8 @@ _INSERT = {
     "shadow": "INSERT INTO shadow (time, request_id, item, status, teacher_label, "
     "teacher_probabilities, latency_ms, agrees) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     "inputs": "INSERT INTO inputs (request_id, item, kind, text) VALUES (?, ?, ?, ?)",
+    "errors": "INSERT INTO errors (time, request_id, bundle_sha, status, kind, texts) "
+    "VALUES (?, ?, ?, ?, ?, ?)",
 }
 
 
@@ -102,7 +113,8 @@ class PredictionLog:
         self._thread.start()
 
     def append(self, table: str, row: tuple[Any, ...]) -> None:
-        """Queue one row for ``table`` (``predictions``, ``shadow`` or ``inputs``)."""
+        """Queue one row for ``table`` (``predictions``, ``shadow``, ``inputs`` or
+        ``errors``)."""
         self._queue.put((table, row))
 
     def close(self) -> None:
@@ -216,6 +228,25 @@ def rows(folder: Path) -> Iterator[dict[str, Any]]:
                 row["fingerprint"] = decode(row["fingerprint"]).tolist()
                 row["shadow"] = _shadow(shadows.get((row["request_id"], row["item"])))
                 row["input"] = _kept(kept.get((row["request_id"], row["item"])))
+                row["log_file"] = path.name
+                yield row
+
+
+def error_rows(folder: Path) -> Iterator[dict[str, Any]]:
+    """Every refused or failed request of the log folder, oldest first (none from a log
+    written before the ``errors`` table existed)."""
+    for path in log_files(folder):
+        with read_only(path) as conn:
+            conn.row_factory = sqlite3.Row
+            known = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'errors'"
+            ).fetchone()
+            if known is None:
+                continue
+            for r in conn.execute("SELECT * FROM errors ORDER BY id"):
+                row = dict(r)
+                row.pop("id")
+                row["error"] = row.pop("kind")
                 row["log_file"] = path.name
                 yield row
 

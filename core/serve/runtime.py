@@ -28,7 +28,7 @@ from mlserver.types import InferenceRequest, InferenceResponse, Parameters, Resp
 from core.serve.batcher import FloatArray, MicroBatcher
 from core.serve.config import INPUT_NAME, ServeConfig
 from core.serve.fingerprint import fingerprint
-from core.serve.predlog import PredictionLog, utc_now
+from core.serve.predlog import ERROR_KINDS, PredictionLog, utc_now
 from core.serve.served import ServedModel
 from core.serve.shadow import Background, Sampler
 from core.serve.stats import ServeStats
@@ -71,6 +71,11 @@ def unregister(token: str) -> None:
     _CONTEXTS.pop(token, None)
 
 
+def context_of(token: str) -> ServeContext | None:
+    """The registered context (None once the server has stopped)."""
+    return _CONTEXTS.get(token)
+
+
 class StillroomModel(MLModel):  # type: ignore[misc]  # MLServer ships no type hints
     """A Stillroom classification bundle behind MLServer."""
 
@@ -84,21 +89,43 @@ class StillroomModel(MLModel):  # type: ignore[misc]  # MLServer ships no type h
     async def predict(self, payload: InferenceRequest) -> InferenceResponse:
         context: ServeContext = self._context
         start = time.perf_counter()
+        request_id = payload.id or uuid.uuid4().hex
+        texts: list[str] = []
         try:
             texts = request_texts(payload, context.config)
             rows = await context.batcher.submit(texts)
         except RequestRefused as exc:
             context.stats.refused(exc.kind)
+            record_error(context, request_id, exc.status_code, exc.kind, _count(payload))
             raise
         except Exception as exc:  # noqa: BLE001 — the caller gets a 500, never a traceback
             context.stats.refused("internal")
+            record_error(context, request_id, 500, "model_error", len(texts) or None)
             raise MLServerError(f"inference failed ({type(exc).__name__})", 500) from None
-        request_id = payload.id or uuid.uuid4().hex
         response = _response(context.model, request_id, rows)
         latency_ms = (time.perf_counter() - start) * 1000
         _record(context, request_id, texts, rows, latency_ms)
         context.stats.answered(latency_ms)
         return response
+
+
+def record_error(
+    context: ServeContext, request_id: str, status: int, kind: str, texts: int | None
+) -> None:
+    """Queue one ``errors`` row: the status and a fixed kind, never the request's text nor
+    the error's message (a message may quote the input)."""
+    kind = kind if kind in ERROR_KINDS else "model_error"
+    context.log.append("errors", (utc_now(), request_id, context.model.bundle_sha, status,
+                                  kind, texts))  # fmt: skip
+
+
+def _count(payload: InferenceRequest) -> int | None:
+    """How many texts a refused request held, where its shape says so."""
+    try:
+        data = getattr(payload.inputs[0].data, "root", payload.inputs[0].data)
+    except (IndexError, AttributeError):
+        return None
+    return len(data) if isinstance(data, list) else 1
 
 
 def request_texts(payload: InferenceRequest, config: ServeConfig) -> list[str]:

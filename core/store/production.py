@@ -1,5 +1,6 @@
 """The ``production`` and ``production_imports`` tables (schema migration 3): the traffic a
-served bundle answered, imported from its prediction logs by the monitor (DESIGN §11).
+served bundle answered, imported from its prediction logs by the monitor (DESIGN §11); and
+``production_errors`` (migration 4): the requests it refused or failed on, for the error rate.
 
 A row is one text a server answered, keyed by (bundle, request id, item), so re-importing a
 log adds nothing; a shadow answer or a kept input that arrived after an earlier import fills
@@ -61,6 +62,19 @@ class ProductionRow:
     teacher_label: str | None
     input_kind: str | None
     used_as: str | None
+    request_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedError:
+    """One refused or failed request: a fixed kind and the status, never text."""
+
+    bundle_sha: str
+    request_id: str
+    time: str
+    status: int
+    kind: str
+    texts: int | None
 
 
 def start_import(store: Store, source: str, run_id: str | None) -> int:
@@ -124,6 +138,30 @@ def add_rows(store: Store, import_id: int, rows: Sequence[LoggedRow]) -> tuple[i
     return new, updated
 
 
+def add_errors(store: Store, import_id: int, errors: Sequence[LoggedError]) -> int:
+    """Insert the failed requests not stored yet (one transaction); returns how many."""
+    insert = (
+        "INSERT OR IGNORE INTO production_errors (bundle_sha, request_id, time, status, kind, "
+        "texts, import_id) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    )
+    new = 0
+    with store.transaction() as conn:
+        for e in errors:
+            values = (e.bundle_sha, e.request_id, e.time, e.status, e.kind, e.texts, import_id)
+            new += conn.execute(insert, values).rowcount
+    return new
+
+
+def error_rows(store: Store, bundle_sha: str) -> list[LoggedError]:
+    """Every stored failed request of one bundle, oldest first."""
+    rows = store.conn.execute(
+        "SELECT bundle_sha, request_id, time, status, kind, texts FROM production_errors "
+        "WHERE bundle_sha = ? ORDER BY time, id",
+        (bundle_sha,),
+    )
+    return [LoggedError(str(r[0]), str(r[1]), str(r[2]), int(r[3]), str(r[4]), r[5]) for r in rows]
+
+
 def bundles(store: Store) -> list[tuple[str, int, str, str]]:
     """``(bundle SHA-256, rows, first time, last time)`` per served bundle, newest last."""
     rows = store.conn.execute(
@@ -137,13 +175,25 @@ def production_rows(store: Store, bundle_sha: str) -> list[ProductionRow]:
     """Every stored prediction of one bundle, oldest first."""
     rows = store.conn.execute(
         "SELECT id, time, label, probabilities, confidence, input_chars, fingerprint, shadow, "
-        "shadow_status, teacher_label, input_kind, used_as FROM production "
+        "shadow_status, teacher_label, input_kind, used_as, request_id FROM production "
         "WHERE bundle_sha = ? ORDER BY time, id",
         (bundle_sha,),
     )
     return [
         ProductionRow(
-            r[0], r[1], r[2], r[3], r[4], r[5], bytes(r[6]), bool(r[7]), r[8], r[9], r[10], r[11]
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            r[5],
+            bytes(r[6]),
+            bool(r[7]),
+            r[8],
+            r[9],
+            r[10],
+            r[11],
+            r[12],
         )
         for r in rows
     ]

@@ -190,8 +190,26 @@ CREATE TABLE production (
 CREATE INDEX production_bundle_time ON production(bundle_sha, time);
 """
 
+# Migration 4: the requests a server refused or that failed (the monitor's error rate). One
+# row per failed request, keyed by (bundle, request id, time): re-importing adds nothing. A
+# fixed error kind and the HTTP status only: never the request's text or the error message.
+_V4 = """
+CREATE TABLE production_errors (
+    id         INTEGER PRIMARY KEY,
+    bundle_sha TEXT NOT NULL,                -- SHA-256 of the serving bundle's manifest
+    request_id TEXT NOT NULL,
+    time       TEXT NOT NULL,                -- ISO-8601 UTC, as the server logged it
+    status     INTEGER NOT NULL,             -- the HTTP status answered (400, 413, 500)
+    kind       TEXT NOT NULL,                -- bad_request | too_large | model_error
+    texts      INTEGER,                      -- texts the request held, where known
+    import_id  INTEGER NOT NULL REFERENCES production_imports(id),
+    UNIQUE (bundle_sha, request_id, time)
+);
+CREATE INDEX production_errors_bundle_time ON production_errors(bundle_sha, time);
+"""
+
 Migration = str | Callable[[sqlite3.Connection], None]
-MIGRATIONS: tuple[Migration, ...] = (_V1, relative_paths, _V3)
+MIGRATIONS: tuple[Migration, ...] = (_V1, relative_paths, _V3, _V4)
 """``MIGRATIONS[i]`` takes the store from version ``i`` to ``i + 1``: an SQL script, or a
 function run inside the migration's transaction."""
 

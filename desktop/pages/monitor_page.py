@@ -5,11 +5,14 @@ alerts, and re-distil the student on production traffic.
 worker process; "Re-distill now" runs REDISTILL, whose steps (anonymize, teach, train,
 evaluate, export) follow in the same job panel. The worst-drifting requests are shown only
 as anonymized text (kept anonymized by the server, or anonymized by a re-distillation).
+When a re-distillation stopped at its export because the INT8 model agrees with PyTorch less
+often than the threshold, the page asks for a reason and resumes it with the same audited
+override as ``stillroom redistill --override-parity WHY`` (and the Export page).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, cast
@@ -21,6 +24,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
+    QLabel,
     QLineEdit,
     QListWidget,
     QPushButton,
@@ -47,16 +51,34 @@ from desktop.widgets.scroll_body import scrolling_body
 
 _default = partial(default, RedistillConfig)
 _ALERT_COLUMNS = ("Window", "Severity", "Signal", "What happened", "What to do next")
+_PARITY_HINT = (
+    "Type why the lower agreement is acceptable under “Export below the parity threshold” "
+    "and press “Export anyway”: the re-distillation resumes at its export step."
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Shown:
     """What the page reads from the store: the latest monitor result, the worst-drifting
-    requests' anonymized text, and the teacher's cost per record so far."""
+    requests' anonymized text, the teacher's cost per record so far, and the re-distill
+    run that stopped at its export for INT8 parity (None: none did)."""
 
     result: MonitorResult | None
     worst: tuple[str, ...]
     cost_per_record: float | None
+    parity_stop: str | None = None
+
+
+def parity_stopped(project: Any) -> str | None:
+    """The newest re-distill run, if it stopped because its export refused INT8 parity."""
+    from core.jobs.runs import list_runs
+
+    found = list_runs(project, REDISTILL.key)
+    if not found:
+        return None
+    last = found[-1]
+    refused = last.status == "failed" and last.error_class == "ExportRefusedError"
+    return last.id if refused and "PyTorch" in (last.error_message or "") else None
 
 
 def read_shown(project: Any) -> Shown:
@@ -72,7 +94,7 @@ def read_shown(project: Any) -> Shown:
     per_record = None
     if taught is not None and taught.labelled:
         per_record = taught.cost_total / max(taught.labelled + taught.already_stored, 1)
-    return Shown(result, worst, per_record)
+    return Shown(result, worst, per_record, parity_stopped(project))
 
 
 class MonitorPage(StagePage):
@@ -97,6 +119,7 @@ class MonitorPage(StagePage):
         column.addWidget(self._build_alerts(content))
         column.addWidget(self._build_worst(content))
         column.addWidget(self._build_redistill(content))
+        column.addWidget(self._build_parity(content))
         column.addStretch(1)
 
     def _build_log_row(self, parent: QWidget) -> QHBoxLayout:
@@ -185,11 +208,35 @@ class MonitorPage(StagePage):
         form.addRow(self.redistill_button)
         return box
 
+    def _build_parity(self, parent: QWidget) -> QGroupBox:
+        box = QGroupBox("Export below the parity threshold", parent)
+        box.setObjectName("parityBox")
+        form = QFormLayout(box)
+        self.parity_label = QLabel(
+            "The re-distillation stopped at its export: the new INT8 model agrees with the "
+            "PyTorch student less often than the export's threshold. Export it anyway only "
+            "with a reason; it is audited and written into the bundle.", box,
+        )  # fmt: skip
+        self.parity_label.setWordWrap(True)
+        self.parity_reason = QLineEdit(box)
+        self.parity_reason.setPlaceholderText("Why the lower agreement is acceptable (required)")
+        self.parity_reason.setToolTip("Recorded with your user name in the audit log.")
+        self.parity_reason.setAccessibleName("Parity override reason")
+        self.parity_button = QPushButton("E&xport anyway (audited override)", box)
+        self.parity_button.clicked.connect(self.export_anyway)
+        form.addRow(self.parity_label)
+        form.addRow("Reason", self.parity_reason)
+        form.addRow(self.parity_button)
+        self.parity_box = box
+        box.hide()
+        return box
+
     # -- state -----------------------------------------------------------------------------
 
     def refresh(self) -> None:
         found = None if not self.context.has_project() else self.run_guarded(self._read)
         self.shown = found or Shown(None, (), None)
+        self.parity_box.setVisible(self.shown.parity_stop is not None)
         self.show_result(self.shown.result)
         self.worst_list.clear()
         self.worst_list.addItems(list(self.shown.worst))
@@ -226,6 +273,7 @@ class MonitorPage(StagePage):
     def _set_busy(self, busy: bool) -> None:
         self.judge_button.setEnabled(not busy)
         self.redistill_button.setEnabled(not busy and self.shown.result is not None)
+        self.parity_button.setEnabled(not busy and self.shown.parity_stop is not None)
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "The prediction log folder")
@@ -248,6 +296,37 @@ class MonitorPage(StagePage):
 
     def start_redistill(self) -> None:
         self._started(self.start_stage(REDISTILL, self.redistill_config()))
+
+    def export_anyway(self) -> None:
+        """Resume the re-distillation that stopped for parity, with the typed reason."""
+        run_id, reason = self.shown.parity_stop, self.parity_reason.text().strip()
+        if run_id is None:
+            return
+        if not reason:
+            self.banner.show_error("An override needs a reason.", _PARITY_HINT)
+            return
+        config = self.run_guarded(self._store_override, run_id, reason)
+        if config is not None:
+            self._started(self.start_stage(REDISTILL, config, run_id=run_id))
+
+    def _store_override(self, run_id: str, reason: str) -> RedistillConfig:
+        """The stopped run's config with the override, stored as its config (audited),
+        so that the resumed run's export step takes it as the CLI's --override-parity."""
+        from core.jobs.runs import get_run, replace_config, run_config
+
+        with self.context.project() as project:
+            stored = run_config(project, REDISTILL, get_run(project, run_id))
+            config = replace(stored, override_parity=reason)
+            replace_config(project, REDISTILL, run_id, config, "parity override")
+        return config
+
+    def on_stage_failed(self, stage: str, error: dict[str, Any]) -> None:
+        if stage != REDISTILL.key:
+            return
+        self.refresh()
+        if self.shown.parity_stop is not None:
+            # The core's hint names the CLI flag; here the way out is the reason box.
+            self.banner.show_error(str(error.get("message", "")), _PARITY_HINT)
 
     def _started(self, worker: Any) -> None:
         if worker.is_running():

@@ -1,6 +1,6 @@
 """The Monitor page's chart (QtCharts): per window, the estimated quality with its 95% band,
-the shadow agreement, the input-drift score and the floor as a line (left axis, 0..1), and
-the traffic (requests per window, right axis)."""
+the shadow agreement, the input-drift score, the error rate (refused or failed requests) and
+the floor as a line (left axis, 0..1), and the traffic (requests per window, right axis)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ LINES = {
     "estimate": ("Estimated macro-F1", "#2f6fb3", False),
     "shadow": ("Shadow agreement", "#2e8b57", False),
     "drift": ("Input drift (AUC)", "#d9822b", False),
+    "errors": ("Error rate", "#7b3fa0", False),
     "floor": ("Floor", "#b3261e", True),
     "traffic": ("Requests (right axis)", "#7b8794", True),
 }
@@ -33,7 +34,7 @@ class MonitorChart(QChartView):
         self.setToolTip(
             "Per window: the quality estimated from the calibrated confidences (band: 95%), "
             "the shadow teacher's agreement, how far the inputs are from the training data "
-            "(0.5: alike, 1: apart) and the floor."
+            "(0.5: alike, 1: apart), the share of requests refused or failed, and the floor."
         )
         self.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.setMinimumHeight(320)
@@ -93,6 +94,8 @@ class MonitorChart(QChartView):
                 self.series["shadow"].append(QPointF(x, w.shadow_agreement))
             if w.input_auc is not None:
                 self.series["drift"].append(QPointF(x, w.input_auc))
+            if w.error_rate is not None:
+                self.series["errors"].append(QPointF(x, w.error_rate))
         floor = None if result is None else result.floors.metric_floor
         if floor is not None and windows:
             self.series["floor"].append(QPointF(1, floor))

@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "core" / "teacher"))
 
 from monitor_helpers import build_monitor_project, shifted, times, unshifted
 
+from core.jobs.registry import REDISTILL
 from core.monitor.replay import replay
 from desktop.pages.monitor_page import MonitorPage
 
@@ -37,8 +38,10 @@ def page(qtbot, app_context):
 def test_a_shifted_replay_raises_alerts_on_the_page(page, app_context, built, tmp_path, qtbot):
     project = shutil.copytree(built, tmp_path / "mon")
     texts = unshifted(120) + shifted(120)
-    replay(project / "exports" / "tiny", texts, tmp_path / "log", times=times(len(texts)),
-           keep=lambda t: ("anonymized", t.encode()))  # fmt: skip
+    at = times(len(texts))
+    failed = [(at[10 + i], "model_error", 500) for i in range(6)]  # in the first hour
+    replay(project / "exports" / "tiny", texts, tmp_path / "log", times=at,
+           keep=lambda t: ("anonymized", t.encode()), errors=failed)  # fmt: skip
     app_context.open_project(project)
     page.refresh()
     assert not page.redistill_button.isEnabled()  # nothing judged yet
@@ -52,6 +55,8 @@ def test_a_shifted_replay_raises_alerts_on_the_page(page, app_context, built, tm
     assert page.chart.point_count("floor") == 2
     kinds = {page.alert_table.item(r, 2).text() for r in range(page.alert_table.rowCount())}
     assert "input drift" in kinds
+    assert "error rate" in kinds  # 6 of 66 requests failed in the first window
+    assert page.chart.point_count("errors") >= 4
     assert all(page.alert_table.item(r, 4).text() for r in range(page.alert_table.rowCount()))
     assert "calibrated" in page.note_label.text() or "Warning" in page.note_label.text()
     worst = [page.worst_list.item(i).text() for i in range(page.worst_list.count())]
@@ -59,3 +64,44 @@ def test_a_shifted_replay_raises_alerts_on_the_page(page, app_context, built, tm
     assert all("quokkaphone" in text for text in worst[:5])  # the shifted requests first
     assert page.redistill_button.isEnabled()
     assert page.redistill_config().budget == 500
+
+
+def test_a_redistill_stopped_for_parity_resumes_with_an_audited_reason(
+    page, app_context, built, tmp_path, qtbot
+):
+    from core.jobs.runs import create_run, get_run, mark_finished, run_config
+    from core.monitor.config import RedistillConfig
+    from core.project import Project
+
+    project_dir = shutil.copytree(built, tmp_path / "mon")
+    # A re-distillation whose export step refused INT8 parity, as the export stage words it.
+    with Project.open(project_dir) as project:
+        run_id = create_run(project, REDISTILL, RedistillConfig(budget=40))
+        mark_finished(
+            project,
+            run_id,
+            "failed",
+            error_class="ExportRefusedError",
+            error_message="the int8 model agrees with the PyTorch student on 97.50% "
+            "of the test inputs, below the 99% threshold; refusing to write the bundle",
+        )
+    app_context.open_project(project_dir)
+    page.refresh()
+    assert not page.parity_box.isHidden()
+    page.parity_button.click()  # no reason: refused
+    assert "needs a reason" in page.banner.message()
+    page.parity_reason.setText("the shifted slice matters more than 2 points of parity")
+    page.parity_button.click()
+    assert page.worker is not None
+    assert page.worker.run_id == run_id  # the stopped run resumes, not a new one
+    qtbot.waitUntil(lambda: not page.busy(), timeout=120_000)
+    # This project has no production traffic: the resumed run stops again, not for parity.
+    qtbot.waitUntil(lambda: page.parity_box.isHidden(), timeout=10_000)
+    with Project.open(project_dir) as project:
+        stored = run_config(project, REDISTILL, get_run(project, run_id))
+        changes = project.store.query(
+            "SELECT details FROM audit WHERE action = 'run.config_change'"
+        )
+    assert stored.override_parity == "the shifted slice matters more than 2 points of parity"
+    assert stored.budget == 40
+    assert any("override_parity" in row["details"] for row in changes)

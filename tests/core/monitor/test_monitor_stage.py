@@ -65,6 +65,41 @@ def test_an_unshifted_replay_raises_no_alert_and_a_shifted_one_does_without_text
     assert all(a["next_step"] for a in loud["alerts"])
 
 
+def test_failed_requests_import_idempotently_raise_the_error_rate_alert_and_old_logs_import(
+    project_dir, tmp_path, capsys
+):
+    import sqlite3
+
+    from core.serve.logexport import export_log
+
+    bundle = project_dir / "exports" / "tiny"
+    at = times(180)
+    failed = [(at[70 + i], "model_error", 500) for i in range(10)]
+    replay(bundle, unshifted(180), tmp_path / "log", times=at, errors=failed)
+    code, first = _monitor(capsys, project_dir, tmp_path / "log")
+    assert (first["read"], first["new"]) == (190, 190)
+    assert code == 1
+    alerts = [a for a in first["alerts"] if a["kind"] == "error rate"]
+    assert [a["window"] for a in alerts] == [1]
+    assert "10 of 70 requests" in alerts[0]["message"]
+    assert [w["errors"] for w in first["windows"]] == [0, 10, 0]
+    # the same failures again, from the log folder and from its export: nothing new
+    export_log(tmp_path / "log", tmp_path / "log.jsonl")
+    _, again = _monitor(capsys, project_dir, tmp_path / "log", tmp_path / "log.jsonl")
+    assert (again["read"], again["new"]) == (380, 0)
+    assert [w["errors"] for w in again["windows"]] == [0, 10, 0]
+    # a log written before failures were logged (no errors table) still imports
+    replay(bundle, unshifted(60), tmp_path / "old", times=times(60, start=180), prefix="old")
+    with sqlite3.connect(tmp_path / "old" / "predictions.db") as conn:
+        conn.execute("DROP TABLE errors")
+    _, old = _monitor(capsys, project_dir, tmp_path / "old")
+    assert (old["read"], old["new"]) == (60, 60)
+    with Project.open(project_dir) as project:
+        ((sha, rows, _, _),) = production.bundles(project.store)
+        assert rows == 240
+        assert len(production.error_rows(project.store, sha)) == 10
+
+
 def test_the_model_card_carries_the_monitoring_plan_from_the_monitors_own_thresholds(built):
     from core.monitor.plan import AUTO_WINDOW_ROWS, TEST_ALPHA
 

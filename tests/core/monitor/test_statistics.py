@@ -93,6 +93,103 @@ def test_label_free_estimate_is_close_to_the_truth_on_a_calibrated_toy_model():
     assert covered >= 17  # a 95% interval, 20 windows
 
 
+def test_a_window_whose_error_rate_is_above_the_threshold_alerts_and_one_below_does_not():
+    from core.store.production import LoggedError
+
+    rng, reference = _setup()
+    probs, _ = _calibrated(rng, 600)
+    found = _traffic(_texts(rng, WORDS, 600), probs)
+    at = found.times
+
+    def failed(i: int, kind: str = "bad_request", status: int = 400) -> LoggedError:
+        return LoggedError("ab" * 32, f"e{i}-{kind}", at[i], status, kind, 1)
+
+    # window 1 (rows 200..399): 8 of 208 failed; window 2: 1 of 201 (0.5%)
+    errors = (
+        [failed(200 + i) for i in range(6)]
+        + [failed(250 + i, "model_error", 500) for i in range(2)]
+        + [failed(450)]
+    )
+    config = MonitorConfig(window_rows=200)
+    judged = judge(found, reference, config, floors(0.9, teacher_metric=None,
+                   test_agreement=None), errors=errors)  # fmt: skip
+    rates = [(w.requests, w.errors) for w in judged.figures]
+    assert rates == [(200, 0), (200, 8), (200, 1)]
+    (alert,) = [a for a in judged.alerts if a.kind == "error rate"]
+    assert alert.window == 1
+    assert "8 of 208 requests" in alert.message
+    assert "6 bad_request, 2 model_error" in alert.message
+    assert "fix the calling application" in alert.next_step
+    assert "read the server's log" in alert.next_step
+    assert (judged.figures[2].error_low or 0.0) < 0.01
+    plain = floors(0.9, teacher_metric=None, test_agreement=None)
+    strict = judge(found, reference, MonitorConfig(window_rows=200, max_error_rate=0.0), plain,
+                   errors=errors)  # fmt: skip
+    assert {a.window for a in strict.alerts if a.kind == "error rate"} == {1, 2}
+
+
+def _gaussian_stream(rng: np.random.Generator, prior: np.ndarray, n: int):
+    """A toy model whose probabilities are exact posteriors under a uniform training mix:
+    three labels, Gaussians in 2-D, label 0 broad and the others narrow (so a label mix
+    change moves the accuracy differently from the confidences). Calibrated by construction
+    while the mix stays uniform. Returns (probabilities, answers, truth)."""
+    means, spread = np.array([[0.0, 0.0], [1.5, 0.0], [0.0, 1.5]]), np.array([2.0, 0.7, 0.7])
+    truth = rng.choice(3, n, p=prior)
+    x = means[truth] + rng.normal(size=(n, 2)) * spread[truth][:, None]
+    log_density = (-0.5 * ((x[:, None, :] - means[None]) ** 2).sum(axis=2) / spread**2
+                   - 2 * np.log(spread))  # fmt: skip
+    probs = np.exp(log_density - log_density.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    return probs, probs.argmax(axis=1), truth
+
+
+UNIFORM = np.full(3, 1 / 3)
+TRIPLED = np.array([0.6, 0.2, 0.2])  # label 0's share tripled against each other's
+
+
+def test_the_label_mix_correction_fixes_the_estimate_under_a_prior_shift_and_keeps_it_otherwise():
+    from core.monitor.estimate import adjust_to_priors
+
+    rng = np.random.default_rng(11)
+    plain, corrected, moved, mixes = [], [], [], []
+    for _ in range(20):
+        probs, answers, truth = _gaussian_stream(rng, TRIPLED, 400)
+        accuracy = float((answers == truth).mean())
+        plain.append(abs(estimate_quality(probs, answers).accuracy - accuracy))
+        fixed = estimate_quality(probs, answers, training_prior=UNIFORM)
+        corrected.append(abs(fixed.accuracy - accuracy))
+        mixes.append(adjust_to_priors(probs, UNIFORM)[1])
+        probs, answers, _ = _gaussian_stream(rng, UNIFORM, 400)
+        moved.append(abs(estimate_quality(probs, answers, training_prior=UNIFORM).accuracy
+                         - estimate_quality(probs, answers).accuracy))  # fmt: skip
+    assert np.mean(plain) > 0.06  # the shift breaks the uncorrected estimate
+    assert np.mean(corrected) < 0.03
+    assert np.abs(np.mean(mixes, axis=0) - TRIPLED).max() < 0.03  # the EM finds the mix
+    assert np.mean(moved) < 0.01  # an unshifted window barely moves
+
+
+def test_the_monitor_corrects_the_estimate_only_in_windows_whose_label_mix_changed():
+    rng = np.random.default_rng(2)
+    train = _texts(rng, WORDS, 600)
+    reference = reference_from(train, _gaussian_stream(rng, UNIFORM, 900)[0], seed=0)
+    same, _, truth_same = _gaussian_stream(rng, UNIFORM, 800)
+    moved, _, truth_moved = _gaussian_stream(rng, TRIPLED, 800)
+    probs = np.vstack([same, moved])
+    truth = np.concatenate([truth_same, truth_moved])
+    found = _traffic(_texts(rng, WORDS, 1600), probs)
+    judged = judge(found, reference, MonitorConfig(window_rows=400),
+                   floors(0.9, teacher_metric=None, test_agreement=None))  # fmt: skip
+    assert [w.prior_adjusted for w in judged.figures] == [False, False, True, True]
+    for w in judged.figures:
+        rows = slice(w.index * 400, (w.index + 1) * 400)
+        true = float((probs[rows].argmax(axis=1) == truth[rows]).mean())
+        plain = estimate_quality(probs[rows], probs[rows].argmax(axis=1), seed=w.index)
+        if w.prior_adjusted:
+            assert abs(w.accuracy - true) < abs(plain.accuracy - true) - 0.03
+        else:
+            assert w.accuracy == plain.accuracy  # untouched where the mix did not change
+
+
 def test_uncertainty_sampling_takes_the_unsure_and_drifted_first_and_holds_out_a_slice():
     confidence = np.array([0.99, 0.4, 0.95, 0.5, 0.98, 0.45, 0.97, 0.9])
     drifted = np.array([0.1, 0.9, 0.2, 0.8, 0.1, 0.95, 0.3, 0.2])

@@ -110,6 +110,26 @@ def test_export_writes_jsonl_and_parquet_with_the_shadow_answer(tmp_path):
         export_log(folder, tmp_path / "out.jsonl")
 
 
+def test_export_carries_the_failed_requests_and_reads_a_log_from_before_them(tmp_path):
+    folder = tmp_path / "log"
+    log = PredictionLog(folder, META, rotate_bytes=1 << 30, max_bytes=1 << 30)
+    log.append("predictions", _row(0))
+    log.append("errors", (utc_now(), "r9", "ab" * 32, 500, "model_error", 3))
+    log.close()
+    written = export_log(folder, tmp_path / "out.jsonl")
+    assert (written.rows, written.errors) == (1, 1)
+    lines = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert "error" not in lines[0]
+    assert {k: lines[1][k] for k in ("request_id", "error", "status", "texts")} == {
+        "request_id": "r9", "error": "model_error", "status": 500, "texts": 3}  # fmt: skip
+    export_log(folder, tmp_path / "out.parquet")
+    table = pq.read_table(tmp_path / "out.parquet").to_pylist()
+    assert [r["error"] for r in table] == [None, "model_error"]
+    with sqlite3.connect(folder / CURRENT) as conn:  # a log written before errors were logged
+        conn.execute("DROP TABLE errors")
+    assert export_log(folder, tmp_path / "old.jsonl").errors == 0
+
+
 def test_serve_log_export_from_the_cli(tmp_path, capsys):
     from core.cli import main
 

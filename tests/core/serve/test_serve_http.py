@@ -10,6 +10,7 @@ import json
 import shutil
 import sqlite3
 import subprocess
+import time
 
 import httpx
 import numpy as np
@@ -87,6 +88,34 @@ def test_bad_input_is_refused_with_a_message_and_the_server_stays_up(server, bod
     assert answer.status_code == status
     assert message in answer.json()["error"]
     assert httpx.post(server.infer_url(), json=infer_body("still up")).status_code == 200
+
+
+def test_a_refused_request_is_logged_with_its_kind_and_without_its_text(server):
+    from core.serve.predlog import error_rows
+
+    secret = "Zebulon Quartermaine 078-05-1120"
+    bad = {**infer_body(secret, name="txt"), "id": "refused-1"}
+    assert httpx.post(server.infer_url(), json=bad).status_code == 400
+    huge = {**infer_body(secret + "a" * 70_000), "id": "refused-2"}
+    assert httpx.post(server.infer_url(), json=huge).status_code == 413
+    malformed = {"id": "refused-3", "inputs": [{"name": "text", "datatype": "WORDS",
+                                                "shape": [1], "data": [secret]}]}  # fmt: skip
+    assert httpx.post(server.infer_url(), json=malformed).status_code == 400
+    found: dict[str, dict] = {}
+    for _ in range(100):
+        found = {r["request_id"]: r for r in error_rows(server.log_dir)}
+        if {"refused-1", "refused-2"} <= found.keys():
+            break
+        time.sleep(0.1)
+    assert (found["refused-1"]["error"], found["refused-1"]["status"]) == ("bad_request", 400)
+    assert found["refused-1"]["texts"] == 1
+    assert (found["refused-2"]["error"], found["refused-2"]["status"]) == ("too_large", 413)
+    # refused before it reached the model (FastAPI's validation): logged, its id unknown
+    assert any(r["error"] == "bad_request" and r["texts"] is None for r in found.values())
+    for path in server.log_dir.iterdir():
+        data = path.read_bytes()
+        for fragment in ("Zebulon", "Quartermaine", "078-05-1120", "txt"):
+            assert fragment.encode() not in data, (path.name, fragment)
 
 
 def test_unknown_model_and_repository_endpoints_answer_errors(server):
