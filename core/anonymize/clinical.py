@@ -35,6 +35,12 @@ class ClinicalAllowList:
     words: frozenset[str]
     patterns: tuple[re.Pattern[str], ...]
 
+    def phrase(self, span: str) -> bool:
+        """Whether ``span`` is one listed phrase, word for word (no patterns, no mix of
+        listed words): what the words before a finding may add ("next of kin")."""
+        folded = " ".join(w.strip(_EDGES) for w in span.casefold().split())
+        return " " in folded and folded in self.words
+
     def covers(self, span: str) -> bool:
         """Whether ``span`` is clinical vocabulary only: a listed phrase, a pattern's full
         match, or listed words and nothing else."""
@@ -104,7 +110,8 @@ def is_clinical(text: str, start: int, end: int) -> bool:
     """Whether the finding ``text[start:end]`` is clinical vocabulary that must stay.
 
     The whole word a finding was cut from counts ("ray" of "X-ray"), and so do the next
-    word ("Ward" with its code "4B") and the two words before it ("kin" of "next of kin").
+    word ("Ward" with its code "4B") and, as a listed phrase only, the two words before it
+    ("kin" of "next of kin").
     After a title ("Dr Holter") it is a name and stays a finding.
     """
     from core.anonymize.gazetteers import TITLES
@@ -124,5 +131,16 @@ def is_clinical(text: str, start: int, end: int) -> bool:
         allowed.covers(text[start:end])
         or allowed.covers(text[left:right])
         or (following is not None and allowed.covers(text[left : following.end()]))
-        or (leading is not None and allowed.covers(text[leading.start() : right]))
+        or (leading is not None and allowed.phrase(text[leading.start() : right]))
     )
+
+
+def in_listed_compound(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` is part of a longer listed word ("ray" of "X-ray")."""
+    left, right = start, end
+    while left > 0 and not text[left - 1].isspace():
+        left -= 1
+    while right < len(text) and not text[right].isspace():
+        right += 1
+    word = text[left:right].strip(_EDGES)
+    return word.casefold() != text[start:end].casefold() and clinical_allow_list().covers(word)

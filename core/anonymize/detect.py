@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from core.anonymize.clinical import is_clinical
+from core.anonymize.clinical import in_listed_compound, is_clinical
 from core.anonymize.engine import EngineSpec, build_analyzer
 from core.anonymize.language import looks_non_english
 from core.anonymize.precision import OverRedactionFilter
@@ -92,10 +92,10 @@ class Detector:
         self, text: str, clean: str, index: list[int] | None, flags: list[str], found: list[Finding]
     ) -> Detection:
         if self.propagate_names:
-            # A found name's other mentions pass the clinical check too: a patient called
-            # Ray must not turn "X-ray" into "X-<PERSON>".
+            # A found name inside a listed compound is not the name: a patient called Ray
+            # must not turn "X-ray" into "X-<PERSON>" (a stand-alone "Ray" still goes).
             found += [f for f in _propagate_names(clean, found)
-                      if not is_clinical(clean, f.start, f.end)]  # fmt: skip
+                      if not in_listed_compound(clean, f.start, f.end)]  # fmt: skip
         found += _address_edges(clean, found)
         merged = merge_findings(found)
         if index is not None:
