@@ -148,11 +148,7 @@ def render_redistill(result: RedistillResult) -> list[str]:
             lines.append(f"  {figures.model}: agreement with the teacher on the production "
                          f"slice {figures.accuracy:.1%} [{figures.low:.1%}, {figures.high:.1%}]"
                          f", macro-F1 {figures.macro_f1:.3f}")  # fmt: skip
-    verdict = "passes" if result.passed else "does not pass"
-    lines.append(f"the new student {verdict} the floor on the original test set (evaluation "
-                 f"{result.evaluate_run}) and on the production slice"
-                 + ("" if result.slice_floor is None
-                    else f" (agreement floor {result.slice_floor:.1%})"))  # fmt: skip
+    lines += result.verdicts()
     lines += [f"note: {n}" for n in result.notes]
     if result.bundle is not None:
         lines.append(f"new bundle: {result.bundle} (its manifest names the parent "

@@ -228,7 +228,8 @@ class RedistillResult:
     """What a re-distillation did: the runs it started, the slice figures, the new bundle.
 
     ``passed``: the new student passed the floor on the original test set (the evaluation)
-    and its agreement with the teacher on the production slice is at least the floor's.
+    and its agreement with the teacher on the production slice is at least the floor's;
+    ``test_passed``: the first half alone (None: a result stored before it was recorded).
     """
 
     parent_sha: str
@@ -244,3 +245,22 @@ class RedistillResult:
     after: SliceFigures | None
     slice_floor: float | None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    test_passed: bool | None = None
+
+    def verdicts(self) -> list[str]:
+        """The test-set verdict and the production slice's, each said on its own."""
+        tested = self.test_passed if self.test_passed is not None else self.passed
+        lines = [f"original test set: the new student {'passes' if tested else 'fails'} the "
+                 f"floor (evaluation {self.evaluate_run})"]  # fmt: skip
+        after, floor = self.after, self.slice_floor
+        if after is None:
+            lines.append("production slice: not scored (no bundle, or no slice the teacher "
+                         "labelled)")  # fmt: skip
+        elif floor is None:
+            lines.append(f"production slice: agreement {after.accuracy:.1%} (no floor to "
+                         "judge it by)")  # fmt: skip
+        else:
+            verdict = "meets" if after.accuracy >= floor else "is below"
+            lines.append(f"production slice: agreement {after.accuracy:.1%} {verdict} the "
+                         f"floor {floor:.1%}")  # fmt: skip
+        return lines

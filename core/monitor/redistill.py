@@ -311,6 +311,7 @@ def run_redistill(project: Project, config: RedistillConfig, *, run: RunContext,
         export_run=None if exported is None else exported.run_id, bundle=bundle,
         passed=bool(evaluated.passed) and exported is not None and slice_ok,
         before=before, after=after, slice_floor=floor, notes=tuple(notes),
+        test_passed=bool(evaluated.passed),
     )  # fmt: skip
     project.audit("redistill.done", {"run": run.id, "parent": parent.sha, "passed": result.passed,
                                      "export": result.export_run})  # fmt: skip

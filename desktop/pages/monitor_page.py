@@ -342,6 +342,8 @@ class MonitorPage(StagePage):
                                          "Read what to do next in the alert list.")  # fmt: skip
         elif stage == REDISTILL.key:
             bundle = getattr(result, "bundle", None)
-            verdict = "passes" if getattr(result, "passed", False) else "does not pass"
+            verdicts = "; ".join(result.verdicts()) if hasattr(result, "verdicts") else ""
             where = f"New bundle: {bundle}" if bundle else "No bundle was exported."
-            self.banner.show_info(f"Re-distilled: the new student {verdict} the floor.", where)
+            title = "Re-distilled" + (": ship it." if getattr(result, "passed", False)
+                                      else ": do not ship it yet.")  # fmt: skip
+            self.banner.show_info(title, f"{verdicts.capitalize()}. {where}")

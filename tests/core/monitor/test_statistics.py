@@ -212,3 +212,20 @@ def test_the_estimate_says_it_is_valid_because_calibrated_and_warns_when_not():
     assert "valid because the student is temperature-calibrated (T = 1.300" in kept
     missing = estimate_note(BundleInfo(Path("b"), "ab", ("a", "b"), 1.0, calibrated=False))
     assert missing.startswith("Warning: the bundle kept no fitted temperature")
+
+
+def test_a_redistillation_says_the_test_set_and_the_slice_verdicts_apart():
+    # A demo run passed the test set but missed the slice floor; the old line said it
+    # "does not pass the floor on the original test set and on the production slice".
+    from core.monitor.config import RedistillResult, SliceFigures
+
+    after = SliceFigures("new bundle", 333, 0.865, 0.698, 0.824, 0.897)
+    result = RedistillResult(
+        parent_sha="a" * 64, chosen=492, slice_rows=333, teacher_cost=0.0, train_run="t",
+        evaluate_run="e", export_run="x", bundle=None, passed=False, before=None, after=after,
+        slice_floor=0.874, test_passed=True,
+    )  # fmt: skip
+    assert result.verdicts() == [
+        "original test set: the new student passes the floor (evaluation e)",
+        "production slice: agreement 86.5% is below the floor 87.4%",
+    ]
