@@ -80,9 +80,10 @@ class MonitorChart(QChartView):
             series.clear()
         windows = () if result is None else result.windows
         self.chart().setTitle("" if windows else EMPTY_TITLE)
-        self._x.setRange(1, max(len(windows), 2))
+        _window_ticks(self._x, len(windows))
         peak = max((w.rows for w in windows), default=1)
         self._traffic_axis.setRange(0, max(peak, 1) * 1.1)
+        self._traffic_axis.applyNiceNumbers()  # 0, 1000, 2000… not 0, 726, 1452
         for w in windows:
             x = w.index + 1
             self.series["traffic"].append(QPointF(x, w.rows))
@@ -103,6 +104,24 @@ class MonitorChart(QChartView):
 
     def point_count(self, name: str) -> int:
         return self.series[name].count()
+
+
+def window_step(count: int) -> int:
+    """A whole tick step (1, 2, 5, 10, 20…) that puts at most ten ticks on ``count``
+    windows: two windows read 1, 2 — not 1, 1, 1, 1, 2."""
+    scale = 1
+    while True:
+        for step in (scale, 2 * scale, 5 * scale):
+            if (max(count, 2) - 1) / step <= 10:
+                return step
+        scale *= 10
+
+
+def _window_ticks(axis: QValueAxis, count: int) -> None:
+    axis.setRange(1, max(count, 2))
+    axis.setTickType(QValueAxis.TickType.TicksDynamic)
+    axis.setTickAnchor(1)
+    axis.setTickInterval(window_step(count))
 
 
 def _axis(title: str, label_format: str) -> QValueAxis:
