@@ -117,11 +117,7 @@ def is_clinical(text: str, start: int, end: int) -> bool:
     from core.anonymize.gazetteers import TITLES
 
     allowed = clinical_allow_list()
-    left, right = start, end
-    while left > 0 and not text[left - 1].isspace():
-        left -= 1
-    while right < len(text) and not text[right].isspace():
-        right += 1
+    left, right = _whole_word(text, start, end)
     before = text[:left].split()[-1:]
     if before and before[0].strip(_EDGES).casefold() in TITLES:
         return False
@@ -137,10 +133,16 @@ def is_clinical(text: str, start: int, end: int) -> bool:
 
 def in_listed_compound(text: str, start: int, end: int) -> bool:
     """Whether ``text[start:end]`` is part of a longer listed word ("ray" of "X-ray")."""
+    left, right = _whole_word(text, start, end)
+    word = text[left:right].strip(_EDGES)
+    return word.casefold() != text[start:end].casefold() and clinical_allow_list().covers(word)
+
+
+def _whole_word(text: str, start: int, end: int) -> tuple[int, int]:
+    """The bounds of the whitespace-delimited word ``text[start:end]`` was cut from."""
     left, right = start, end
     while left > 0 and not text[left - 1].isspace():
         left -= 1
     while right < len(text) and not text[right].isspace():
         right += 1
-    word = text[left:right].strip(_EDGES)
-    return word.casefold() != text[start:end].casefold() and clinical_allow_list().covers(word)
+    return left, right
