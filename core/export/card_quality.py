@@ -226,7 +226,8 @@ def export_section(m: dict[str, Any]) -> str:
            f"{quant.get('target_isa')}" if quant else "none (fp32)")  # fmt: skip
     if quant.get("method") == "weight-only":
         how = (f"weight-only {quant['bits']}-bit ({quant['operator']}, blocks of "
-               f"{quant['block_size']}), the smallest file whose parity held")  # fmt: skip
+               f"{quant['block_size']}), the smallest file that kept the student's next "
+               "token and its greedy answers or test score (see manifest.json notes)")  # fmt: skip
     fallback = f" (fallback: {model['fallback_reason']})" if model.get("fallback_reason") else ""
     head = ("Variant", "Agreement", "In batches", "Largest logit difference",
             parity["metric_name"], "Change vs PyTorch")  # fmt: skip
