@@ -90,6 +90,10 @@ class TrainConfig:
         augment_rare: perturbed copies of each rare-class training row for the teacher to
             label (:mod:`core.train.augment`; classification with a local classifier
             teacher); 0: off.
+        keep_best: keep the checkpoint the validation split scores best (True), or the
+            final weights (False: a re-distillation, whose validation split holds none of
+            the production traffic the new student is trained for; there, the in-domain
+            "best" was the checkpoint that had learnt the least of that traffic).
     """
 
     student: str | None = None
@@ -127,6 +131,7 @@ class TrainConfig:
     budget_s: float = 1800.0
     parent_run: str | None = None
     augment_rare: int = 0
+    keep_best: bool = True
 
     def alpha_for(self, task: str) -> float:
         if self.alpha is not None:
@@ -165,6 +170,12 @@ class TrainConfig:
             raise TrainError("--layers must be at least 1", "for example --layers 3")
         if self.derive is None and self.layers is not None:
             raise TrainError("--layers applies only with --derive", "drop --layers")
+        if not self.keep_best and self.early_stopping > 0:
+            raise TrainError(
+                "early stopping keeps the best checkpoint: it cannot be combined "
+                "with keeping the final weights",
+                "set early stopping to 0",
+            )
         for ok, message in _checks(self):
             if not ok:
                 raise TrainError(message)

@@ -130,7 +130,7 @@ def _attempt(
     initial = (checkpoints.eval_figures(trainer.evaluate()) if checkpoint is None
                else checkpoints.initial_figures(run_dir))  # fmt: skip
     trainer.train(resume_from_checkpoint=None if checkpoint is None else str(checkpoint))
-    attempt = _outcome(trainer, stage, device.kind, batch, accum)
+    attempt = _outcome(trainer, stage, device.kind, batch, accum, config.keep_best)
     attempt.initial = initial
     if not attempt.cancelled and main:
         attempt.model_dir = _save(project, config, run_id, prepared, trainer, attempt)
@@ -167,15 +167,29 @@ def distill_trainer(
     )  # fmt: skip
 
 
-def _outcome(trainer: Any, stage: Any, kind: str, batch: int, accum: int) -> Attempt:
+def _outcome(trainer: Any, stage: Any, kind: str, batch: int, accum: int,
+             keep_best: bool = True) -> Attempt:  # fmt: skip
     state = trainer.state
+    metric = state.best_metric
+    if not keep_best:  # the final weights are kept: their validation, not the best one's
+        name = str(trainer.args.metric_for_best_model or "")
+        last = [r for r in state.log_history if "eval_loss" in r]
+        found = last[-1].get(name if name.startswith("eval_") else f"eval_{name}") if last else None
+        metric = None if found is None else float(found)
     return Attempt(
         cancelled=stage.cancelled, global_step=state.global_step,
-        epochs_run=float(state.epoch or 0.0), best_metric=state.best_metric,
+        epochs_run=float(state.epoch or 0.0), best_metric=metric,
         stopped_early=not stage.cancelled and state.global_step < state.max_steps,
         samples_per_s=stage.samples_per_s, peak_memory_mb=peak_memory_mb(kind),
-        batch_size=batch, grad_accum=accum, validation=best_figures(state),
+        batch_size=batch, grad_accum=accum,
+        validation=best_figures(state) if keep_best else last_figures(state),
     )  # fmt: skip
+
+
+def last_figures(state: Any) -> dict[str, float]:
+    """The validation figures of the final weights (the last validation)."""
+    rows = [r for r in state.log_history if "eval_loss" in r]
+    return checkpoints.eval_figures(rows[-1]) if rows else {}
 
 
 def best_figures(state: Any) -> dict[str, float]:

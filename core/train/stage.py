@@ -133,7 +133,7 @@ def _result(
         truncated_share=round(prepared.truncated_share, 4),
         token_kl=prepared.token_kl,
         skipped=dict(data.skipped),
-        notes=tuple(prepared.notes) + tuple(attempt.notes),
+        notes=tuple(prepared.notes) + tuple(attempt.notes) + _kept(config),
         balance=prepared.recipe.balance,
         class_counts=prepared.recipe.class_counts,
         epoch_counts=prepared.recipe.epoch_counts,
@@ -143,6 +143,14 @@ def _result(
         chance_accuracy=_chance(prepared) if prepared.task == "classification" else None,
         augmented=data.augmented,
     )
+
+
+def _kept(config: TrainConfig) -> tuple[str, ...]:
+    if config.keep_best:
+        return ()
+    return ("the final weights were kept, not the checkpoint the validation split scores best "
+            "(a re-distillation: that split holds none of the production traffic); the "
+            "validation figure is the final weights'",)  # fmt: skip
 
 
 def _chance(prepared: Prepared) -> float | None:

@@ -245,7 +245,7 @@ def training_arguments(
         save_strategy="steps",
         save_steps=config.checkpoint_every,
         save_total_limit=2,
-        load_best_model_at_end=True,
+        load_best_model_at_end=config.keep_best,
         metric_for_best_model=BEST_METRIC[task],
         greater_is_better=classification,
         prediction_loss_only=not classification,

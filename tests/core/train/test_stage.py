@@ -161,3 +161,26 @@ def test_no_record_text_reaches_events_audit_or_notes(tmp_path, tiny_classifier)
     assert not any(text in shown for text in texts)
     assert "Jane Roe" not in shown
     assert list_runs(project, "train")[-1].status == "succeeded"
+
+
+def test_keeping_the_final_weights_saves_the_last_step_and_reports_its_validation(
+    train_project, tiny_classifier
+):
+    from safetensors.torch import load_file
+
+    result = run_stage(train_project, TRAIN, _config(tiny_classifier, keep_best=False,
+                                                     early_stopping=0))  # fmt: skip
+    curves = [json.loads(line) for line in result.curves_path.read_text().splitlines()]
+    validations = [point for point in curves if "eval_macro_f1" in point]
+    assert validations[-1]["step"] == result.global_step
+    assert result.best_val_metric == pytest.approx(validations[-1]["eval_macro_f1"])
+    assert any("final weights were kept" in note for note in result.notes)
+    last = result.model_dir.parent / "checkpoints" / f"checkpoint-{result.global_step}"
+    saved = load_file(result.model_dir / "model.safetensors")
+    final = load_file(last / "model.safetensors")
+    assert all(bool((saved[name] == final[name]).all()) for name in final if name in saved)
+
+
+def test_keeping_the_final_weights_refuses_early_stopping(tiny_classifier):
+    with pytest.raises(TrainError, match="early stopping"):
+        _config(tiny_classifier, keep_best=False, early_stopping=3).validate()
