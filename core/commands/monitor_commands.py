@@ -80,6 +80,11 @@ def _add_redistill(sub: Any, common: argparse.ArgumentParser) -> None:
                            f"{_redistill_default('slice_size')})")  # fmt: skip
     redistill.add_argument("--from", dest="start", choices=STARTS,
                            help=f"train from (default {_redistill_default('start')})")  # fmt: skip
+    redistill.add_argument("--layers", type=int, metavar="K",
+                           help="cut a new student of K layers from the model the first "
+                           "student was cut from (implies --from base): a larger student "
+                           "for traffic the current one cannot follow (default: the current "
+                           "student's size)")  # fmt: skip
     redistill.add_argument("--sampling", choices=("uncertainty", "random"),
                            help="how to pick the requests (default uncertainty)")  # fmt: skip
     redistill.add_argument("--input-key-file", type=Path, metavar="FILE",

@@ -178,6 +178,9 @@ class RedistillConfig:
         slice_size: production requests held out, labelled by the teacher, to evaluate on
             (drawn at random, never trained on).
         start: train from the current ``student`` or from the ``base`` model it came from.
+        layers: cut a student of this many layers afresh from the model the base student was
+            cut from (implies ``base``): a larger student for traffic the current one cannot
+            follow (None: the current student's size).
         sampling: ``uncertainty`` (least confident and most drifted first) or ``random``.
         epochs: training epochs (default: the last training run's).
         input_key_file: the server's Fernet key, for inputs kept ``encrypted``.
@@ -191,6 +194,7 @@ class RedistillConfig:
     budget: int = 500
     slice_size: int = 200
     start: Start = "student"
+    layers: int | None = None
     sampling: Literal["uncertainty", "random"] = "uncertainty"
     epochs: float | None = None
     input_key_file: Path | None = None
@@ -209,6 +213,8 @@ class RedistillConfig:
             raise MonitorError("--budget must be at least 1 and --slice at least 0")
         if self.start not in STARTS:
             raise MonitorError("--from must be student or base")
+        if self.layers is not None and self.layers < 1:
+            raise MonitorError("--layers must be at least 1", "for example --layers 4")
 
 
 @dataclass(frozen=True, slots=True)

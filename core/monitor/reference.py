@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from core.errors import UserError
 from core.monitor.config import MonitorError
 from core.monitor.drift import features
 from core.monitor.plan import REFERENCE_ROWS, Floors, floors
@@ -98,13 +99,21 @@ def find_bundle(project: Project, sha: str, given: Path | None = None) -> Bundle
     )
 
 
-def project_floors(project: Project) -> Floors:
-    """The floors from the project's floor and its latest evaluation's test figures."""
+def project_floors(project: Project, evaluate_run: str | None = None) -> Floors:
+    """The floors from the project's floor and the test figures of its evaluation
+    ``evaluate_run`` (a bundle's, from its manifest) or, without one, its latest."""
     from core.jobs.registry import EVALUATE
-    from core.jobs.runs import latest_result
+    from core.jobs.runs import get_run, latest_result, run_result
 
     floor = project.settings.floor
-    evaluation = latest_result(project, EVALUATE)
+    evaluation = None
+    if evaluate_run is not None:
+        try:
+            evaluation = run_result(project, EVALUATE, get_run(project, evaluate_run))
+        except UserError:
+            evaluation = None
+    if evaluation is None:
+        evaluation = latest_result(project, EVALUATE)
     teacher = judged = None
     if evaluation is not None:
         teacher = evaluation.row("test", "teacher")

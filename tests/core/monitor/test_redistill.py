@@ -13,7 +13,9 @@ from monitor_helpers import shifted, times, unshifted
 
 from core.cli import main
 from core.export.verify import verify_bundle
-from core.monitor.reference import manifest_sha
+from core.jobs.registry import TRAIN
+from core.jobs.runs import get_run, run_config
+from core.monitor.reference import manifest_sha, project_floors
 from core.monitor.replay import replay
 from core.project import Project
 from core.store import production
@@ -53,6 +55,14 @@ def test_redistill_end_to_end_names_the_parent_and_evaluates_on_the_production_s
         actions = [r["action"] for r in project.store.query("SELECT action FROM audit")]
     assert "redistill.chose" in actions
     assert "redistill.done" in actions
+    with Project.open(project_dir) as project:
+        trained = run_config(project, TRAIN, get_run(project, result["train_run"]))
+        accepted = json.loads((parent / "manifest.json").read_text())["quality"]["evaluate_run"]
+        floors = project_floors(project, accepted)
+    assert not trained.keep_best  # the final weights: validation holds no production traffic
+    assert trained.early_stopping == 0
+    # The slice is judged by the floor the parent was accepted with, not the new evaluation's.
+    assert result["slice_floor"] == pytest.approx(floors.agreement_floor)
 
 
 def test_redistill_without_kept_inputs_says_the_server_must_keep_them(
@@ -64,3 +74,18 @@ def test_redistill_without_kept_inputs_says_the_server_must_keep_them(
     capsys.readouterr()
     assert main(["redistill", str(project_dir)]) == 2
     assert "--keep-inputs" in capsys.readouterr().err
+
+
+def test_layers_for_a_student_not_cut_from_a_larger_model_are_refused_before_any_work(
+    project_dir, tmp_path, capsys
+):
+    parent = project_dir / "exports" / "tiny"
+    replay(parent, unshifted(60), tmp_path / "log", times=times(60),
+           keep=lambda t: ("anonymized", t.encode()))  # fmt: skip
+    main(["monitor", str(project_dir), "--log", str(tmp_path / "log"), "--window-rows", "60"])
+    capsys.readouterr()
+    assert main(["redistill", str(project_dir), "--layers", "2"]) == 2
+    assert "--layers cuts a student from a larger model" in capsys.readouterr().err
+    with Project.open(project_dir) as project:
+        used = {r.used_as for r in production.production_rows(project.store, manifest_sha(parent))}
+    assert used == {None}  # nothing was chosen, anonymized or labelled
