@@ -189,6 +189,15 @@ class MonitorPage(StagePage):
         self.start_combo = QComboBox(box)
         self.start_combo.addItems(STARTS)
         self.start_combo.setToolTip("Train from the current student, or from its base model.")
+        self.layers_spin = QSpinBox(box)
+        self.layers_spin.setObjectName("redistillLayers")
+        self.layers_spin.setRange(0, 256)
+        self.layers_spin.setSpecialValueText("same as now")
+        self.layers_spin.setToolTip(
+            "Cut a new student of this many layers from the model the first student was cut "
+            "from (trains from the base). A larger student follows traffic the current one "
+            "cannot, and is slower: the evaluation says by how much."
+        )
         self.key_edit = QLineEdit(box)
         self.key_edit.setPlaceholderText("the server's key file (inputs kept encrypted only)")
         self.cost_label = wrapped_label("", box, "teacherCost")
@@ -203,6 +212,7 @@ class MonitorPage(StagePage):
         form.addRow("Budget", self.budget_spin)
         form.addRow("Held-out slice", self.slice_spin)
         form.addRow("Train from", self.start_combo)
+        form.addRow("Student layers", self.layers_spin)
         form.addRow("Input key file", self.key_edit)
         form.addRow("Estimated teacher cost", self.cost_label)
         form.addRow(self.redistill_button)
@@ -291,6 +301,7 @@ class MonitorPage(StagePage):
         return RedistillConfig(
             budget=self.budget_spin.value(), slice_size=self.slice_spin.value(),
             start="base" if self.start_combo.currentText() == "base" else "student",
+            layers=self.layers_spin.value() or None,
             input_key_file=Path(key).expanduser() if key else None,
         )  # fmt: skip
 
@@ -346,4 +357,11 @@ class MonitorPage(StagePage):
             where = f"New bundle: {bundle}" if bundle else "No bundle was exported."
             title = "Re-distilled" + (": ship it." if getattr(result, "passed", False)
                                       else ": do not ship it yet.")  # fmt: skip
-            self.banner.show_info(title, f"{verdicts.capitalize()}. {where}")
+            notes = "".join(f" Note: {n}." for n in getattr(result, "notes", ()))
+            if notes and not getattr(result, "passed", False):
+                notes += (
+                    " On this page: set Student layers to that number and press Re-distill now."
+                    if "--layers" in notes
+                    else ""
+                )
+            self.banner.show_info(title, f"{verdicts[:1].upper()}{verdicts[1:]}.{notes} {where}")

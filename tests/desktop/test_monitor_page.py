@@ -64,6 +64,9 @@ def test_a_shifted_replay_raises_alerts_on_the_page(page, app_context, built, tm
     assert all("quokkaphone" in text for text in worst[:5])  # the shifted requests first
     assert page.redistill_button.isEnabled()
     assert page.redistill_config().budget == 500
+    assert page.redistill_config().layers is None  # "same as now"
+    page.layers_spin.setValue(4)
+    assert page.redistill_config().layers == 4
 
 
 def test_a_redistill_stopped_for_parity_resumes_with_an_audited_reason(
@@ -105,3 +108,26 @@ def test_a_redistill_stopped_for_parity_resumes_with_an_audited_reason(
     assert stored.override_parity == "the shifted slice matters more than 2 points of parity"
     assert stored.budget == 40
     assert any("override_parity" in row["details"] for row in changes)
+
+
+def test_a_redistillation_below_the_slice_floor_says_why_and_what_to_try_on_the_page(page):
+    from core.monitor.config import RedistillResult, SliceFigures
+
+    note = ("the new bundle's agreement with the teacher on the production slice is below the "
+            "floor: do not ship it; a 3-layer student may be too small for this traffic: try "
+            "`stillroom redistill P --layers 4`")  # fmt: skip
+    result = RedistillResult(
+        parent_sha="a" * 64, chosen=492, slice_rows=333, teacher_cost=0.0,
+        train_run="train-20261206T155802-dba908", evaluate_run="evaluate-20261206T160044-72611d",
+        export_run="export-20261206T160200-aaaaaa", bundle=Path("/p/exports/b-r1"), passed=False,
+        before=SliceFigures("parent bundle", 333, 0.85, 0.745, 0.808, 0.884),
+        after=SliceFigures("new bundle", 333, 0.865, 0.698, 0.824, 0.897),
+        slice_floor=0.879, notes=(note,), test_passed=True,
+    )  # fmt: skip
+    page.on_stage_succeeded(REDISTILL.key, result)
+    shown = page.banner.hint()
+    assert page.banner.message() == "Re-distilled: do not ship it yet."
+    assert "evaluate-20261206T160044-72611d" in shown  # the run id as it is, not lower-cased
+    assert "production slice: agreement 86.5% is below the floor 87.9%" in shown
+    assert "--layers 4" in shown
+    assert "set Student layers" in shown
