@@ -156,6 +156,7 @@ class TrainPage(StagePage):
         self._view = view
         self.worst_class.setText("")
         self._show_frontier(None if view is None or view.result is None else view.result)
+        self.chart.keeps_last = view is not None and not view.config.keep_best
         if view is None:
             self.chart.clear()
             self.summary.setText("No student has been trained in this project yet.")
@@ -205,6 +206,7 @@ class TrainPage(StagePage):
         if config is None:
             return None
         self._oom_batch = None
+        self.chart.keeps_last = False  # the page's runs keep their best checkpoint
         self.chart.clear()
         return self._follow(self.start_stage(TRAIN, config))
 
@@ -347,7 +349,7 @@ def worst_class_line(labels: tuple[str, ...], index: int, retention: float, step
 
 def _describe_run(view: TrainRunView) -> str:
     if view.result is not None:
-        return _describe_result(view.result)
+        return _describe_result(view.result, kept_last=not view.config.keep_best)
     if view.status in ("running", "pending"):
         return f"Run {view.run_id} is {view.status}."
     where = (
@@ -363,12 +365,13 @@ def _describe_run(view: TrainRunView) -> str:
     )
 
 
-def _describe_result(result: TrainResult) -> str:
+def _describe_result(result: TrainResult, *, kept_last: bool = False) -> str:
     best = result.best_val_metric
     shown = "n/a" if best is None else f"{best:.3f}"
+    which = "final weights' validation" if kept_last else "best validation"
     lines = [
         f"Trained {result.global_step:,} steps ({result.epochs_run:g} epochs) on "
-        f"{_device_name(result.device)}; best validation {result.val_metric_name}: {shown}"
+        f"{_device_name(result.device)}; {which} {result.val_metric_name}: {shown}"
         + (" (stopped early: it had stopped improving)" if result.stopped_early else ""),
         f"The student is in {result.model_dir}.",
     ]

@@ -110,6 +110,7 @@ class CurveChart(QChartView):
         self._best.setColor(QColor("#e0a100"))
         self._best.setBorderColor(QColor("#7a5600"))
         self._best.setMarkerShape(QScatterSeries.MarkerShape.MarkerShapeStar)
+        self._keeps_last = False
         for series, axis in ((self._smoothed, self._loss_axis),
                              (self._best, self._accuracy_axis)):  # fmt: skip
             chart.addSeries(series)
@@ -144,14 +145,25 @@ class CurveChart(QChartView):
             self._loss_high = max(self._loss_high, value)
             self._fit_loss_axis()
 
+    @property
+    def keeps_last(self) -> bool:
+        """The run keeps its final weights, not its best checkpoint (a re-distillation)."""
+        return self._keeps_last
+
+    @keeps_last.setter
+    def keeps_last(self, value: bool) -> None:
+        self._keeps_last = value
+        self._best.setName("Kept weights (the final ones)" if value else "Best checkpoint")
+
     def _consider_best(self, name: str, step: int, value: float) -> None:
         """The run keeps the checkpoint with the best macro-F1 (accuracy where no macro-F1
-        is logged, as in older runs): mark it."""
+        is logged, as in older runs), or its last one when it keeps its final weights
+        (``keeps_last``, a re-distillation): mark it."""
         if name == "eval_accuracy" and self._best_name == "eval_macro_f1":
             return
         if name != self._best_name:
             self._best_name, self._best_value = name, None
-        if self._best_value is None or value > self._best_value:
+        if self.keeps_last or self._best_value is None or value > self._best_value:
             self._best_value = value
             self._best.replace([QPointF(step, value)])
 

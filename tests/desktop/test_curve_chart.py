@@ -41,3 +41,16 @@ def test_the_best_checkpoint_is_marked_and_epochs_shown(qtbot):
     assert chart.best_checkpoint() == (90, 0.74)
     chart.add_point("epoch", 30, 0.5)  # 60 steps an epoch; the step axis ends at 100
     assert chart.epoch_labels() == [("1", 60.0)]
+
+
+def test_a_run_that_keeps_its_final_weights_marks_the_last_validation(qtbot):
+    chart = CurveChart()
+    qtbot.addWidget(chart)
+    chart.keeps_last = True
+    chart.set_points([("eval_macro_f1", 120, 0.867), ("eval_macro_f1", 225, 0.846)])
+    assert chart.best_checkpoint() == (225, 0.846)
+    assert chart._best.name() == "Kept weights (the final ones)"
+    chart.keeps_last = False
+    chart.set_points([("eval_macro_f1", 120, 0.867), ("eval_macro_f1", 225, 0.846)])
+    assert chart.best_checkpoint() == (120, 0.867)
+    assert chart._best.name() == "Best checkpoint"

@@ -228,3 +228,19 @@ def test_a_student_no_better_than_its_untrained_start_needs_attention(qtbot, app
     text = page.summary.text()
     assert text.startswith("Needs attention: The student is no better than its untrained start")
     assert "validation loss 15.3000 at its best checkpoint vs 11.9000 at step 0" in text
+
+
+def test_a_run_that_kept_its_final_weights_is_described_and_marked_as_such(
+    qtbot, app_context, tmp_path
+):
+    path = _project(tmp_path)
+    with Project.open(path) as project:
+        config = TrainConfig(student="x", keep_best=False, early_stopping=0)  # a re-distillation
+        run_id = create_run(project, TRAIN, config)
+        result = train_result(project.run_dir(run_id) / "student", run_id=run_id)
+        mark_finished(project, run_id, "succeeded", result=to_json(result, project.path))
+    app_context.open_project(path)
+    page = _page(qtbot, app_context)
+    assert "final weights' validation" in page.summary.text()
+    assert "best validation" not in page.summary.text()
+    assert page.chart.keeps_last
