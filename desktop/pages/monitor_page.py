@@ -198,6 +198,8 @@ class MonitorPage(StagePage):
             "from (trains from the base). A larger student follows traffic the current one "
             "cannot, and is slower: the evaluation says by how much."
         )
+        # A new size is cut from the base: "Train from" does not apply.
+        self.layers_spin.valueChanged.connect(lambda k: self.start_combo.setEnabled(k == 0))
         self.key_edit = QLineEdit(box)
         self.key_edit.setPlaceholderText("the server's key file (inputs kept encrypted only)")
         self.cost_label = wrapped_label("", box, "teacherCost")

@@ -67,6 +67,9 @@ def test_a_shifted_replay_raises_alerts_on_the_page(page, app_context, built, tm
     assert page.redistill_config().layers is None  # "same as now"
     page.layers_spin.setValue(4)
     assert page.redistill_config().layers == 4
+    assert not page.start_combo.isEnabled()  # a new size is cut from the base
+    page.layers_spin.setValue(0)
+    assert page.start_combo.isEnabled()
 
 
 def test_a_redistill_stopped_for_parity_resumes_with_an_audited_reason(
