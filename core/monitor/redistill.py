@@ -236,26 +236,11 @@ def _score_slice(
     return before, after
 
 
-def _train_run_of(project: Project, parent: BundleInfo) -> str | None:
-    """The train run whose student the parent bundle ships (its manifest's lineage), if it
-    is a run of this project."""
-    from core.jobs.runs import get_run
-
+def _parent_run(parent: BundleInfo, section: str, key: str) -> str | None:
+    """A run id the parent bundle's manifest names: ``lineage.train_run`` (whose student it
+    ships) or ``quality.evaluate_run`` (the evaluation it was exported after)."""
     manifest = json.loads((parent.path / "manifest.json").read_text(encoding="utf-8"))
-    run_id = (manifest.get("lineage") or {}).get("train_run")
-    if not isinstance(run_id, str) or not run_id:
-        return None
-    try:
-        get_run(project, run_id)
-    except UserError:
-        return None
-    return run_id
-
-
-def _evaluate_run_of(parent: BundleInfo) -> str | None:
-    """The evaluation the parent bundle was exported after (its manifest's quality)."""
-    manifest = json.loads((parent.path / "manifest.json").read_text(encoding="utf-8"))
-    run_id = (manifest.get("quality") or {}).get("evaluate_run")
+    run_id = (manifest.get(section) or {}).get(key)
     return run_id if isinstance(run_id, str) and run_id else None
 
 
@@ -326,8 +311,8 @@ def _train_config(project: Project, config: RedistillConfig, parent: BundleInfo)
             return None
         return run_config(project, TRAIN, record)
 
-    run_id = _train_run_of(project, parent)
-    if run_id is None:
+    run_id = _parent_run(parent, "lineage", "train_run")
+    if run_id is None or config_of(run_id) is None:  # an older bundle, or another project's
         found = latest(project, TRAIN)
         if found is None:
             raise MonitorError("the project has no finished training", TRAIN.first or "")
@@ -452,7 +437,7 @@ def run_redistill(project: Project, config: RedistillConfig, *, run: RunContext,
     bundle = None if exported is None else exported.bundle
     before, after = _score_slice(project, run, parent, teach, bundle)
     # The floor the served bundle was accepted with, not one moved by the new evaluation.
-    floor = project_floors(project, _evaluate_run_of(parent)).agreement_floor
+    floor = project_floors(project, _parent_run(parent, "quality", "evaluate_run")).agreement_floor
     slice_ok = after is None or floor is None or after.accuracy >= floor
     if not slice_ok:
         hint = _larger_hint(project, config, parent, trained.model_dir)
