@@ -171,10 +171,11 @@ def _outcome(trainer: Any, stage: Any, kind: str, batch: int, accum: int,
              keep_best: bool = True) -> Attempt:  # fmt: skip
     state = trainer.state
     metric = state.best_metric
+    kept = kept_validation(state, keep_best)
     if not keep_best:  # the final weights are kept: their validation, not the best one's
         name = str(trainer.args.metric_for_best_model or "")
-        last = [r for r in state.log_history if "eval_loss" in r]
-        found = last[-1].get(name if name.startswith("eval_") else f"eval_{name}") if last else None
+        key = name if name.startswith("eval_") else f"eval_{name}"
+        found = None if kept is None else kept.get(key)
         metric = None if found is None else float(found)
     return Attempt(
         cancelled=stage.cancelled, global_step=state.global_step,
@@ -182,27 +183,23 @@ def _outcome(trainer: Any, stage: Any, kind: str, batch: int, accum: int,
         stopped_early=not stage.cancelled and state.global_step < state.max_steps,
         samples_per_s=stage.samples_per_s, peak_memory_mb=peak_memory_mb(kind),
         batch_size=batch, grad_accum=accum,
-        validation=best_figures(state) if keep_best else last_figures(state),
+        validation={} if kept is None else checkpoints.eval_figures(kept),
     )  # fmt: skip
 
 
-def last_figures(state: Any) -> dict[str, float]:
-    """The validation figures of the final weights (the last validation)."""
-    rows = [r for r in state.log_history if "eval_loss" in r]
-    return checkpoints.eval_figures(rows[-1]) if rows else {}
-
-
-def best_figures(state: Any) -> dict[str, float]:
-    """The validation figures logged at the best checkpoint (the Trainer's pick)."""
-    step = getattr(state, "best_global_step", None)
-    rows = [r for r in state.log_history if "eval_loss" in r]
+def kept_validation(state: Any, keep_best: bool) -> dict[str, Any] | None:
+    """The logged validation of the weights the run keeps: the best checkpoint's (the
+    Trainer's pick) or, with ``keep_best`` False, the last one; None before any."""
+    rows: list[dict[str, Any]] = [r for r in state.log_history if "eval_loss" in r]
     if not rows:
-        return {}
+        return None
+    if not keep_best:
+        return rows[-1]
+    step = getattr(state, "best_global_step", None)
     chosen = next((r for r in rows if r.get("step") == step), None)
     if chosen is None and state.best_metric is not None:
         chosen = next((r for r in rows if state.best_metric in r.values()), rows[-1])
-    chosen = chosen or rows[-1]
-    return checkpoints.eval_figures(chosen)
+    return chosen or rows[-1]
 
 
 def recipe_lineage(prepared: Prepared) -> dict[str, Any]:
