@@ -218,6 +218,19 @@ def _student(m: dict[str, Any]) -> str:
         f"{lineage.get('train_run') or DASH}). The full configuration is in manifest.json "
         "(lineage.training)."
     )
+    if (training.get("config") or {}).get("keep_best") is False:
+        lines.append("The final weights were kept, not the checkpoint the validation split "
+                     "scored best: that split holds none of the production traffic the "
+                     "student was re-distilled on.")  # fmt: skip
+    parent = (m.get("parent") or {}).get("manifest_sha256")
+    if parent:
+        lines.append(
+            f"Re-distilled: this bundle succeeds the bundle whose manifest SHA-256 is "
+            f"`{parent}`, on production requests the teacher labelled (the "
+            "production dataset above). Its agreement with the teacher on a "
+            "held-out production slice is measured on this file after export, so "
+            "the re-distillation reports it (CLI, Monitor page), not this card."
+        )
     return section("The student", bullets(lines))
 
 

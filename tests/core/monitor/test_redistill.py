@@ -47,6 +47,8 @@ def test_redistill_end_to_end_names_the_parent_and_evaluates_on_the_production_s
     assert result["bundle"] == str(bundle)
     manifest = json.loads((bundle / "manifest.json").read_text())
     assert manifest["parent"] == {"manifest_sha256": manifest_sha(parent)}
+    card = (bundle / "MODEL_CARD.md").read_text()
+    assert f"the bundle whose manifest SHA-256 is `{manifest_sha(parent)}`" in card
     assert verify_bundle(bundle).files_checked > 0  # raises on any mismatch
     assert code == (0 if result["passed"] else 1)
     with Project.open(project_dir) as project:

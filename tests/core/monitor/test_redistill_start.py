@@ -106,3 +106,17 @@ def test_a_slice_that_passes_on_its_point_but_not_its_interval_says_it_is_too_sm
     below = SliceFigures("new bundle", 333, 0.862, 0.8, 0.82, 0.9)
     assert slice_interval_note(below, 0.879) == []  # already "below the floor"
     assert slice_interval_note(close, None) == []
+
+
+def test_the_model_card_names_the_parent_and_the_kept_weights_of_a_redistilled_student():
+    from core.export.card import _student
+
+    manifest = {"lineage": {"student": {"base": "b", "parameters": 10},
+                            "training": {"config": {"keep_best": False}}},
+                "parent": {"manifest_sha256": "c23a" * 16}}  # fmt: skip
+    text = _student(manifest)
+    assert "The final weights were kept" in text
+    assert f"`{'c23a' * 16}`" in text
+    plain = _student({"lineage": {"student": {}, "training": {"config": {"keep_best": True}}}})
+    assert "Re-distilled" not in plain
+    assert "final weights" not in plain
